@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tracker.health import healthz
+
+api_v1 = [
+    path("", include("tracker.api.urls")),
+    path("inventory/", include("inventory.api.urls")),
+    path("wip/", include("wip.api.urls")),
+    path("devices/", include("devices.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
+    path("inventory/", include("inventory.urls")),
+    path("wip/", include("wip.urls")),
+    path("devices/", include("devices.urls")),
+    path("", include("tracker.urls")),
+]

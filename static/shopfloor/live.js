@@ -1,0 +1,57 @@
+// Live updates: one websocket per page to the current site's stream.
+// Elements with data-live="event.type other.type" get an htmx "refresh"
+// trigger when such an event arrives (or after a reconnect, when they may
+// have missed one), so each page re-renders only its own partials.
+(function () {
+  "use strict";
+  const site = document.body.dataset.site;
+  const status = document.getElementById("live-status");
+  document.querySelectorAll("select[data-autosubmit]").forEach((el) =>
+    el.addEventListener("change", () => el.form.submit())
+  );
+  if (!site || !window.WebSocket) return;
+
+  const pending = new Set();
+  let timer = null;
+  function refresh(el) {
+    pending.add(el);
+    if (timer) return;
+    // Coalesce bursts (an upload may move many tags at once) into one refresh.
+    timer = setTimeout(() => {
+      timer = null;
+      pending.forEach((node) => window.htmx && window.htmx.trigger(node, "refresh"));
+      pending.clear();
+    }, 150);
+  }
+  function matching(type) {
+    return Array.from(document.querySelectorAll("[data-live]")).filter((el) => {
+      const wanted = el.dataset.live.split(/\s+/);
+      return wanted.includes(type) || wanted.includes("*");
+    });
+  }
+
+  let delay = 500;
+  let missed = false;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/sites/${site}/`);
+    socket.onopen = () => {
+      delay = 500;
+      if (status) { status.textContent = "● live"; status.className = "live-status on"; }
+      if (missed) document.querySelectorAll("[data-live]").forEach(refresh);
+    };
+    socket.onmessage = (msg) => {
+      const event = JSON.parse(msg.data);
+      document.dispatchEvent(new CustomEvent("shopfloor:event", { detail: event }));
+      matching(event.type).forEach(refresh);
+    };
+    socket.onclose = (ev) => {
+      if (status) { status.textContent = "○ offline"; status.className = "live-status off"; }
+      if (ev.code === 4403) return; // not allowed: do not hammer the server
+      missed = true;
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 10000);
+    };
+  }
+  connect();
+})();

@@ -1,0 +1,53 @@
+"""Partner API keys: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from tracker.keys import key_matches, split_key
+from tracker.models import ApiKey
+
+KEY_KIND = "sfk"
+
+
+def _presented_key(request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in {"bearer", "api-key", "token"} and value.strip().startswith(f"{KEY_KIND}_"):
+        return value.strip()
+    value = request.headers.get("X-API-Key", "").strip()
+    return value or None
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """Authenticates the key's owner; revoked, expired or unknown keys are 401."""
+
+    def authenticate(self, request):
+        presented = _presented_key(request)
+        if presented is None:
+            return None
+        parts = split_key(presented)
+        if parts is None or parts[0] != KEY_KIND:
+            raise exceptions.AuthenticationFailed("Malformed API key.")
+        key = ApiKey.objects.select_related("user").filter(prefix=parts[1]).first()
+        if key is None or not key_matches(presented, key.hashed_key):
+            raise exceptions.AuthenticationFailed("Unknown API key.")
+        now = timezone.now()
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise exceptions.AuthenticationFailed("This API key has expired.")
+        if not key.user.is_active:
+            raise exceptions.AuthenticationFailed("The key's user is inactive.")
+        touch = dt.timedelta(seconds=settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"])
+        if key.last_used_at is None or now - key.last_used_at >= touch:
+            # One cheap UPDATE at most every few seconds per key, not one per request.
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return key.user, key
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="shopfloor"'

@@ -1,0 +1,76 @@
+"""The API base: scoping happens once, here, before any handler runs.
+
+Concrete viewsets declare ``queryset``, ``serializer_class`` and
+``filterset_class``; ``initial()`` swaps the queryset for
+``queryset.restrict(user, action)`` with the action taken from the HTTP method
+(or ``restrict_actions`` for custom actions), so a list never shows, and a
+detail lookup never finds, another site's object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import PermissionDenied
+
+from tracker.api.idempotency import idempotent
+
+METHOD_ACTIONS = {
+    "GET": "view",
+    "HEAD": "view",
+    "OPTIONS": "view",
+    "POST": "add",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
+
+
+class ScopedViewSetMixin:
+    #: DRF action name -> restrict() action, for custom @action endpoints.
+    restrict_actions: dict[str, str] = {}
+
+    def initial(self, request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        action = self.restrict_actions.get(self.action) or METHOD_ACTIONS.get(request.method)
+        if action is None:
+            raise PermissionDenied("Unknown action.")
+        if action == "add":
+            # A create is checked through its serializer's scoped related fields;
+            # reading back happens through the view-restricted queryset.
+            action = "view"
+        queryset = getattr(self, "queryset", None)
+        if queryset is not None:
+            self.queryset = queryset.restrict(request.user, action)
+
+
+class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
+    pass
+
+
+class IdempotentCreateMixin(mixins.CreateModelMixin):
+    """Creates honour Idempotency-Key and run in one transaction with its record."""
+
+    def create(self, request, *args, **kwargs):
+        return idempotent(request, lambda: super(IdempotentCreateMixin, self).create(request, *args, **kwargs))
+
+
+class ScopedSlugRelatedField(serializers.SlugRelatedField):
+    """A related object given by natural key, looked up only among those the
+    user may use: another site's object is 'does not exist', like a missing one."""
+
+    def __init__(self, *args: Any, restrict_action: str = "view", **kwargs: Any) -> None:
+        self.restrict_action = restrict_action
+        super().__init__(*args, **kwargs)
+
+    def get_queryset(self) -> models.QuerySet:
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return queryset.restrict(user, self.restrict_action)

@@ -1,0 +1,51 @@
+"""The one way to push a change to open pages: ``broadcast()``.
+
+Events go out after the surrounding transaction commits, so no page ever sees
+a change that was rolled back. Shape: ``{"type", "occurred_at", "site", ...}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+def site_group(site_id: int) -> str:
+    return f"site.{site_id}"
+
+
+def station_group(workstation_id: int) -> str:
+    return f"station.{workstation_id}"
+
+
+def _send(groups: tuple[str, ...], event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, {"type": "shopfloor.event", "event": event})
+        except Exception:  # a page missing an update must not fail the business write
+            logger.exception("broadcast to %s failed", group)
+
+
+def broadcast(
+    *, site_id: int, type: str, data: dict[str, Any], station_ids: tuple[int, ...] = (), occurred_at=None
+) -> None:
+    """Send ``data`` as event ``type`` to the site's group (and stations') after commit."""
+    event = {
+        "type": type,
+        "occurred_at": (occurred_at or timezone.now()).isoformat().replace("+00:00", "Z"),
+        "site": site_id,
+        **data,
+    }
+    groups = (site_group(site_id), *(station_group(s) for s in station_ids))
+    transaction.on_commit(functools.partial(_send, groups, event))

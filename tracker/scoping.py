@@ -1,0 +1,87 @@
+"""Site scoping: every queryset served to a user goes through ``restrict()``.
+
+A model declares ``site_path``: the lookup from it to ``Site`` (``"site"``,
+``"location__site"``, ``"pk"`` for Site itself). ``restrict(user, action)``
+returns
+
+* everything for an active superuser,
+* nothing for anonymous or inactive users, or users without the model
+  permission ``<app>.<action>_<model>`` (an unknown action denies too),
+* otherwise the rows whose site the user was granted (guardian object
+  permission ``tracker.view_site``, directly or through a group), written as
+  ``<site_path>__in=<subquery>`` so joins never duplicate rows.
+
+Permission code fails closed: any error while deciding means no rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.db import models
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+logger = logging.getLogger(__name__)
+
+ACTIONS = frozenset({"view", "add", "change", "delete"})
+SITE_ACCESS_CODENAME = "view_site"
+
+
+def granted_site_ids(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet:
+    """Lazy subquery of the ids of the sites ``user`` holds (direct or via groups)."""
+    from tracker.models import Site, SiteGroupObjectPermission, SiteUserObjectPermission
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Site.objects.none().values("pk")
+    if user.is_superuser:
+        return Site.objects.values("pk")
+    direct = SiteUserObjectPermission.objects.filter(
+        user=user, permission__codename=SITE_ACCESS_CODENAME
+    ).values("content_object_id")
+    via_group = SiteGroupObjectPermission.objects.filter(
+        group__user=user, permission__codename=SITE_ACCESS_CODENAME
+    ).values("content_object_id")
+    return Site.objects.filter(Q(pk__in=direct) | Q(pk__in=via_group)).values("pk")
+
+
+def has_model_permission(user: Any, model: type[models.Model], action: str) -> bool:
+    if action not in ACTIONS:
+        return False
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    opts = model._meta
+    return user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+
+
+class RestrictedQuerySet(models.QuerySet):
+    """QuerySet with ``restrict(user, action)``; the model sets ``site_path``."""
+
+    def restrict(self, user: Any, action: str = "view") -> RestrictedQuerySet:
+        try:
+            if not getattr(user, "is_authenticated", False) or not user.is_active:
+                return self.none()
+            if user.is_superuser:
+                return self
+            if not has_model_permission(user, self.model, action):
+                return self.none()
+            site_path = self.model.site_path
+            lookup = "pk__in" if site_path == "pk" else f"{site_path}__in"
+            return self.filter(**{lookup: granted_site_ids(user)})
+        except Exception:  # fail closed, and say so in the log
+            logger.exception("restrict() failed for %s; denying", self.model.__name__)
+            return self.none()
+
+
+def user_can_access_site(user: Any, site: Any) -> bool:
+    """Whether ``user`` may view ``site`` (role and grant; a fresh query each call)."""
+    from tracker.models import Site
+
+    try:
+        return Site.objects.restrict(user, "view").filter(pk=site.pk).exists()
+    except Exception:
+        logger.exception("site access check failed; denying")
+        return False

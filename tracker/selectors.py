@@ -1,0 +1,57 @@
+"""Reads of the core, scoped to what the user may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from tracker.models import Alert, Location, Site
+
+SESSION_SITE_KEY = "shopfloor_site"
+
+
+def sites_for_user(*, user: Any) -> QuerySet[Site]:
+    return Site.objects.restrict(user, "view").order_by("code")
+
+
+def site_get(*, user: Any, code: str) -> Site | None:
+    return sites_for_user(user=user).filter(code=code).first()
+
+
+def current_site(request) -> Site | None:
+    """The site the user chose (session), else their default, else their first."""
+    user = request.user
+    if not user.is_authenticated:
+        return None
+    cached = getattr(request, "_shopfloor_site", False)
+    if cached is not False:
+        return cached
+    sites = sites_for_user(user=user)
+    code = request.session.get(SESSION_SITE_KEY)
+    site = sites.filter(code=code).first() if code else None
+    if site is None:
+        profile = getattr(user, "profile", None) if hasattr(user, "profile") else None
+        if profile is not None and profile.default_site_id:
+            site = sites.filter(pk=profile.default_site_id).first()
+    if site is None:
+        site = sites.first()
+    request._shopfloor_site = site
+    return site
+
+
+def alerts_open(*, user: Any, site: Site) -> QuerySet[Alert]:
+    return Alert.objects.restrict(user, "view").open().filter(site=site).select_related("acknowledged_by")
+
+
+def alert_counts(*, user: Any, site: Site) -> dict[str, int]:
+    return alerts_open(user=user, site=site).aggregate(
+        total=Count("id"),
+        critical=Count("id", filter=Q(severity="critical")),
+        warning=Count("id", filter=Q(severity="warning")),
+        unacknowledged=Count("id", filter=Q(acknowledged_at__isnull=True)),
+    )
+
+
+def location_tree(*, user: Any, site: Site) -> QuerySet[Location]:
+    return Location.objects.restrict(user, "view").filter(site=site, is_virtual=False).order_by("path")
