@@ -52,6 +52,7 @@ _METRICS = {
 }
 _UNITS = {"CEL": "°C", "KEL": "K", "FAH": "°F", "PAL": "Pa", "P1": "%"}
 _VOCAB_PREFIXES = ("gs1:", "https://gs1.org/voc/", "http://gs1.org/voc/")
+_COMBINATORS = frozenset({"anyOf", "oneOf", "allOf", "not", "if"})
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
@@ -103,6 +104,18 @@ def _describe_error(doc: Any, error: Any) -> str:
     return f"document field {_path(parts)}: {message}"
 
 
+def _first_error(doc: Any) -> Any:
+    """The most telling schema error: a direct one (enum, type, required...) before
+    an anyOf/oneOf summary, whose sub-errors are alternatives rather than the fault."""
+    errors = list(validator().iter_errors(doc))
+    if not errors:
+        return None
+    direct = [e for e in errors if e.validator not in _COMBINATORS]
+    if direct:
+        return direct[0]
+    return best_match(errors)
+
+
 def _tag_id(epc: str) -> str:
     if epc[:4].lower() == "http":
         try:
@@ -151,7 +164,7 @@ def parse(body: bytes) -> ParseResult:
     """Validate an EPCIS 2.0 JSON-LD document and extract its events."""
     doc = load_json(body)
     try:
-        error = best_match(validator().iter_errors(doc))
+        error = _first_error(doc)
     except RecursionError:
         raise ParseError("document nested too deeply to validate") from None
     if error is not None:
