@@ -14,6 +14,7 @@ class TrackerConfig(AppConfig):
 
     def ready(self) -> None:
         from tracker import audit_signals  # noqa: F401
+        from tracker.api import schema  # noqa: F401
 
         # Permissions of models added by later migrations exist only after
         # post_migrate; re-syncing then keeps the role groups complete.
