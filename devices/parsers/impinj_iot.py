@@ -25,6 +25,7 @@ from typing import Any
 from ._common import (
     as_int,
     as_obj,
+    as_str,
     epc_from_base64,
     epc_from_hex,
     iso_time,
@@ -62,7 +63,7 @@ def parse(body: bytes) -> ParseResult:
     for i, event in enumerate(events):
         try:
             event = as_obj(event, "event")
-            event_type = req(event, "eventType")
+            event_type = as_str(req(event, "eventType"), "eventType")
             hostname = opt_str(event.get("hostname"), "hostname") or ""
             if event_type == "tagInventory":
                 tag = as_obj(req(event, "tagInventoryEvent"), "tagInventoryEvent")
@@ -106,11 +107,9 @@ def parse(body: bytes) -> ParseResult:
                     result.warnings.append(
                         f"{label(i, lines)}: reader {hostname!r} reported an overflow (events dropped)"
                     )
-            elif type(event_type) is str:
+            else:
                 key = event_type[:40]
                 ignored[key] = ignored.get(key, 0) + 1
-            else:
-                raise ParseError(f"eventType: expected string, got {type(event_type).__name__}")
         except ParseError as exc:
             raise exc.at(f"event {label(i, lines)}") from None
     for event_type, n in sorted(ignored.items()):
