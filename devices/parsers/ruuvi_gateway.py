@@ -70,7 +70,9 @@ def parse(body: bytes) -> ParseResult:
             result.samples.extend(samples)
             result.health.append(health)
         elif fmt is not None:
-            result.warnings.append(f"tag {sensor_id}: Ruuvi data format {fmt} is not decoded (only format 5)")
+            result.warnings.append(
+                f"tag {sensor_id}: Ruuvi data format {fmt} frame not decoded (only complete format 5 frames are)"
+            )
         elif adv:
             result.warnings.append(f"tag {sensor_id}: advertisement holds no RuuviTag data")
     return result
