@@ -31,8 +31,20 @@ check: $(STAMP) lint
 bench: $(STAMP)
 	$(PY) manage.py bench
 
+# The production shape on this machine: release step (migrate, collectstatic),
+# then web (gunicorn + uvicorn workers), Celery worker and beat under honcho;
+# Ctrl-C stops them all. Needs DATABASE_URL and REDIS_URL.
+PORT ?= 8000
 serve: $(STAMP)
-	$(VENV)/bin/honcho start -f Procfile
+	@test -n "$$DATABASE_URL" || { echo "make serve: set DATABASE_URL (PostgreSQL), e.g. postgres://postgres@127.0.0.1:5432/shopfloor"; exit 2; }
+	@test -n "$$REDIS_URL" || { echo "make serve: set REDIS_URL (Celery broker, channel layer, cache), e.g. redis://127.0.0.1:6379/0"; exit 2; }
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "make serve: DATABASE_URL must be PostgreSQL (the embedded SQLite is for make demo)"; exit 2;; esac
+	@test -n "$$SECRET_KEY" || echo "make serve: SECRET_KEY unset; using a random key for this run (sessions end on restart; set it for more than one machine)"
+	export SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
+	  DEBUG=0 SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" && \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py collectstatic --noinput -v 0 && \
+	exec honcho start -f Procfile -p $(PORT)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -102,13 +102,24 @@ ASGI_APPLICATION = "config.asgi.application"
 # --- Database -------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
+    # Under ASGI every request runs its sync code in a fresh thread, so
+    # CONN_MAX_AGE cannot reuse a connection there (Django ticket #33497): the
+    # web processes use psycopg's pool instead (DB_POOL=1, set by the Procfile).
+    # Celery and management commands keep persistent connections.
+    _db_pool = env_bool("DB_POOL", False)
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL,
-            conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
-            conn_health_checks=True,
+            conn_max_age=0 if _db_pool else int(os.environ.get("CONN_MAX_AGE", "60")),
+            conn_health_checks=not _db_pool,
         )
     }
+    if _db_pool and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
+            "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "4")),
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+        }
 else:
     DATABASES = {
         "default": {
