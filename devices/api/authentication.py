@@ -1,0 +1,124 @@
+"""Device keys, presented the ways real devices can.
+
+* ``Authorization: Bearer <key>`` (or ``Token <key>``),
+* ``Authorization: Basic base64(<device id>:<key>)`` (readers whose HTTP POST
+  target only takes a user name and password),
+* ``X-API-Key: <key>``,
+* the key in the URL path (``/api/v1/devices/u/<key>/uploads/``) for devices
+  that can only be given a URL. Such URLs end up in proxy logs: prefer a header
+  where the device allows one, and revoke a key that leaked.
+
+Keys look like ``sfd_<prefix>_<secret>``: the prefix finds the row, the SHA-256
+of the whole key must match (``tracker.keys``). Revoked or expired keys and
+deactivated devices are refused with 401 and a reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from devices.models import Device, DeviceKey
+from tracker.keys import key_matches, split_key
+
+KEY_KIND = "sfd"
+
+
+class DevicePrincipal:
+    """``request.user`` for a device: authenticated, but holding no model permission,
+    so every ``restrict()`` returns nothing; device views filter by ``device``."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+    is_superuser = False
+    is_staff = False
+    pk = None
+    id = None
+
+    def __init__(self, device: Device, key: DeviceKey) -> None:
+        self.device = device
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"device:{self.device.device_id}"
+
+    def get_username(self) -> str:
+        return str(self)
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return False
+
+    def has_perms(self, perms: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return False
+
+
+def is_device(user: Any) -> bool:
+    return isinstance(user, DevicePrincipal)
+
+
+def _presented(request) -> tuple[str | None, str | None]:
+    """(key, device id from HTTP Basic or None); key None when no device key was presented."""
+    context = getattr(request, "parser_context", None) or {}
+    token = (context.get("kwargs") or {}).get("token")
+    if token:
+        return token, None
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    scheme, value = scheme.lower(), value.strip()
+    if scheme in {"bearer", "token"} and value.startswith(f"{KEY_KIND}_"):
+        return value, None
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise exceptions.AuthenticationFailed("Malformed HTTP Basic credentials.") from None
+        device_id, sep, key = decoded.partition(":")
+        if not sep or not key.startswith(f"{KEY_KIND}_"):
+            return None, None  # not a device key: let session/partner auth decide
+        return key, device_id
+    api_key = request.headers.get("X-API-Key", "").strip()
+    if api_key.startswith(f"{KEY_KIND}_"):
+        return api_key, None
+    return None, None
+
+
+class DeviceKeyAuthentication(authentication.BaseAuthentication):
+    """Authenticates a device by one of its keys (see the module docstring)."""
+
+    def authenticate(self, request):
+        presented, basic_device_id = _presented(request)
+        if presented is None:
+            return None
+        parts = split_key(presented)
+        if parts is None or parts[0] != KEY_KIND:
+            raise exceptions.AuthenticationFailed("Malformed device key.")
+        key = DeviceKey.objects.select_related("device__site").filter(prefix=parts[1]).first()
+        if key is None or not key_matches(presented, key.hashed_key):
+            raise exceptions.AuthenticationFailed("Unknown device key.")
+        if basic_device_id is not None and basic_device_id != key.device.device_id:
+            raise exceptions.AuthenticationFailed("The key does not belong to this device id.")
+        now = timezone.now()
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This device key has been revoked.")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise exceptions.AuthenticationFailed("This device key has expired.")
+        if not key.device.active:
+            raise exceptions.AuthenticationFailed("This device is deactivated.")
+        touch = dt.timedelta(seconds=settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"])
+        if key.last_used_at is None or now - key.last_used_at >= touch:
+            # At most one cheap UPDATE every few seconds per key, not one per upload.
+            DeviceKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        return DevicePrincipal(key.device, key), key
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="shopfloor-devices"'

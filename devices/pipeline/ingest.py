@@ -1,0 +1,289 @@
+"""The pipeline of one parsed upload, in bulk (called by ``reader_upload_process``
+inside its transaction).
+
+Order of work, and why it is fast: reads are aggregated in memory (dedupe), the
+upload's tags, their states (locked, in pk order) and assignments are loaded in
+a few queries, every tag is arbitrated in memory, the owning services are called
+only for tags that actually moved, and the changed tag states are written back
+with one upsert. No read becomes a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+
+from devices.conf import site_settings
+from devices.models import Device, ReaderUpload, TagState, UnknownTag
+from devices.parsers import ParseResult, TagRead
+from devices.pipeline import effects, telemetry
+from devices.pipeline.arbitration import LATE, STALE, Arbiter, ZoneParams
+from devices.pipeline.dedupe import aggregate, to_ms
+from devices.pipeline.resolve import ReadPointMap, tags_load, targets_load, zone_params
+from devices.pipeline.telemetry import from_ms
+from tracker.realtime import broadcast
+from tracker.services import alert_clear
+
+MAX_EVENT_MOVES = 200  # moves listed in one tag.seen event; the count is always complete
+MAX_WARNINGS_KEPT = 20
+
+STATE_FIELDS = ["site", "location", "since", "last_seen_at", "last_device", "arbitration", "missing_since",
+                "updated_at"]
+
+
+def _lock_states(*, site_id: int, tag_pks: list[int]) -> dict[int, TagState]:
+    """The tags' states, locked in pk order (rows created first for new tags)."""
+    pks = sorted(tag_pks)
+    states = {s.pk: s for s in TagState.objects.filter(pk__in=pks).order_by("pk").select_for_update()}
+    missing = [pk for pk in pks if pk not in states]
+    if missing:
+        TagState.objects.bulk_create(
+            [TagState(tag_id=pk, site_id=site_id) for pk in missing], ignore_conflicts=True, batch_size=2000
+        )
+        states.update(
+            {s.pk: s for s in TagState.objects.filter(pk__in=missing).order_by("pk").select_for_update()}
+        )
+    return states
+
+
+class _Params:
+    """Zone -> ZoneParams with a default for zones without a read point row."""
+
+    __slots__ = ("by_zone", "default")
+
+    def __init__(self, by_zone: dict[int, ZoneParams], default: ZoneParams) -> None:
+        self.by_zone = by_zone
+        self.default = default
+
+    def __call__(self, zone: int) -> ZoneParams:
+        return self.by_zone.get(zone, self.default)
+
+
+def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
+    """Apply a parsed upload; return the counters stored on it as ``result``."""
+    device: Device = upload.device
+    site = device.site
+    conf = site_settings(site)
+    now = timezone.now()
+    counters: dict[str, Any] = {}
+    received_ms = to_ms(upload.received_at)
+
+    reads: list = parsed.reads
+    scan_reads = [
+        TagRead(tag_id=s.tag_id, read_point="", first_seen=s.scanned_at, last_seen=s.scanned_at)
+        for s in parsed.scans
+        if s.tag_id
+    ]
+    if scan_reads:
+        reads = [*reads, *scan_reads]
+    agg = aggregate(reads, bucket_ms=conf["bucket_ms"], future_limit_ms=received_ms + conf["future_tolerance_s"] * 1000)
+    counters.update(
+        reads=agg.reads, observations=len(agg.observations), quarantined=agg.quarantined,
+        duplicates=agg.duplicates, scans=len(parsed.scans), epcis_events=len(parsed.epcis_events),
+    )
+
+    rpmap = ReadPointMap.load(device=device)
+    params = _Params(
+        zone_params(site_arbitration=conf["arbitration"], zones=rpmap.zones),
+        ZoneParams.from_settings(conf["arbitration"]),
+    )
+
+    # --- tags, their states and what they track (bulk) -------------------------
+    tag_hex: dict[str, str | None] = {}
+    for obs in agg.observations:
+        if obs.tag_id not in tag_hex:
+            tag_hex[obs.tag_id] = obs.epc_hex
+    tags = tags_load(site_id=site.pk, tag_ids=tag_hex) if tag_hex else {}
+    states = _lock_states(site_id=site.pk, tag_pks=list(tags.values())) if tags else {}
+    targets = targets_load(tags=tags) if tags else {}
+    counters["tags"] = len(tags)
+
+    # --- arbitration, per tag, in memory --------------------------------------
+    moves: list[effects.TagMove] = []
+    changed: list[TagState] = []
+    cleared_missing: list[str] = []
+    unknown_seen: dict[int, list] = {}  # tag pk -> [first ms, last ms, reads, zone]
+    late = stale = unmapped = 0
+    zones = rpmap.zones
+    observations = agg.observations
+    i, n = 0, len(observations)
+    while i < n:
+        tag_id = observations[i].tag_id
+        j = i
+        while j < n and observations[j].tag_id == tag_id:
+            j += 1
+        pk = tags[tag_id]
+        state = states[pk]
+        arb = Arbiter.load(
+            state.arbitration, zone=state.location_id, since=to_ms(state.since) if state.since else None
+        )
+        target = targets.get(pk)
+        last_t = None
+        reads_n = 0
+        zone_seen = None
+        for obs in observations[i:j]:
+            reads_n += obs.count
+            if last_t is None or obs.t > last_t:
+                last_t = obs.t
+            zone = rpmap.zone_for(obs.read_point, obs.antenna)
+            if zone is None:
+                unmapped += obs.count
+                continue
+            zone_seen = zone
+            status, move = arb.observe(zone, obs.t, obs.rssi, obs.count, params)
+            if status == LATE:
+                late += obs.count
+            elif status == STALE:
+                stale += obs.count
+            elif move is not None:
+                moves.append(
+                    effects.TagMove(
+                        tag_pk=pk, tag_id=tag_id, from_zone=zones.get(move.from_zone) if move.from_zone else None,
+                        to_zone=zones[move.to_zone], at=from_ms(move.at), target=target,
+                    )
+                )
+        i = j
+        seen_at = from_ms(last_t)
+        state.arbitration = arb.dump()
+        state.location_id = arb.zone
+        state.since = from_ms(arb.since) if arb.since is not None else None
+        if state.last_seen_at is None or seen_at > state.last_seen_at:
+            state.last_seen_at = seen_at
+        state.last_device_id = device.pk
+        state.updated_at = now
+        if state.missing_since is not None:
+            state.missing_since = None
+            cleared_missing.append(tag_id)
+        changed.append(state)
+        if target is None:
+            unknown_seen[pk] = [seen_at, reads_n, zone_seen]
+    counters.update(late=late, stale=stale, unmapped=unmapped, moves=len(moves))
+
+    # --- unknown tags: recorded for an admin to assign --------------------------
+    if unknown_seen:
+        _unknown_upsert(site_id=site.pk, seen=unknown_seen, device=device)
+    counters["unknown_tags"] = len(unknown_seen)
+
+    # --- business effects, only for actual moves --------------------------------
+    ctx = effects.EffectContext(upload=upload, counters=counters)
+    if moves:
+        effects.apply_moves(moves=moves, ctx=ctx)
+    if ctx.errors:
+        counters["effect_error_details"] = ctx.errors
+
+    if changed:
+        TagState.objects.bulk_create(
+            changed, update_conflicts=True, unique_fields=["tag"], update_fields=STATE_FIELDS, batch_size=2000
+        )
+    for tag_id in cleared_missing:
+        alert_clear(site=site.pk, kind="tag.missing", subject=f"tag:{tag_id}")
+
+    # --- telemetry: health, samples, threshold rules ----------------------------
+    changed_devices: dict[int, Device] = {}
+    refs = {h.device_ref for h in parsed.health} | {s.sensor_id for s in parsed.samples}
+    known = telemetry.devices_by_ref(site_id=site.pk, refs=refs) if refs else {}
+    counters["health"] = telemetry.health_apply(
+        health=parsed.health, uploader=device, devices=known, received_at=upload.received_at, changed=changed_devices
+    )
+    if parsed.samples:
+        zone_of_sensor = {}
+        for tag_id, pk in tags.items():
+            zone_id = states[pk].location_id
+            if zone_id is not None:
+                zone_of_sensor[tag_id] = zone_id
+        rows = telemetry.samples_store(
+            site_id=site.pk, samples=parsed.samples, devices=known, zone_of_sensor=zone_of_sensor, upload_id=upload.pk
+        )
+        counters["samples"] = len(rows)
+        counters.update(telemetry.rules_apply(site_id=site.pk, samples=rows, lots_in_zone=effects_lots_in_zone()))
+
+    _devices_save(uploader=device, changed=changed_devices, seen_at=upload.received_at)
+
+    if parsed.warnings:
+        counters["warnings"] = parsed.warnings[:MAX_WARNINGS_KEPT]
+
+    # --- broadcast after commit: one event per upload, not per read ------------
+    if tags:
+        broadcast(site_id=site.pk, type="tag.seen", data=_tag_seen_payload(upload, device, len(tags), moves))
+    return counters
+
+
+def _unknown_upsert(*, site_id: int, seen: dict[int, list], device: Device) -> None:
+    existing = {u.pk: u for u in UnknownTag.objects.filter(pk__in=list(seen)).order_by("pk").select_for_update()}
+    rows = []
+    for pk, (seen_at, reads_n, zone) in seen.items():
+        row = existing.get(pk)
+        if row is None:
+            row = UnknownTag(tag_id=pk, site_id=site_id, first_seen_at=seen_at, last_seen_at=seen_at, reads=0)
+        row.reads = (row.reads or 0) + reads_n
+        if seen_at > row.last_seen_at:
+            row.last_seen_at = seen_at
+        if seen_at < row.first_seen_at:
+            row.first_seen_at = seen_at
+        if zone is not None:
+            row.last_location_id = zone
+        row.last_device_id = device.pk
+        rows.append(row)
+    UnknownTag.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["tag"],
+        update_fields=["first_seen_at", "last_seen_at", "reads", "last_location", "last_device"],
+        batch_size=2000,
+    )
+
+
+def _devices_save(*, uploader: Device, changed: dict[int, Device], seen_at: dt.datetime) -> None:
+    """Last seen, battery and health of the uploader and of the devices reports named."""
+    fields = ["last_seen_at", "battery_pct", "battery_voltage", "firmware", "health", "silent_since"]
+    uploader = changed.get(uploader.pk, uploader)
+    if uploader.last_seen_at is None or seen_at > uploader.last_seen_at:
+        uploader.last_seen_at = seen_at
+    changed[uploader.pk] = uploader
+    was_silent = []
+    for device in changed.values():
+        if device.silent_since is not None:
+            was_silent.append(device)
+            device.silent_since = None
+    Device.objects.bulk_update(list(changed.values()), fields)
+    for device in was_silent:
+        alert_clear(site=device.site_id, kind="device.silent", subject=f"device:{device.device_id}")
+    for device in changed.values():
+        broadcast(site_id=device.site_id, type="device.status", data={"device": device_payload(device)})
+
+
+def device_payload(device: Device) -> dict[str, Any]:
+    return {
+        "device_id": device.device_id,
+        "kind": device.kind,
+        "last_seen_at": device.last_seen_at.isoformat() if device.last_seen_at else None,
+        "battery_pct": str(device.battery_pct) if device.battery_pct is not None else None,
+        "battery_voltage": str(device.battery_voltage) if device.battery_voltage is not None else None,
+        "status": "silent" if device.silent_since else ("active" if device.active else "inactive"),
+    }
+
+
+def _tag_seen_payload(upload: ReaderUpload, device: Device, tags_seen: int, moves: list) -> dict[str, Any]:
+    return {
+        "upload": upload.pk,
+        "device": device.device_id,
+        "tags_seen": tags_seen,
+        "moves_total": len(moves),
+        "moves": [
+            {
+                "tag": m.tag_id,
+                "from": m.from_zone.code if m.from_zone else None,
+                "to": m.to_zone.code,
+                "at": m.at.isoformat(),
+                "target": m.target.label if m.target else None,
+            }
+            for m in moves[:MAX_EVENT_MOVES]
+        ],
+    }
+
+
+def effects_lots_in_zone():
+    """The resolver of lots stored in a zone (``zone_lots`` rules), if inventory provides one."""
+    return getattr(effects, "lots_in_zone", None)

@@ -1,0 +1,188 @@
+"""Step 3 of the pipeline: map read points to zones and tags to what they track.
+
+Everything here is loaded in bulk, a handful of queries per upload whatever its
+size: the site's read points (one query), zone settings (one), the upload's tags
+(one, plus one insert and one select for tags never heard before) and their
+current assignments (one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from devices.conf import ARBITRATION_DEFAULTS
+from devices.models import (
+    Device,
+    ReadPoint,
+    Tag,
+    TagAssignment,
+    TargetKind,
+    ZoneSetting,
+    tag_kind_of,
+)
+from devices.pipeline.arbitration import ZoneParams
+from tracker.models import LocationKind
+
+# Self-describing GS1 identities: the tag *is* the container or asset, no assignment needed.
+IMPLICIT_TARGETS = {
+    "urn:epc:id:sscc:": TargetKind.CONTAINER,  # pallets and cases
+    "urn:epc:id:grai:": TargetKind.CONTAINER,  # returnable totes, crates
+    "urn:epc:id:giai:": TargetKind.ASSET,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Zone:
+    id: int
+    code: str
+    kind: str
+
+    @property
+    def is_workstation(self) -> bool:
+        return self.kind == LocationKind.WORKSTATION
+
+
+class ReadPointMap:
+    """Which zone a (read point string, antenna) of an upload from ``device`` covers.
+
+    Lookup order: ``reported_as`` of the uploading device, ``reported_as`` of any
+    device of the site, then the port of the device the read point names (its
+    ``reader_name`` or ``device_id`` before ``:<antenna>``, for gateways that
+    forward other readers' reports), then the uploading device's own port (or
+    the whole device when the read carries no antenna).
+    """
+
+    def __init__(self, device: Device, read_points: Iterable[ReadPoint]) -> None:
+        self.device = device
+        self.zones: dict[int, Zone] = {}
+        self._own_reported: dict[str, int] = {}
+        self._site_reported: dict[str, int] = {}
+        self._ports: dict[tuple[int, int | None], int] = {}
+        self._device_by_name: dict[str, int] = {}
+        for rp in read_points:
+            loc = rp.location
+            self.zones[loc.pk] = Zone(loc.pk, loc.code, loc.kind)
+            dev = rp.device
+            if dev.reader_name:
+                self._device_by_name.setdefault(dev.reader_name, dev.pk)
+            self._device_by_name.setdefault(dev.device_id, dev.pk)
+            if rp.reported_as:
+                if dev.pk == device.pk:
+                    self._own_reported[rp.reported_as] = loc.pk
+                self._site_reported.setdefault(rp.reported_as, loc.pk)
+            else:
+                self._ports[(dev.pk, rp.port)] = loc.pk
+        self._cache: dict[tuple[str, int | None], int | None] = {}
+
+    @classmethod
+    def load(cls, *, device: Device) -> ReadPointMap:
+        read_points = (
+            ReadPoint.objects.filter(device__site_id=device.site_id, active=True, device__active=True)
+            .select_related("location", "device")
+            .only("port", "reported_as", "location__code", "location__kind", "device__device_id",
+                  "device__reader_name", "device__site_id")
+        )
+        return cls(device, read_points)
+
+    def zone_for(self, read_point: str, antenna: int | None) -> int | None:
+        key = (read_point, antenna)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        zone = self._own_reported.get(read_point) or self._site_reported.get(read_point)
+        if zone is None and antenna is not None:
+            suffix = f":{antenna}"
+            reader = read_point[: -len(suffix)] if read_point.endswith(suffix) else ""
+            other = self._device_by_name.get(reader) if reader else None
+            if other is not None:
+                zone = self._ports.get((other, antenna))
+        if zone is None:
+            zone = self._ports.get((self.device.pk, antenna))
+        self._cache[key] = zone
+        return zone
+
+
+def zone_params(*, site_arbitration: dict[str, Any], zones: dict[int, Zone]) -> dict[int, ZoneParams]:
+    """Effective arbitration parameters per zone: site settings, then the zone's overrides."""
+    base = {**ARBITRATION_DEFAULTS, **site_arbitration}
+    overrides = {zs.location_id: zs for zs in ZoneSetting.objects.filter(location_id__in=list(zones))} if zones else {}
+    params = {}
+    for zone_id, zone in zones.items():
+        values = dict(base)
+        if zone.is_workstation:
+            values["dwell_ms"] = base["workstation_dwell_ms"]
+        override = overrides.get(zone_id)
+        if override is not None:
+            for name in ("window_reads", "window_ms", "offset_db", "hold_off_ms", "decay_db_per_ms", "min_reads",
+                         "dwell_ms"):
+                value = getattr(override, name)
+                if value is not None:
+                    values[name] = value
+        params[zone_id] = ZoneParams.from_settings(values)
+    return params
+
+
+def tags_load(*, site_id: int, tag_ids: dict[str, str | None]) -> dict[str, int]:
+    """{tag_id: Tag pk} for every id in ``tag_ids`` (id -> EPC hex), creating the
+    tags never heard before (concurrent creators do not collide)."""
+    found = dict(Tag.objects.filter(site_id=site_id, tag_id__in=list(tag_ids)).values_list("tag_id", "pk"))
+    missing = [t for t in tag_ids if t not in found]
+    if missing:
+        Tag.objects.bulk_create(
+            [Tag(site_id=site_id, tag_id=t, kind=tag_kind_of(t), epc_hex=tag_ids[t] or "") for t in missing],
+            ignore_conflicts=True,
+            batch_size=2000,
+        )
+        found.update(Tag.objects.filter(site_id=site_id, tag_id__in=missing).values_list("tag_id", "pk"))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a tag tracks right now."""
+
+    kind: str
+    serial_id: int | None = None
+    lot_id: int | None = None
+    work_order_id: int | None = None
+    code: str = ""
+    implicit: bool = False
+
+    @property
+    def label(self) -> str:
+        ref = self.code or self.serial_id or self.lot_id or self.work_order_id
+        return f"{self.kind}:{ref}"
+
+
+def _target_fields() -> list[str]:
+    names = {f.name for f in TagAssignment._meta.get_fields()}
+    return [f"{name}_id" for name in ("serial", "lot", "work_order") if name in names]
+
+
+def targets_load(*, tags: dict[str, int]) -> dict[int, Target]:
+    """{Tag pk: Target} for the tags with a current assignment, or a self-describing
+    GS1 identity (SSCC, GRAI: container; GIAI: asset). The others are unknown."""
+    fk_fields = _target_fields()
+    rows = TagAssignment.objects.filter(tag_id__in=list(tags.values()), valid_to__isnull=True).values(
+        "tag_id", "target_kind", "code", *fk_fields
+    )
+    targets: dict[int, Target] = {}
+    for row in rows:
+        targets[row["tag_id"]] = Target(
+            kind=row["target_kind"],
+            serial_id=row.get("serial_id"),
+            lot_id=row.get("lot_id"),
+            work_order_id=row.get("work_order_id"),
+            code=row["code"],
+        )
+    for tag_id, pk in tags.items():
+        if pk in targets or not tag_id.startswith("urn:epc:id:"):
+            continue
+        for prefix, kind in IMPLICIT_TARGETS.items():
+            if tag_id.startswith(prefix):
+                targets[pk] = Target(kind=kind, code=tag_id, implicit=True)
+                break
+    return targets

@@ -1,0 +1,58 @@
+"""Reads of the devices app, scoped to what the user may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from devices.models import Device, ReaderUpload, ReadPoint, Tag, TagAssignment, UnknownTag, UploadStatus
+from tracker.models import Site
+
+
+def devices_for_site(*, user: Any, site: Site) -> QuerySet[Device]:
+    return (
+        Device.objects.restrict(user, "view")
+        .filter(site=site)
+        .select_related("location")
+        .order_by("kind", "device_id")
+    )
+
+
+def device_get(*, user: Any, site: Site, device_id: str) -> Device | None:
+    return (
+        devices_for_site(user=user, site=site)
+        .prefetch_related(Prefetch("read_points", queryset=ReadPoint.objects.select_related("location")))
+        .filter(device_id=device_id)
+        .first()
+    )
+
+
+def uploads_recent(*, user: Any, device: Device, limit: int = 50) -> QuerySet[ReaderUpload]:
+    return ReaderUpload.objects.restrict(user, "view").filter(device=device).defer("body").order_by("-id")[:limit]
+
+
+def upload_counts(*, user: Any, site: Site) -> dict[str, int]:
+    return ReaderUpload.objects.restrict(user, "view").filter(site=site).aggregate(
+        queued=Count("id", filter=Q(status=UploadStatus.QUEUED)),
+        rejected=Count("id", filter=Q(status=UploadStatus.REJECTED)),
+    )
+
+
+def unknown_tags(*, user: Any, site: Site) -> QuerySet[UnknownTag]:
+    return (
+        UnknownTag.objects.restrict(user, "view")
+        .filter(site=site)
+        .select_related("tag", "last_location", "last_device")
+        .order_by("-last_seen_at")
+    )
+
+
+def tag_history(*, user: Any, site: Site, tag_id: str) -> Tag | None:
+    return (
+        Tag.objects.restrict(user, "view")
+        .filter(site=site, tag_id=tag_id)
+        .select_related("state__location")
+        .prefetch_related(Prefetch("assignments", queryset=TagAssignment.objects.order_by("-valid_from")))
+        .first()
+    )

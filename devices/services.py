@@ -1,0 +1,386 @@
+"""Writes of the devices app: device keys, tag assignments, receiving and
+processing reader uploads, and the periodic health checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from devices.conf import site_settings
+from devices.errors import EmptyUpload, NoUploadFormat, TagAlreadyAssigned, UploadTooLarge
+from devices.models import (
+    PERIODIC_UPLOADERS,
+    Device,
+    DeviceKey,
+    DeviceKind,
+    ReaderUpload,
+    Tag,
+    TagAssignment,
+    TagState,
+    TargetKind,
+    UnknownTag,
+    UploadStatus,
+    tag_kind_of,
+)
+from devices.parsers import ParseError, parse
+from devices.upload_keys import upload_key_for
+from tracker.audit import audit_record
+from tracker.errors import ValidationFailed
+from tracker.keys import generate_key
+from tracker.models import Site
+from tracker.realtime import broadcast
+from tracker.services import alert_clear, alert_raise
+
+logger = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+KEY_KIND = "sfd"
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@transaction.atomic
+def device_key_create(
+    *, device: Device, name: str = "", expires_at: dt.datetime | None = None, created_by: Any = None
+) -> tuple[DeviceKey, str]:
+    """Create a key for ``device``; returns (row, secret). The secret is not stored
+    (only its SHA-256) and cannot be shown again."""
+    full, prefix, hashed = generate_key(KEY_KIND)
+    key = DeviceKey.objects.create(
+        device=device, name=name, prefix=prefix, hashed_key=hashed, expires_at=expires_at,
+        created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+    )
+    audit_record(actor=created_by, action="devicekey.created", obj=key, site=device.site,
+                 changes={"device": device.device_id})
+    return key, full
+
+
+@transaction.atomic
+def device_key_revoke(*, key: DeviceKey, revoked_by: Any = None) -> DeviceKey:
+    """Revoke a key: it stops authenticating at once (idempotent)."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+        audit_record(actor=revoked_by, action="devicekey.revoked", obj=key, site=key.device.site)
+    return key
+
+
+# --------------------------------------------------------------------------- tags
+
+
+@transaction.atomic
+def tag_assign(
+    *,
+    site: Site,
+    tag_id: str,
+    target_kind: str,
+    serial: Any = None,
+    lot: Any = None,
+    work_order: Any = None,
+    code: str = "",
+    valid_from: dt.datetime | None = None,
+    replace: bool = True,
+    actor: Any = None,
+    note: str = "",
+) -> TagAssignment:
+    """Assign a tag to what it tracks from ``valid_from`` (default now).
+
+    The current assignment, if any, is closed at the same instant (its history
+    is kept) unless ``replace`` is False, which refuses with
+    ``tag_already_assigned``. The tag stops being unknown.
+    """
+    if target_kind not in TargetKind.values:
+        raise ValidationFailed(f"Unknown target kind {target_kind!r}.", field="target_kind")
+    required = {TargetKind.SERIAL: serial, TargetKind.LOT: lot, TargetKind.WORK_ORDER: work_order}
+    if target_kind in required:
+        if required[target_kind] is None:
+            raise ValidationFailed(f"A {target_kind} assignment needs its {target_kind}.", field=target_kind)
+        obj = required[target_kind]
+        obj_site = _site_of(obj)
+        if obj_site is not None and obj_site != site.pk:
+            raise ValidationFailed(f"That {target_kind} belongs to another site.", field=target_kind)
+    elif not code.strip():
+        raise ValidationFailed(f"A {target_kind} assignment needs a code.", field="code")
+    tag_id = tag_id.strip()
+    if not tag_id:
+        raise ValidationFailed("A tag id is required.", field="tag_id")
+    tag, _ = Tag.objects.get_or_create(site=site, tag_id=tag_id, defaults={"kind": tag_kind_of(tag_id)})
+    now = valid_from or timezone.now()
+    current = TagAssignment.objects.select_for_update().filter(tag=tag, valid_to__isnull=True).first()
+    if current is not None:
+        if not replace:
+            raise TagAlreadyAssigned(f"Tag {tag_id} is assigned to {current.target_kind} already.", field="tag_id")
+        current.valid_to = max(now, current.valid_from)
+        current.save(update_fields=["valid_to"])
+    fields: dict[str, Any] = {"code": code.strip()}
+    if target_kind == TargetKind.SERIAL:
+        fields["serial"] = serial
+    elif target_kind == TargetKind.LOT:
+        fields["lot"] = lot
+    elif target_kind == TargetKind.WORK_ORDER:
+        fields["work_order"] = work_order
+    assignment = TagAssignment.objects.create(
+        tag=tag, target_kind=target_kind, valid_from=now, note=note,
+        assigned_by=actor if getattr(actor, "is_authenticated", False) else None, **fields,
+    )
+    UnknownTag.objects.filter(tag=tag).delete()
+    audit_record(actor=actor, action="tag.assigned", obj=assignment, site=site,
+                 changes={"tag": tag_id, "target": target_kind, "code": code})
+    return assignment
+
+
+@transaction.atomic
+def tag_unassign(*, site: Site, tag_id: str, at: dt.datetime | None = None, actor: Any = None) -> TagAssignment | None:
+    """Close the tag's current assignment (a tote emptied); None if it had none."""
+    current = (
+        TagAssignment.objects.select_for_update()
+        .filter(tag__site=site, tag__tag_id=tag_id, valid_to__isnull=True)
+        .first()
+    )
+    if current is None:
+        return None
+    current.valid_to = max(at or timezone.now(), current.valid_from)
+    current.save(update_fields=["valid_to"])
+    audit_record(actor=actor, action="tag.unassigned", obj=current, site=site, changes={"tag": tag_id})
+    return current
+
+
+def _site_of(obj: Any) -> int | None:
+    for path in ("site_id", "item__site_id", "location__site_id"):
+        value = obj
+        for part in path.split("__"):
+            value = getattr(value, part, None)
+            if value is None:
+                break
+        if value is not None:
+            return value
+    return None
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def reader_upload_receive(
+    *, device: Device, body: bytes, content_type: str = "", upload_key: str | None = None
+) -> tuple[ReaderUpload, bool]:
+    """Store an upload exactly as received and enqueue its processing after commit.
+
+    Returns (upload, created). A retry (same device and upload key: the explicit
+    key, the envelope's id or sequence, else the body's SHA-256) returns the
+    original upload, never a second one, also under concurrent retries.
+    """
+    if not body:
+        raise EmptyUpload("The upload is empty.")
+    if len(body) > MAX_UPLOAD_BYTES:
+        raise UploadTooLarge(f"The upload is {len(body)} bytes; the limit is {MAX_UPLOAD_BYTES} bytes.")
+    if not device.upload_format:
+        raise NoUploadFormat(f"Device {device.device_id} has no upload format; ask an admin to set one.")
+    key = upload_key_for(upload_format=device.upload_format, body=body, explicit=upload_key)
+    existing = ReaderUpload.objects.filter(device=device, upload_key=key).only("pk", "status").first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            upload = ReaderUpload.objects.create(
+                site_id=device.site_id, device=device, upload_key=key, format=device.upload_format, body=body,
+                content_type=content_type[:100], size=len(body), received_at=timezone.now(),
+            )
+            transaction.on_commit(functools.partial(_enqueue, upload.pk))
+    except IntegrityError:
+        # A concurrent retry stored it first.
+        return ReaderUpload.objects.only("pk", "status").get(device=device, upload_key=key), False
+    return upload, True
+
+
+def _enqueue(upload_id: int) -> None:
+    from devices.tasks import process_reader_upload
+
+    try:
+        process_reader_upload.delay(upload_id)
+    except Exception:  # the broker is down: the periodic re-enqueue picks the upload up
+        logger.exception("could not enqueue upload %s; it stays queued", upload_id)
+
+
+def reader_upload_process(*, upload_id: int) -> ReaderUpload | None:
+    """Process a stored upload: parse, arbitrate, call the owning services.
+
+    Guarantees: all effects of the upload commit together or not at all; an
+    upload is processed once (its status is checked under a row lock, so a
+    retried or duplicated task finds it done); a body that cannot be parsed
+    marks the upload rejected with the reason and changes nothing else.
+    """
+    # Counted outside the processing transaction so a crash still counts.
+    ReaderUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(attempts=F("attempts") + 1)
+    return _process(upload_id)
+
+
+@transaction.atomic
+def _process(upload_id: int) -> ReaderUpload | None:
+    from devices.pipeline.ingest import ingest
+
+    upload = (
+        ReaderUpload.objects.select_for_update(of=("self",))
+        .select_related("device__site")
+        .filter(pk=upload_id)
+        .first()
+    )
+    if upload is None or upload.status != UploadStatus.QUEUED:
+        return upload
+    conf = site_settings(upload.device.site)
+    if upload.attempts > conf["max_attempts"]:
+        return _reject(upload, f"gave up after {upload.attempts - 1} failed attempts: {upload.reason or 'no reason'}")
+    try:
+        parsed = parse(upload.format or upload.device.upload_format, bytes(upload.body))
+    except ParseError as exc:
+        return _reject(upload, exc.reason)
+    upload.result = ingest(upload=upload, parsed=parsed)
+    upload.status = UploadStatus.PROCESSED
+    upload.reason = ""
+    upload.processed_at = timezone.now()
+    upload.save(update_fields=["status", "reason", "result", "processed_at"])
+    return upload
+
+
+def _reject(upload: ReaderUpload, reason: str) -> ReaderUpload:
+    upload.status = UploadStatus.REJECTED
+    upload.reason = reason[:2000]
+    upload.processed_at = timezone.now()
+    upload.result = {}
+    upload.save(update_fields=["status", "reason", "result", "processed_at"])
+    broadcast(
+        site_id=upload.site_id, type="device.status",
+        data={"device": {"device_id": upload.device.device_id}, "upload": {"id": upload.pk, "status": "rejected",
+                                                                           "reason": upload.reason[:200]}},
+    )
+    return upload
+
+
+def reader_upload_note_failure(*, upload_id: int, error: str) -> None:
+    """Remember why an attempt failed (the upload stays queued for a retry)."""
+    ReaderUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(reason=error[:2000])
+
+
+def reader_uploads_requeue_stale(*, now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Enqueue again the uploads stored but never processed (the broker was down or
+    a worker died). Returns how many were enqueued."""
+    now = now or timezone.now()
+    count = 0
+    stale_by_site: dict[int, int] = {}
+    for site in Site.objects.only("pk", "settings"):
+        stale_by_site[site.pk] = site_settings(site)["stale_upload_s"]
+    if not stale_by_site:
+        return 0
+    oldest = now - dt.timedelta(seconds=min(stale_by_site.values()))
+    candidates = ReaderUpload.objects.filter(status=UploadStatus.QUEUED, received_at__lt=oldest).order_by(
+        "received_at"
+    ).values_list("pk", "site_id", "received_at")[:limit]
+    for pk, site_id, received_at in candidates:
+        if received_at < now - dt.timedelta(seconds=stale_by_site.get(site_id, 120)):
+            _enqueue(pk)
+            count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- health checks
+
+
+def _silence_limit(device: Device, conf: dict[str, Any]) -> int:
+    if device.kind in PERIODIC_UPLOADERS and device.upload_period_s:
+        return device.upload_period_s * conf["gateway_silent_periods"]
+    return conf["reader_silent_s"]
+
+
+@transaction.atomic
+def devices_check_silent(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Raise ``device.silent`` for uploading devices not heard for too long (readers
+    after ``reader_silent_s``, gateways after three upload periods); cleared by the
+    pipeline when the device is heard again."""
+    now = now or timezone.now()
+    raised = 0
+    devices = (
+        Device.objects.filter(active=True, silent_since__isnull=True, last_seen_at__isnull=False)
+        .exclude(kind__in=[DeviceKind.TAG])
+        .exclude(upload_format="")
+        .select_related("site")
+    )
+    for device in devices:
+        conf = site_settings(device.site)
+        limit = _silence_limit(device, conf)
+        if device.last_seen_at >= now - dt.timedelta(seconds=limit):
+            continue
+        Device.objects.filter(pk=device.pk).update(silent_since=now)
+        alert_raise(
+            site=device.site_id, kind="device.silent", subject=f"device:{device.device_id}",
+            message=f"Device {device.device_id} has not uploaded since {device.last_seen_at:%Y-%m-%d %H:%M} UTC.",
+            data={"device": device.device_id, "last_seen_at": device.last_seen_at.isoformat()}, at=now,
+        )
+        broadcast(site_id=device.site_id, type="device.status",
+                  data={"device": {"device_id": device.device_id, "status": "silent"}})
+        raised += 1
+    return {"silent": raised}
+
+
+@transaction.atomic
+def devices_check_battery(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Raise ``device.battery_low`` under the site's threshold; clear above the
+    (higher) ok level, so a battery hovering at the limit does not flap."""
+    raised = cleared = 0
+    for device in Device.objects.filter(active=True, battery_pct__isnull=False).select_related("site"):
+        conf = site_settings(device.site)
+        subject = f"device:{device.device_id}"
+        if device.battery_pct < conf["battery_low_pct"]:
+            _, created = alert_raise(
+                site=device.site_id, kind="device.battery_low", subject=subject,
+                message=f"Battery of {device.device_id} is at {device.battery_pct.normalize()} %.",
+                data={"device": device.device_id, "battery_pct": str(device.battery_pct)}, at=now,
+            )
+            raised += int(created)
+        elif device.battery_pct >= conf["battery_ok_pct"]:
+            cleared += int(alert_clear(site=device.site_id, kind="device.battery_low", subject=subject, at=now)
+                           is not None)
+    return {"raised": raised, "cleared": cleared}
+
+
+@transaction.atomic
+def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Raise ``tag.missing`` for assigned tags not seen at their location for too long,
+    unless the reader that last saw them is itself silent (then the reader's
+    silence is the alert, not a thousand missing tags)."""
+    now = now or timezone.now()
+    raised = 0
+    for site in Site.objects.only("pk", "settings"):
+        conf = site_settings(site)
+        horizon = now - dt.timedelta(seconds=conf["tag_missing_s"])
+        states = (
+            TagState.objects.filter(
+                site=site, location__isnull=False, missing_since__isnull=True, last_seen_at__lt=horizon,
+                tag__assignments__valid_to__isnull=True,
+            )
+            .filter(Q(last_device__isnull=True) | Q(last_device__silent_since__isnull=True))
+            .select_related("tag", "location", "last_device")
+            .order_by("pk")
+        )
+        for state in states:
+            device = state.last_device
+            if device is not None and device.last_seen_at is not None:
+                limit = _silence_limit(device, conf)
+                if device.last_seen_at < now - dt.timedelta(seconds=limit):
+                    continue  # its reader is silent too
+            TagState.objects.filter(pk=state.pk).update(missing_since=now)
+            alert_raise(
+                site=site.pk, kind="tag.missing", subject=f"tag:{state.tag.tag_id}",
+                message=f"Tag {state.tag.tag_id} not seen at {state.location.code} since "
+                f"{state.last_seen_at:%Y-%m-%d %H:%M} UTC.",
+                data={"tag": state.tag.tag_id, "location": state.location.code,
+                      "last_seen_at": state.last_seen_at.isoformat()},
+                at=now,
+            )
+            raised += 1
+    return {"missing": raised}

@@ -1,0 +1,53 @@
+"""Celery tasks of the devices app: thin, idempotent, safe to retry.
+
+``process_reader_upload`` acks late (a worker that dies mid-upload leaves the
+message to be redelivered) and is idempotent: the service checks the upload's
+status under a row lock, so a redelivery or a concurrent duplicate finds it
+processed and does nothing.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from devices import services
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=8,
+)
+def process_reader_upload(upload_id: int) -> str | None:
+    try:
+        upload = services.reader_upload_process(upload_id=upload_id)
+    except Exception as exc:
+        # Kept on the upload (still queued) so the admin sees why it waits.
+        services.reader_upload_note_failure(upload_id=upload_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+    return upload.status if upload is not None else None
+
+
+@shared_task
+def requeue_stale_uploads() -> int:
+    return services.reader_uploads_requeue_stale()
+
+
+@shared_task
+def check_devices_silent() -> dict:
+    return services.devices_check_silent()
+
+
+@shared_task
+def check_battery_low() -> dict:
+    return services.devices_check_battery()
+
+
+@shared_task
+def check_tags_missing() -> dict:
+    return services.tags_check_missing()
