@@ -1,0 +1,1 @@
+"""The API and pages benchmark (``manage.py bench_api``): benchmark-only code."""

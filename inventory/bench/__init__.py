@@ -1,0 +1,1 @@
+"""Benchmark-only code for inventory (never imported by the app)."""

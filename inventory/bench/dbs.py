@@ -1,0 +1,52 @@
+"""PostgreSQL databases for the benchmarks: made from ``DATABASE_URL``'s server,
+always named ``shopfloor_bench*`` so a benchmark never touches a real database."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+PREFIX = "shopfloor_bench"
+
+
+def server_url() -> str:
+    """``DATABASE_URL`` (when PostgreSQL) pointed at the maintenance database."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        url = DEFAULT_SERVER
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
+
+
+def database_url(name: str) -> str:
+    check_name(name)
+    parts = urlsplit(server_url())
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+def check_name(name: str) -> None:
+    if not name.startswith(PREFIX) or not name.replace("_", "").isalnum():
+        raise ValueError(f"benchmark databases are named {PREFIX}*, not {name!r}")
+
+
+def exists(name: str) -> bool:
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def recreate(name: str) -> None:
+    """Drop (ending its sessions) and create ``name``, empty."""
+    check_name(name)
+    with psycopg.connect(server_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def current_name() -> str:
+    from django.db import connection
+
+    return connection.settings_dict["NAME"]
