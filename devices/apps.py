@@ -7,6 +7,9 @@ class DevicesConfig(AppConfig):
 
     def ready(self) -> None:
         from devices.api import schema  # noqa: F401
+        from devices.gs1 import configure_from_environment
+
+        configure_from_environment()
         from tracker.registry import NavEntry, register_nav
 
         register_nav(NavEntry(label="Devices", url_name="devices:index", permission="devices.view_device", order=60))

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "battery_ok_pct": 25,  # clear the battery alert only above this (hysteresis)
     "stale_upload_s": 120,  # queued longer than this: the task was lost, enqueue again
     "max_attempts": 5,  # a body that fails this often is rejected, not retried forever
+    "gs1_company_prefixes": [],  # e.g. ["9501101"]: barcode keys become the same EPC URIs as tags
 }
 
 

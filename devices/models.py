@@ -244,8 +244,14 @@ class TagAssignment(models.Model):
 
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="assignments")
     target_kind = models.CharField(max_length=16, choices=TargetKind.choices)
-    # Serial unit, lot and work order links are added once inventory and wip exist
-    # (migration 0002); containers and assets are identified by a code.
+    serial = models.ForeignKey(
+        "inventory.SerialUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="tag_assignments"
+    )
+    lot = models.ForeignKey("inventory.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="tag_assignments")
+    work_order = models.ForeignKey(
+        "wip.WorkOrder", null=True, blank=True, on_delete=models.PROTECT, related_name="tag_assignments"
+    )
+    # Containers and assets are identified by a code (no model of their own).
     code = models.CharField(max_length=100, blank=True, help_text="Container or asset code (SSCC, GRAI, GIAI...).")
     valid_from = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)
@@ -264,6 +270,13 @@ class TagAssignment(models.Model):
             models.CheckConstraint(
                 condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
                 name="assignment_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_kind="serial", serial__isnull=False)
+                | Q(target_kind="lot", lot__isnull=False)
+                | Q(target_kind="work_order", work_order__isnull=False)
+                | (Q(target_kind__in=["container", "asset"]) & ~Q(code="")),
+                name="assignment_names_its_target",
             ),
         ]
         indexes = [models.Index(fields=["target_kind", "code"])]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from devices.conf import site_settings
 from devices.errors import EmptyUpload, NoUploadFormat, TagAlreadyAssigned, UploadTooLarge
+from devices.gs1 import ensure_company_prefixes
 from devices.models import (
     PERIODIC_UPLOADERS,
     Device,
@@ -103,8 +104,14 @@ def tag_assign(
         if required[target_kind] is None:
             raise ValidationFailed(f"A {target_kind} assignment needs its {target_kind}.", field=target_kind)
         obj = required[target_kind]
-        obj_site = _site_of(obj)
-        if obj_site is not None and obj_site != site.pk:
+        if target_kind == TargetKind.LOT:
+            from devices.targets import lot_is_at_site
+
+            elsewhere = not lot_is_at_site(obj, site.pk)
+        else:
+            obj_site = _site_of(obj)
+            elsewhere = obj_site is not None and obj_site != site.pk
+        if elsewhere:
             raise ValidationFailed(f"That {target_kind} belongs to another site.", field=target_kind)
     elif not code.strip():
         raise ValidationFailed(f"A {target_kind} assignment needs a code.", field="code")
@@ -236,6 +243,7 @@ def _process(upload_id: int) -> ReaderUpload | None:
     conf = site_settings(upload.device.site)
     if upload.attempts > conf["max_attempts"]:
         return _reject(upload, f"gave up after {upload.attempts - 1} failed attempts: {upload.reason or 'no reason'}")
+    ensure_company_prefixes(conf.get("gs1_company_prefixes") or ())
     try:
         parsed = parse(upload.format or upload.device.upload_format, bytes(upload.body))
     except ParseError as exc:

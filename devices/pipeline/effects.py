@@ -17,12 +17,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from devices.pipeline.resolve import Target, Zone
+from inventory import services as inventory_services
+from inventory.models import Item, Lot, SerialUnit, StockLevel, StockMove
 from tracker.errors import DomainError
+from tracker.models import Location
+from wip import services as wip_services
+from wip.models import WorkOrder, Workstation
 
 MAX_ERRORS_KEPT = 50
 
@@ -52,28 +59,20 @@ class EffectContext:
         self.counters[name] = self.counters.get(name, 0) + n
 
 
+    def location(self, zone: Zone) -> Location:
+        return self.objects["location"][zone.id]
+
+    def workstation(self, zone: Zone) -> Workstation | None:
+        return self.objects["workstation"].get(zone.id)
+
+
 Handler = Callable[[TagMove, EffectContext], None]
-#: target kind -> handler; filled by the integration functions below.
-HANDLERS: dict[str, Handler] = {}
-#: target kind -> bulk loader of the targets' objects ({pk: object}) for one upload.
-LOADERS: dict[str, Callable[[set[int]], dict[int, Any]]] = {}
 
 
 def apply_moves(*, moves: list[TagMove], ctx: EffectContext) -> None:
     """Apply the effects of ``moves`` in time order (each in its own savepoint)."""
     moves = sorted(moves, key=lambda m: (m.at, m.tag_id))
-    wanted: dict[str, set[int]] = {}
-    for move in moves:
-        target = move.target
-        if target is None or target.kind not in HANDLERS:
-            continue
-        pk = target.serial_id or target.lot_id or target.work_order_id
-        if pk is not None:
-            wanted.setdefault(target.kind, set()).add(pk)
-    for kind, pks in wanted.items():
-        loader = LOADERS.get(kind)
-        if loader is not None:
-            ctx.objects[kind] = loader(pks)
+    _preload(moves, ctx)
     for move in moves:
         target = move.target
         handler = HANDLERS.get(target.kind) if target is not None else None
@@ -89,3 +88,158 @@ def apply_moves(*, moves: list[TagMove], ctx: EffectContext) -> None:
                     {"tag": move.tag_id, "zone": move.to_zone.code, "target": target.label, "code": exc.code,
                      "detail": str(exc.detail)[:300]}
                 )
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _preload(moves: list[TagMove], ctx: EffectContext) -> None:
+    """Everything the handlers need, in one query per kind (not one per move)."""
+    wanted: dict[str, set[int]] = {"serial": set(), "lot": set(), "work_order": set()}
+    zones: set[int] = set()
+    station_zones: set[int] = set()
+    for move in moves:
+        target = move.target
+        if target is None or target.kind not in HANDLERS:
+            continue
+        zones.add(move.to_zone.id)
+        if target.serial_id:
+            wanted["serial"].add(target.serial_id)
+        elif target.lot_id:
+            wanted["lot"].add(target.lot_id)
+        elif target.work_order_id:
+            wanted["work_order"].add(target.work_order_id)
+            station_zones.add(move.to_zone.id)
+    ctx.objects["location"] = Location.objects.in_bulk(zones) if zones else {}
+    ctx.objects["serial"] = (
+        SerialUnit.objects.select_related("item", "location", "lot").in_bulk(wanted["serial"]) if wanted["serial"] else {}
+    )
+    ctx.objects["lot"] = Lot.objects.select_related("item").in_bulk(wanted["lot"]) if wanted["lot"] else {}
+    ctx.objects["work_order"] = WorkOrder.objects.in_bulk(wanted["work_order"]) if wanted["work_order"] else {}
+    ctx.objects["workstation"] = stations_for_zones(station_zones)
+
+
+def stations_for_zones(zone_ids: set[int]) -> dict[int, Workstation]:
+    """{zone id: Workstation}: the station whose location is the zone, or the only
+    station directly inside it (a read point covering a station's infeed area)."""
+    if not zone_ids:
+        return {}
+    found: dict[int, Workstation] = {}
+    children: dict[int, list[Workstation]] = {}
+    for station in Workstation.objects.filter(
+        Q(location_id__in=zone_ids) | Q(location__parent_id__in=zone_ids), active=True
+    ).select_related("location"):
+        if station.location_id in zone_ids:
+            found[station.location_id] = station
+        elif station.location.parent_id in zone_ids:
+            children.setdefault(station.location.parent_id, []).append(station)
+    for zone_id, stations in children.items():
+        if zone_id not in found and len(stations) == 1:
+            found[zone_id] = stations[0]
+    return found
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+def _inside(location: Location, zone: Location) -> bool:
+    return location.pk == zone.pk or location.path.startswith(zone.path)
+
+
+def _work_order_arrives(move: TagMove, ctx: EffectContext) -> None:
+    """A work order's traveler or tote settled at a workstation's zone: it arrives
+    in that station's queue (wip decides whether that means anything)."""
+    work_order = ctx.objects["work_order"].get(move.target.work_order_id)
+    station = ctx.workstation(move.to_zone)
+    if work_order is None or station is None:
+        ctx.count("moves_without_effect")
+        return
+    result = wip_services.operation_arrive(workstation=station, work_order=work_order, occurred_at=move.at)
+    if result.changed:
+        ctx.count("arrivals")
+    else:
+        ctx.count("arrivals_ignored")
+
+
+def _serial_transferred(move: TagMove, ctx: EffectContext) -> None:
+    """A tagged serial unit settled in a new zone: one ledger transfer to it."""
+    unit: SerialUnit | None = ctx.objects["serial"].get(move.target.serial_id)
+    destination = ctx.location(move.to_zone)
+    if unit is None or unit.status != SerialUnit.Status.IN_STOCK or unit.location.is_virtual:
+        ctx.count("moves_without_effect")
+        return
+    if _inside(unit.location, destination):
+        ctx.count("moves_already_booked")
+        return
+    inventory_services.stock_transfer(
+        item=unit.item, quantity=Decimal(1), source=unit.location, destination=destination, serials=[unit],
+        reference=ctx.reference, reference_type=StockMove.ReferenceType.DEVICE, occurred_at=move.at,
+    )
+    unit.location = destination  # stock_transfer updated the row; later moves start from here
+    ctx.count("transfers")
+
+
+def _lot_transferred(move: TagMove, ctx: EffectContext) -> None:
+    """A tagged lot (its pallet or bin) settled in a new zone: its stock moves there.
+
+    The source is the lot's stock inside the zone the tag came from; without one,
+    the lot's only real location in the site. Stock already inside the new zone
+    stays where it is; an ambiguous source is refused rather than guessed.
+    """
+    lot: Lot | None = ctx.objects["lot"].get(move.target.lot_id)
+    destination = ctx.location(move.to_zone)
+    if lot is None:
+        ctx.count("moves_without_effect")
+        return
+    if lot.item.tracking == Item.Tracking.SERIAL:
+        raise _Refused("serial_tracked_lot", f"Lot {lot.code} holds serial units: tag the units, not the lot.")
+    levels = [
+        level
+        for level in StockLevel.objects.filter(
+            lot=lot, site_id=destination.site_id, location__is_virtual=False, on_hand__gt=0
+        ).select_related("location").order_by("pk")
+        if not _inside(level.location, destination)
+    ]
+    if not levels:
+        ctx.count("moves_already_booked")
+        return
+    if move.from_zone is not None:
+        origin = ctx.objects["location"].get(move.from_zone.id) or Location.objects.get(pk=move.from_zone.id)
+        from_origin = [level for level in levels if _inside(level.location, origin)]
+        if from_origin:
+            levels = from_origin
+    if len({level.location_id for level in levels}) > 1 and move.from_zone is None:
+        raise _Refused("ambiguous_source", f"Lot {lot.code} is stocked in several places; which one moved is unknown.")
+    for level in levels:
+        inventory_services.stock_transfer(
+            item=lot.item, quantity=level.on_hand, source=level.location, destination=destination, lot=lot,
+            reference=ctx.reference, reference_type=StockMove.ReferenceType.DEVICE, occurred_at=move.at,
+        )
+        ctx.count("transfers")
+
+
+class _Refused(DomainError):
+    status = 409
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail, code=code)
+
+
+HANDLERS: dict[str, Handler] = {
+    "work_order": _work_order_arrives,
+    "serial": _serial_transferred,
+    "lot": _lot_transferred,
+}
+
+
+def lots_in_zone(zone: Location) -> list[tuple[str, str]]:
+    """Lots with stock inside ``zone`` (subjects of ``zone_lots`` threshold rules)."""
+    rows = (
+        StockLevel.objects.filter(
+            lot__isnull=False, on_hand__gt=0, location__path__startswith=zone.path, site_id=zone.site_id
+        )
+        .values_list("lot__code", "lot__item__sku")
+        .distinct()
+        .order_by("lot__code")
+    )
+    return [(code, sku) for code, sku in rows]

@@ -74,7 +74,8 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
     scan_reads = [
         TagRead(tag_id=s.tag_id, read_point="", first_seen=s.scanned_at, last_seen=s.scanned_at)
         for s in parsed.scans
-        if s.tag_id
+        # A scanned location (SGLN) says where the scanner is, not what it saw.
+        if s.tag_id and not s.tag_id.startswith("urn:epc:id:sgln:")
     ]
     if scan_reads:
         reads = [*reads, *scan_reads]
@@ -97,7 +98,7 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
             tag_hex[obs.tag_id] = obs.epc_hex
     tags = tags_load(site_id=site.pk, tag_ids=tag_hex) if tag_hex else {}
     states = _lock_states(site_id=site.pk, tag_pks=list(tags.values())) if tags else {}
-    targets = targets_load(tags=tags) if tags else {}
+    targets = targets_load(tags=tags, site_id=site.pk) if tags else {}
     counters["tags"] = len(tags)
 
     # --- arbitration, per tag, in memory --------------------------------------
@@ -197,7 +198,7 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
             site_id=site.pk, samples=parsed.samples, devices=known, zone_of_sensor=zone_of_sensor, upload_id=upload.pk
         )
         counters["samples"] = len(rows)
-        counters.update(telemetry.rules_apply(site_id=site.pk, samples=rows, lots_in_zone=effects_lots_in_zone()))
+        counters.update(telemetry.rules_apply(site_id=site.pk, samples=rows, lots_in_zone=effects.lots_in_zone))
 
     _devices_save(uploader=device, changed=changed_devices, seen_at=upload.received_at)
 
@@ -282,8 +283,3 @@ def _tag_seen_payload(upload: ReaderUpload, device: Device, tags_seen: int, move
             for m in moves[:MAX_EVENT_MOVES]
         ],
     }
-
-
-def effects_lots_in_zone():
-    """The resolver of lots stored in a zone (``zone_lots`` rules), if inventory provides one."""
-    return getattr(effects, "lots_in_zone", None)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
+
+from epcpy.epc_schemes.sgtin import SGTIN
 
 from devices.conf import ARBITRATION_DEFAULTS
 from devices.models import (
@@ -23,6 +27,7 @@ from devices.models import (
     tag_kind_of,
 )
 from devices.pipeline.arbitration import ZoneParams
+from inventory.models import SerialUnit
 from tracker.models import LocationKind
 
 # Self-describing GS1 identities: the tag *is* the container or asset, no assignment needed.
@@ -157,32 +162,47 @@ class Target:
         return f"{self.kind}:{ref}"
 
 
-def _target_fields() -> list[str]:
-    names = {f.name for f in TagAssignment._meta.get_fields()}
-    return [f"{name}_id" for name in ("serial", "lot", "work_order") if name in names]
+@lru_cache(maxsize=65536)
+def sgtin_parts(tag_id: str) -> tuple[str, str] | None:
+    """(GTIN-14, serial) of an SGTIN pure-identity URI."""
+    try:
+        gtin = SGTIN(tag_id).gtin()
+    except Exception:  # noqa: BLE001 - epcpy raises several types on URIs it cannot decode
+        return None
+    return gtin, unquote(tag_id.rsplit(".", 1)[-1])
 
 
-def targets_load(*, tags: dict[str, int]) -> dict[int, Target]:
-    """{Tag pk: Target} for the tags with a current assignment, or a self-describing
-    GS1 identity (SSCC, GRAI: container; GIAI: asset). The others are unknown."""
-    fk_fields = _target_fields()
-    rows = TagAssignment.objects.filter(tag_id__in=list(tags.values()), valid_to__isnull=True).values(
-        "tag_id", "target_kind", "code", *fk_fields
+def targets_load(*, tags: dict[str, int], site_id: int) -> dict[int, Target]:
+    """{Tag pk: Target} for the tags with a current assignment, else a GS1 identity
+    that names its object: an SGTIN of a serial unit this site knows (by item GTIN
+    and serial), an SSCC or GRAI (container), a GIAI (asset). The others are unknown."""
+    rows = TagAssignment.objects.filter(tag_id__in=list(tags.values()), valid_to__isnull=True).values_list(
+        "tag_id", "target_kind", "code", "serial_id", "lot_id", "work_order_id"
     )
     targets: dict[int, Target] = {}
-    for row in rows:
-        targets[row["tag_id"]] = Target(
-            kind=row["target_kind"],
-            serial_id=row.get("serial_id"),
-            lot_id=row.get("lot_id"),
-            work_order_id=row.get("work_order_id"),
-            code=row["code"],
-        )
+    for tag_pk, kind, code, serial_id, lot_id, work_order_id in rows:
+        targets[tag_pk] = Target(kind=kind, serial_id=serial_id, lot_id=lot_id, work_order_id=work_order_id, code=code)
+    sgtins: dict[tuple[str, str], int] = {}
     for tag_id, pk in tags.items():
         if pk in targets or not tag_id.startswith("urn:epc:id:"):
+            continue
+        if tag_id.startswith("urn:epc:id:sgtin:"):
+            parts = sgtin_parts(tag_id)
+            if parts is not None:
+                sgtins[parts] = pk
             continue
         for prefix, kind in IMPLICIT_TARGETS.items():
             if tag_id.startswith(prefix):
                 targets[pk] = Target(kind=kind, code=tag_id, implicit=True)
                 break
+    if sgtins:
+        units = SerialUnit.objects.filter(
+            location__site_id=site_id,
+            item__gtin__in={gtin for gtin, _ in sgtins},
+            serial__in={serial for _, serial in sgtins},
+        ).values_list("pk", "item__gtin", "serial")
+        for unit_pk, gtin, serial in units:
+            tag_pk = sgtins.get((gtin, serial))
+            if tag_pk is not None:
+                targets[tag_pk] = Target(kind=TargetKind.SERIAL, serial_id=unit_pk, implicit=True)
     return targets

@@ -22,7 +22,7 @@ from devices.pipeline.thresholds import CLEAR, RAISE, RuleSpec, RuleStatus, eval
 from tracker.models import Location
 from tracker.services import alert_clear, alert_raise
 
-#: Resolves the lots stored in a zone for ``zone_lots`` rules: (location) -> [(lot code, lot label)].
+#: Resolves the lots stored in a zone for ``zone_lots`` rules: (location) -> [(lot code, item SKU)].
 LotsInZone = Callable[[Location], list[tuple[str, str]]]
 
 
@@ -97,6 +97,7 @@ def samples_store(*, site_id: int, samples: list, devices: dict[str, Device], zo
 
 def _subjects(rule: ThresholdRule, sample: SensorSample, zone_paths: dict[int, str],
               lots_in_zone: LotsInZone | None) -> list[str]:
+    """The alert subjects ``sample`` speaks about for ``rule`` (none if it does not apply)."""
     if rule.scope == RuleScope.DEVICE:
         return [f"device:{sample.device.device_id}"] if sample.device_id == rule.device_id else []
     if sample.location_id is None:
@@ -109,24 +110,32 @@ def _subjects(rule: ThresholdRule, sample: SensorSample, zone_paths: dict[int, s
         return [f"zone:{rule.location.code}"]
     if lots_in_zone is None:
         return []
-    return [f"lot:{code}" for code, _label in lots_in_zone(rule.location)]
+    return [f"lot:{sku}/{code}" for code, sku in lots_in_zone(rule.location)]
 
 
 def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: LotsInZone | None = None) -> dict[str, int]:
-    """Check the site's active rules against ``samples``. Returns counters."""
+    """Check the site's active rules against ``samples``; return counters.
+
+    Each sensor keeps its own state per rule and subject (duration and
+    hysteresis are judged on one sensor's series, so a cold sensor never clears
+    what a warm one in the same zone raised); the subject's alert is open while
+    any of its sensors alerts: raised by the first, cleared by the last.
+    """
     counters = {"alerts_raised": 0, "alerts_updated": 0, "alerts_cleared": 0}
     metrics = {s.metric for s in samples}
     if not metrics:
         return counters
     rules = list(
-        ThresholdRule.objects.filter(site_id=site_id, active=True, metric__in=metrics).select_related("location",
-                                                                                                        "device")
+        ThresholdRule.objects.filter(site_id=site_id, active=True, metric__in=metrics)
+        .select_related("location", "device")
+        .order_by("pk")
     )
     if not rules:
         return counters
     location_ids = {r.location_id for r in rules if r.location_id} | {s.location_id for s in samples if s.location_id}
     zone_paths = dict(Location.objects.filter(pk__in=location_ids).values_list("pk", "path")) if location_ids else {}
-    series: dict[tuple[int, str], list[tuple[int, Decimal]]] = defaultdict(list)
+    # (rule pk, alert subject) -> sensor -> [(ms, value)]
+    series: dict[tuple[int, str], dict[str, list[tuple[int, Decimal]]]] = defaultdict(lambda: defaultdict(list))
     by_rule = {r.pk: r for r in rules}
     subject_cache: dict[tuple[int, int | None], list[str]] = {}
     for sample in samples:
@@ -141,53 +150,72 @@ def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: Lots
             else:
                 subjects = _subjects(rule, sample, zone_paths, lots_in_zone)
             for subject in subjects:
-                series[(rule.pk, subject)].append((to_ms(sample.observed_at), Decimal(sample.value)))
+                series[(rule.pk, subject)][sample.sensor_id].append((to_ms(sample.observed_at), Decimal(sample.value)))
     if not series:
         return counters
-    keys = list(series)
-    states = {
+    states: dict[tuple[int, str], ThresholdRuleState] = {
         (st.rule_id, st.subject): st
-        for st in ThresholdRuleState.objects.filter(
-            rule_id__in={k[0] for k in keys}, subject__in={k[1] for k in keys}
-        ).order_by("pk").select_for_update()
+        for st in ThresholdRuleState.objects.filter(rule_id__in={k[0] for k in series}).order_by("pk").select_for_update()
     }
-    to_write = []
-    for rule_pk, subject in sorted(keys):
+    to_write: list[ThresholdRuleState] = []
+    for rule_pk, subject in sorted(series):
         rule = by_rule[rule_pk]
-        state = states.get((rule_pk, subject)) or ThresholdRuleState(rule=rule, subject=subject)
-        status = RuleStatus(
-            breaching_since=to_ms(state.breaching_since) if state.breaching_since else None,
-            alerting=state.alerting,
-            last_value=state.last_value,
-            last_sample_at=to_ms(state.last_sample_at) if state.last_sample_at else None,
-        )
         spec = RuleSpec(
             above=rule.direction == RuleDirection.ABOVE,
             create=Decimal(rule.create_threshold),
             clear=Decimal(rule.clear_threshold),
             duration_ms=rule.duration_s * 1000,
         )
-        for tr in evaluate(spec, status, sorted(series[(rule_pk, subject)])):
+        prefix = f"{subject}|"
+        alerting = {
+            key[1][len(prefix):] for key, st in states.items() if key[0] == rule_pk and key[1].startswith(prefix)
+            and st.alerting
+        }
+        events: list[tuple[int, str, Any]] = []
+        for sensor, values in series[(rule_pk, subject)].items():
+            state_subject = f"{prefix}{sensor}"[:200]
+            state = states.get((rule_pk, state_subject)) or ThresholdRuleState(rule=rule, subject=state_subject)
+            status = RuleStatus(
+                breaching_since=to_ms(state.breaching_since) if state.breaching_since else None,
+                alerting=state.alerting,
+                last_value=state.last_value,
+                last_sample_at=to_ms(state.last_sample_at) if state.last_sample_at else None,
+            )
+            for tr in evaluate(spec, status, sorted(values)):
+                events.append((tr.at, sensor, tr))
+            state.breaching_since = from_ms(status.breaching_since) if status.breaching_since is not None else None
+            state.alerting = status.alerting
+            state.last_value = status.last_value
+            state.last_sample_at = from_ms(status.last_sample_at) if status.last_sample_at is not None else None
+            to_write.append(state)
+        events.sort(key=lambda e: (e[0], e[1]))
+        pending_update = None
+        for _at, sensor, tr in events:
             if tr.kind == CLEAR:
+                alerting.discard(sensor)
+                if alerting:
+                    continue
+                pending_update = None
                 if alert_clear(site=site_id, kind=rule.alert_kind, subject=subject, at=from_ms(tr.at)) is not None:
                     counters["alerts_cleared"] += 1
-                continue
-            _, created = alert_raise(
-                site=site_id,
-                kind=rule.alert_kind,
-                subject=subject,
-                message=_message(rule, subject, tr.value),
-                severity=rule.severity,
-                data=_data(rule, tr),
-                at=from_ms(tr.at),
+            elif tr.kind == RAISE and not alerting:
+                alerting.add(sensor)
+                pending_update = None
+                _, created = alert_raise(
+                    site=site_id, kind=rule.alert_kind, subject=subject, message=_message(rule, subject, tr.value),
+                    severity=rule.severity, data=_data(rule, tr, sensor), at=from_ms(tr.at),
+                )
+                counters["alerts_raised" if created else "alerts_updated"] += 1
+            else:
+                alerting.add(sensor)
+                pending_update = (sensor, tr)  # coalesced: one update per subject and upload
+        if pending_update is not None and alerting:
+            sensor, tr = pending_update
+            alert_raise(
+                site=site_id, kind=rule.alert_kind, subject=subject, message=_message(rule, subject, tr.value),
+                severity=rule.severity, data=_data(rule, tr, sensor), at=from_ms(tr.at),
             )
-            # A RAISE that finds an open alert (raised by hand, or before a state reset) updates it.
-            counters["alerts_raised" if created and tr.kind == RAISE else "alerts_updated"] += 1
-        state.breaching_since = from_ms(status.breaching_since) if status.breaching_since is not None else None
-        state.alerting = status.alerting
-        state.last_value = status.last_value
-        state.last_sample_at = from_ms(status.last_sample_at) if status.last_sample_at is not None else None
-        to_write.append(state)
+            counters["alerts_updated"] += 1
     ThresholdRuleState.objects.bulk_create(
         to_write,
         update_conflicts=True,
@@ -202,8 +230,9 @@ def _message(rule: ThresholdRule, subject: str, value: Decimal) -> str:
     return f"{rule.name}: {rule.metric} {value.normalize()} is {word} {rule.create_threshold.normalize()} ({subject})"
 
 
-def _data(rule: ThresholdRule, tr: Any) -> dict[str, Any]:
-    data = {"rule": rule.pk, "metric": rule.metric, "value": str(tr.value), "at": from_ms(tr.at).isoformat()}
+def _data(rule: ThresholdRule, tr: Any, sensor: str) -> dict[str, Any]:
+    data = {"rule": rule.pk, "metric": rule.metric, "value": str(tr.value), "sensor": sensor,
+            "at": from_ms(tr.at).isoformat()}
     if tr.since is not None:
         data["breaching_since"] = from_ms(tr.since).isoformat()
     return data
