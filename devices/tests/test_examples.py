@@ -15,8 +15,8 @@ from devices.tests.helpers import (
     PALLET,
     TOTE,
     UNIT_4711,
-    UNIT_100001,
     UNIT_20007,
+    UNIT_100001,
     example,
     post_upload,
 )
