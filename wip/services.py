@@ -79,7 +79,7 @@ def _qty(value: Any, *, item: Item, field: str, allow_zero: bool = False) -> Dec
 
 
 def _lock_order(work_order: WorkOrder) -> WorkOrder:
-    return WorkOrder.objects.select_for_update().select_related("item", "site").get(pk=work_order.pk)
+    return WorkOrder.objects.select_for_update(of=("self",)).select_related("item", "site").get(pk=work_order.pk)
 
 
 def _lock_runs(work_order: WorkOrder) -> list[OperationRun]:
@@ -94,7 +94,7 @@ def _lock_run(run: OperationRun) -> tuple[WorkOrder, OperationRun]:
     """Lock the run's work order, then the run; returns fresh copies."""
     work_order = _lock_order(WorkOrder(pk=run.work_order_id))
     fresh = (
-        OperationRun.objects.select_for_update()
+        OperationRun.objects.select_for_update(of=("self",))
         .select_related("operation", "workstation", "workstation__location")
         .get(pk=run.pk)
     )
@@ -373,7 +373,7 @@ def operation_arrive(
     if workstation.site_id != work_order.site_id:
         raise errors.WrongStation(f"{workstation.code} is at another site.", field="workstation")
     runs = list(
-        OperationRun.objects.select_for_update()
+        OperationRun.objects.select_for_update(of=("self",))
         .select_related("operation", "workstation")
         .filter(work_order=work_order, status__in=(RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED))
         .order_by("pk")
@@ -880,7 +880,7 @@ def defect_dispose(
     """Decide an open defect (rework, scrap or use as is); see ``defect_record``."""
     at = _now(at)
     work_order, run = _lock_run(OperationRun(pk=defect.run_id, work_order_id=defect.work_order_id))
-    defect = Defect.objects.select_for_update().select_related("component", "component_lot").get(pk=defect.pk)
+    defect = Defect.objects.select_for_update(of=("self",)).select_related("component", "component_lot").get(pk=defect.pk)
     _require_open(work_order, "dispose of a defect")
     if defect.disposition != Disposition.OPEN:
         raise errors.InvalidTransition(f"Defect {defect.pk} is already decided ({defect.disposition}).")
