@@ -11,6 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 
 from tracker.models import Location, Site
+from tracker.observability.metrics import websocket_connections
 from tracker.realtime import site_group, station_group
 from tracker.scoping import user_can_access_site
 
@@ -46,9 +47,14 @@ class _ScopedConsumer(AsyncJsonWebsocketConsumer):
         self.group = group
         await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        websocket_connections.inc()
+        self._counted = True
         await self.send_json({"type": "hello", "group": group})
 
     async def disconnect(self, code):
+        if getattr(self, "_counted", False):
+            self._counted = False
+            websocket_connections.dec()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

@@ -1,13 +1,28 @@
-"""Request id: taken from X-Request-ID when sane, else generated; echoed back."""
+"""Request id: taken from X-Request-ID when sane, else generated; echoed back.
+
+The middleware also keeps the current request in a contextvar so signal
+handlers (the audit trail) can name the user who made a change through the
+admin or the API without every caller passing it along.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import re
 import uuid
 
 from tracker.request_context import client_ip_var, request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+current_request_var: contextvars.ContextVar = contextvars.ContextVar("current_request", default=None)
+
+
+def current_user():
+    """The authenticated user of the request being served, else None."""
+    request = current_request_var.get()
+    user = getattr(request, "user", None) if request is not None else None
+    return user if getattr(user, "is_authenticated", False) else None
 
 
 class RequestIdMiddleware:
@@ -20,10 +35,12 @@ class RequestIdMiddleware:
         request.request_id = request_id
         token = request_id_var.set(request_id)
         ip_token = client_ip_var.set(request.META.get("REMOTE_ADDR"))
+        request_token = current_request_var.set(request)
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(token)
             client_ip_var.reset(ip_token)
+            current_request_var.reset(request_token)
         response["X-Request-ID"] = request_id
         return response

@@ -1,0 +1,1 @@
+"""Security pieces of the foundation: login throttling, second factor, CSP helpers, spreadsheet safety."""
