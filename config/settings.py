@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "drf_spectacular_sidecar",
     "tracker",
+    "tracker.webhooks",
     "tracker.observability",
     "inventory",
     "wip",
@@ -231,7 +232,14 @@ REST_FRAMEWORK = {
         "tracker.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["tracker.api.permissions.ScopedModelPermissions"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "tracker.api.permissions.ScopedModelPermissions",
+        # API keys: the view's required_scope must be among the key's scopes.
+        "tracker.api.partner.ApiKeyScopePermission",
+    ],
+    # Per API key (session users are not throttled here); 429 + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["tracker.api.partner.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": os.environ.get("API_KEY_RATE", "600/min")},
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -264,6 +272,15 @@ SHOPFLOOR = {
     "API_KEY_TOUCH_SECONDS": int(os.environ.get("API_KEY_TOUCH_SECONDS", "5")),
     "IDEMPOTENCY_TTL_HOURS": 48,
 }
+
+# Webhooks (defaults and the rest of the knobs: tracker/webhooks/conf.py).
+# Besides public addresses, targets may resolve only into these CIDRs; unset:
+# loopback and private ranges with DEBUG, none in production (SSRF guard).
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", []) or None
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})[
+    "WebhookDeliveryStatusEnum"
+] = "tracker.webhooks.models.DeliveryStatus"
 
 # --- Security (production shape) --------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

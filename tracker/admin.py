@@ -65,8 +65,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "prefix", "user", "created_at", "last_used_at", "expires_at", "revoked_at"]
-    readonly_fields = ["prefix", "hashed_key", "created_at", "last_used_at", "revoked_at"]
-    fields = ["user", "name", "scopes", "expires_at", "prefix", "hashed_key", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "hashed_key", "created_at", "last_used_at", "use_count", "revoked_at"]
+    fields = [
+        "user", "name", "scopes", "sites", "expires_at", "prefix", "hashed_key",
+        "created_at", "last_used_at", "use_count", "revoked_at",
+    ]
+    filter_horizontal = ["sites"]
     actions = ["revoke"]
 
     def save_model(self, request, obj, form, change):
@@ -76,7 +80,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         key, secret = services.api_key_create(
             user=obj.user, name=obj.name, scopes=obj.scopes, expires_at=obj.expires_at, created_by=request.user
         )
-        obj.pk = key.pk
+        obj.pk = key.pk  # the sites are saved by save_related() onto this row
         self.message_user(request, f"Key created. Copy it now, it is not shown again: {secret}")
 
     @admin.action(description="Revoke selected keys")

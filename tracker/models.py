@@ -215,16 +215,35 @@ class AuditEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a partner key may do; views name the one they need (tracker/api/partner.py)."""
+
+    READ_INVENTORY = "read_inventory", "Read inventory"
+    WRITE_RECEIPTS_SHIPMENTS = "write_receipts_shipments", "Write receipts and shipments"
+    WRITE_WORK_ORDERS = "write_work_orders", "Write work orders"
+    EPCIS_CAPTURE = "epcis_capture", "EPCIS capture"
+    WEBHOOKS = "webhooks", "Manage webhooks"
+
+
 class ApiKey(models.Model):
-    """A partner key. Only a SHA-256 of the secret is stored; shown once at creation."""
+    """A partner key. Only a SHA-256 of the secret is stored; shown once at creation.
+
+    ``scopes`` (``ApiKeyScope`` values) limit what it may do, ``sites`` where:
+    a key sees only those of its user's sites (no sites listed: all of them).
+    """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     hashed_key = models.CharField(max_length=64)
     scopes = models.JSONField(default=list, blank=True)
+    sites = models.ManyToManyField(
+        Site, blank=True, related_name="+", help_text="Limit the key to these sites (empty: all the user's sites)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Flushed from a cache counter at most every API_KEY_TOUCH_SECONDS: not a write per request.
+    use_count = models.PositiveBigIntegerField(default=0)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -16,6 +17,16 @@ from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
+
+#: Called synchronously by broadcast(), inside the caller's transaction, with
+#: (site_id=, type=, data=, occurred_at=). The webhooks app registers its outbox
+#: writer here so tracker never imports it.
+_listeners: list[Callable[..., None]] = []
+
+
+def add_broadcast_listener(listener: Callable[..., None]) -> None:
+    if listener not in _listeners:
+        _listeners.append(listener)
 
 
 def site_group(site_id: int) -> str:
@@ -40,10 +51,17 @@ def _send(groups: tuple[str, ...], event: dict[str, Any]) -> None:
 def broadcast(
     *, site_id: int, type: str, data: dict[str, Any], station_ids: tuple[int, ...] = (), occurred_at=None
 ) -> None:
-    """Send ``data`` as event ``type`` to the site's group (and stations') after commit."""
+    """Send ``data`` as event ``type`` to the site's group (and stations') after commit.
+
+    Listeners (webhook outbox) run now, in the caller's transaction: call this
+    inside the business write's ``atomic`` block so the event commits with it.
+    """
+    occurred_at = occurred_at or timezone.now()
+    for listener in _listeners:
+        listener(site_id=site_id, type=type, data=data, occurred_at=occurred_at)
     event = {
         "type": type,
-        "occurred_at": (occurred_at or timezone.now()).isoformat().replace("+00:00", "Z"),
+        "occurred_at": occurred_at.isoformat().replace("+00:00", "Z"),
         "site": site_id,
         **data,
     }

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 
 from django.contrib.auth.models import Group, Permission
 
-APPS = ("tracker", "inventory", "wip", "devices")
+APPS = ("tracker", "inventory", "wip", "devices", "webhooks")
 
 VIEW_ALL = [f"{app}.view_*" for app in APPS]
 
@@ -26,6 +26,7 @@ ROLES: dict[str, list[str]] = {
         "wip.*",
         "devices.view_*",
         "devices.change_*",
+        "webhooks.*",
     ],
     "planner": [
         *VIEW_ALL,
@@ -89,6 +90,12 @@ ROLES: dict[str, list[str]] = {
         "wip.view_workorder",
         "wip.add_workorder",
         "wip.view_routing",
+        # Their own endpoints only (no webhooks.manage_all_webhookendpoint).
+        "webhooks.view_*",
+        "webhooks.add_webhookendpoint",
+        "webhooks.change_webhookendpoint",
+        "webhooks.delete_webhookendpoint",
+        "webhooks.change_webhookdelivery",
     ],
 }
 

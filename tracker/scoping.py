@@ -37,15 +37,27 @@ def granted_site_ids(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet:
 
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Site.objects.none().values("pk")
+    key_sites = api_key_site_ids(user)
     if user.is_superuser:
-        return Site.objects.values("pk")
+        sites = Site.objects.all()
+        return (sites if key_sites is None else sites.filter(pk__in=key_sites)).values("pk")
     direct = SiteUserObjectPermission.objects.filter(
         user=user, permission__codename=SITE_ACCESS_CODENAME
     ).values("content_object_id")
     via_group = SiteGroupObjectPermission.objects.filter(
         group__user=user, permission__codename=SITE_ACCESS_CODENAME
     ).values("content_object_id")
-    return Site.objects.filter(Q(pk__in=direct) | Q(pk__in=via_group)).values("pk")
+    sites = Site.objects.filter(Q(pk__in=direct) | Q(pk__in=via_group))
+    return (sites if key_sites is None else sites.filter(pk__in=key_sites)).values("pk")
+
+
+def api_key_site_ids(user: Any) -> frozenset[int] | None:
+    """The sites the request's API key is limited to (None: no key, or no limit).
+
+    Set on the user by ``ApiKeyAuthentication``: a partner key sees only those
+    of its user's sites, even a superuser's key.
+    """
+    return getattr(user, "api_key_site_ids", None)
 
 
 def has_model_permission(user: Any, model: type[models.Model], action: str) -> bool:
@@ -64,7 +76,7 @@ class RestrictedQuerySet(models.QuerySet):
         try:
             if not getattr(user, "is_authenticated", False) or not user.is_active:
                 return self.none()
-            if user.is_superuser:
+            if user.is_superuser and api_key_site_ids(user) is None:
                 return self
             if not has_model_permission(user, self.model, action):
                 return self.none()

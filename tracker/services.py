@@ -18,6 +18,7 @@ from tracker.models import (
     VIRTUAL_KINDS,
     Alert,
     ApiKey,
+    ApiKeyScope,
     Location,
     LocationKind,
     Severity,
@@ -193,14 +194,27 @@ def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
 @transaction.atomic
 def api_key_create(
     *, user: AbstractBaseUser, name: str, scopes: list[str] | None = None,
+    sites: list[Site] | None = None,
     expires_at: dt.datetime | None = None, created_by: AbstractBaseUser | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a partner key; returns (key row, the secret, shown this once only)."""
+    """Create a partner key; returns (key row, the secret, shown this once only).
+
+    ``scopes`` must be ``ApiKeyScope`` values; ``sites`` limits the key to
+    those sites (none: every site its user holds)."""
+    unknown = sorted(set(scopes or ()) - set(ApiKeyScope.values))
+    if unknown:
+        raise ValidationFailed(f"Unknown scopes {unknown}.", field="scopes")
     full, prefix, hashed = generate_key("sfk")
     key = ApiKey.objects.create(
-        user=user, name=name, prefix=prefix, hashed_key=hashed, scopes=scopes or [], expires_at=expires_at
+        user=user, name=name, prefix=prefix, hashed_key=hashed, scopes=sorted(set(scopes or ())),
+        expires_at=expires_at,
     )
-    audit_record(actor=created_by, action="apikey.created", obj=key, changes={"user": user.get_username()})
+    if sites:
+        key.sites.set(sites)
+    audit_record(
+        actor=created_by, action="apikey.created", obj=key,
+        changes={"user": user.get_username(), "scopes": key.scopes, "sites": sorted(s.code for s in sites or ())},
+    )
     return key, full
 
 

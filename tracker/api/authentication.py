@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db.models import F
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -12,6 +15,8 @@ from tracker.keys import key_matches, split_key
 from tracker.models import ApiKey
 
 KEY_KIND = "sfk"
+
+logger = logging.getLogger("tracker.api.keys")
 
 
 def _presented_key(request) -> str | None:
@@ -21,6 +26,31 @@ def _presented_key(request) -> str | None:
         return value.strip()
     value = request.headers.get("X-API-Key", "").strip()
     return value or None
+
+
+def _uses_key(key: ApiKey) -> str:
+    return f"apikey:uses:{key.pk}"
+
+
+def _record_use(request, key: ApiKey, now) -> None:
+    """Log the use and count it in the cache; the count and ``last_used_at`` go
+    to the row in one UPDATE at most every API_KEY_TOUCH_SECONDS per key."""
+    logger.info(
+        "api key used",
+        extra={"api_key": key.prefix, "user_id": key.user_id, "method": request.method, "path": request.path},
+    )
+    counter = _uses_key(key)
+    try:
+        cache.incr(counter)
+    except ValueError:  # not there yet (or evicted): start it
+        if not cache.add(counter, 1, timeout=None):
+            cache.incr(counter)
+    touch = dt.timedelta(seconds=settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"])
+    if key.last_used_at is None or now - key.last_used_at >= touch:
+        uses = cache.get(counter) or 0
+        if uses:
+            cache.decr(counter, uses)
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, use_count=F("use_count") + uses)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -43,11 +73,12 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This API key has expired.")
         if not key.user.is_active:
             raise exceptions.AuthenticationFailed("The key's user is inactive.")
-        touch = dt.timedelta(seconds=settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"])
-        if key.last_used_at is None or now - key.last_used_at >= touch:
-            # One cheap UPDATE at most every few seconds per key, not one per request.
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        return key.user, key
+        _record_use(request, key, now)
+        user = key.user
+        # restrict() reads these off the user: the key sees only its sites.
+        user.api_key = key
+        user.api_key_site_ids = frozenset(key.sites.values_list("pk", flat=True)) or None
+        return user, key
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="shopfloor"'

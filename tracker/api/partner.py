@@ -1,0 +1,89 @@
+"""Partner access: what an API key may do (scopes), where (sites) and how often.
+
+A view names the scope a key needs as ``required_scope``: a string, or a dict
+of DRF action (``"list"``, ``"create"``, a custom ``@action`` name) or HTTP
+method (``"GET"``, ``"POST"``...) to scope; ``"*"`` is the fallback key. A view
+that declares nothing serves reads to any key (still limited to the key's
+sites and the user's role) and refuses writes to keys: a new write endpoint is
+closed to partners until it names its scope. Session users are not affected.
+
+Keys are limited to their ``sites`` (none listed: all the user's sites) by
+``restrict()`` itself (see ``tracker.scoping.granted_site_ids``), so lists,
+detail lookups and scoped related fields all honour it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from tracker.models import ApiKey, ApiKeyScope
+
+logger = logging.getLogger(__name__)
+
+SCOPES = tuple(ApiKeyScope.values)
+
+
+def presented_key(request) -> ApiKey | None:
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ApiKey) else None
+
+
+def required_scope(view, request) -> str | None:
+    """The scope this request needs from a key, or None when the view declares none."""
+    declared = getattr(view, "required_scope", None)
+    if declared is None or isinstance(declared, str):
+        return declared
+    action = getattr(view, "action", None)
+    for key in (action, request.method, "*"):
+        if key is not None and key in declared:
+            return declared[key]
+    return None
+
+
+class ApiKeyScopePermission(BasePermission):
+    """403 (problem+json) when the key lacks the scope the view requires."""
+
+    message = "This API key lacks the scope this endpoint requires."
+
+    def has_permission(self, request, view) -> bool:
+        key = presented_key(request)
+        if key is None:
+            return True
+        try:
+            scope = required_scope(view, request)
+        except Exception:  # fail closed
+            logger.exception("scope check failed; denying")
+            return False
+        if scope is None:
+            if request.method in SAFE_METHODS:
+                return True
+            self.message = "This endpoint is not open to API keys."
+            return False
+        if scope not in (key.scopes or ()):
+            self.message = f"This API key lacks the {scope!r} scope."
+            return False
+        return True
+
+
+class ApiKeyRateThrottle(SimpleRateThrottle):
+    """Requests per API key, counted in the cache (``DEFAULT_THROTTLE_RATES["api_key"]``).
+
+    Only key-authenticated requests are counted; a 429 carries Retry-After.
+    """
+
+    scope = "api_key"
+
+    def get_rate(self) -> str | None:
+        # Read at request time (the base class binds the rates at import), so
+        # a settings change applies without a restart of the class.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view) -> str | None:
+        key = presented_key(request)
+        if key is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": key.prefix}
