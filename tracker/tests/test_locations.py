@@ -42,3 +42,12 @@ def test_location_rules():
         services.location_create(site=site, code="V", name="v", kind="scrap")
     with pytest.raises(ValidationFailed):
         services.location_move(location=area, new_parent=LocationFactory(site=site, kind="zone", parent=area))
+
+
+def test_unknown_action_denies_even_a_superuser():
+    from tests.factories.tracker import user_with_role
+
+    site = SiteFactory()
+    admin = user_with_role(None, is_superuser=True)
+    assert Location.objects.restrict(admin, "view").filter(site=site).exists()
+    assert not Location.objects.restrict(admin, "frobnicate").exists()
