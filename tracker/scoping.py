@@ -74,6 +74,8 @@ class RestrictedQuerySet(models.QuerySet):
 
     def restrict(self, user: Any, action: str = "view") -> RestrictedQuerySet:
         try:
+            if action not in ACTIONS:
+                return self.none()
             if not getattr(user, "is_authenticated", False) or not user.is_active:
                 return self.none()
             if user.is_superuser and api_key_site_ids(user) is None:
