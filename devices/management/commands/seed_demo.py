@@ -1,57 +1,36 @@
-"""Build the demo plant (idempotent: a second run changes nothing)."""
+"""Build the demo plant (idempotent: a second run changes nothing) and print the logins."""
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from pathlib import Path
+
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
-from tracker import services as tracker_services
-from tracker.models import Location, Site
-from tracker.roles import ROLE_NAMES
-
-DEMO_PASSWORD = "shopfloor-demo"  # noqa: S105 - printed for the demo on purpose
-SITE_CODE = "demo-plant"
+from devices.simulator import layout
+from devices.simulator.seed import seed
 
 
 class Command(BaseCommand):
-    help = "Create the demo plant, its locations and a user of every role."
+    help = (
+        "Create the demo plant: site, stores, cold store, six workstations with readers, a cold-store sensor "
+        "with its alarm, routings and BOMs, stock, tagged totes and pallets, a user of every role, and the "
+        "device keys the simulator uses (kept in var/demo-keys.json)."
+    )
 
-    @transaction.atomic
+    def add_arguments(self, parser):
+        parser.add_argument("--keys-file", type=Path, default=None, help="Where the simulator's device keys are kept.")
+
     def handle(self, *args, **options):
-        site = Site.objects.filter(code=SITE_CODE).first()
-        if site is None:
-            site = tracker_services.site_create(code=SITE_CODE, name="Demo Plant", time_zone="Europe/Berlin")
-            plant = tracker_services.location_create(site=site, code="DP", name="Plant floor", kind="area")
-            for code, name, kind in (
-                ("DP-RECV", "Receiving dock", "dock"),
-                ("DP-STORES", "Stores", "zone"),
-                ("DP-COLD", "Cold store", "zone"),
-                ("DP-SHIP", "Shipping dock", "dock"),
-            ):
-                tracker_services.location_create(site=site, code=code, name=name, kind=kind, parent=plant)
-            stores = Location.objects.get(code="DP-STORES")
-            for n in range(1, 7):
-                tracker_services.location_create(
-                    site=site, code=f"DP-STORES-B{n:02d}", name=f"Bin {n}", kind="bin", parent=stores
-                )
-        User = get_user_model()
-        logins = []
-        admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
-        if created:
-            admin.set_password(DEMO_PASSWORD)
-            admin.save()
-        logins.append(("admin", "superuser"))
-        for role in ROLE_NAMES:
-            username = role.replace(" ", "_")
-            user, created = User.objects.get_or_create(username=username)
-            if created:
-                user.set_password(DEMO_PASSWORD)
-                user.save()
-                user.groups.add(Group.objects.get(name=role))
-                tracker_services.site_grant_access(site=site, user=user)
-            logins.append((username, role))
-        self.stdout.write(f"Demo site {site.code}. Logins (password {DEMO_PASSWORD!r}):")
-        for username, role in logins:
-            self.stdout.write(f"  {username:<20} {role}")
+        report = seed(keys_file=options["keys_file"])
+        verbosity = options["verbosity"]
+        if report.created:
+            self.stdout.write(f"Demo plant {report.site.code}: created {len(report.created)} object(s).")
+            if verbosity > 1:
+                for line in report.created:
+                    self.stdout.write(f"  + {line}")
+        else:
+            self.stdout.write(f"Demo plant {report.site.code} is already in place; nothing changed.")
+        self.stdout.write(f"Device keys for the simulator: {report.keys_file}")
+        self.stdout.write(f"Logins (password {layout.DEMO_PASSWORD!r} for every one):")
+        for username, role in report.logins:
+            self.stdout.write(f"  {username:<12} {role}")
