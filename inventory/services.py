@@ -982,49 +982,52 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
     domain error with ``line`` set to its index and nothing is written.
     """
     batch = uuid.uuid4()
+    moves: list[StockMove] = []
     for index, line in enumerate(lines):
         if line["location"].site_id != site.pk:
             raise errors.InvalidLocation("The location is not at the receipt's site.", field="location", line=index)
         try:
-            stock_receive(
+            moves += stock_receive(
                 item=line["item"], quantity=line["quantity"], location=line["location"],
                 lot_code=line.get("lot_code"), serials=line.get("serials"), expiry_date=line.get("expiry_date"),
                 manufactured_date=line.get("manufactured_date"), reference=reference,
                 reference_type="purchase_order", supplier=supplier, actor=actor, occurred_at=occurred_at,
                 external_id=line.get("external_id", ""),
             )
-        except errors.ValidationFailed as exc:
+        except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
             exc.extra.setdefault("line", index)
             raise
-        except errors.Conflict as exc:
-            exc.extra.setdefault("line", index)
-            raise
-    return Receipt.objects.create(
+    receipt = Receipt.objects.create(
         site=site, reference=reference, supplier=supplier, external_id=external_id, batch=batch,
         received_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    receipt.moves_posted = moves
+    return receipt
 
 
 @transaction.atomic
 def shipment_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]], customer: str = "",
                     external_id: str = "", actor: Any = None, occurred_at: dt.datetime | None = None) -> Shipment:
     """Ship a sales order's lines at once: all lines or none (see ``stock_ship``)."""
+    moves: list[StockMove] = []
     for index, line in enumerate(lines):
         if line["location"].site_id != site.pk:
             raise errors.InvalidLocation("The location is not at the shipment's site.", field="location", line=index)
         try:
-            stock_ship(
+            moves += stock_ship(
                 item=line["item"], quantity=line["quantity"], location=line["location"], lot=line.get("lot"),
                 serials=line.get("serials"), reference=reference, customer=customer, actor=actor,
                 occurred_at=occurred_at, external_id=line.get("external_id", ""),
             )
-        except (errors.ValidationFailed, errors.Conflict) as exc:
+        except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
             exc.extra.setdefault("line", index)
             raise
-    return Shipment.objects.create(
+    shipment = Shipment.objects.create(
         site=site, reference=reference, customer=customer, external_id=external_id, batch=uuid.uuid4(),
         shipped_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
+    shipment.moves_posted = moves
+    return shipment
 
 
 # --- cycle counts -----------------------------------------------------------------

@@ -1,0 +1,223 @@
+"""Inventory API shapes: natural keys in and out (SKU, location code, lot code, serial)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from inventory.models import Item, Lot, Receipt, SerialUnit, Shipment, StockLevel, StockMove, StockReservation
+from tracker.api.base import ScopedSlugRelatedField
+from tracker.models import Location, Site
+
+QTY = {"max_digits": 18, "decimal_places": 4}
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Item
+        fields = [
+            "sku", "name", "description", "kind", "unit", "gtin", "tracking", "shelf_life_days", "reorder_point",
+            "safety_stock", "reorder_quantity", "max_stock", "lead_time_days", "allow_negative", "standard_cost",
+            "external_id", "active", "created_at", "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+        # Uniqueness is checked by the service (409 duplicate), not by a validator query here.
+        extra_kwargs = {"sku": {"validators": []}, "gtin": {"validators": []}}
+
+
+class LotSerializer(serializers.ModelSerializer):
+    key = serializers.SerializerMethodField(help_text="SKU/lot code: the lot's natural key in URLs")
+    item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    status = serializers.CharField(read_only=True, help_text="available, quarantined, on_hold, expired, recalled")
+
+    class Meta:
+        model = Lot
+        fields = [
+            "key", "item", "code", "site", "origin", "origin_reference", "supplier", "manufactured_date",
+            "expiry_date", "status", "status_reason", "created_at",
+        ]
+
+    def get_key(self, lot: Lot) -> str:
+        return f"{lot.item.sku}/{lot.code}"
+
+
+class SerialSerializer(serializers.ModelSerializer):
+    key = serializers.SerializerMethodField()
+    item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    status = serializers.CharField(read_only=True, help_text="in_stock, in_transit, consumed, shipped, scrapped, on_hold")
+
+    class Meta:
+        model = SerialUnit
+        fields = ["key", "item", "serial", "lot", "location", "status", "created_at", "updated_at"]
+
+    def get_key(self, unit: SerialUnit) -> str:
+        return f"{unit.item.sku}/{unit.serial}"
+
+
+class StockLevelSerializer(serializers.ModelSerializer):
+    item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
+    unit = serializers.CharField(source="item.unit", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    available = serializers.DecimalField(**QTY, read_only=True)
+
+    class Meta:
+        model = StockLevel
+        fields = ["id", "item", "unit", "site", "location", "lot", "on_hand", "reserved", "available", "updated_at"]
+
+
+class StockMoveSerializer(serializers.ModelSerializer):
+    item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
+    unit = serializers.CharField(source="item.unit", read_only=True)
+    source = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    destination = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    serial = serializers.SlugRelatedField(slug_field="serial", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = StockMove
+        fields = [
+            "id", "kind", "item", "quantity", "unit", "source", "destination", "lot", "serial", "reference",
+            "reference_type", "partner", "external_id", "batch", "occurred_at", "recorded_at", "actor", "note",
+        ]
+
+
+class _LotByCode:
+    """Resolve ``lot`` (a code) for the validated item among lots the user may see."""
+
+    @staticmethod
+    def resolve(serializer: serializers.Serializer, item: Item, code: str | None, field: str = "lot") -> Lot | None:
+        if not code:
+            return None
+        request = serializer.context["request"]
+        lot = Lot.objects.restrict(request.user, "view").filter(item=item, code=code).first()
+        if lot is None:
+            raise serializers.ValidationError({field: [f"No lot {code!r} of {item.sku}."]})
+        return lot
+
+
+def _item_field() -> ScopedSlugRelatedField:
+    return ScopedSlugRelatedField(slug_field="sku", queryset=Item.objects.all())
+
+
+def _location_field(**kwargs) -> ScopedSlugRelatedField:
+    return ScopedSlugRelatedField(slug_field="code", queryset=Location.objects.all(), **kwargs)
+
+
+class MoveCreateSerializer(serializers.Serializer):
+    KINDS = ["receive", "transfer", "issue", "adjust", "scrap"]
+
+    kind = serializers.ChoiceField(choices=KINDS)
+    item = _item_field()
+    quantity = serializers.DecimalField(**QTY, help_text="> 0; for adjust, the signed change")
+    unit = serializers.CharField(required=False, allow_blank=True, help_text="If given, must be the item's unit")
+    location = _location_field(required=False, help_text="receive, issue, adjust, scrap")
+    source = _location_field(required=False, help_text="transfer")
+    destination = _location_field(required=False, help_text="transfer")
+    lot = serializers.CharField(required=False, allow_blank=True, help_text="Lot code (a new one on receive)")
+    serials = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    expiry_date = serializers.DateField(required=False, allow_null=True)
+    manufactured_date = serializers.DateField(required=False, allow_null=True)
+    reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    reference_type = serializers.ChoiceField(choices=StockMove.ReferenceType.values, required=False)
+    supplier = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        kind = attrs["kind"]
+        needs = {"transfer": ("source", "destination")}.get(kind, ("location",))
+        missing = {name: ["This field is required for this kind."] for name in needs if not attrs.get(name)}
+        if missing:
+            raise serializers.ValidationError(missing)
+        if kind != "receive":
+            attrs["lot"] = _LotByCode.resolve(self, attrs["item"], attrs.get("lot"))
+        return attrs
+
+
+class LineSerializer(serializers.Serializer):
+    item = _item_field()
+    quantity = serializers.DecimalField(**QTY)
+    unit = serializers.CharField(required=False, allow_blank=True)
+    location = _location_field()
+    lot = serializers.CharField(required=False, allow_blank=True)
+    serials = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
+    expiry_date = serializers.DateField(required=False, allow_null=True)
+    manufactured_date = serializers.DateField(required=False, allow_null=True)
+    external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+
+
+class DocumentCreateSerializer(serializers.Serializer):
+    """A purchase order's receipt or a sales order's shipment: several lines at once."""
+
+    site = ScopedSlugRelatedField(slug_field="code", queryset=Site.objects.all())
+    reference = serializers.CharField(max_length=100)
+    partner = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    lines = LineSerializer(many=True, allow_empty=False)
+
+
+class ReceiptSerializer(serializers.ModelSerializer):
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Receipt
+        fields = ["id", "site", "reference", "supplier", "external_id", "received_at"]
+
+
+class ShipmentSerializer(serializers.ModelSerializer):
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Shipment
+        fields = ["id", "site", "reference", "customer", "external_id", "shipped_at"]
+
+
+class ReservationSerializer(serializers.ModelSerializer):
+    item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    status = serializers.CharField(read_only=True, help_text="open, consumed, released")
+
+    class Meta:
+        model = StockReservation
+        fields = [
+            "id", "item", "site", "lot", "location", "quantity", "quantity_requested", "reference", "reference_type",
+            "status", "created_at", "closed_at",
+        ]
+
+
+class ReserveSerializer(serializers.Serializer):
+    item = _item_field()
+    quantity = serializers.DecimalField(**QTY)
+    site = ScopedSlugRelatedField(slug_field="code", queryset=Site.objects.all())
+    reference = serializers.CharField(max_length=100)
+    reference_type = serializers.CharField(required=False, default="work_order", max_length=16)
+    lot = serializers.CharField(required=False, allow_blank=True)
+    location = _location_field(required=False, allow_null=True)
+
+
+class ReleaseSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=100)
+    reference_type = serializers.CharField(required=False, default="work_order", max_length=16)
+    item = _item_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["item"].required = False
+
+
+class LotStatusSerializer(serializers.Serializer):
+    status = serializers.CharField(max_length=16, help_text="available, quarantined, on_hold, expired, recalled")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class RecallSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)

@@ -1,0 +1,394 @@
+"""Inventory API: thin views over services and selectors.
+
+Scoping: every queryset is restricted in ``initial()`` (tracker.api.base);
+writable related fields (item, location, site) are ``ScopedSlugRelatedField``
+so another site's location is "does not exist" (400) and nothing is written.
+Items are global master data: visible to users with ``inventory.view_item``
+and at least one site (``ItemQuerySet.restrict``). Every create runs through
+``idempotent()`` (Idempotency-Key).
+"""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventory import csvio, selectors, services
+from inventory.api import filters
+from inventory.api import serializers as s
+from inventory.models import (
+    Item,
+    Lot,
+    Receipt,
+    SerialUnit,
+    Shipment,
+    StockLevel,
+    StockMove,
+    StockReservation,
+)
+from tracker.api.base import ScopedReadOnlyViewSet
+from tracker.api.idempotency import idempotent
+from tracker.api.pagination import LedgerCursorPagination
+from tracker.errors import NotFound
+
+READ = "read_inventory"
+WRITE = "write_receipts_shipments"
+
+
+def _split_key(key: str) -> tuple[str, str]:
+    sku, _, code = key.partition("/")
+    return sku, code
+
+
+class ItemViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedReadOnlyViewSet):
+    queryset = Item.objects.all()
+    serializer_class = s.ItemSerializer
+    filterset_class = filters.ItemFilter
+    lookup_field = "sku"
+    lookup_value_regex = "[^/]+"
+    ordering_fields = ["sku", "name"]
+    required_scope = {"GET": READ, "*": WRITE}
+    restrict_actions = {"import_csv": "add"}
+    write_permission_actions = {"import_csv": "add"}
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+
+        def handler():
+            item = services.item_create(actor=request.user, **serializer.validated_data)
+            return Response(s.ItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, handler)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("sku", None)
+        serializer.instance = services.item_update(item=serializer.instance, actor=self.request.user, **data)
+
+    @extend_schema(parameters=[OpenApiParameter("dry_run", bool)], request={"text/csv": str})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser, JSONParser])
+    def import_csv(self, request):
+        """CSV of items (create or update). ``dry_run=true`` validates only; any bad row: nothing imported."""
+        text, dry_run = _csv_payload(request)
+        report = csvio.items_import(text=text, dry_run=dry_run, actor=request.user)
+        return Response(report.as_dict(), status=200 if report.ok else 400)
+
+
+def _csv_payload(request) -> tuple[str, bool]:
+    upload = request.FILES.get("file")
+    if upload is not None:
+        text = upload.read().decode("utf-8-sig", errors="replace")
+    else:
+        text = request.data.get("csv", "") if hasattr(request.data, "get") else ""
+    dry_value = request.query_params.get("dry_run") or (request.data.get("dry_run") if hasattr(request.data, "get") else "")
+    dry_run = str(dry_value).lower() in {"1", "true", "yes", "on"}
+    if not text:
+        raise serializers.ValidationError({"file": ["Upload a CSV file (field 'file') or send 'csv' text."]})
+    return text, dry_run
+
+
+class StockLevelViewSet(ScopedReadOnlyViewSet):
+    queryset = StockLevel.objects.select_related("item", "location", "lot", "site").order_by(
+        "location__path", "item__sku", "lot__code", "pk"
+    )
+    serializer_class = s.StockLevelSerializer
+    filterset_class = filters.StockLevelFilter
+    ordering_fields = ["on_hand", "updated_at"]
+    required_scope = {"GET": READ, "*": WRITE}
+    restrict_actions = {"import_csv": "add"}
+    write_permission_actions = {"import_csv": "add"}
+
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """All levels matching the filters as CSV (formula-like cells neutralised)."""
+        levels = self.filter_queryset(self.get_queryset()).iterator(chunk_size=2000)
+        response = StreamingHttpResponse(csvio.levels_csv(levels), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="stock-levels.csv"'
+        return response
+
+    @extend_schema(parameters=[OpenApiParameter("dry_run", bool)], request={"text/csv": str})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser, JSONParser])
+    def import_csv(self, request):
+        """Opening stock as CSV (sku, location, quantity, lot, expiry_date, serials); all or nothing."""
+        text, dry_run = _csv_payload(request)
+        report = csvio.opening_stock_import(text=text, dry_run=dry_run, user=request.user, actor=request.user)
+        return Response(report.as_dict(), status=200 if report.ok else 400)
+
+    @property
+    def permission_model(self):
+        return StockMove if self.action == "import_csv" else StockLevel
+
+
+class StockMoveViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
+    queryset = StockMove.objects.select_related("item", "source", "destination", "lot", "serial", "actor")
+    serializer_class = s.StockMoveSerializer
+    filterset_class = filters.StockMoveFilter
+    pagination_class = LedgerCursorPagination
+    ordering_fields: list[str] = []  # cursor pagination owns the order (newest first)
+    required_scope = {"GET": READ, "*": WRITE}
+
+    @extend_schema(request=s.MoveCreateSerializer, responses={201: s.StockMoveSerializer(many=True)})
+    def create(self, request, *args, **kwargs):
+        """Post a move: ``kind`` is receive, transfer, issue, adjust or scrap."""
+        serializer = s.MoveCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def handler():
+            moves = _post_move(data, request.user)
+            return Response({"moves": s.StockMoveSerializer(moves, many=True).data}, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, handler)
+
+    @action(detail=False, methods=["get"])
+    def export(self, request):
+        """Moves matching the filters as CSV (newest first, at most 100,000 rows)."""
+        moves = self.filter_queryset(self.get_queryset()).order_by("-id")[:100_000].iterator(chunk_size=2000)
+        response = StreamingHttpResponse(csvio.moves_csv(moves), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="stock-moves.csv"'
+        return response
+
+
+def _post_move(data: dict, user) -> list[StockMove]:
+    item = data["item"]
+    services.check_unit(item=item, unit=data.get("unit"))
+    common = {"item": item, "actor": user}
+    kind = data["kind"]
+    reference = data.get("reference", "")
+    if kind == "receive":
+        return services.stock_receive(
+            **common, quantity=data["quantity"], location=data["location"], lot_code=data.get("lot") or None,
+            serials=data.get("serials"), expiry_date=data.get("expiry_date"),
+            manufactured_date=data.get("manufactured_date"), reference=reference,
+            reference_type=data.get("reference_type", "purchase_order"), supplier=data.get("supplier", ""),
+            occurred_at=data.get("occurred_at"), external_id=data.get("external_id", ""),
+        )
+    if kind == "transfer":
+        return services.stock_transfer(
+            **common, quantity=data["quantity"], source=data["source"], destination=data["destination"],
+            lot=data.get("lot"), serials=data.get("serials"), reference=reference,
+            reference_type=data.get("reference_type", "transfer"), occurred_at=data.get("occurred_at"),
+        )
+    if kind == "issue":
+        return services.stock_issue(
+            **common, quantity=data["quantity"], location=data["location"], lot=data.get("lot"),
+            serials=data.get("serials"), reference=reference,
+            reference_type=data.get("reference_type", "work_order"), occurred_at=data.get("occurred_at"),
+        )
+    if kind == "scrap":
+        return services.stock_scrap(
+            **common, quantity=data["quantity"], location=data["location"], lot=data.get("lot"),
+            serials=data.get("serials"), reason=data.get("reason", ""), reference=reference,
+            reference_type=data.get("reference_type", ""), occurred_at=data.get("occurred_at"),
+        )
+    return services.stock_adjust(
+        **common, location=data["location"], quantity_delta=data["quantity"], lot=data.get("lot"),
+        serials=data.get("serials"), reason=data.get("reason", ""), occurred_at=data.get("occurred_at"),
+    )
+
+
+class _KeyedMixin:
+    """Detail URLs by natural key ``<SKU>/<code>``."""
+
+    lookup_field = "key"
+    lookup_value_regex = "[^/]+/[^/]+"
+    key_field = "code"
+
+    def get_object(self):
+        sku, code = _split_key(self.kwargs["key"])
+        obj = get_object_or_404(self.get_queryset(), item__sku=sku, **{self.key_field: code})
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+
+class LotViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
+    queryset = Lot.objects.select_related("item", "site").order_by("item__sku", "code")
+    serializer_class = s.LotSerializer
+    filterset_class = filters.LotFilter
+    ordering_fields = ["code", "expiry_date", "created_at"]
+    restrict_actions = {"set_status": "change", "recall": "change"}
+    write_permission_actions = {"set_status": "change", "recall": "change"}
+    required_scope = {"GET": READ, "*": WRITE}
+
+    @extend_schema(request=s.LotStatusSerializer, responses=s.LotSerializer)
+    @action(detail=True, methods=["post"], url_path="status")
+    def set_status(self, request, key=None):
+        lot = self.get_object()
+        body = s.LotStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+
+        def handler():
+            updated = services.lot_set_status(lot=lot, actor=request.user, **body.validated_data)
+            return Response(s.LotSerializer(updated).data)
+
+        return idempotent(request, handler)
+
+    @extend_schema(request=s.RecallSerializer)
+    @action(detail=True, methods=["post"])
+    def recall(self, request, key=None):
+        """Recall the lot: downstream lots and serials still in stock go on hold; affected shipments listed."""
+        lot = self.get_object()
+        body = s.RecallSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+
+        def handler():
+            result = services.lot_recall(lot=lot, actor=request.user, reason=body.validated_data["reason"])
+            return Response({
+                "lot": s.LotSerializer(result.lot).data,
+                "held_lots": [f"{x.item.sku}/{x.code}" for x in result.held_lots],
+                "held_serials": [f"{x.item.sku}/{x.serial}" for x in result.held_serials],
+                "affected_shipments": result.affected_shipments,
+            })
+
+        return idempotent(request, handler)
+
+
+class SerialViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
+    queryset = SerialUnit.objects.select_related("item", "lot", "location").order_by("item__sku", "serial")
+    serializer_class = s.SerialSerializer
+    filterset_class = filters.SerialFilter
+    key_field = "serial"
+    required_scope = {"GET": READ}
+
+
+class _DocumentViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
+    required_scope = {"GET": READ, "*": WRITE}
+    service = None
+    partner_arg = ""
+
+    @extend_schema(request=s.DocumentCreateSerializer)
+    def create(self, request, *args, **kwargs):
+        body = s.DocumentCreateSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+
+        def handler():
+            lines = []
+            for index, line in enumerate(data["lines"]):
+                try:
+                    services.check_unit(item=line["item"], unit=line.get("unit"))
+                except services.errors.WrongUnit as exc:
+                    exc.extra["line"] = index
+                    raise
+                line = dict(line)
+                if self.partner_arg == "supplier":
+                    line["lot_code"] = line.pop("lot", None) or None
+                else:
+                    line["lot"] = s._LotByCode.resolve(body, line["item"], line.get("lot"), field=f"lines[{index}].lot")
+                lines.append(line)
+            doc = type(self).service(
+                site=data["site"], reference=data["reference"], lines=lines, external_id=data["external_id"],
+                actor=request.user, occurred_at=data.get("occurred_at"), **{self.partner_arg: data["partner"]},
+            )
+            payload = self.get_serializer(doc).data
+            payload["moves"] = s.StockMoveSerializer(doc.moves_posted, many=True).data
+            return Response(payload, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, handler)
+
+
+class ReceiptViewSet(_DocumentViewSet):
+    """A purchase order's lines received at once (all or nothing)."""
+
+    queryset = Receipt.objects.select_related("site")
+    serializer_class = s.ReceiptSerializer
+    filterset_fields = ["reference", "external_id"]
+    service = staticmethod(services.receipt_create)
+    partner_arg = "supplier"
+
+
+class ShipmentViewSet(_DocumentViewSet):
+    """A sales order's lines shipped at once (all or nothing)."""
+
+    queryset = Shipment.objects.select_related("site")
+    serializer_class = s.ShipmentSerializer
+    filterset_fields = ["reference", "external_id"]
+    service = staticmethod(services.shipment_create)
+    partner_arg = "customer"
+
+
+class ReservationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
+    queryset = StockReservation.objects.select_related("item", "site", "lot", "location")
+    serializer_class = s.ReservationSerializer
+    filterset_fields = ["reference", "reference_type", "status"]
+    restrict_actions = {"release": "change"}
+    write_permission_actions = {"release": "change"}
+    required_scope = {"GET": READ, "*": WRITE}
+
+    @extend_schema(request=s.ReserveSerializer, responses={201: s.ReservationSerializer})
+    def create(self, request, *args, **kwargs):
+        body = s.ReserveSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        data["lot"] = s._LotByCode.resolve(body, data["item"], data.get("lot"))
+
+        def handler():
+            reservation = services.stock_reserve(actor=request.user, **data)
+            return Response(s.ReservationSerializer(reservation).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, handler)
+
+    @extend_schema(request=s.ReleaseSerializer)
+    @action(detail=False, methods=["post"])
+    def release(self, request):
+        body = s.ReleaseSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        # Only references the user can see at one of their sites may be released.
+        if not self.get_queryset().filter(reference=data["reference"], reference_type=data["reference_type"]).exists():
+            raise NotFound("No open reservation with that reference.")
+
+        def handler():
+            count = services.stock_release_reservation(
+                reference=data["reference"], reference_type=data["reference_type"], item=data.get("item")
+            )
+            return Response({"released": count})
+
+        return idempotent(request, handler)
+
+
+class TraceView(APIView):
+    """``GET ?lot=SKU/CODE`` or ``?serial=SKU/SERIAL`` and ``direction=backward|forward``."""
+
+    required_scope = {"GET": READ}
+
+    @extend_schema(parameters=[
+        OpenApiParameter("lot", str), OpenApiParameter("serial", str),
+        OpenApiParameter("direction", str, enum=["backward", "forward"]),
+    ], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request):
+        lot, serial = resolve_trace_subject(request.user, request.query_params.get("lot"), request.query_params.get("serial"))
+        direction = request.query_params.get("direction", "backward")
+        if direction not in ("backward", "forward"):
+            raise serializers.ValidationError({"direction": ["backward or forward"]})
+        trace = selectors.trace_backward if direction == "backward" else selectors.trace_forward
+        return Response({"direction": direction, "tree": trace(user=request.user, lot=lot, serial=serial)})
+
+    @property
+    def permission_model(self):
+        return Lot
+
+
+def resolve_trace_subject(user, lot_key: str | None, serial_key: str | None):
+    """The lot or serial named by ``SKU/code``, among those ``user`` may see (else 404)."""
+    if serial_key:
+        sku, code = _split_key(serial_key)
+        unit = SerialUnit.objects.filter(item__sku=sku, serial=code).select_related("item", "lot").first()
+        if unit is None:
+            raise NotFound("No such serial.")
+        return None, unit
+    if lot_key:
+        sku, code = _split_key(lot_key)
+        lot = Lot.objects.restrict(user, "view").filter(item__sku=sku, code=code).select_related("item").first()
+        if lot is None:
+            raise NotFound("No such lot.")
+        return lot, None
+    raise serializers.ValidationError({"lot": ["Give lot=SKU/CODE or serial=SKU/SERIAL."]})
