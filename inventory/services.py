@@ -936,7 +936,7 @@ def lot_recall(*, lot: Lot, actor: Any = None, reason: str = "") -> RecallResult
     """Recall a lot: it becomes recalled; every downstream lot still in stock and
     every downstream serial in stock goes on hold; returns the shipments that
     carried the lot or anything made from it."""
-    lot_set_status(lot=lot, status=Lot.Status.RECALLED, reason=reason or "recall", actor=actor)
+    lot = lot_set_status(lot=lot, status=Lot.Status.RECALLED, reason=reason or "recall", actor=actor)
     lot_ids, serial_ids = _downstream({lot.pk}, set())
     downstream_ids = lot_ids - {lot.pk}
     in_stock = set(
