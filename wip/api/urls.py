@@ -1,1 +1,19 @@
-urlpatterns: list = []
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from wip.api import views
+
+router = DefaultRouter(trailing_slash=True)
+router.register("workstations", views.WorkstationViewSet, basename="wip-workstation")
+router.register("routings", views.RoutingViewSet, basename="wip-routing")
+router.register("work-orders", views.WorkOrderViewSet, basename="wip-workorder")
+router.register("runs", views.OperationRunViewSet, basename="wip-run")
+router.register("defects", views.DefectViewSet, basename="wip-defect")
+router.register("inspections", views.InspectionViewSet, basename="wip-inspection")
+router.register("holds", views.HoldViewSet, basename="wip-hold")
+
+urlpatterns = [
+    path("load/", views.LoadView.as_view(), name="wip-load"),
+    path("metrics/", views.MetricsView.as_view(), name="wip-metrics"),
+    *router.urls,
+]
