@@ -45,7 +45,7 @@ class Config:
     sensor_every: float = 5.0  # minutes of simulated time between gateway posts (fast mode)
     sensor_every_real_s: float = 5.0  # real seconds between gateway posts (real-time mode)
     excursion_at: float = 6.0  # the cold store door is left open at this minute ...
-    excursion_minutes: float = 45.0  # ... for this long
+    excursion_minutes: float = 100.0  # ... for this long
     excursion_every: float = 240.0  # ... and again every so often
     quantity: tuple[int, int] = (4, 12)
 

@@ -193,13 +193,13 @@ class PlantActuator:
                 self.counters.replenishments += 1
 
     def move(self, order: Order, from_zone: str | None, to_zone: str, t: float) -> None:
+        # A station's zone needs a tote seen for longer than its dwell time; elsewhere two reads do.
+        burst = BURST_S if to_zone in self.stations else 1.1
         start = self.ts(t)
         last = self.last_read.get(order.tote)
         if last is not None and start < last + dt.timedelta(seconds=1.2):
             # Never older than the tote's last reading: the pipeline ignores the past.
             start = last + dt.timedelta(seconds=1.2)
-        elif self.clock.realtime:
-            start = start - dt.timedelta(seconds=BURST_S)
         by_device: dict[str, list[writers.Read]] = {}
         leaving = self.antennas.get(from_zone) if from_zone else None
         if leaving is not None and from_zone != to_zone:
@@ -209,14 +209,17 @@ class PlantActuator:
                     order.tote, leaving.port or 1, start + dt.timedelta(seconds=dt_s), -72 + self.rng.uniform(-2, 2), 3
                 ))
         arriving = self.antennas[to_zone]
-        # ... and strong at the one it arrives at, for longer than a station's dwell time
-        # (reads more than a second apart: the pipeline aggregates per second).
-        for k in range(4):
+        # ... and strong at the one it arrives at (reads more than a second apart: the
+        # pipeline aggregates per second). In real time the burst starts now and the
+        # reader's last reads are a few seconds ahead (well inside the pipeline's
+        # tolerance): the arrival is then never older than what the services did last.
+        steps = 4 if burst > 2 else 2
+        for k in range(steps):
             by_device.setdefault(arriving.device_id, []).append(writers.Read(
-                order.tote, arriving.port or 1, start + dt.timedelta(seconds=BURST_S * k / 3),
+                order.tote, arriving.port or 1, start + dt.timedelta(seconds=burst * k / (steps - 1)),
                 -44 + self.rng.uniform(-2, 2), 3,
             ))
-        self.last_read[order.tote] = start + dt.timedelta(seconds=BURST_S)
+        self.last_read[order.tote] = start + dt.timedelta(seconds=burst)
         for device_id, reads in by_device.items():
             self._post(device_id, reads)
 
