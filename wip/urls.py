@@ -1,3 +1,21 @@
+from django.urls import path
+
+from wip import views
+
 app_name = "wip"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.board, name="board"),
+    path("stations/", views.stations, name="stations"),
+    path("stations/<str:code>/", views.station, name="station"),
+    path("stations/<str:code>/scan/", views.station_scan, name="station_scan"),
+    path("runs/<int:pk>/defect/", views.run_defect, name="run_defect"),
+    path("runs/<int:pk>/<str:verb>/", views.run_action, name="run_action"),
+    path("work-orders/", views.work_orders, name="work_orders"),
+    path("work-orders/<str:number>/", views.work_order, name="work_order"),
+    path("work-orders/<str:number>/<str:verb>/", views.work_order_action, name="work_order_action"),
+    path("bottlenecks/", views.bottlenecks, name="bottlenecks"),
+    path("quality/", views.quality, name="quality"),
+    path("defects/<int:pk>/dispose/", views.defect_dispose, name="defect_dispose"),
+    path("holds/<int:pk>/release/", views.hold_release, name="hold_release"),
+]

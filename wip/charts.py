@@ -1,0 +1,119 @@
+"""Geometry for the server-rendered SVG charts (no JS, no CDN): the templates
+draw what these functions compute, so the numbers are testable here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float  # 0..1 (or more when overloaded)
+    width: float
+    y: float
+    css: str
+    text: str
+
+
+def utilisation_bars(rows: list[tuple[str, float | None]], *, width: float = 320, row_height: float = 26) -> list[Bar]:
+    """Horizontal bars: utilisation of each station (over 85 % is a warning, over 100 % bad)."""
+    bars = []
+    for index, (label, value) in enumerate(rows):
+        v = value or 0.0
+        css = "bad" if v > 1.0 else ("warn" if v > 0.85 else "ok")
+        bars.append(Bar(label=label, value=v, width=round(min(v, 1.2) / 1.2 * width, 1), y=index * row_height,
+                        css=css, text="–" if value is None else f"{v:.0%}"))
+    return bars
+
+
+@dataclass(frozen=True)
+class Cell:
+    x: float
+    y: float
+    css: str
+    title: str
+    text: str
+
+
+def load_heatmap(stations, *, cell_w: float = 44, cell_h: float = 26, label_w: float = 110) -> dict:
+    """Stations × days: each cell coloured by required/available hours."""
+    cells, labels, days = [], [], []
+    for row, station in enumerate(stations):
+        labels.append((station.workstation.code, row * cell_h + cell_h * 0.65, station.state))
+        for col, day in enumerate(station.days):
+            ratio = day.ratio
+            if day.available_hours <= 0 and day.required_hours <= 0:
+                css = "off"
+            elif day.state == "overloaded":
+                css = "bad"
+            elif day.state == "idle":
+                css = "idle"
+            elif ratio is not None and ratio > 0.85:
+                css = "warn"
+            else:
+                css = "ok"
+            cells.append(Cell(
+                x=label_w + col * cell_w, y=row * cell_h, css=css,
+                title=f"{station.workstation.code} {day.day:%a %d %b}: {day.required_hours:.1f} h required of "
+                f"{day.available_hours:.1f} h available",
+                text=f"{day.required_hours:.0f}/{day.available_hours:.0f}",
+            ))
+    if stations:
+        days = [(label_w + col * cell_w + cell_w / 2, f"{d.day:%a %d}") for col, d in enumerate(stations[0].days)]
+    return {
+        "cells": cells, "labels": labels, "days": days, "cell_w": cell_w - 2, "cell_h": cell_h - 2,
+        "width": label_w + cell_w * (len(days) or 1), "height": cell_h * max(len(stations), 1) + 20,
+        "label_w": label_w, "day_y": cell_h * len(stations) + 14,
+    }
+
+
+@dataclass(frozen=True)
+class GanttRow:
+    label: str
+    y: float
+    planned: tuple[float, float] | None
+    actual: tuple[float, float] | None
+    css: str
+
+
+def gantt(steps, *, now: dt.datetime, width: float = 640, row_height: float = 30, label_w: float = 150) -> dict:
+    """Planned against actual per step: planned is the schedule for open steps, or
+    start + standard minutes for started ones; actual is started → finished (or now)."""
+    spans = []
+    for st in steps:
+        run = st.run
+        planned = None
+        if st.planned_start and st.planned_end:
+            planned = (st.planned_start, st.planned_end)
+        elif run.started_at:
+            planned = (run.started_at, run.started_at + dt.timedelta(minutes=st.planned_minutes))
+        actual = None
+        if run.started_at:
+            actual = (run.started_at, run.finished_at or now)
+        spans.append((st, planned, actual))
+    moments = [t for _, p, a in spans for pair in (p, a) if pair for t in pair]
+    if not moments:
+        return {"rows": [], "width": width, "height": 0, "label_w": label_w, "ticks": []}
+    lo, hi = min(moments), max(moments)
+    total = max((hi - lo).total_seconds(), 60.0)
+    scale = (width - label_w - 10) / total
+
+    def x(moment: dt.datetime) -> float:
+        return round(label_w + (moment - lo).total_seconds() * scale, 1)
+
+    rows = []
+    for index, (st, planned, actual) in enumerate(spans):
+        run = st.run
+        css = {"done": "ok", "failed": "bad", "running": "warn", "paused": "warn"}.get(run.status, "idle")
+        rows.append(GanttRow(
+            label=f"{run.sequence} {run.operation.name}" + (f" (rework {run.attempt})" if run.attempt > 1 else ""),
+            y=index * row_height,
+            planned=(x(planned[0]), max(x(planned[1]) - x(planned[0]), 2)) if planned else None,
+            actual=(x(actual[0]), max(x(actual[1]) - x(actual[0]), 2)) if actual else None,
+            css=css,
+        ))
+    ticks = [(x(lo), lo), (x(hi), hi)]
+    return {"rows": rows, "width": width, "height": row_height * len(rows) + 24, "label_w": label_w,
+            "ticks": ticks, "tick_y": row_height * len(rows) + 16}
