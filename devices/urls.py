@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from devices import views
 
@@ -6,6 +6,7 @@ app_name = "devices"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("live/", include("devices.live_urls")),  # asset finder and plant dashboard (live pages)
     path("unknown/<int:tag_pk>/assign/", views.assign_unknown, name="assign_unknown"),
     path("<str:device_id>/", views.device_detail, name="detail"),
 ]
