@@ -424,3 +424,15 @@ def test_real_http_receiver_failing_twice_gets_the_event_exactly_once(http_recei
     assert list(handler.seen) == [delivery.event_id]
     assert json.loads(handler.seen[delivery.event_id])["type"] == "alert.raised"
     assert [a.status_code for a in delivery.attempt_log.all()] == [500, 500, 200, 200]
+
+
+def test_cache_outage_does_not_lose_or_fail_the_event(endpoint, receiver, monkeypatch, django_capture_on_commit_callbacks):
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(services.cache, "get", down)
+    monkeypatch.setattr(services.cache, "set", down)
+    monkeypatch.setattr(services.cache, "delete", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        _raise_alert(endpoint.site)
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.SUCCEEDED

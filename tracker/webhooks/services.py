@@ -67,22 +67,36 @@ def subscribed_types(site_id: int) -> frozenset[str]:
     never a delivery to a deleted endpoint.
     """
     key = _subscriptions_key(site_id)
-    types = cache.get(key)
+    try:
+        types = cache.get(key)
+    except Exception:  # cache down: ask the database rather than fail the business write
+        logger.warning("webhooks: subscription cache unavailable", exc_info=True)
+        types = None
     if types is None:
         types = set()
         for event_types in WebhookEndpoint.objects.filter(site_id=site_id, active=True).values_list(
             "event_types", flat=True
         ):
             types.update(event_types or ())
-        cache.set(key, sorted(types), SUBSCRIPTIONS_CACHE_SECONDS)
+        try:
+            cache.set(key, sorted(types), SUBSCRIPTIONS_CACHE_SECONDS)
+        except Exception:
+            logger.warning("webhooks: subscription cache unavailable", exc_info=True)
     return frozenset(types)
 
 
 def subscriptions_changed(site_id: int) -> None:
     """Forget the cached subscriptions now and again after commit (a reader in
     between could have cached the pre-commit state)."""
-    cache.delete(_subscriptions_key(site_id))
-    transaction.on_commit(functools.partial(cache.delete, _subscriptions_key(site_id)))
+    _forget(site_id)
+    transaction.on_commit(functools.partial(_forget, site_id))
+
+
+def _forget(site_id: int) -> None:
+    try:
+        cache.delete(_subscriptions_key(site_id))
+    except Exception:  # the entry expires on its own (SUBSCRIPTIONS_CACHE_SECONDS)
+        logger.warning("webhooks: could not clear the subscription cache", exc_info=True)
 
 
 # --- Emit --------------------------------------------------------------------
