@@ -16,9 +16,9 @@ from typing import Any
 from django.utils import timezone
 
 from devices.conf import site_settings
-from devices.models import Device, ReaderUpload, TagState, UnknownTag
+from devices.models import Device, ReaderUpload
 from devices.parsers import ParseResult, TagRead
-from devices.pipeline import effects, telemetry
+from devices.pipeline import effects, store, telemetry
 from devices.pipeline.arbitration import LATE, STALE, Arbiter, ZoneParams
 from devices.pipeline.dedupe import aggregate, to_ms
 from devices.pipeline.resolve import ReadPointMap, tags_load, targets_load, zone_params
@@ -28,25 +28,6 @@ from tracker.services import alert_clear
 
 MAX_EVENT_MOVES = 200  # moves listed in one tag.seen event; the count is always complete
 MAX_WARNINGS_KEPT = 20
-
-STATE_FIELDS = ["site", "location", "since", "last_seen_at", "last_device", "arbitration", "missing_since",
-                "updated_at"]
-
-
-def _lock_states(*, site_id: int, tag_pks: list[int]) -> dict[int, TagState]:
-    """The tags' states, locked in pk order (rows created first for new tags)."""
-    pks = sorted(tag_pks)
-    states = {s.pk: s for s in TagState.objects.filter(pk__in=pks).order_by("pk").select_for_update()}
-    missing = [pk for pk in pks if pk not in states]
-    if missing:
-        TagState.objects.bulk_create(
-            [TagState(tag_id=pk, site_id=site_id) for pk in missing], ignore_conflicts=True, batch_size=2000
-        )
-        states.update(
-            {s.pk: s for s in TagState.objects.filter(pk__in=missing).order_by("pk").select_for_update()}
-        )
-    return states
-
 
 class _Params:
     """Zone -> ZoneParams with a default for zones without a read point row."""
@@ -97,15 +78,15 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         if obs.tag_id not in tag_hex:
             tag_hex[obs.tag_id] = obs.epc_hex
     tags = tags_load(site_id=site.pk, tag_ids=tag_hex) if tag_hex else {}
-    states = _lock_states(site_id=site.pk, tag_pks=list(tags.values())) if tags else {}
+    states = store.lock_states(site_id=site.pk, tag_pks=list(tags.values())) if tags else {}
     targets = targets_load(tags=tags, site_id=site.pk) if tags else {}
     counters["tags"] = len(tags)
 
     # --- arbitration, per tag, in memory --------------------------------------
     moves: list[effects.TagMove] = []
-    changed: list[TagState] = []
+    changed: list[store.StateRow] = []
     cleared_missing: list[str] = []
-    unknown_seen: dict[int, list] = {}  # tag pk -> [first ms, last ms, reads, zone]
+    unknown_seen: dict[int, tuple] = {}  # tag pk -> (seen at, reads, zone or None)
     late = stale = unmapped = 0
     zones = rpmap.zones
     observations = agg.observations
@@ -152,19 +133,16 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         state.since = from_ms(arb.since) if arb.since is not None else None
         if state.last_seen_at is None or seen_at > state.last_seen_at:
             state.last_seen_at = seen_at
-        state.last_device_id = device.pk
-        state.updated_at = now
         if state.missing_since is not None:
             state.missing_since = None
             cleared_missing.append(tag_id)
         changed.append(state)
         if target is None:
-            unknown_seen[pk] = [seen_at, reads_n, zone_seen]
+            unknown_seen[pk] = (seen_at, reads_n, zone_seen)
     counters.update(late=late, stale=stale, unmapped=unmapped, moves=len(moves))
 
     # --- unknown tags: recorded for an admin to assign --------------------------
-    if unknown_seen:
-        _unknown_upsert(site_id=site.pk, seen=unknown_seen, device=device)
+    store.upsert_unknown(site_id=site.pk, device_id=device.pk, seen=unknown_seen)
     counters["unknown_tags"] = len(unknown_seen)
 
     # --- business effects, only for actual moves --------------------------------
@@ -174,10 +152,7 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
     if ctx.errors:
         counters["effect_error_details"] = ctx.errors
 
-    if changed:
-        TagState.objects.bulk_create(
-            changed, update_conflicts=True, unique_fields=["tag"], update_fields=STATE_FIELDS, batch_size=2000
-        )
+    store.write_states(states=changed, device_id=device.pk, now=now)
     for tag_id in cleared_missing:
         alert_clear(site=site.pk, kind="tag.missing", subject=f"tag:{tag_id}")
 
@@ -211,31 +186,6 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
     return counters
 
 
-def _unknown_upsert(*, site_id: int, seen: dict[int, list], device: Device) -> None:
-    existing = {u.pk: u for u in UnknownTag.objects.filter(pk__in=list(seen)).order_by("pk").select_for_update()}
-    rows = []
-    for pk, (seen_at, reads_n, zone) in seen.items():
-        row = existing.get(pk)
-        if row is None:
-            row = UnknownTag(tag_id=pk, site_id=site_id, first_seen_at=seen_at, last_seen_at=seen_at, reads=0)
-        row.reads = (row.reads or 0) + reads_n
-        if seen_at > row.last_seen_at:
-            row.last_seen_at = seen_at
-        if seen_at < row.first_seen_at:
-            row.first_seen_at = seen_at
-        if zone is not None:
-            row.last_location_id = zone
-        row.last_device_id = device.pk
-        rows.append(row)
-    UnknownTag.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["tag"],
-        update_fields=["first_seen_at", "last_seen_at", "reads", "last_location", "last_device"],
-        batch_size=2000,
-    )
-
-
 def _devices_save(*, uploader: Device, changed: dict[int, Device], seen_at: dt.datetime) -> None:
     """Last seen, battery and health of the uploader and of the devices reports named."""
     fields = ["last_seen_at", "battery_pct", "battery_voltage", "firmware", "health", "silent_since"]
@@ -248,7 +198,10 @@ def _devices_save(*, uploader: Device, changed: dict[int, Device], seen_at: dt.d
         if device.silent_since is not None:
             was_silent.append(device)
             device.silent_since = None
-    Device.objects.bulk_update(list(changed.values()), fields)
+    if len(changed) == 1:  # the usual case: one plain UPDATE
+        Device.objects.filter(pk=uploader.pk).update(**{f: getattr(uploader, f) for f in fields})
+    else:
+        Device.objects.bulk_update(sorted(changed.values(), key=lambda d: d.pk), fields)
     for device in was_silent:
         alert_clear(site=device.site_id, kind="device.silent", subject=f"device:{device.device_id}")
     for device in changed.values():

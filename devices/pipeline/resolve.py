@@ -59,37 +59,37 @@ class ReadPointMap:
     the whole device when the read carries no antenna).
     """
 
-    def __init__(self, device: Device, read_points: Iterable[ReadPoint]) -> None:
+    def __init__(self, device: Device, read_points: Iterable[tuple]) -> None:
+        """``read_points``: (device pk, device id, reader name, port, reported as,
+        location pk, location code, location kind) of the site's active read points."""
         self.device = device
         self.zones: dict[int, Zone] = {}
         self._own_reported: dict[str, int] = {}
         self._site_reported: dict[str, int] = {}
         self._ports: dict[tuple[int, int | None], int] = {}
         self._device_by_name: dict[str, int] = {}
-        for rp in read_points:
-            loc = rp.location
-            self.zones[loc.pk] = Zone(loc.pk, loc.code, loc.kind)
-            dev = rp.device
-            if dev.reader_name:
-                self._device_by_name.setdefault(dev.reader_name, dev.pk)
-            self._device_by_name.setdefault(dev.device_id, dev.pk)
-            if rp.reported_as:
-                if dev.pk == device.pk:
-                    self._own_reported[rp.reported_as] = loc.pk
-                self._site_reported.setdefault(rp.reported_as, loc.pk)
+        for dev_pk, dev_id, reader_name, port, reported_as, loc_pk, loc_code, loc_kind in read_points:
+            self.zones[loc_pk] = Zone(loc_pk, loc_code, loc_kind)
+            if reader_name:
+                self._device_by_name.setdefault(reader_name, dev_pk)
+            self._device_by_name.setdefault(dev_id, dev_pk)
+            if reported_as:
+                if dev_pk == device.pk:
+                    self._own_reported[reported_as] = loc_pk
+                self._site_reported.setdefault(reported_as, loc_pk)
             else:
-                self._ports[(dev.pk, rp.port)] = loc.pk
+                self._ports[(dev_pk, port)] = loc_pk
         self._cache: dict[tuple[str, int | None], int | None] = {}
 
     @classmethod
     def load(cls, *, device: Device) -> ReadPointMap:
-        read_points = (
+        rows = (
             ReadPoint.objects.filter(device__site_id=device.site_id, active=True, device__active=True)
-            .select_related("location", "device")
-            .only("port", "reported_as", "location__code", "location__kind", "device__device_id",
-                  "device__reader_name", "device__site_id")
+            .order_by("pk")
+            .values_list("device_id", "device__device_id", "device__reader_name", "port", "reported_as",
+                         "location_id", "location__code", "location__kind")
         )
-        return cls(device, read_points)
+        return cls(device, rows)
 
     def zone_for(self, read_point: str, antenna: int | None) -> int | None:
         key = (read_point, antenna)

@@ -1,0 +1,126 @@
+"""Bulk reads and writes of tag states and unknown tags, a few statements per upload.
+
+On PostgreSQL the writes are single ``UPDATE ... FROM unnest(...)`` and
+``INSERT ... ON CONFLICT`` statements with array parameters: one round trip and
+no per-row SQL for hundreds of tags. Other databases (the embedded SQLite
+default) take the equivalent ORM bulk operations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from django.db import connection
+
+from devices.models import TagState, UnknownTag
+
+
+@dataclass(slots=True)
+class StateRow:
+    tag_pk: int
+    location_id: int | None
+    since: dt.datetime | None
+    last_seen_at: dt.datetime | None
+    arbitration: dict
+    missing_since: dt.datetime | None
+
+
+_STATE_COLUMNS = ("tag_id", "location_id", "since", "last_seen_at", "arbitration", "missing_since")
+
+
+def lock_states(*, site_id: int, tag_pks: list[int]) -> dict[int, StateRow]:
+    """The tags' states, locked in pk order; rows are created first for new tags."""
+    pks = sorted(tag_pks)
+
+    def select(ids: list[int]) -> dict[int, StateRow]:
+        rows = TagState.objects.filter(pk__in=ids).order_by("pk").select_for_update().values_list(*_STATE_COLUMNS)
+        return {r[0]: StateRow(*r) for r in rows}
+
+    states = select(pks)
+    missing = [pk for pk in pks if pk not in states]
+    if missing:
+        TagState.objects.bulk_create(
+            [TagState(tag_id=pk, site_id=site_id) for pk in missing], ignore_conflicts=True, batch_size=2000
+        )
+        states.update(select(missing))
+    return states
+
+
+def write_states(*, states: list[StateRow], device_id: int, now: dt.datetime) -> None:
+    """Write back the states of the tags an upload saw (their rows exist: see lock_states)."""
+    if not states:
+        return
+    if connection.vendor == "postgresql":
+        table = TagState._meta.db_table
+        sql = (
+            f'UPDATE "{table}" AS s SET location_id = v.location_id, since = v.since, '  # noqa: S608 - table name from the model
+            "last_seen_at = v.last_seen_at, arbitration = v.arbitration::jsonb, missing_since = v.missing_since, "
+            "last_device_id = %s, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[], "
+            "%s::timestamptz[]) AS v(tag_id, location_id, since, last_seen_at, arbitration, missing_since) "
+            "WHERE s.tag_id = v.tag_id"
+        )
+        rows = sorted(states, key=lambda r: r.tag_pk)
+        params = [
+            device_id, now,
+            [r.tag_pk for r in rows], [r.location_id for r in rows], [r.since for r in rows],
+            [r.last_seen_at for r in rows], [json.dumps(r.arbitration, separators=(",", ":")) for r in rows],
+            [r.missing_since for r in rows],
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    TagState.objects.bulk_update(
+        [
+            TagState(tag_id=r.tag_pk, location_id=r.location_id, since=r.since, last_seen_at=r.last_seen_at,
+                     arbitration=r.arbitration, missing_since=r.missing_since, last_device_id=device_id,
+                     updated_at=now)
+            for r in states
+        ],
+        ["location", "since", "last_seen_at", "arbitration", "missing_since", "last_device", "updated_at"],
+        batch_size=500,
+    )
+
+
+def upsert_unknown(*, site_id: int, device_id: int, seen: dict[int, tuple[dt.datetime, int, int | None]]) -> None:
+    """Record sightings of unassigned tags: {tag pk: (seen at, reads, zone or None)}."""
+    if not seen:
+        return
+    pks = sorted(seen)
+    if connection.vendor == "postgresql":
+        table = UnknownTag._meta.db_table
+        sql = (
+            f'INSERT INTO "{table}" (tag_id, site_id, first_seen_at, last_seen_at, reads, last_location_id, '  # noqa: S608
+            "last_device_id) SELECT v.tag_id, %s, v.seen, v.seen, v.reads, v.location_id, %s "
+            "FROM unnest(%s::bigint[], %s::timestamptz[], %s::bigint[], %s::bigint[]) AS v(tag_id, seen, reads, "
+            "location_id) "
+            "ON CONFLICT (tag_id) DO UPDATE SET reads = t.reads + EXCLUDED.reads, "
+            "first_seen_at = LEAST(t.first_seen_at, EXCLUDED.first_seen_at), "
+            "last_seen_at = GREATEST(t.last_seen_at, EXCLUDED.last_seen_at), "
+            "last_location_id = COALESCE(EXCLUDED.last_location_id, t.last_location_id), "
+            "last_device_id = EXCLUDED.last_device_id"
+        ).replace(f'INTO "{table}"', f'INTO "{table}" AS t')
+        params = [site_id, device_id, pks, [seen[p][0] for p in pks], [seen[p][1] for p in pks],
+                  [seen[p][2] for p in pks]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    existing = {u.pk: u for u in UnknownTag.objects.filter(pk__in=pks).order_by("pk").select_for_update()}
+    rows = []
+    for pk in pks:
+        seen_at, reads, zone = seen[pk]
+        row = existing.get(pk) or UnknownTag(tag_id=pk, site_id=site_id, first_seen_at=seen_at,
+                                              last_seen_at=seen_at, reads=0)
+        row.reads = (row.reads or 0) + reads
+        row.last_seen_at = max(row.last_seen_at, seen_at)
+        row.first_seen_at = min(row.first_seen_at, seen_at)
+        if zone is not None:
+            row.last_location_id = zone
+        row.last_device_id = device_id
+        rows.append(row)
+    UnknownTag.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["tag"],
+        update_fields=["first_seen_at", "last_seen_at", "reads", "last_location", "last_device"], batch_size=2000,
+    )
