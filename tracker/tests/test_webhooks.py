@@ -436,3 +436,15 @@ def test_cache_outage_does_not_lose_or_fail_the_event(endpoint, receiver, monkey
     with django_capture_on_commit_callbacks(execute=True):
         _raise_alert(endpoint.site)
     assert WebhookDelivery.objects.get().status == DeliveryStatus.SUCCEEDED
+
+
+def test_sweep_command_delivers_due_deliveries(endpoint, receiver):
+    import io
+
+    from django.core.management import call_command
+
+    services.webhook_emit(site_id=endpoint.site_id, type="stock.changed", data={"item": "SKU-1"})
+    out = io.StringIO()
+    call_command("webhooks_sweep", stdout=out)
+    assert out.getvalue().startswith("1 deliveries")
+    assert WebhookDelivery.objects.get().status == DeliveryStatus.SUCCEEDED
