@@ -1,0 +1,137 @@
+"""The simulator: the pure model, the vendor-format writers, and a bounded run
+through the real device endpoint (in process)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+
+from devices.models import ReaderUpload, UploadStatus
+from devices.parsers import parse
+from devices.simulator import layout, writers
+from devices.simulator.model import Config, Engine, Order
+from devices.simulator.runner import InProcessTransport, simulate
+from devices.simulator.seed import load_keys, seed
+from tracker.models import Alert
+from wip.models import Defect, OperationRun, WorkOrder
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The seed creates a user per role: hashing their passwords at full cost is most of its time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+class Recorder:
+    """An actuator that only writes down what the model asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.temperatures: list[tuple[float, float]] = []
+        self.totes = [layout.tote_epc(n) for n in range(1, layout.TOTES + 1)]
+
+    def release(self, order: Order, t: float) -> bool:
+        order.tote = self.totes.pop(0)
+        self.calls.append(("release", order.number, t))
+        return True
+
+    def move(self, order, from_zone, to_zone, t):
+        self.calls.append(("move", order.number, from_zone, to_zone, t))
+
+    def start(self, order, station, t):
+        self.calls.append(("start", order.number, station, t))
+        return True
+
+    def complete(self, order, station, scrap, t):
+        self.calls.append(("complete", order.number, station, scrap, t))
+
+    def inspect(self, order, station, passed, t):
+        self.calls.append(("inspect", order.number, station, passed, t))
+
+    def finish(self, order, t):
+        self.totes.append(order.tote)
+        self.calls.append(("finish", order.number, t))
+
+    def sensor(self, temperature, humidity, t):
+        self.temperatures.append((t, temperature))
+
+
+def test_model_routes_every_order_and_painting_is_the_bottleneck():
+    recorder = Recorder()
+    engine = Engine(Config(speed=0, orders=24, seed=3), recorder)
+    stats = engine.run()
+    assert stats.released == stats.finished == 24
+    # Every order visits its routing's stations in order, starting each only after it arrived there.
+    visits = defaultdict(list)
+    for call in recorder.calls:
+        if call[0] == "start":
+            visits[call[1]].append(call[2])
+    for order in engine.done:
+        # A failed inspection repeats the test station (rework): count it once.
+        path = [s for i, s in enumerate(visits[order.number]) if i == 0 or s != visits[order.number][i - 1]]
+        assert path == list(order.product.routing)
+    assert max(stats.max_queue, key=stats.max_queue.get) == "DP-PAINT"
+    # Station capacity is never exceeded.
+    busy = defaultdict(int)
+    capacity = {s.code: s.capacity for s in layout.STATIONS}
+    for call in recorder.calls:
+        if call[0] == "start":
+            busy[call[2]] += 1
+            assert busy[call[2]] <= capacity[call[2]]
+        elif call[0] == "complete":
+            busy[call[2]] -= 1
+
+
+def test_model_cold_store_has_an_excursion_and_recovers():
+    recorder = Recorder()
+    config = Config(speed=0, duration=200, seed=5)
+    Engine(config, recorder).run()
+    temps = recorder.temperatures
+    assert max(t for _, t in temps if t < config.excursion_at) < 5
+    assert max(t for m, t in temps if config.excursion_at < m < config.excursion_at + config.excursion_minutes) > 9
+    assert temps[-1][1] < 5
+
+
+def test_writers_produce_what_the_parsers_read():
+    now = dt.datetime(2026, 11, 18, 9, 41, 7, 512000, tzinfo=dt.UTC)
+    tote = "urn:epc:id:grai:9501101.00001.5001"
+    reads = [writers.Read(tote, 2, now, -52, 7)]
+    assert writers.epc_hex(tote) == "331643E6B400004000001389"  # as in devices/tests/uploads
+    zebra = parse("zebra_iotc", writers.zebra_iotc(reads, first_event_num=1)).reads[0]
+    assert (zebra.tag_id, zebra.antenna, zebra.rssi, zebra.count, zebra.last_seen) == (tote, 2, -52, 7, now)
+    impinj = parse("impinj_iot", writers.impinj_iot(reads, hostname="impinj-14-46-36")).reads[0]
+    assert (impinj.tag_id, impinj.read_point, impinj.rssi) == (tote, "impinj-14-46-36:2", -52)
+    body = writers.ruuvi_gateway(
+        [writers.RuuviReport("D1:22:7A:05:3C:11", now, -65, Decimal("4.35"), 61.2, 100868, 2977, 40212)],
+        gw_mac="C8:25:2D:11:22:33", nonce=9, at=now,
+    )
+    result = parse("ruuvi_gateway", body)
+    values = {s.metric: s.value for s in result.samples}
+    assert values["temperature"] == Decimal("4.35")
+    assert abs(values["humidity"] - Decimal("61.2")) < Decimal("0.01")
+    assert result.upload_key == "C8:25:2D:11:22:33:9"
+    assert not result.warnings
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_bounded_run_through_the_device_endpoint(tmp_path):
+    keys_file = tmp_path / "keys.json"
+    seed(keys_file=keys_file)
+    transport = InProcessTransport(load_keys(keys_file))
+    engine, actuator = simulate(config=Config(speed=0, orders=3, seed=11, inspection_fail_rate=0.5), transport=transport)
+    assert engine.stats.finished == 3
+    assert set(actuator.counters.uploads) == {202}
+    assert actuator.counters.fallback_arrivals == 0  # every arrival came from a reader upload
+    assert not ReaderUpload.objects.exclude(status=UploadStatus.PROCESSED).exists()
+    formats = set(ReaderUpload.objects.values_list("format", flat=True))
+    assert formats == {"zebra_iotc", "impinj_iot", "ruuvi_gateway"}
+    orders = WorkOrder.objects.filter(external_ref="simulator")
+    assert orders.count() == 3 and all(wo.status == "completed" for wo in orders)
+    # Arrivals at stations were made by the pipeline from tag reads (the runs were queued there).
+    assert OperationRun.objects.filter(work_order__in=orders, status="done", workstation__code="DP-PAINT").count() == 3
+    assert Alert.objects.filter(kind__startswith="threshold.", subject="zone:DP-COLD").exists()
+    if engine.stats.failed_inspections:
+        assert Defect.objects.filter(work_order__in=orders, disposition="rework").exists()
