@@ -15,4 +15,4 @@ class InventoryConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="inventory.sync_roles")
-        # registry import added with the pages
+        from inventory import registry  # noqa: F401  (nav entries and dashboard panel)

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db.models import (
     DecimalField,
+    ExpressionWrapper,
+    F,
     OuterRef,
     Q,
     QuerySet,
@@ -413,3 +415,55 @@ def ledger_differences() -> list[dict[str, Any]]:
         if not location.is_virtual and level.on_hand < 0 and not level.item.allow_negative:
             problems.append({"problem": "negative_level", "key": key, "level": str(level.on_hand)})
     return sorted(problems, key=lambda p: (p["problem"], str(p["key"])))
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def items_with_stock(*, user: Any, site: Site, q: str = "") -> QuerySet[Item]:
+    """Items the user may see, annotated with on hand / reserved at ``site`` (one query per page)."""
+    on_hand = (
+        StockLevel.objects.filter(item=OuterRef("pk"), site=site, location__is_virtual=False)
+        .values("item").annotate(s=Sum("on_hand")).values("s")
+    )
+    reserved = (
+        StockReservation.objects.filter(item=OuterRef("pk"), site=site, status=StockReservation.Status.OPEN)
+        .values("item").annotate(s=Sum("quantity")).values("s")
+    )
+    items = items_for_user(user=user).annotate(
+        on_hand_total=Coalesce(Subquery(on_hand, output_field=QTY_FIELD), Value(ZERO), output_field=QTY_FIELD),
+        reserved_total=Coalesce(Subquery(reserved, output_field=QTY_FIELD), Value(ZERO), output_field=QTY_FIELD),
+    )
+    items = items.annotate(available_total=ExpressionWrapper(F("on_hand_total") - F("reserved_total"), output_field=QTY_FIELD))
+    if q:
+        items = items.filter(Q(sku__icontains=q) | Q(name__icontains=q) | Q(gtin=q))
+    return items
+
+
+def site_moves(*, user: Any, site: Site, item: Item | None = None) -> QuerySet[StockMove]:
+    """The site's ledger (either end at the site), newest first."""
+    moves = moves_for_user(user=user).filter(Q(source__site=site) | Q(destination__site=site))
+    if item is not None:
+        moves = moves.filter(item=item)
+    return moves.order_by("-occurred_at", "-pk")
+
+
+def item_lots_at_site(*, user: Any, item: Item, site: Site) -> list[dict[str, Any]]:
+    """Lots of ``item`` with stock at ``site``: code, status, expiry, on hand."""
+    return list(
+        stock_levels(user=user, item=item, site=site)
+        .filter(lot__isnull=False, location__is_virtual=False)
+        .values("lot__code", "lot__status", "lot__expiry_date")
+        .annotate(on_hand=Sum("on_hand"))
+        .order_by("lot__expiry_date", "lot__code")
+    )
+
+
+def location_tree_with_totals(*, user: Any, site: Site) -> list[dict[str, Any]]:
+    """The site's real locations in tree order with their own on-hand totals (two queries)."""
+    locations = list(Location.objects.restrict(user, "view").filter(site=site, is_virtual=False).order_by("path"))
+    totals = dict(
+        StockLevel.objects.restrict(user, "view").filter(site=site, location__is_virtual=False)
+        .values("location_id").annotate(s=Sum("on_hand")).values_list("location_id", "s")
+    )
+    return [{"location": loc, "on_hand": totals.get(loc.pk, ZERO)} for loc in locations]

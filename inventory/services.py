@@ -1169,3 +1169,14 @@ def expiry_alerts_refresh(*, site: Site, days: int = 30) -> int:
         alert_clear(site=site, kind=EXPIRY_ALERT, subject=alert.subject)
     return raised
 
+
+
+@transaction.atomic
+def reorder_alerts_refresh(*, site: Site) -> int:
+    """Re-evaluate the reorder alert of every item with a threshold at ``site`` (raise once / clear)."""
+    items = Item.objects.filter(active=True).filter(Q(reorder_point__gt=0) | Q(safety_stock__gt=0)).order_by("pk")
+    count = 0
+    for item in items:
+        _check_reorder(item=item, site_id=site.pk)
+        count += 1
+    return count

@@ -1,0 +1,8 @@
+"""Periodic inventory checks (merged into beat by config/celery.py)."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "inventory-expiry-alerts": {"task": "inventory.tasks.expiry_alerts_all_sites", "schedule": crontab(minute=15, hour="*/6")},
+    "inventory-reorder-sweep": {"task": "inventory.tasks.reorder_sweep_all_sites", "schedule": crontab(minute="*/30")},
+}

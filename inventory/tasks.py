@@ -1,0 +1,25 @@
+"""Thin Celery tasks: each loads rows and calls a service; safe to retry (alerts are raised once)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from inventory import services
+from tracker.models import Site
+
+
+@shared_task
+def expiry_alerts_all_sites(days: int = 30) -> int:
+    raised = 0
+    for site in Site.objects.order_by("pk"):
+        raised += services.expiry_alerts_refresh(site=site, days=days)
+    return raised
+
+
+@shared_task
+def reorder_sweep_all_sites() -> int:
+    """Re-check reorder alerts (thresholds may change without a move)."""
+    checked = 0
+    for site in Site.objects.order_by("pk"):
+        checked += services.reorder_alerts_refresh(site=site)
+    return checked

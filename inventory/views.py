@@ -1,0 +1,251 @@
+"""Inventory pages: thin views over selectors and services, scoped to the current site."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from inventory import selectors, services
+from inventory.charts import line_chart
+from inventory.forms import CountForm, ReceiveForm, TransferForm
+from inventory.models import CycleCount, Lot, SerialUnit
+from inventory.scanning import parse_scan
+from tracker.errors import DomainError
+from tracker.models import Location
+from tracker.selectors import current_site
+
+PAGE = 50
+
+
+def _site(request):
+    site = current_site(request)
+    if site is None:
+        raise Http404("You have no site.")
+    return site
+
+
+def _page(request, queryset, size: int = PAGE):
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+@login_required
+@permission_required("inventory.view_stocklevel", raise_exception=True)
+def stock(request):
+    """Stock by location: the site's tree, and the levels under the chosen location."""
+    site = _site(request)
+    within = None
+    if request.GET.get("within"):
+        within = get_object_or_404(
+            Location.objects.restrict(request.user, "view"), code=request.GET["within"], site=site
+        )
+    levels = selectors.stock_levels(user=request.user, site=site, within=within).filter(
+        location__is_virtual=False
+    ).exclude(on_hand=0, reserved=0)
+    q = request.GET.get("q", "").strip()
+    if q:
+        levels = levels.filter(item__sku__icontains=q) | levels.filter(item__name__icontains=q)
+    context = {
+        "site": site, "within": within, "q": q, "page": _page(request, levels),
+        "tree": selectors.location_tree_with_totals(user=request.user, site=site),
+    }
+    return render(request, "inventory/stock.html", context)
+
+
+@login_required
+@permission_required("inventory.view_item", raise_exception=True)
+def items(request):
+    """Stock by item at the current site."""
+    site = _site(request)
+    q = request.GET.get("q", "").strip()
+    queryset = selectors.items_with_stock(user=request.user, site=site, q=q).order_by("sku")
+    return render(request, "inventory/items.html", {"site": site, "q": q, "page": _page(request, queryset)})
+
+
+@login_required
+@permission_required("inventory.view_item", raise_exception=True)
+def item_detail(request, sku: str):
+    """An item: its levels, lots and ledger at the current site, and on hand over 90 days."""
+    site = _site(request)
+    item = get_object_or_404(selectors.items_for_user(user=request.user), sku=sku)
+    series = selectors.on_hand_series(item=item, site=site, days=90)
+    context = {
+        "site": site,
+        "item": item,
+        "levels": selectors.item_levels_at_site(user=request.user, item=item, site=site).filter(
+            location__is_virtual=False
+        ),
+        "lots": selectors.item_lots_at_site(user=request.user, item=item, site=site),
+        "page": _page(request, selectors.site_moves(user=request.user, site=site, item=item), 25),
+        "chart": line_chart(series),
+        "available": selectors.available_quantity(item=item, site=site),
+    }
+    return render(request, "inventory/item_detail.html", context)
+
+
+def _serials(text: str) -> list[str] | None:
+    codes = [c for c in (text or "").replace(",", " ").split() if c]
+    return codes or None
+
+
+def _run_form(request, form_class, template: str, action, success: str):
+    site = _site(request)
+    form = form_class(request.POST or None, user=request.user, site=site)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = action(form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
+        else:
+            messages.success(request, success.format(result=result))
+            return HttpResponseRedirect(request.path)
+    return render(request, template, {"site": site, "form": form})
+
+
+@login_required
+@permission_required("inventory.add_stockmove", raise_exception=True)
+def receive(request):
+    def action(data):
+        moves = services.stock_receive(
+            item=data["item"], quantity=data["quantity"], location=data["location"], lot_code=data.get("lot") or None,
+            serials=_serials(data.get("serial")), expiry_date=data.get("expiry_date"),
+            reference=data.get("reference", ""), supplier=data.get("supplier", ""), actor=request.user,
+        )
+        return sum((m.quantity for m in moves), Decimal(0)).normalize()
+
+    return _run_form(request, ReceiveForm, "inventory/receive.html", action, "Received {result}.")
+
+
+@login_required
+@permission_required("inventory.add_stockmove", raise_exception=True)
+def transfer(request):
+    def action(data):
+        moves = services.stock_transfer(
+            item=data["item"], quantity=data["quantity"], source=data["source"], destination=data["destination"],
+            lot=data.get("lot"), serials=_serials(data.get("serial")), actor=request.user,
+        )
+        return len(moves)
+
+    return _run_form(request, TransferForm, "inventory/transfer.html", action, "Transfer booked ({result} move(s)).")
+
+
+@login_required
+@permission_required("inventory.add_cyclecount", raise_exception=True)
+def count(request):
+    """Record counted quantities; a count of a location stays open until approved."""
+    site = _site(request)
+    form = CountForm(request.POST or None, user=request.user, site=site)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            open_count = CycleCount.objects.restrict(request.user, "view").filter(
+                site=site, location=data["location"], status=CycleCount.Status.OPEN
+            ).first() or services.cycle_count_create(location=data["location"], actor=request.user)
+            line = services.cycle_count_record(
+                count=open_count, item=data["item"], location=data["location"], counted=data["counted"],
+                lot=data.get("lot"),
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
+        else:
+            messages.success(request, f"Counted {line.counted.normalize()} (expected {line.expected.normalize()}).")
+            return HttpResponseRedirect(request.path)
+    open_counts = (
+        CycleCount.objects.restrict(request.user, "view").filter(site=site, status=CycleCount.Status.OPEN)
+        .select_related("location").prefetch_related("lines__item", "lines__lot").order_by("-created_at")[:20]
+    )
+    return render(request, "inventory/count.html", {"site": site, "form": form, "open_counts": open_counts})
+
+
+@login_required
+@require_POST
+@permission_required("inventory.change_cyclecount", raise_exception=True)
+def count_approve(request, pk: int):
+    site = _site(request)
+    cycle = get_object_or_404(CycleCount.objects.restrict(request.user, "change"), pk=pk, site=site)
+    try:
+        moves = services.cycle_count_approve(count=cycle, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Count approved: {len(moves)} adjustment(s) posted.")
+    return HttpResponseRedirect(reverse("inventory:count"))
+
+
+@login_required
+@permission_required("inventory.view_stocklevel", raise_exception=True)
+def replenishment(request):
+    site = _site(request)
+    return render(request, "inventory/replenishment.html", {
+        "site": site, "rows": selectors.replenishment(user=request.user, site=site),
+    })
+
+
+@login_required
+@permission_required("inventory.view_stocklevel", raise_exception=True)
+def expiring(request):
+    site = _site(request)
+    try:
+        days = max(0, min(int(request.GET.get("days", 30)), 3650))
+    except ValueError:
+        days = 30
+    rows = selectors.expiring_lots(user=request.user, site=site, days=days)
+    return render(request, "inventory/expiring.html", {"site": site, "days": days, "page": _page(request, rows)})
+
+
+@login_required
+@permission_required("inventory.view_lot", raise_exception=True)
+def trace(request):
+    """Backward or forward trace of a lot (SKU/CODE) or serial (SKU/SERIAL)."""
+    site = _site(request)
+    lot_key, serial_key = request.GET.get("lot", "").strip(), request.GET.get("serial", "").strip()
+    direction = "forward" if request.GET.get("direction") == "forward" else "backward"
+    tree, subject_lot = None, None
+    if lot_key or serial_key:
+        lot, serial = _trace_subject(request.user, lot_key, serial_key)
+        subject_lot = lot
+        fn = selectors.trace_forward if direction == "forward" else selectors.trace_backward
+        try:
+            tree = fn(user=request.user, lot=lot, serial=serial)
+        except DomainError as exc:
+            raise Http404(exc.detail) from exc
+    return render(request, "inventory/trace.html", {
+        "site": site, "tree": tree, "direction": direction, "lot_key": lot_key, "serial_key": serial_key,
+        "subject_lot": subject_lot, "can_recall": request.user.has_perm("inventory.change_lot"),
+    })
+
+
+def _trace_subject(user, lot_key: str, serial_key: str):
+    if serial_key:
+        sku, _, code = serial_key.partition("/")
+        unit = SerialUnit.objects.restrict(user, "view").filter(item__sku=sku, serial=code).select_related("item", "lot").first()
+        if unit is None:
+            raise Http404("No such serial.")
+        return None, unit
+    sku, _, code = lot_key.partition("/")
+    lot = Lot.objects.restrict(user, "view").filter(item__sku=sku, code=code).select_related("item").first()
+    if lot is None:
+        raise Http404("No such lot.")
+    return lot, None
+
+
+@login_required
+@require_POST
+@permission_required("inventory.change_lot", raise_exception=True)
+def recall(request):
+    lot, _ = _trace_subject(request.user, request.POST.get("lot", ""), "")
+    result = services.lot_recall(lot=lot, actor=request.user, reason=request.POST.get("reason", ""))
+    return render(request, "inventory/recall_result.html", {"site": _site(request), "result": result})
+
+
+@login_required
+@require_GET
+def scan_parse(request):
+    """JSON for static/inventory/scan.js: the fields a GS1 scan fills in."""
+    return JsonResponse(parse_scan(request.GET.get("code", "")))
