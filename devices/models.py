@@ -301,13 +301,18 @@ class TagState(models.Model):
     """Where a tag is now, and the arbitration state that decided it (compact JSON)."""
 
     tag = models.OneToOneField(Tag, on_delete=models.CASCADE, primary_key=True, related_name="state")
-    site = models.ForeignKey("tracker.Site", on_delete=models.CASCADE, related_name="+")
+    # Few indexes on purpose: every upload rewrites hundreds of these rows, and an update
+    # that touches no indexed column is a HOT update on PostgreSQL (no index writes).
+    # Site lookups use the (site, location) index.
+    site = models.ForeignKey("tracker.Site", on_delete=models.CASCADE, related_name="+", db_index=False)
     location = models.ForeignKey(
         "tracker.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     since = models.DateTimeField(null=True, blank=True, help_text="Time of the last committed move.")
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    last_device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     arbitration = models.JSONField(default=dict, blank=True)
     missing_since = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
@@ -316,10 +321,7 @@ class TagState(models.Model):
     site_path = "site"
 
     class Meta:
-        indexes = [
-            models.Index(fields=["site", "location"]),
-            models.Index(fields=["site", "last_seen_at"]),
-        ]
+        indexes = [models.Index(fields=["site", "location"])]
 
     def __str__(self) -> str:
         return f"{self.tag_id} @ {self.location_id}"
@@ -368,14 +370,16 @@ class UnknownTag(models.Model):
     """A tag heard without an assignment: waiting for an admin to say what it is."""
 
     tag = models.OneToOneField(Tag, on_delete=models.CASCADE, primary_key=True, related_name="unknown")
-    site = models.ForeignKey("tracker.Site", on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey("tracker.Site", on_delete=models.CASCADE, related_name="+", db_index=False)
     first_seen_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     reads = models.PositiveBigIntegerField(default=0)
     last_location = models.ForeignKey(
-        "tracker.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "tracker.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    last_device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     objects = RestrictedQuerySet.as_manager()
     site_path = "site"

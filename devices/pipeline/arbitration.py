@@ -35,6 +35,7 @@ from typing import Any
 APPLIED = 0
 LATE = 1
 STALE = 2
+DUPLICATE = 3
 
 _NO_MEAN = float("-inf")
 
@@ -88,7 +89,9 @@ class Arbiter:
 
     @classmethod
     def load(cls, data: dict | None, *, zone: int | None, since: int | None) -> Arbiter:
-        """From ``TagState.arbitration`` (window times are stored relative to the clock)."""
+        """From ``TagState.arbitration``: ``{"k": clock, "c": candidate, "cs": since,
+        "w": {zone: [age, rssi x10, reads, age, ...]}}``, flat integers (ages relative
+        to the clock, RSSI in tenths of a dB) so the JSON stays small and fast."""
         arb = cls(zone=zone, since=since)
         if not data:
             return arb
@@ -97,9 +100,11 @@ class Arbiter:
         arb.candidate = data.get("c")
         arb.candidate_since = data.get("cs")
         if clock is not None:
-            arb.windows = {
-                int(z): [[clock - e[0], e[1], e[2]] for e in entries] for z, entries in (data.get("w") or {}).items()
-            }
+            windows = arb.windows
+            for z, flat in (data.get("w") or {}).items():
+                windows[int(z)] = [
+                    [clock - flat[i], flat[i + 1] / 10, flat[i + 2]] for i in range(0, len(flat) - 2, 3)
+                ]
         return arb
 
     def dump(self) -> dict:
@@ -112,10 +117,13 @@ class Arbiter:
             data["c"] = self.candidate
             data["cs"] = self.candidate_since
         if self.windows:
-            data["w"] = {
-                str(z): [[clock - e[0], round(e[1], 1), e[2]] for e in entries]
-                for z, entries in self.windows.items()
-            }
+            w = {}
+            for z, entries in self.windows.items():
+                flat = []
+                for t, rssi, n in entries:
+                    flat += (clock - t, int(rssi * 10 + (0.5 if rssi >= 0 else -0.5)), n)
+                w[str(z)] = flat
+            data["w"] = w
         return data
 
     # ------------------------------------------------------------- observing
@@ -123,7 +131,7 @@ class Arbiter:
     def observe(
         self, zone: int, t: int, rssi: float | None, reads: int, params: Callable[[int], ZoneParams]
     ) -> tuple[int, Move | None]:
-        """Apply one observation; return (APPLIED | LATE | STALE, the move it caused or None)."""
+        """Apply one observation; return (APPLIED | LATE | STALE | DUPLICATE, the move it caused or None)."""
         if self.since is not None and t < self.since:
             return LATE, None
         clock = t if self.clock is None or t > self.clock else self.clock
@@ -136,13 +144,19 @@ class Arbiter:
                 return APPLIED, None
             return APPLIED, self._move(zone, t)
         window = self.windows.get(zone)
+        rssi = round(rssi, 1)  # what the stored state keeps, so a reload decides the same
         entry = [t, rssi, reads]
         if window is None:
             self.windows[zone] = [entry]
-        elif t >= window[-1][0]:
+        elif t > window[-1][0]:
             window.append(entry)
         else:
-            bisect.insort(window, entry, key=_entry_time)
+            at = bisect.bisect_left(window, t, key=_entry_time)
+            while at < len(window) and window[at][0] == t:
+                if window[at][1] == rssi and window[at][2] == reads:
+                    return DUPLICATE, None  # the same report again (a reader re-sending a batch)
+                at += 1
+            window.insert(at, entry)
         self._prune(clock, params)
         return APPLIED, self._decide(clock, params)
 

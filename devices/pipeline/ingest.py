@@ -19,7 +19,7 @@ from devices.conf import site_settings
 from devices.models import Device, ReaderUpload
 from devices.parsers import ParseResult, TagRead
 from devices.pipeline import effects, store, telemetry
-from devices.pipeline.arbitration import LATE, STALE, Arbiter, ZoneParams
+from devices.pipeline.arbitration import DUPLICATE, LATE, STALE, Arbiter, ZoneParams
 from devices.pipeline.dedupe import aggregate, to_ms
 from devices.pipeline.resolve import ReadPointMap, tags_load, targets_load, zone_params
 from devices.pipeline.telemetry import from_ms
@@ -87,7 +87,7 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
     changed: list[store.StateRow] = []
     cleared_missing: list[str] = []
     unknown_seen: dict[int, tuple] = {}  # tag pk -> (seen at, reads, zone or None)
-    late = stale = unmapped = 0
+    late = stale = unmapped = duplicates = 0
     zones = rpmap.zones
     observations = agg.observations
     i, n = 0, len(observations)
@@ -119,6 +119,8 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
                 late += obs.count
             elif status == STALE:
                 stale += obs.count
+            elif status == DUPLICATE:
+                duplicates += obs.count
             elif move is not None:
                 moves.append(
                     effects.TagMove(
@@ -140,6 +142,7 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         if target is None:
             unknown_seen[pk] = (seen_at, reads_n, zone_seen)
     counters.update(late=late, stale=stale, unmapped=unmapped, moves=len(moves))
+    counters["duplicates"] += duplicates
 
     # --- unknown tags: recorded for an admin to assign --------------------------
     store.upsert_unknown(site_id=site.pk, device_id=device.pk, seen=unknown_seen)

@@ -21,11 +21,11 @@ from devices.models import (
     Device,
     ReadPoint,
     Tag,
-    TagAssignment,
     TargetKind,
     ZoneSetting,
     tag_kind_of,
 )
+from devices.pipeline import store
 from devices.pipeline.arbitration import ZoneParams
 from inventory.models import SerialUnit
 from tracker.models import LocationKind
@@ -133,7 +133,7 @@ def zone_params(*, site_arbitration: dict[str, Any], zones: dict[int, Zone]) -> 
 def tags_load(*, site_id: int, tag_ids: dict[str, str | None]) -> dict[str, int]:
     """{tag_id: Tag pk} for every id in ``tag_ids`` (id -> EPC hex), creating the
     tags never heard before (concurrent creators do not collide)."""
-    found = dict(Tag.objects.filter(site_id=site_id, tag_id__in=list(tag_ids)).values_list("tag_id", "pk"))
+    found = store.tag_pks(site_id=site_id, tag_ids=list(tag_ids))
     missing = [t for t in tag_ids if t not in found]
     if missing:
         Tag.objects.bulk_create(
@@ -141,7 +141,7 @@ def tags_load(*, site_id: int, tag_ids: dict[str, str | None]) -> dict[str, int]
             ignore_conflicts=True,
             batch_size=2000,
         )
-        found.update(Tag.objects.filter(site_id=site_id, tag_id__in=missing).values_list("tag_id", "pk"))
+        found.update(store.tag_pks(site_id=site_id, tag_ids=missing))
     return found
 
 
@@ -176,11 +176,8 @@ def targets_load(*, tags: dict[str, int], site_id: int) -> dict[int, Target]:
     """{Tag pk: Target} for the tags with a current assignment, else a GS1 identity
     that names its object: an SGTIN of a serial unit this site knows (by item GTIN
     and serial), an SSCC or GRAI (container), a GIAI (asset). The others are unknown."""
-    rows = TagAssignment.objects.filter(tag_id__in=list(tags.values()), valid_to__isnull=True).values_list(
-        "tag_id", "target_kind", "code", "serial_id", "lot_id", "work_order_id"
-    )
     targets: dict[int, Target] = {}
-    for tag_pk, kind, code, serial_id, lot_id, work_order_id in rows:
+    for tag_pk, kind, code, serial_id, lot_id, work_order_id in store.current_assignments(tag_pks=list(tags.values())):
         targets[tag_pk] = Target(kind=kind, serial_id=serial_id, lot_id=lot_id, work_order_id=work_order_id, code=code)
     sgtins: dict[tuple[str, str], int] = {}
     for tag_id, pk in tags.items():

@@ -117,8 +117,11 @@ class Command(BaseCommand):
             _clone(DB, BASE_DB)
             self.stdout.write(f"pipeline over {len(seed['upload_ids'])} uploads ({seed['events']:,} reads) ...")
             pipe = self._sub(DB, "pipeline", common, workdir, infile=workdir / "seed.json")
-            self.stdout.write(f"per-read ORM baseline over the first {opts['baseline_uploads']} uploads ...")
-            base = self._sub(BASE_DB, "baseline", common, workdir, infile=workdir / "seed.json")
+            if opts["baseline_uploads"] > 0:
+                self.stdout.write(f"per-read ORM baseline over the first {opts['baseline_uploads']} uploads ...")
+                base = self._sub(BASE_DB, "baseline", common, workdir, infile=workdir / "seed.json")
+            else:
+                base = None
         finally:
             if not opts["keep"]:
                 for name in (DB, BASE_DB):
@@ -148,10 +151,14 @@ class Command(BaseCommand):
             raise CommandError(f"bench_ingest phase {phase} failed:\n{done.stderr[-4000:]}")
         return json.loads(out.read_text())
 
-    def _report(self, seed: dict, pipe: dict, base: dict, opts) -> None:
+    def _report(self, seed: dict, pipe: dict, base: dict | None, opts) -> None:
+        base = base or {"uploads": 0, "reads": 0, "seconds": 0.0, "reads_per_s": 0, "queries_per_upload": 0,
+                        "moves": 0, "effects": {}, "zones_after_snapshot": {}}
         ratio = pipe["reads_per_s"] / base["reads_per_s"] if base["reads_per_s"] else None
         snapshot = pipe.pop("zones_after_snapshot") or {}
         base_zones = base.pop("zones_after_snapshot") or {}
+        if not base_zones:
+            snapshot = {}
         same = sum(1 for t, z in snapshot.items() if base_zones.get(t) == z)
         agreement = same / len(snapshot) if snapshot else None
         w = self.stdout.write
@@ -165,7 +172,7 @@ class Command(BaseCommand):
           f"{base['reads_per_s']:>12,.0f} reads/s  {base['queries_per_upload']:>6} queries/upload  "
           f"moves {base['moves']:,} effects {base['effects']}")
         w(f"  ratio      {ratio:.1f}x" if ratio else "  ratio      n/a")
-        if agreement is not None:
+        if agreement is not None and base["uploads"]:
             w(f"  same zone after the first {base['uploads']} uploads: {agreement:.1%} of {len(snapshot)} tags")
         w("  worker peak RSS as uploads grow (MiB): " + ", ".join(
             f"{p['uploads']}: {p['peak'] / 1024:.0f}" for p in pipe["rss_curve"]))
