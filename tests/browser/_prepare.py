@@ -1,0 +1,74 @@
+"""Prepare the browser tests' database (run in a subprocess against that database).
+
+``python -m tests.browser._prepare <keys file>``: migrate, seed the demo plant,
+add a second site with its own user, and put two work orders where the tests
+need them. Prints a JSON summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main(keys_file: str) -> dict:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    django.setup()
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    from devices import services as device_services
+    from devices.simulator import layout
+    from devices.simulator.seed import seed
+    from inventory.models import Item
+    from tracker import services as tracker_services
+    from tracker.models import Location, Site
+    from wip import services as wip
+    from wip.models import OperationRun, Routing, WorkOrder, Workstation
+
+    call_command("migrate", interactive=False, verbosity=0)
+    from pathlib import Path
+
+    report = seed(keys_file=Path(keys_file))
+    site = report.site
+    other = Site.objects.filter(code="other-plant").first() or tracker_services.site_create(
+        code="other-plant", name="Other Plant")
+    User = get_user_model()
+    if not User.objects.filter(username="outsider").exists():
+        outsider = User.objects.create_user(username="outsider", password=layout.DEMO_PASSWORD)
+        outsider.groups.add(Group.objects.get(name="supervisor"))
+        tracker_services.site_grant_access(site=other, user=outsider)
+    stations = {ws.code: ws for ws in Workstation.objects.filter(site=site)}
+    stores, fg = Location.objects.get(code="DP-STORES"), Location.objects.get(code="DP-FG")
+
+    def order(number: str, sku: str) -> WorkOrder:
+        wo = WorkOrder.objects.filter(number=number).first()
+        if wo is None:
+            wo = wip.work_order_create(site=site, number=number, item=Item.objects.get(sku=sku), quantity=Decimal(5),
+                                       routing=Routing.objects.get(code=f"RT-{sku}"), issue_location=stores,
+                                       output_location=fg)
+            wip.work_order_release(work_order=wo)
+        return wo
+
+    # On the board in the welding group's queue (cut is done), its tote not yet read at welding.
+    moving = order("WO-BROWSER-1", "DP-CART")
+    if moving.runs.filter(sequence=10, status="queued").exists():
+        wip.operation_arrive(workstation=stations["DP-CUT"], work_order=moving)
+        run = OperationRun.objects.get(work_order=moving, sequence=10)
+        wip.operation_start(run=run, workstation=stations["DP-CUT"])
+        wip.operation_complete(run=OperationRun.objects.get(pk=run.pk), good_quantity=Decimal(5))
+    device_services.tag_assign(site=site, tag_id=layout.tote_epc(1), target_kind="work_order", work_order=moving)
+    # Queued at cutting, for the operator.
+    queued = order("WO-BROWSER-2", "DP-SHELF")
+    wip.operation_arrive(workstation=stations["DP-CUT"], work_order=queued)
+    return {"site": site.code, "other": other.code, "moving": moving.number, "queued": queued.number}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1])))
