@@ -264,3 +264,21 @@ def test_cancel_releases_reservations(plant, order):
     assert set(OperationRun.objects.filter(work_order=order).values_list("status", flat=True)) == {"skipped"}
     with pytest.raises(errors.InvalidTransition):
         services.work_order_cancel(work_order=order)
+
+
+def test_lot_hold_blocks_the_lot_through_inventory(plant):
+    lot = plant.steel_lots[0]
+    hold = services.hold_place(lot=lot, reason="supplier complaint")
+    lot.refresh_from_db()
+    assert lot.status == "on_hold"
+    second = services.hold_place(lot=lot, reason="lab check")
+    services.hold_release(hold=hold, note="complaint closed")
+    lot.refresh_from_db()
+    assert lot.status == "on_hold"  # another hold is still open
+    services.hold_release(hold=second)
+    lot.refresh_from_db()
+    assert lot.status == "available"
+    with pytest.raises(errors.InvalidTransition):
+        services.hold_release(hold=second)
+    with pytest.raises(errors.ValidationFailed):
+        services.hold_place(reason="nothing named")
