@@ -188,12 +188,91 @@ def test_levels_of_one_item_across_a_site(partner_client, site_a, zone):
 # --- wip --------------------------------------------------------------------------------
 
 
-def test_wip_step_start_and_complete_constant():
-    _need("/api/v1/wip/")
-    pytest.skip("wip API present: wire the step scenario's query count (devices/bench/api/seed_wip.py)")
+def _wip_plant(site, orders: int, *, prefix: str = "QW"):
+    """Two stations, a two-step routing (no inspection, no components), ``orders`` released orders."""
+    from decimal import Decimal
+
+    from tests.factories.inventory import ItemFactory
+    from tests.factories.wip import OperationFactory, RoutingFactory, WorkOrderFactory, WorkstationFactory
+    from wip import services as wip_services
+
+    area = LocationFactory(site=site, code=f"{prefix}-LINE", kind="area")
+    first = WorkstationFactory(site=site, code=f"{prefix}-WS1", parent=area, capacity=16)
+    second = WorkstationFactory(site=site, code=f"{prefix}-WS2", parent=area, capacity=16)
+    routing = RoutingFactory(site=site, code=f"{prefix}-RT", item=ItemFactory(sku=f"{prefix}-FG", kind="finished_good"))
+    OperationFactory(routing=routing, sequence=10, workstation=first, run_minutes_per_unit=Decimal("1"))
+    OperationFactory(routing=routing, sequence=20, workstation=second, run_minutes_per_unit=Decimal("1"))
+    made = []
+    for n in range(orders):
+        order = WorkOrderFactory(routing=routing, number=f"{prefix}-WO{n:03d}", quantity=Decimal("1"))
+        made.append(wip_services.work_order_release(work_order=order))
+    return first, made
 
 
-def test_wip_board_and_dispatch_constant():
+def _add_orders(site, first_station, n: int, prefix: str):
+    from decimal import Decimal
+
+    from tests.factories.wip import WorkOrderFactory
+    from wip import services as wip_services
+    from wip.models import Routing
+
+    routing = Routing.objects.get(code=f"{first_station.code.rsplit('-', 1)[0]}-RT")
+    for i in range(n):
+        order = WorkOrderFactory(routing=routing, number=f"{prefix}-{i:03d}", quantity=Decimal("1"))
+        wip_services.work_order_release(work_order=order)
+
+
+@pytest.fixture
+def supervisor_session(api_client, site_a):
+    user = user_with_role("supervisor", site_a)
+    api_client.force_login(user)
+    return api_client
+
+
+# Session auth (session, user, permissions) plus the run's lock, checks, transition and the next
+# step's queueing; upper bounds, so a leaner transition passes.
+STEP_START_QUERIES, STEP_COMPLETE_QUERIES = 16, 17
+
+
+def test_wip_step_start_and_complete(supervisor_session, site_a):
+    _need("/api/v1/wip/runs/1/start/")
+    from wip.models import OperationRun
+
+    _, orders = _wip_plant(site_a, 2)
+    runs = [OperationRun.objects.filter(work_order=o).order_by("sequence").first() for o in orders]
+    client = supervisor_session
+    # warm-up on the first order, measured on the second
+    assert client.post(f"/api/v1/wip/runs/{runs[0].pk}/start/", {}, format="json").status_code == 200
+    assert client.post(f"/api/v1/wip/runs/{runs[0].pk}/complete/", {"good_quantity": "1"},
+                       format="json").status_code == 200
+    start = _count(lambda: client.post(f"/api/v1/wip/runs/{runs[1].pk}/start/", {}, format="json"))
+    complete = _count(lambda: client.post(f"/api/v1/wip/runs/{runs[1].pk}/complete/", {"good_quantity": "1"},
+                                          format="json"))
+    assert start <= STEP_START_QUERIES, f"step start runs {start} queries"
+    assert complete <= STEP_COMPLETE_QUERIES, f"step complete runs {complete} queries"
+
+
+def test_dispatch_list_constant(supervisor_session, site_a):
+    _need("/api/v1/wip/workstations/X/dispatch/")
+    station, _ = _wip_plant(site_a, 1)
+    url = f"/api/v1/wip/workstations/{station.code}/dispatch/"
+    client = supervisor_session
+    client.get(url)
+    one = _count(lambda: client.get(url))
+    _add_orders(site_a, station, 15, "QW-MORE")
+    many = _count(lambda: client.get(url))
+    assert one == many, f"dispatch list: {one} queries for 1 queued order, {many} for 16"
+    assert many == 12, f"dispatch list runs {many} queries"
+
+
+def test_wip_board_page_constant(client, site_a):
     _need("/wip/")
-    pytest.skip("wip pages present: wire the board and dispatch query counts (devices/bench/api/seed_wip.py)")
-
+    user = user_with_role("supervisor", site_a)
+    client.force_login(user)
+    station, _ = _wip_plant(site_a, 1)
+    client.get("/wip/")
+    one = _count(lambda: client.get("/wip/"))
+    _add_orders(site_a, station, 15, "QW-MORE")
+    many = _count(lambda: client.get("/wip/"))
+    assert one == many, f"WIP board: {one} queries for 1 order, {many} for 16"
+    assert many == 13, f"WIP board runs {many} queries"

@@ -27,7 +27,8 @@ class Scenario:
     make: Callable[[Seed], Maker]
     #: targets from the issue (units_per_s minimum, p95_ms maximum)
     target: dict[str, float] = field(default_factory=dict)
-    session: bool = False  # authenticate with the supervisor's session cookie instead of a key
+    #: cookies to send (a session for pages and station actions), from the seed
+    cookies: Callable[[Seed], dict[str, str]] | None = None
     check: Callable[[Any], str | None] | None = None  # sanity check of one response body
     needs_seed: str | None = None  # key in the seed that must be present
 
@@ -104,20 +105,29 @@ def _ledger_levels(seed: Seed) -> Maker:
 
 
 def _step(seed: Seed) -> Maker:
-    """Start then complete the next queued step; one step = two requests (units on the complete)."""
-    headers = _bearer(seed["supervisor_key"])
-    runs = seed["wip"]["runs"]  # per worker: list of run paths (start, complete)
-    per_worker = max(1, len(runs) // 8)
+    """Start then complete the next step of the worker's own orders (session + CSRF, as the
+    operator station sends them); one step = two requests, counted on the complete."""
+    wip = seed["wip"]
+    runs = wip["runs"]
+    chunk = max(1, (len(runs) // 8) // wip["per_worker_runs"] * wip["per_worker_runs"])
+    headers = {"Accept": "application/json", **wip["csrf"]["header"]}
 
     def make(w: int, n: int) -> Request:
         step, phase = divmod(n, 2)
-        run = runs[(w * per_worker + step) % len(runs)]
-        path = run["start"] if phase == 0 else run["complete"]
-        body = run.get("start_body" if phase == 0 else "complete_body", {})
-        return Request("POST", path, {**headers, "Idempotency-Key": str(uuid.uuid4())}, body,
-                       units=phase, expect=(200, 201))
+        run = runs[((w % 8) * chunk + step % chunk) % len(runs)]
+        if phase == 0:
+            return Request("POST", run["start"], headers, {}, units=0, expect=(200,))
+        return Request("POST", run["complete"], headers, run["complete_body"], units=1, expect=(200,))
 
     return make
+
+
+def _session(seed: Seed) -> dict[str, str]:
+    return dict(seed["supervisor_cookie"])
+
+
+def _session_csrf(seed: Seed) -> dict[str, str]:
+    return {**seed["supervisor_cookie"], **seed["wip"]["csrf"]["cookie"]}
 
 
 def _board(seed: Seed) -> Maker:
@@ -143,9 +153,10 @@ SCENARIOS: list[Scenario] = [
              ["/api/v1/inventory/levels/"], _levels_within, {"units_per_s": 230}, check=_fifty_rows,
              needs_seed="inventory"),
     Scenario("wip_step", "work order step start + complete", "steps/s",
-             ["/api/v1/wip/"], _step, needs_seed="wip"),
+             ["/api/v1/wip/runs/1/start/", "/api/v1/wip/runs/1/complete/"], _step, cookies=_session_csrf,
+             needs_seed="wip"),
     Scenario("wip_board", "WIP board page + dispatch list", "req/s",
-             ["/wip/"], _board, session=True, needs_seed="wip"),
+             ["/wip/", "/api/v1/wip/workstations/X/dispatch/"], _board, cookies=_session, needs_seed="wip"),
 ]
 
 LEDGER_SCENARIO = Scenario(

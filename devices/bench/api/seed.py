@@ -112,9 +112,11 @@ def _inventory(core: dict[str, Any]) -> dict[str, Any]:
 def _wip(core: dict[str, Any]) -> dict[str, Any] | None:
     """Work orders queued at workstations, for the step scenario and the board (when wip has landed)."""
     try:
-        from devices.bench.api import seed_wip
+        from wip import services  # noqa: F401 - present once wip has landed
     except ImportError:
         return None
+    from devices.bench.api import seed_wip
+
     return seed_wip.seed(core)
 
 

@@ -114,7 +114,7 @@ class Command(BaseCommand):
         if scenario.needs_seed and not seed.get(scenario.needs_seed):
             return {"status": f"n/a (no {scenario.needs_seed} seed yet)"}
         make = scenario.make(seed)
-        cookies = seed["supervisor_cookie"] if scenario.session else None
+        cookies = scenario.cookies(seed) if scenario.cookies else None
         problem = self._preflight(server.base_url, make, cookies, scenario)
         if problem:
             self.stderr.write(f"{scenario.key}: {problem}")
