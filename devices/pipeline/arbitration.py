@@ -5,7 +5,8 @@ Per tag and zone a rolling window holds the last ``window_reads`` reads or the
 last ``window_ms`` of RSSI, whichever is fewer. The tag moves to a challenger
 zone only when
 
-* the challenger's mean RSSI beats the current zone's by an offset
+* the challenger (the strongest other zone) has the highest mean RSSI and beats
+  the current zone's by an offset
   (``offset_db``) that starts to decay ``hold_off_ms`` after the last move at
   ``decay_db_per_ms`` (a current zone not heard within its window has no mean:
   any challenger beats it),
@@ -184,7 +185,7 @@ class Arbiter:
     def _decide(self, now: int, params: Callable[[int], ZoneParams]) -> Move | None:
         current = self.zone
         current_mean = _NO_MEAN
-        best, best_mean = None, _NO_MEAN
+        best, best_mean, best_reads = None, _NO_MEAN, 0
         for z, window in self.windows.items():
             reads = 0
             total = 0.0
@@ -194,9 +195,11 @@ class Arbiter:
             mean = total / reads if reads else _NO_MEAN
             if z == current:
                 current_mean = mean
-            elif reads >= params(z).min_reads and (best is None or mean > best_mean):
-                best, best_mean = z, mean
-        if best is None:
+            elif best is None or mean > best_mean:
+                best, best_mean, best_reads = z, mean, reads
+        # The challenger is the strongest other zone; while it lacks reads, nobody moves
+        # (a weaker zone with more reads does not win by default).
+        if best is None or best_reads < params(best).min_reads:
             self.candidate = self.candidate_since = None
             return None
         if current is not None and current_mean != _NO_MEAN:
