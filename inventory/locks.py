@@ -80,7 +80,7 @@ def lock_levels(
                 )
         except IntegrityError:
             # A concurrent transaction created it (and has committed): lock that row.
-            level = StockLevel.objects.select_for_update().get(_key_q([key]))
+            level = StockLevel.objects.select_for_update().order_by("pk").get(_key_q([key]))
         locked[key] = level
     return locked
 

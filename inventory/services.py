@@ -506,7 +506,7 @@ def _reservation_reduce(reservation: StockReservation, amount: Decimal, closing_
     if reservation.location_id is not None:
         level = StockLevel.objects.select_for_update().filter(
             item_id=reservation.item_id, location_id=reservation.location_id, lot_id=reservation.lot_id
-        ).first()
+        ).order_by("pk").first()
         if level is not None:
             apply_reserved(level, -min(amount, level.reserved))
     left = reservation.quantity - amount
@@ -668,7 +668,17 @@ def stock_transfer(
                 legs.append(_Leg(item, leg.quantity, hops[1][0], hops[1][1], leg.lot, leg.serial))
     else:
         legs = [_Leg(item, qty, a, b, lot) for a, b in hops]
-    moves = _post(legs, ctx)
+    preloaded = None
+    if len(hops) == 2 and not item.allow_negative:
+        # Leaving the site lowers its availability: stock reserved there stays.
+        preloaded = lock_levels([], site_ids={}, also=_site_lock_q(item, source.site_id))
+        available = site_available(item=item, site_id=source.site_id)
+        if available < qty:
+            raise errors.InsufficientStock(
+                f"Only {max(available, ZERO).normalize():f} {item.unit} of {item.sku} available at"
+                f" {source.site.code} (the rest is reserved).", field="quantity", available=str(available),
+            )
+    moves = _post(legs, ctx, preloaded=preloaded)
     _set_serials(units, location=destination, status=SerialUnit.Status.IN_STOCK)
     return moves
 
@@ -861,13 +871,23 @@ def stock_reserve(
 
 @transaction.atomic
 def stock_release_reservation(*, reference: str, reference_type: str = "work_order", item: Item | None = None) -> int:
-    """Release the open reservations of a reference (of one item, or all). Returns how many."""
-    query = StockReservation.objects.select_for_update().filter(
+    """Release the open reservations of a reference (of one item, or all). Returns how many.
+
+    Locks the items' levels at their sites first, then the reservations: the
+    same order as issue and reserve, so they never deadlock with each other.
+    """
+    query = StockReservation.objects.filter(
         reference=reference, reference_type=reference_type, status=StockReservation.Status.OPEN
     )
     if item is not None:
         query = query.filter(item=item)
-    released = list(query.order_by("pk"))
+    pairs = sorted(set(query.values_list("item_id", "site_id")))
+    if pairs:
+        also = Q(pk__in=[])
+        for item_id, site_id in pairs:
+            also |= Q(item_id=item_id, site_id=site_id, location__is_virtual=False)
+        lock_levels([], site_ids={}, also=also)
+    released = list(query.select_for_update().order_by("pk"))
     for reservation in released:
         _reservation_reduce(reservation, reservation.quantity, StockReservation.Status.RELEASED)
     for item_id, site_id in sorted({(r.item_id, r.site_id) for r in released}):

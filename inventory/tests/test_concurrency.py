@@ -42,7 +42,7 @@ def test_concurrent_transfers_issues_and_receipts():
         try:
             barrier.wait()
             for _ in range(OPS_PER_THREAD):
-                op = rnd.choice(["transfer", "transfer", "issue", "issue", "receive", "far", "fefo"])
+                op = rnd.choice(["transfer", "transfer", "issue", "issue", "receive", "far", "fefo", "reserve", "release"])
                 qty = D(rnd.randint(1, 15))
                 src, dst = rnd.sample(bins, 2)
                 try:
@@ -55,6 +55,10 @@ def test_concurrent_transfers_issues_and_receipts():
                             services.stock_issue(item=plain, quantity=qty, location=src, reference=f"WO-{seed}")
                             with tally:
                                 ledger["consumed"] += qty
+                        elif op == "reserve":
+                            services.stock_reserve(item=plain, quantity=qty, site=site_a, reference=f"WO-{seed}")
+                        elif op == "release":
+                            services.stock_release_reservation(reference=f"WO-{seed}")
                         elif op == "fefo":
                             services.stock_issue(item=lotted, quantity=qty, location=bins[0])
                         else:
@@ -85,3 +89,7 @@ def test_concurrent_transfers_issues_and_receipts():
     assert lotted_left + lotted_issued == D(120)
     assert ledger_differences() == []
     call_command("verify_ledger")
+    # Reservations never promised more than the site held.
+    from inventory.selectors import available_quantity
+
+    assert available_quantity(item=plain, site=site_a) >= 0

@@ -281,3 +281,25 @@ def test_gtin_validated_and_normalised():
     assert item.gtin == "04006381333931"
     with pytest.raises(ValidationError):
         Item(sku="X", name="x", gtin="4006381333932").full_clean()
+
+
+def test_transfer_to_another_site_respects_reservations(bins, bin_b, site_a):
+    _, bin1, _ = bins
+    item = ItemFactory()
+    receive(item, bin1, 10)
+    services.stock_reserve(item=item, quantity=D(8), site=site_a, reference="WO-K")
+    with pytest.raises(errors.InsufficientStock):
+        services.stock_transfer(item=item, quantity=D(3), source=bin1, destination=bin_b)
+    services.stock_transfer(item=item, quantity=D(2), source=bin1, destination=bin_b)
+    assert available_quantity(item=item, site=site_a) == 0
+
+
+def test_release_then_issue_by_reference(bins, site_a):
+    _, bin1, _ = bins
+    item = ItemFactory()
+    receive(item, bin1, 5)
+    services.stock_reserve(item=item, quantity=D(5), site=site_a, reference="WO-R")
+    services.stock_issue(item=item, quantity=D(2), location=bin1, reference="WO-R")
+    assert available_quantity(item=item, site=site_a) == 0  # 3 still reserved for WO-R
+    assert services.stock_release_reservation(reference="WO-R", item=item) == 1
+    assert available_quantity(item=item, site=site_a) == 3
