@@ -310,3 +310,34 @@ def test_list_query_count_does_not_grow(client, bins, url):
     make(12, 1)
     assert _count(client, url) == one
 
+
+
+def test_level_filters_by_subtree_site_and_lot(client, bins, site_a):
+    area, bin1, bin2 = bins
+    outside = LocationFactory(site=site_a, code="A-DOCK", kind="dock")
+    item = LotItemFactory(sku="FILT")
+    receive(item, bin1, 1, lot_code="F1")
+    receive(item, bin2, 2, lot_code="F2")
+    receive(item, outside, 4, lot_code="F1")
+    url = "/api/v1/inventory/levels/"
+    assert {r["location"] for r in results(client.get(url + "?within=A-STORE"))} == {"A-BIN1", "A-BIN2"}
+    assert {r["location"] for r in results(client.get(url + "?lot=F1&site=plant-a"))} == {"A-BIN1", "A-DOCK"}
+    assert results(client.get(url + "?within=NOWHERE")) == []
+
+
+def test_item_patch_goes_through_the_service(client):
+    ItemFactory(sku="PATCH-1", name="Old")
+    r = client.patch("/api/v1/inventory/items/PATCH-1/", {"name": "New", "reorder_point": "7"}, format="json")
+    assert r.status_code == 200, r.content
+    assert (r.json()["name"], r.json()["reorder_point"]) == ("New", "7.0000")
+
+
+def test_moves_list_is_cursor_paginated_and_filterable(client, bins):
+    item = ItemFactory(sku="CUR")
+    for i in range(5):
+        receive(item, bins[1], 1, reference=f"PO-{i}")
+    r = client.get(MOVES + "?item=CUR&page_size=2")
+    body = r.json()
+    assert len(body["results"]) == 2 and body["next"] and "cursor=" in body["next"]
+    assert [m["reference"] for m in body["results"]] == ["PO-4", "PO-3"]
+    assert [m["reference"] for m in results(client.get(MOVES + "?reference=PO-1"))] == ["PO-1"]
