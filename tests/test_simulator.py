@@ -57,6 +57,9 @@ class Recorder:
     def sensor(self, temperature, humidity, t):
         self.temperatures.append((t, temperature))
 
+    def sweep(self, t):
+        self.calls.append(("sweep", t))
+
 
 def test_model_routes_every_order_and_painting_is_the_bottleneck():
     recorder = Recorder()

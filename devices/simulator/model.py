@@ -44,6 +44,10 @@ class Config:
     inspection_fail_rate: float = 0.12
     sensor_every: float = 5.0  # minutes of simulated time between gateway posts (fast mode)
     sensor_every_real_s: float = 5.0  # real seconds between gateway posts (real-time mode)
+    # Readers keep reading what stands in their zones: a batch of presence reads this often
+    # (so an idle tote is not reported missing).
+    sweep_every: float = 30.0  # simulated minutes (fast mode)
+    sweep_every_real_s: float = 60.0  # real seconds (real-time mode)
     excursion_at: float = 6.0  # the cold store door is left open at this minute ...
     excursion_minutes: float = 100.0  # ... for this long
     excursion_every: float = 240.0  # ... and again every so often
@@ -77,6 +81,7 @@ class Actuator(Protocol):
     def inspect(self, order: Order, station: str, passed: bool, t: float) -> None: ...
     def finish(self, order: Order, t: float) -> None: ...
     def sensor(self, temperature: float, humidity: float, t: float) -> None: ...
+    def sweep(self, t: float) -> None: ...
 
 
 class Clock:
@@ -176,6 +181,7 @@ class Engine:
             self.at(i * 0.5, "release")
         self.at(c.initial_orders * 0.5 + self._between(c.release_every), "release", repeat=True)
         self.at(0.0, "sensor")
+        self.at(self._sweep_step(), "sweep")
         while self._events:
             if stop is not None and stop.is_set():
                 break
@@ -280,6 +286,14 @@ class Engine:
         order.finished_at = self.now
         self.done.append(order)
         self.stats.finished += 1
+
+    def _sweep_step(self) -> float:
+        c = self.config
+        return c.sweep_every if not self.clock.realtime else c.sweep_every_real_s * self.clock.speed / 60
+
+    def _on_sweep(self) -> None:
+        self.actuator.sweep(self.now)
+        self.at(self.now + self._sweep_step(), "sweep")
 
     def _on_sensor(self) -> None:
         c = self.config

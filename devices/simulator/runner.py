@@ -109,6 +109,8 @@ class PlantActuator:
         self.nonce = self.rng.randrange(1, 2**31)
         self.sensor_sequence = self.rng.randrange(0, 60000)
         self.last_read: dict[str, dt.datetime] = {}
+        # Where each tote and pallet stands, for the readers' presence reads (pallets start in stores).
+        self.zone_of: dict[str, str] = {p.epc: "DP-STORES" for p in layout.PALLET_LOTS if p.component != "DP-ADHESIVE-2K"}
         self.free_totes = [layout.tote_epc(n) for n in range(1, layout.TOTES + 1)]
         self.tote_of: dict[str, str] = {}
         self.stations = {ws.code: ws for ws in Workstation.objects.filter(site=site)}
@@ -220,6 +222,24 @@ class PlantActuator:
                 -44 + self.rng.uniform(-2, 2), 3,
             ))
         self.last_read[order.tote] = start + dt.timedelta(seconds=burst)
+        self.zone_of[order.tote] = to_zone
+        for device_id, reads in by_device.items():
+            self._post(device_id, reads)
+
+    def sweep(self, t: float) -> None:
+        """Presence reads of every tote and pallet where it stands, one upload per reader."""
+        at = self.ts(t)
+        by_device: dict[str, list[writers.Read]] = {}
+        for epc, zone in sorted(self.zone_of.items()):
+            antenna = self.antennas.get(zone)
+            if antenna is None or antenna.port is None:
+                continue
+            last = self.last_read.get(epc)
+            when = max(at, last + dt.timedelta(seconds=0.1)) if last is not None else at
+            self.last_read[epc] = when
+            by_device.setdefault(antenna.device_id, []).append(
+                writers.Read(epc, antenna.port, when, -47 + self.rng.uniform(-2, 2), 2)
+            )
         for device_id, reads in by_device.items():
             self._post(device_id, reads)
 
