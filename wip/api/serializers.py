@@ -87,6 +87,7 @@ class RunSerializer(serializers.ModelSerializer):
     operation = serializers.CharField(source="operation.name", read_only=True)
     rework_of = serializers.PrimaryKeyRelatedField(read_only=True)
     split_from = serializers.PrimaryKeyRelatedField(read_only=True)
+    status = serializers.CharField(read_only=True, help_text="waiting, queued, running, paused, done, failed, skipped")
 
     class Meta:
         model = OperationRun
@@ -99,6 +100,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 class RunBriefSerializer(serializers.ModelSerializer):
     workstation = _code()
+    status = serializers.CharField(read_only=True, help_text="waiting, queued, running, paused, done, failed, skipped")
 
     class Meta:
         model = OperationRun
@@ -229,8 +231,13 @@ class DefectInputSerializer(serializers.Serializer):
 
 
 class DisposeSerializer(serializers.Serializer):
-    disposition = serializers.ChoiceField(choices=[c for c in Disposition.values if c])
+    disposition = serializers.ChoiceField(choices=Disposition.choices)
     rework_to_sequence = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+    def validate_disposition(self, value: str) -> str:
+        if not value:
+            raise serializers.ValidationError("Choose rework, scrap or use_as_is.")
+        return value
 
 
 class DefectSerializer(serializers.ModelSerializer):
@@ -243,6 +250,7 @@ class DefectSerializer(serializers.ModelSerializer):
     run = serializers.PrimaryKeyRelatedField(read_only=True)
     inspection = serializers.PrimaryKeyRelatedField(read_only=True)
     sequence = serializers.IntegerField(source="run.sequence", read_only=True)
+    disposition = serializers.CharField(read_only=True, help_text="empty (open), rework, scrap or use_as_is")
 
     class Meta:
         model = Defect
