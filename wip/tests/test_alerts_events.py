@@ -57,8 +57,8 @@ def test_queue_over_wip_limit(plant):
     services.work_order_release(work_order=first, at=T0)
     assert tasks.check_wip_limits.delay(plant.site.pk).get() == 0
     services.work_order_release(work_order=second, at=T0)
+    assert open_alerts(services.ALERT_QUEUE_OVER_LIMIT) == ["workstation:P-CUT"]  # raised at once
     assert tasks.check_wip_limits.delay(plant.site.pk).get() == 1
-    assert open_alerts(services.ALERT_QUEUE_OVER_LIMIT) == ["workstation:P-CUT"]
     services.work_order_cancel(work_order=second)
     tasks.check_wip_limits.delay()
     assert open_alerts(services.ALERT_QUEUE_OVER_LIMIT) == []
