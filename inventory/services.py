@@ -992,6 +992,12 @@ def lot_recall(*, lot: Lot, actor: Any = None, reason: str = "") -> RecallResult
 # --- partners: receipts and shipments of several lines ------------------------------
 
 
+def _lock_order(lines: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Lines in (item, location) order, so two multi-line documents take their locks in
+    the same order and cannot deadlock; each keeps its index for error reports."""
+    return sorted(enumerate(lines), key=lambda pair: (pair[1]["item"].pk, pair[1]["location"].pk, pair[0]))
+
+
 @transaction.atomic
 def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]], supplier: str = "",
                    external_id: str = "", actor: Any = None, occurred_at: dt.datetime | None = None) -> Receipt:
@@ -1002,12 +1008,12 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
     domain error with ``line`` set to its index and nothing is written.
     """
     batch = uuid.uuid4()
-    moves: list[StockMove] = []
-    for index, line in enumerate(lines):
+    by_line: dict[int, list[StockMove]] = {}
+    for index, line in _lock_order(lines):
         if line["location"].site_id != site.pk:
             raise errors.InvalidLocation("The location is not at the receipt's site.", field="location", line=index)
         try:
-            moves += stock_receive(
+            by_line[index] = stock_receive(
                 item=line["item"], quantity=line["quantity"], location=line["location"],
                 lot_code=line.get("lot_code"), serials=line.get("serials"), expiry_date=line.get("expiry_date"),
                 manufactured_date=line.get("manufactured_date"), reference=reference,
@@ -1021,7 +1027,7 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
         site=site, reference=reference, supplier=supplier, external_id=external_id, batch=batch,
         received_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    receipt.moves_posted = moves
+    receipt.moves_posted = [m for index in sorted(by_line) for m in by_line[index]]
     return receipt
 
 
@@ -1029,12 +1035,12 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
 def shipment_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]], customer: str = "",
                     external_id: str = "", actor: Any = None, occurred_at: dt.datetime | None = None) -> Shipment:
     """Ship a sales order's lines at once: all lines or none (see ``stock_ship``)."""
-    moves: list[StockMove] = []
-    for index, line in enumerate(lines):
+    by_line: dict[int, list[StockMove]] = {}
+    for index, line in _lock_order(lines):
         if line["location"].site_id != site.pk:
             raise errors.InvalidLocation("The location is not at the shipment's site.", field="location", line=index)
         try:
-            moves += stock_ship(
+            by_line[index] = stock_ship(
                 item=line["item"], quantity=line["quantity"], location=line["location"], lot=line.get("lot"),
                 serials=line.get("serials"), reference=reference, customer=customer, actor=actor,
                 occurred_at=occurred_at, external_id=line.get("external_id", ""),
@@ -1046,7 +1052,7 @@ def shipment_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any
         site=site, reference=reference, customer=customer, external_id=external_id, batch=uuid.uuid4(),
         shipped_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    shipment.moves_posted = moves
+    shipment.moves_posted = [m for index in sorted(by_line) for m in by_line[index]]
     return shipment
 
 
