@@ -207,7 +207,7 @@ def _release_forward(*, work_order: WorkOrder, run: OperationRun, quantity: Deci
             nxt.save(update_fields=["quantity", "planned_minutes", "status", "workstation", "queued_at", "last_event_at"])
     if nxt.workstation_id:
         nxt.workstation = Workstation.objects.select_related("location").get(pk=nxt.workstation_id)
-        _check_station_limit(nxt.workstation_id, at)
+        _check_station_limit(nxt.workstation, at)
     broadcast(
         site_id=work_order.site_id, type="workorder.moved",
         data={**_run_payload(nxt, work_order), "from": run.workstation.code if run.workstation_id else None},
@@ -216,13 +216,10 @@ def _release_forward(*, work_order: WorkOrder, run: OperationRun, quantity: Deci
     return nxt
 
 
-def _check_station_limit(station_id: int | None, at: dt.datetime) -> None:
+def _check_station_limit(station: Workstation | None, at: dt.datetime) -> None:
     """Raise the WIP-limit alert the moment a queue goes over it (the periodic
-    check clears it once the station is back under)."""
-    if station_id is None:
-        return
-    station = Workstation.objects.filter(pk=station_id, wip_limit__isnull=False).first()
-    if station is None:
+    check clears it once the station is back under). No query without a limit."""
+    if station is None or station.wip_limit is None:
         return
     wip = OperationRun.objects.filter(workstation=station, status__in=(RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)).count()
     if wip > station.wip_limit:
@@ -343,7 +340,7 @@ def work_order_release(*, work_order: WorkOrder, actor: Any = None, at: dt.datet
                 item=line.component, quantity=line.quantity_per_unit * work_order.quantity, site=work_order.site,
                 reference=work_order.number, reference_type="work_order", actor=actor,
             )
-    _check_station_limit(first.workstation_id, at)
+    _check_station_limit(operations[0].workstation, at)
     work_order.status = WorkOrderStatus.RELEASED
     work_order.released_at = at
     work_order.save(update_fields=["status", "released_at", "updated_at"])
@@ -418,7 +415,7 @@ def operation_arrive(
     target.workstation = workstation
     target.queued_at = target.last_event_at = at
     target.save(update_fields=["workstation", "queued_at", "last_event_at"])
-    _check_station_limit(workstation.pk, at)
+    _check_station_limit(workstation, at)
     broadcast(
         site_id=work_order.site_id, type="workorder.moved",
         data={**_run_payload(target, work_order), "from": previous.code if previous else None},
