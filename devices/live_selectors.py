@@ -183,7 +183,8 @@ class StationRow:
 @dataclass
 class Dashboard:
     stations: list[StationRow]
-    bottleneck: Any
+    bottleneck: Any  # wip's analysis over the window (utilisation, then waiting time)
+    piling_up: StationRow | None  # where work waits now: the longest queue per unit of capacity
     orders_open: int
     orders_completed: int
     alerts: list
@@ -207,12 +208,21 @@ def dashboard(*, user: Any, site: Site, hours: float = 8, now: dt.datetime | Non
         metrics = wip_selectors.site_metrics(site=site, start=start, end=now, now=now)
         bottleneck = metrics.bottleneck
         completed = metrics.orders_completed
+        capacity = {s.code: max(s.capacity, 1) for s in metrics.stations}
         for s in metrics.stations:
             rows.append(StationRow(
                 code=s.code, name=s.name, queued=s.queue_length, running=s.wip - s.queue_length,
                 wip_limit=s.wip_limit, utilisation=s.utilisation, avg_queue_minutes=s.avg_queue_minutes,
-                bottleneck=bottleneck is not None and bottleneck.code == s.code,
+                bottleneck=False,
             ))
+        # In the order the stations were set up (along the line, usually), not alphabetical.
+        order = {code: i for i, code in enumerate(Workstation.objects.filter(site=site).order_by("pk")
+                                                 .values_list("code", flat=True))}
+        rows.sort(key=lambda r: (order.get(r.code, len(order)), r.code))
+        waiting = [r for r in rows if r.queued > 0]
+        if waiting:
+            piling = max(waiting, key=lambda r: (r.queued / capacity[r.code], r.utilisation or 0.0))
+            piling.bottleneck = True
     orders_open = WorkOrder.objects.restrict(user, "view").open().filter(site=site).count()
     alerts = list(alerts_open(user=user, site=site).order_by("-raised_at")[:8])
     counts = alert_counts(user=user, site=site)
@@ -226,7 +236,7 @@ def dashboard(*, user: Any, site: Site, hours: float = 8, now: dt.datetime | Non
     series = sorted((at, value) for at, value, sid in samples if sid == sensor)
     seen = TagState.objects.restrict(user, "view").filter(site=site, last_seen_at__gte=now - dt.timedelta(minutes=10)).count()
     return Dashboard(
-        stations=rows, bottleneck=bottleneck, orders_open=orders_open, orders_completed=completed, alerts=alerts,
+        stations=rows, bottleneck=bottleneck, piling_up=next((r for r in rows if r.bottleneck), None), orders_open=orders_open, orders_completed=completed, alerts=alerts,
         alert_counts=counts, reorder=reorder, temperature=series, temperature_sensor=sensor, tags_seen=seen,
         window_hours=hours,
     )

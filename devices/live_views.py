@@ -39,7 +39,7 @@ def finder(request):
     return render(request, template, context)
 
 
-def _bars(rows, *, width: float = 360, row_height: float = 24, label_w: float = 80) -> dict:
+def _bars(rows, *, width: float = 560, row_height: float = 24, label_w: float = 80) -> dict:
     """Horizontal stacked bars (running, queued) per station, scaled to the longest."""
     longest = max([r.running + r.queued for r in rows] + [1])
     scale = (width - label_w - 40) / longest
