@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from inventory import errors, services
-from inventory.models import Item, Lot, StockLevel
+from inventory.models import Item, Lot, SerialUnit, StockLevel
 from inventory.selectors import ledger_differences
 from tests.factories.tracker import LocationFactory, SiteFactory
 
@@ -49,6 +49,41 @@ class LedgerMachine(RuleBasedStateMachine):
         self.plain = Item.objects.create(sku=f"P-{n}", name="plain", unit="kg")
         self.lotted = Item.objects.create(sku=f"L-{n}", name="lotted", tracking="lot")
         self.lots: list[Lot] = []
+        self.serialised = Item.objects.create(sku=f"S-{n}", name="serialised", tracking="serial")
+        self.serial_at: dict[str, int] = {}  # serial -> index of its location (in stock only)
+        self.serial_no = 0
+
+    @rule(loc=st.integers(0, 2), n=st.integers(1, 3))
+    def receive_serials(self, loc, n):
+        codes = [f"SN{self.serial_no + i}" for i in range(n)]
+        self.serial_no += n
+        location = self.locations[loc]
+        services.stock_receive(item=self.serialised, quantity=D(n), location=location, serials=codes)
+        for code in codes:
+            self.serial_at[code] = loc
+        self.expected[(self.serialised.pk, location.pk, None)] += n
+
+    @rule(pick=st.integers(0, 1000), dst=st.integers(0, 2), ship=st.booleans())
+    def move_serial(self, pick, dst, ship):
+        if not self.serial_at:
+            return
+        code = sorted(self.serial_at)[pick % len(self.serial_at)]
+        src = self.serial_at[code]
+        source = self.locations[src]
+        if ship:
+            services.stock_ship(item=self.serialised, quantity=D(1), location=source, serials=[code])
+            del self.serial_at[code]
+        elif dst != src:
+            services.stock_transfer(item=self.serialised, quantity=D(1), source=source,
+                                    destination=self.locations[dst], serials=[code])
+            self.serial_at[code] = dst
+            self.expected[(self.serialised.pk, self.locations[dst].pk, None)] += 1
+        else:
+            with pytest.raises(errors.InvalidLocation):
+                services.stock_transfer(item=self.serialised, quantity=D(1), source=source, destination=source,
+                                        serials=[code])
+            return
+        self.expected[(self.serialised.pk, source.pk, None)] -= 1
 
     def _expect_ok(self, key, qty) -> bool:
         return self.expected[key] >= qty
@@ -122,11 +157,17 @@ class LedgerMachine(RuleBasedStateMachine):
         assert ledger_differences() == []
         levels = {
             (lv.item_id, lv.location_id, lv.lot_id): lv.on_hand
-            for lv in StockLevel.objects.filter(item__in=[self.plain, self.lotted], location__is_virtual=False)
+            for lv in StockLevel.objects.filter(
+                item__in=[self.plain, self.lotted, self.serialised], location__is_virtual=False
+            )
         }
         for key, qty in self.expected.items():
             assert levels.get(key, D(0)) == qty, key
         assert all(v >= 0 for v in levels.values())
+        in_stock = dict(
+            SerialUnit.objects.filter(item=self.serialised, status="in_stock").values_list("serial", "location_id")
+        )
+        assert in_stock == {code: self.locations[i].pk for code, i in self.serial_at.items()}
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -138,7 +179,7 @@ def test_random_operation_sequences_keep_the_invariant():
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=25, stateful_step_count=20, deadline=None,
+            max_examples=15, stateful_step_count=25, deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
