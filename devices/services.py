@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from devices.conf import site_settings
@@ -366,10 +366,11 @@ def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
     for site in Site.objects.only("pk", "settings"):
         conf = site_settings(site)
         horizon = now - dt.timedelta(seconds=conf["tag_missing_s"])
+        assigned = TagAssignment.objects.filter(tag_id=OuterRef("tag_id"), valid_to__isnull=True)
         states = (
             TagState.objects.filter(
-                site=site, location__isnull=False, missing_since__isnull=True, last_seen_at__lt=horizon,
-                tag__assignments__valid_to__isnull=True,
+                Exists(assigned), site=site, location__isnull=False, missing_since__isnull=True,
+                last_seen_at__lt=horizon,
             )
             .filter(Q(last_device__isnull=True) | Q(last_device__silent_since__isnull=True))
             .select_related("tag", "location", "last_device")

@@ -16,6 +16,9 @@ from devices.models import UnknownTag
 from tracker.errors import DomainError
 from tracker.selectors import current_site
 
+#: Saying what a tag tracks changes the tag (plant managers and admins hold it).
+ASSIGN_PERMISSION = "devices.change_tag"
+
 
 def _require_site(request):
     site = current_site(request)
@@ -34,7 +37,7 @@ def index(request):
         "devices": devices,
         "unknown": unknown,
         "counts": selectors.upload_counts(user=request.user, site=site),
-        "can_assign": request.user.has_perm("devices.add_tagassignment"),
+        "can_assign": request.user.has_perm(ASSIGN_PERMISSION),
         "form": AssignTagForm(),
     }
     template = "devices/_device_rows.html" if request.htmx and request.GET.get("part") == "devices" else (
@@ -60,8 +63,9 @@ def assign_unknown(request, tag_pk: int):
     unknown = (
         UnknownTag.objects.restrict(request.user, "view").filter(site=site, pk=tag_pk).select_related("tag").first()
     )
-    # Seeing the tag (site grant) and the add permission are both needed; anything else is "not found".
-    if unknown is None or not request.user.has_perm("devices.add_tagassignment"):
+    # Seeing the tag (site grant) and the permission to change tags are both needed;
+    # anything else is "not found".
+    if unknown is None or not request.user.has_perm(ASSIGN_PERMISSION):
         raise Http404("No such tag.")
     form = AssignTagForm(request.POST, site=site, user=request.user)
     if form.is_valid():
