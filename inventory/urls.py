@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from inventory import views
 
@@ -17,4 +17,6 @@ urlpatterns = [
     path("trace/", views.trace, name="trace"),
     path("recall/", views.recall, name="recall"),
     path("scan/", views.scan_parse, name="scan"),
+    path("", include("inventory.labels_urls")),
+    path("analytics/", include("inventory.analytics_urls")),
 ]

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from wip import views
 
@@ -18,4 +18,6 @@ urlpatterns = [
     path("quality/", views.quality, name="quality"),
     path("defects/<int:pk>/dispose/", views.defect_dispose, name="defect_dispose"),
     path("holds/<int:pk>/release/", views.hold_release, name="hold_release"),
+    path("", include("wip.labels_urls")),
+    path("analytics/", include("wip.analytics_urls")),
 ]

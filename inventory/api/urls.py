@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from inventory.api import views
@@ -15,5 +15,6 @@ router.register("reservations", views.ReservationViewSet, basename="inventory-re
 
 urlpatterns = [
     path("trace/", views.TraceView.as_view(), name="inventory-trace"),
+    path("analytics/", include("inventory.analytics_api_urls")),
     *router.urls,
 ]

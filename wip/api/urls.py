@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from wip.api import views
@@ -15,5 +15,6 @@ router.register("holds", views.HoldViewSet, basename="wip-hold")
 urlpatterns = [
     path("load/", views.LoadView.as_view(), name="wip-load"),
     path("metrics/", views.MetricsView.as_view(), name="wip-metrics"),
+    path("analytics/", include("wip.analytics_api_urls")),
     *router.urls,
 ]
