@@ -16,6 +16,6 @@ class TrackerConfig(AppConfig):
         from tracker import audit_signals  # noqa: F401
         from tracker.api import schema  # noqa: F401
 
-        # Permissions of models added by later migrations exist only after
-        # post_migrate; re-syncing then keeps the role groups complete.
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="tracker.sync_roles")
+        # Each app's permissions exist only after its own post_migrate, so the
+        # role groups are re-synced after every app's (a few cheap queries each).
+        post_migrate.connect(_sync_roles, dispatch_uid="tracker.sync_roles")
