@@ -12,6 +12,7 @@ api_v1 = [
     path("inventory/", include("inventory.api.urls")),
     path("wip/", include("wip.api.urls")),
     path("devices/", include("devices.api.urls")),
+    path("epcis/", include("devices.api.epcis_urls")),
     path("webhooks/", include("tracker.webhooks.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SwaggerDocsView.as_view(url_name="api-schema"), name="api-docs"),

@@ -498,3 +498,4 @@ class ThresholdRuleState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id} {self.subject}"
+from devices.epcis.models import Containment, EpcisCapture, EpcisEvent  # noqa: E402, F401  (EPCIS capture rows)
