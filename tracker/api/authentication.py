@@ -45,12 +45,21 @@ def _record_use(request, key: ApiKey, now) -> None:
     except ValueError:  # not there yet (or evicted): start it
         if not cache.add(counter, 1, timeout=None):
             cache.incr(counter)
-    touch = dt.timedelta(seconds=settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"])
+    touch_seconds = settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"]
+    touch = dt.timedelta(seconds=touch_seconds)
     if key.last_used_at is None or now - key.last_used_at >= touch:
-        uses = cache.get(counter) or 0
-        if uses:
-            cache.decr(counter, uses)
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, use_count=F("use_count") + uses)
+        # Only the process that wins this add flushes the counter, so two
+        # workers never subtract the same uses (which drove it negative).
+        lock = f"{counter}:flush"
+        if not cache.add(lock, 1, timeout=max(touch_seconds, 1)):
+            return
+        try:
+            uses = max(int(cache.get(counter) or 0), 0)
+            if uses:
+                cache.decr(counter, uses)
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, use_count=F("use_count") + uses)
+        finally:
+            cache.delete(lock)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -73,7 +82,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This API key has expired.")
         if not key.user.is_active:
             raise exceptions.AuthenticationFailed("The key's user is inactive.")
-        _record_use(request, key, now)
+        try:
+            _record_use(request, key, now)
+        except Exception:  # bookkeeping must never fail the request it counts
+            logger.exception("recording the use of api key %s failed", key.prefix)
         user = key.user
         # restrict() reads these off the user: the key sees only its sites.
         user.api_key = key
