@@ -53,7 +53,7 @@ def bare(value: str | None) -> str:
 #: bizSteps whose ObjectEvent moves the objects out to a customer.
 SHIP_STEPS = frozenset({"shipping", "retail_selling"})
 #: bizSteps of an ObjectEvent that bring new objects into stock (ADD, or OBSERVE of objects never seen).
-RECEIVE_STEPS = frozenset({"receiving", "accepting", "arriving", "unloading"})
+RECEIVE_STEPS = frozenset({"receiving", "accepting", "unloading"})
 #: bizSteps of an ADD that create objects in production rather than receive them.
 PRODUCE_STEPS = frozenset({"commissioning", "creating_class_instance", "assembling", "encoding"})
 #: bizSteps of a DELETE (or any action) that take objects out of stock as scrap.

@@ -434,3 +434,33 @@ def test_events_list_query_count_is_constant(wo_life, make_user, api_client, dja
     many, n_many = count(1000)
     assert n_one == 1 and n_many > 10
     assert one == many
+
+
+def test_a_travelers_observation_at_a_station_is_an_arrival(db, make_user, api_client):
+    from tests.factories.devices import TagAssignmentFactory, TagFactory
+    from tests.factories.wip import WorkOrderFactory
+
+    site = site_with_gln("trav", "9501101000018")
+    plant = make_plant(site, prefix="T")
+    order = WorkOrderFactory(routing=plant.routing, bom=plant.bom, quantity=Decimal("1"))
+    wip.work_order_release(work_order=order)
+    traveler = "urn:epc:id:giai:9501101.TRAV1"
+    TagAssignmentFactory(tag=TagFactory(site=site, tag_id=traveler), target_kind="work_order", work_order=order,
+                         code="")
+    api_client.force_authenticate(make_user("plant manager", site))
+    doc = {
+        "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2025-11-18T10:00:00Z",
+        "epcisBody": {"eventList": [{
+            "type": "ObjectEvent", "eventID": "urn:uuid:7a1f0c0e-2f5b-4c55-9a3e-0d6c1b7a0001",
+            "eventTime": timezone.now().isoformat(), "eventTimeZoneOffset": "+01:00",
+            "epcList": [traveler], "action": "OBSERVE", "bizStep": "arriving",
+            "readPoint": {"id": "urn:epc:id:sgln:9501101.00001.T-CUT"},
+        }]},
+    }
+    response = post(api_client, doc)
+    assert response.status_code == 202, response.content
+    # Release already queued step 10 at the cut station: the arrival is the same idempotent call a reader makes.
+    assert EpcisEvent.objects.get().effects == {"arrivals_ignored": 1}
+    run = order.runs.get(sequence=10)
+    assert run.workstation == plant.cut and run.status == "queued"
