@@ -106,7 +106,9 @@ class PlantActuator:
         self.antennas = layout.antenna_for_zone()
         self.formats = {r.device_id: r for r in layout.READERS}
         self.event_num: Counter = Counter()
-        self.nonce = self.rng.randrange(1, 2**31)
+        # A gateway's nonce starts anywhere after a reboot; never where the last run's did
+        # (the endpoint takes a repeated gw_mac:nonce for a retry and drops it).
+        self.nonce = int(time.time() * 10) % 2**31
         self.sensor_sequence = self.rng.randrange(0, 60000)
         self.last_read: dict[str, dt.datetime] = {}
         # Where each tote and pallet stands, for the readers' presence reads (pallets start in stores).

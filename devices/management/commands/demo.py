@@ -38,6 +38,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-simulator", action="store_true")
 
     def handle(self, *args, **options):
+        # Ctrl-C and a plain kill both stop everything in order (even when started with
+        # SIGINT ignored, as shells do for background jobs).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("seed_demo", verbosity=1, stdout=self.stdout)
         connection.close()  # the children open their own; SQLite prefers no idle writer here
@@ -50,9 +54,10 @@ class Command(BaseCommand):
             children.append(self._spawn(["runserver", "--noreload", "--skip-checks", f"{options['addr']}:{options['port']}"]))
             if settings.REDIS_URL:
                 celery = [sys.executable, "-m", "celery", "-A", "config"]
-                children.append(subprocess.Popen([*celery, "worker", "-l", "warning", "--concurrency", "2"]))  # noqa: S603 - our own interpreter
+                children.append(subprocess.Popen([*celery, "worker", "-l", "warning", "--concurrency", "2"],  # noqa: S603
+                                                 start_new_session=True))
                 beat = [*celery, "beat", "-l", "warning", "--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule")]
-                children.append(subprocess.Popen(beat))  # noqa: S603 - our own interpreter and arguments
+                children.append(subprocess.Popen(beat, start_new_session=True))  # noqa: S603 - our interpreter
                 worker = "Celery worker and beat (Redis)"
             else:
                 threads.append(threading.Thread(target=_in_process_beat, args=(stop,), name="beat", daemon=True))
@@ -81,7 +86,10 @@ class Command(BaseCommand):
                 self.stdout.write(summary(result["engine"], result["actuator"]))
 
     def _spawn(self, args: list[str]) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), *args])  # noqa: S603
+        # A session of its own: Ctrl-C reaches this command only, which stops the
+        # simulator first and then each child in turn (no upload into a dead server).
+        return subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), *args],  # noqa: S603
+                                start_new_session=True)
 
     def _wait_for(self, url: str, server: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -111,6 +119,10 @@ class Command(BaseCommand):
                           "operator, clerk, inspector, viewer, partner; admin for the Django admin)")
         self.stdout.write("  Ctrl-C stops everything.")
         self.stdout.write(self.style.SUCCESS(line))
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _simulate(config: Config, url: str, stop: threading.Event, result: dict) -> None:
