@@ -154,6 +154,13 @@ class PlantActuator:
         for n in range(1, layout.TOTES + 1):
             device_services.tag_assign(site=self.site, tag_id=layout.tote_epc(n), target_kind="container",
                                        code=f"TOTE-{n:02d}", note="back in the pool")
+        # Totes and pallets stay where the last run left them: the readers go on seeing them there.
+        from devices.models import TagState
+
+        known = {layout.tote_epc(n) for n in range(1, layout.TOTES + 1)} | set(self.zone_of)
+        for tag_id, zone in TagState.objects.filter(site=self.site, tag__tag_id__in=known, location__isnull=False) \
+                .values_list("tag__tag_id", "location__code"):
+            self.zone_of[tag_id] = zone
         return cancelled
 
     # --------------------------------------------------------------- actuator
