@@ -51,3 +51,11 @@ def check_battery_low() -> dict:
 @shared_task
 def check_tags_missing() -> dict:
     return services.tags_check_missing()
+
+
+@shared_task
+def archive_uploads() -> dict:
+    """Nightly: archive raw uploads past UPLOAD_RETENTION_DAYS (devices.retention)."""
+    from devices.retention import uploads_archive
+
+    return uploads_archive()
