@@ -572,3 +572,4 @@ class CycleCountLine(models.Model):
     @property
     def variance(self) -> Decimal | None:
         return None if self.counted is None else self.counted - self.expected
+from inventory.forecasting.models import DemandForecast  # noqa: E402, F401  (forecasts live in their own module)

@@ -23,3 +23,4 @@ def reorder_sweep_all_sites() -> int:
     for site in Site.objects.order_by("pk"):
         checked += services.reorder_alerts_refresh(site=site)
     return checked
+from inventory.forecasting.tasks import forecasts_refresh_all_sites, forecasts_refresh_site  # noqa: E402, F401  (registered with the worker)
