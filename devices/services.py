@@ -8,7 +8,7 @@ import functools
 import logging
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -223,9 +223,20 @@ def reader_upload_process(*, upload_id: int) -> ReaderUpload | None:
     retried or duplicated task finds it done); a body that cannot be parsed
     marks the upload rejected with the reason and changes nothing else.
     """
-    # Counted outside the processing transaction so a crash still counts.
-    ReaderUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(attempts=F("attempts") + 1)
+    _count_attempt(upload_id)
     return _process(upload_id)
+
+
+def _count_attempt(upload_id: int) -> None:
+    """Count the attempt in its own small transaction, so a worker that dies mid-upload
+    still counts (an upload that kills every worker ends rejected, not retried forever)."""
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic():
+        if own_transaction and connection.vendor == "postgresql":
+            # Losing this counter in a database crash is harmless: do not wait for the WAL flush.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        ReaderUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(attempts=F("attempts") + 1)
 
 
 @transaction.atomic

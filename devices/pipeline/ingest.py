@@ -21,7 +21,7 @@ from devices.parsers import ParseResult, TagRead
 from devices.pipeline import effects, store, telemetry
 from devices.pipeline.arbitration import DUPLICATE, LATE, STALE, Arbiter, ZoneParams
 from devices.pipeline.dedupe import aggregate, to_ms
-from devices.pipeline.resolve import ReadPointMap, tags_load, targets_load, zone_params
+from devices.pipeline.resolve import ReadPointMap, tags_with_states, targets_load, zone_params
 from devices.pipeline.telemetry import from_ms
 from tracker.realtime import broadcast
 from tracker.services import alert_clear
@@ -68,7 +68,7 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
 
     rpmap = ReadPointMap.load(device=device)
     params = _Params(
-        zone_params(site_arbitration=conf["arbitration"], zones=rpmap.zones),
+        zone_params(site_arbitration=conf["arbitration"], zones=rpmap.zones, overrides=rpmap.overrides),
         ZoneParams.from_settings(conf["arbitration"]),
     )
 
@@ -77,9 +77,8 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
     for obs in agg.observations:
         if obs.tag_id not in tag_hex:
             tag_hex[obs.tag_id] = obs.epc_hex
-    tags = tags_load(site_id=site.pk, tag_ids=tag_hex) if tag_hex else {}
-    states = store.lock_states(site_id=site.pk, tag_pks=list(tags.values())) if tags else {}
-    targets = targets_load(tags=tags, site_id=site.pk) if tags else {}
+    tags, states, assignments = tags_with_states(site_id=site.pk, tag_hex=tag_hex) if tag_hex else ({}, {}, {})
+    targets = targets_load(tags=tags, site_id=site.pk, assignments=assignments) if tags else {}
     counters["tags"] = len(tags)
 
     # --- arbitration, per tag, in memory --------------------------------------

@@ -21,6 +21,7 @@ from devices.models import (
     Device,
     ReadPoint,
     Tag,
+    TagState,
     TargetKind,
     ZoneSetting,
     tag_kind_of,
@@ -36,6 +37,10 @@ IMPLICIT_TARGETS = {
     "urn:epc:id:grai:": TargetKind.CONTAINER,  # returnable totes, crates
     "urn:epc:id:giai:": TargetKind.ASSET,
 }
+
+
+ZONE_SETTING_FIELDS = ("window_reads", "window_ms", "offset_db", "hold_off_ms", "decay_db_per_ms", "min_reads",
+                       "dwell_ms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +73,13 @@ class ReadPointMap:
         self._site_reported: dict[str, int] = {}
         self._ports: dict[tuple[int, int | None], int] = {}
         self._device_by_name: dict[str, int] = {}
-        for dev_pk, dev_id, reader_name, port, reported_as, loc_pk, loc_code, loc_kind in read_points:
+        self.overrides: dict[int, dict[str, Any]] = {}
+        for dev_pk, dev_id, reader_name, port, reported_as, loc_pk, loc_code, loc_kind, *setting in read_points:
             self.zones[loc_pk] = Zone(loc_pk, loc_code, loc_kind)
+            if setting:
+                values = {k: v for k, v in zip(ZONE_SETTING_FIELDS, setting, strict=True) if v is not None}
+                if values:
+                    self.overrides[loc_pk] = values
             if reader_name:
                 self._device_by_name.setdefault(reader_name, dev_pk)
             self._device_by_name.setdefault(dev_id, dev_pk)
@@ -87,7 +97,9 @@ class ReadPointMap:
             ReadPoint.objects.filter(device__site_id=device.site_id, active=True, device__active=True)
             .order_by("pk")
             .values_list("device_id", "device__device_id", "device__reader_name", "port", "reported_as",
-                         "location_id", "location__code", "location__kind")
+                         "location_id", "location__code", "location__kind",
+                         # the zone's arbitration overrides, in the same query
+                         *(f"location__arbitration__{name}" for name in ZONE_SETTING_FIELDS))
         )
         return cls(device, rows)
 
@@ -110,22 +122,22 @@ class ReadPointMap:
         return zone
 
 
-def zone_params(*, site_arbitration: dict[str, Any], zones: dict[int, Zone]) -> dict[int, ZoneParams]:
-    """Effective arbitration parameters per zone: site settings, then the zone's overrides."""
+def zone_params(*, site_arbitration: dict[str, Any], zones: dict[int, Zone],
+                overrides: dict[int, dict[str, Any]] | None = None) -> dict[int, ZoneParams]:
+    """Effective arbitration parameters per zone: site settings, then the zone's
+    overrides (``ReadPointMap.overrides``; read from ``ZoneSetting`` when not given)."""
     base = {**ARBITRATION_DEFAULTS, **site_arbitration}
-    overrides = {zs.location_id: zs for zs in ZoneSetting.objects.filter(location_id__in=list(zones))} if zones else {}
+    if overrides is None:
+        overrides = {
+            zs.location_id: {n: getattr(zs, n) for n in ZONE_SETTING_FIELDS if getattr(zs, n) is not None}
+            for zs in ZoneSetting.objects.filter(location_id__in=list(zones))
+        } if zones else {}
     params = {}
     for zone_id, zone in zones.items():
         values = dict(base)
         if zone.is_workstation:
             values["dwell_ms"] = base["workstation_dwell_ms"]
-        override = overrides.get(zone_id)
-        if override is not None:
-            for name in ("window_reads", "window_ms", "offset_db", "hold_off_ms", "decay_db_per_ms", "min_reads",
-                         "dwell_ms"):
-                value = getattr(override, name)
-                if value is not None:
-                    values[name] = value
+        values.update(overrides.get(zone_id, {}))
         params[zone_id] = ZoneParams.from_settings(values)
     return params
 
@@ -172,12 +184,19 @@ def sgtin_parts(tag_id: str) -> tuple[str, str] | None:
     return gtin, unquote(tag_id.rsplit(".", 1)[-1])
 
 
-def targets_load(*, tags: dict[str, int], site_id: int) -> dict[int, Target]:
+def targets_load(*, tags: dict[str, int], site_id: int,
+                 assignments: dict[int, tuple] | None = None) -> dict[int, Target]:
     """{Tag pk: Target} for the tags with a current assignment, else a GS1 identity
     that names its object: an SGTIN of a serial unit this site knows (by item GTIN
-    and serial), an SSCC or GRAI (container), a GIAI (asset). The others are unknown."""
+    and serial), an SSCC or GRAI (container), a GIAI (asset). The others are unknown.
+
+    ``assignments`` ({tag pk: (kind, code, serial, lot, work order)}) when the
+    caller loaded them already; otherwise they are read here.
+    """
+    if assignments is None:
+        assignments = {row[0]: row[1:] for row in store.current_assignments(tag_pks=list(tags.values()))}
     targets: dict[int, Target] = {}
-    for tag_pk, kind, code, serial_id, lot_id, work_order_id in store.current_assignments(tag_pks=list(tags.values())):
+    for tag_pk, (kind, code, serial_id, lot_id, work_order_id) in assignments.items():
         targets[tag_pk] = Target(kind=kind, serial_id=serial_id, lot_id=lot_id, work_order_id=work_order_id, code=code)
     sgtins: dict[tuple[str, str], int] = {}
     for tag_id, pk in tags.items():
@@ -203,3 +222,36 @@ def targets_load(*, tags: dict[str, int], site_id: int) -> dict[int, Target]:
             if tag_pk is not None:
                 targets[tag_pk] = Target(kind=TargetKind.SERIAL, serial_id=unit_pk, implicit=True)
     return targets
+
+
+def tags_with_states(
+    *, site_id: int, tag_hex: dict[str, str | None]
+) -> tuple[dict[str, int], dict[int, store.StateRow], dict[int, tuple] | None]:
+    """The upload's tags (created when first heard), their states locked in pk
+    order, and (on PostgreSQL, from the same query) their current assignments."""
+    if store.is_pg():
+        tags, states, assignments = store.load_tags_locked(site_id=site_id, tag_ids=list(tag_hex))
+        missing = [t for t in tag_hex if t not in tags]
+        if missing:
+            _create_tags(site_id=site_id, tag_hex={t: tag_hex[t] for t in missing})
+            more_tags, more_states, more_assignments = store.load_tags_locked(site_id=site_id, tag_ids=missing)
+            tags.update(more_tags)
+            states.update(more_states)
+            assignments.update(more_assignments)
+        return tags, states, assignments
+    tags = tags_load(site_id=site_id, tag_ids=tag_hex)
+    return tags, store.lock_states(site_id=site_id, tag_pks=list(tags.values())), None
+
+
+def _create_tags(*, site_id: int, tag_hex: dict[str, str | None]) -> None:
+    """Tag rows and their (empty) states for tags never heard before; concurrent
+    creators do not collide (existing rows are left alone)."""
+    Tag.objects.bulk_create(
+        [Tag(site_id=site_id, tag_id=t, kind=tag_kind_of(t), epc_hex=h or "") for t, h in tag_hex.items()],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    pks = list(store.tag_pks(site_id=site_id, tag_ids=list(tag_hex)).values())
+    TagState.objects.bulk_create(
+        [TagState(tag_id=pk, site_id=site_id) for pk in pks], ignore_conflicts=True, batch_size=2000
+    )

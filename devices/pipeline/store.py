@@ -30,8 +30,37 @@ class StateRow:
 _STATE_COLUMNS = ("tag_id", "location_id", "since", "last_seen_at", "arbitration", "missing_since")
 
 
-def _pg() -> bool:
+def is_pg() -> bool:
     return connection.vendor == "postgresql"
+
+
+_pg = is_pg
+
+
+def load_tags_locked(*, site_id: int, tag_ids: list[str]) -> tuple[dict[str, int], dict[int, StateRow],
+                                                                   dict[int, tuple]]:
+    """PostgreSQL, one statement: the tags of ``site`` among ``tag_ids`` that have a
+    state, their states locked in pk order (FOR UPDATE OF the state rows only) and
+    their current assignments."""
+    sql = (
+        "SELECT t.tag_id, t.id, s.location_id, s.since, s.last_seen_at, s.arbitration::text, s.missing_since, "  # noqa: S608
+        "a.target_kind, a.code, a.serial_id, a.lot_id, a.work_order_id "
+        f'FROM "{Tag._meta.db_table}" t JOIN "{TagState._meta.db_table}" s ON s.tag_id = t.id '
+        f'LEFT JOIN "{TagAssignment._meta.db_table}" a ON a.tag_id = t.id AND a.valid_to IS NULL '
+        "WHERE t.site_id = %s AND t.tag_id = ANY(%s::text[]) ORDER BY t.id FOR UPDATE OF s"
+    )
+    tags: dict[str, int] = {}
+    states: dict[int, StateRow] = {}
+    assignments: dict[int, tuple] = {}
+    loads = json.loads
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [site_id, tag_ids])
+        for tag_id, pk, location, since, seen, arb, missing, kind, code, serial, lot, order in cursor.fetchall():
+            tags[tag_id] = pk
+            states[pk] = StateRow(pk, location, since, seen, loads(arb), missing)
+            if kind is not None:
+                assignments[pk] = (kind, code, serial, lot, order)
+    return tags, states, assignments
 
 
 def lock_states(*, site_id: int, tag_pks: list[int]) -> dict[int, StateRow]:
