@@ -78,8 +78,12 @@ class ItemViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedReadOn
     def import_csv(self, request):
         """CSV of items (create or update). ``dry_run=true`` validates only; any bad row: nothing imported."""
         text, dry_run = _csv_payload(request)
-        report = csvio.items_import(text=text, dry_run=dry_run, actor=request.user)
-        return Response(report.as_dict(), status=200 if report.ok else 400)
+
+        def handler():
+            report = csvio.items_import(text=text, dry_run=dry_run, actor=request.user)
+            return Response(report.as_dict(), status=200 if report.ok else 400)
+
+        return idempotent(request, handler)
 
 
 def _csv_payload(request) -> tuple[str, bool]:
@@ -119,8 +123,12 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
     def import_csv(self, request):
         """Opening stock as CSV (sku, location, quantity, lot, expiry_date, serials); all or nothing."""
         text, dry_run = _csv_payload(request)
-        report = csvio.opening_stock_import(text=text, dry_run=dry_run, user=request.user, actor=request.user)
-        return Response(report.as_dict(), status=200 if report.ok else 400)
+
+        def handler():
+            report = csvio.opening_stock_import(text=text, dry_run=dry_run, user=request.user, actor=request.user)
+            return Response(report.as_dict(), status=200 if report.ok else 400)
+
+        return idempotent(request, handler)
 
     @property
     def permission_model(self):

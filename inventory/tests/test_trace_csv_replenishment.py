@@ -123,8 +123,10 @@ def test_opening_stock_import_via_api(api_client, site_a, bins):
     assert not StockMove.objects.exists()
     r = api_client.post("/api/v1/inventory/levels/import/?dry_run=true", {"csv": good}, format="json")
     assert r.status_code == 200 and r.json()["imported"] == 2 and not StockMove.objects.exists()
-    r = api_client.post("/api/v1/inventory/levels/import/", {"csv": good}, format="json")
+    r = api_client.post("/api/v1/inventory/levels/import/", {"csv": good}, format="json", HTTP_IDEMPOTENCY_KEY="os-1")
     assert r.status_code == 200 and StockLevel.objects.get(item__sku="OS-P").on_hand == 5
+    again = api_client.post("/api/v1/inventory/levels/import/", {"csv": good}, format="json", HTTP_IDEMPOTENCY_KEY="os-1")
+    assert again.json() == r.json() and StockLevel.objects.get(item__sku="OS-P").on_hand == 5
 
 
 def test_csv_export_neutralises_formulas(api_client, site_a, bins):
