@@ -303,3 +303,22 @@ def test_release_then_issue_by_reference(bins, site_a):
     assert available_quantity(item=item, site=site_a) == 0  # 3 still reserved for WO-R
     assert services.stock_release_reservation(reference="WO-R", item=item) == 1
     assert available_quantity(item=item, site=site_a) == 3
+
+
+def test_admin_shows_the_ledger_read_only(bins, admin_client):
+    [move] = receive(ItemFactory(sku="ADM-1"), bins[1], 1)
+    assert admin_client.get("/admin/inventory/stockmove/").status_code == 200
+    assert admin_client.get("/admin/inventory/stockmove/add/").status_code == 403
+    assert admin_client.post(f"/admin/inventory/stockmove/{move.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert StockMove.objects.filter(pk=move.pk).exists()
+
+
+def test_reorder_sweep_raises_after_a_threshold_change(bins, site_a):
+    item = ItemFactory(sku="SWEEP")
+    receive(item, bins[1], 3)
+    assert not Alert.objects.filter(kind=services.REORDER_ALERT).exists()
+    services.item_update(item=item, reorder_point=D(5))
+    from inventory.tasks import reorder_sweep_all_sites
+
+    reorder_sweep_all_sites.delay()
+    assert Alert.objects.open().filter(kind=services.REORDER_ALERT, subject="item:SWEEP").count() == 1
