@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from inventory import errors, services
 from inventory.models import Item, Lot, SerialUnit, StockLevel
-from inventory.selectors import ledger_differences
+from inventory.selectors import available_quantity, ledger_differences
 from tests.factories.tracker import LocationFactory, SiteFactory
 
 quantities = st.integers(min_value=1, max_value=40).map(D)
@@ -34,6 +34,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
         self.expected: dict[tuple[int, int, int | None], D] = defaultdict(D)
+        self.reservations: list[tuple[str, D]] = []  # open reservations of the plain item at site A
 
     @initialize()
     def world(self):
@@ -88,6 +89,32 @@ class LedgerMachine(RuleBasedStateMachine):
     def _expect_ok(self, key, qty) -> bool:
         return self.expected[key] >= qty
 
+    def _available_a(self) -> D:
+        on_hand = sum((self.expected[(self.plain.pk, loc.pk, None)] for loc in self.locations[:2]), D(0))
+        return on_hand - sum((q for _, q in self.reservations), D(0))
+
+    def _respects_reservations(self, item, source_index, destination_index=None) -> bool:
+        """Issue/ship from site A, or a transfer out of site A, must leave reserved stock alone."""
+        leaves_a = source_index < 2 and (destination_index is None or destination_index == 2)
+        return item is self.plain and leaves_a
+
+    @rule(qty=quantities)
+    def reserve(self, qty):
+        ref = f"WO-{len(self.reservations)}-{qty}"
+        if self._available_a() >= qty:
+            services.stock_reserve(item=self.plain, quantity=qty, site=self.site_a, reference=ref)
+            self.reservations.append((ref, qty))
+        else:
+            with pytest.raises(errors.InsufficientStock):
+                services.stock_reserve(item=self.plain, quantity=qty, site=self.site_a, reference=ref)
+
+    @rule(pick=st.integers(0, 100))
+    def release(self, pick):
+        if not self.reservations:
+            return
+        ref, _ = self.reservations.pop(pick % len(self.reservations))
+        assert services.stock_release_reservation(reference=ref) == 1
+
     @rule(loc=st.integers(0, 2), qty=quantities, lotted=st.booleans(), lot_no=st.integers(0, 2))
     def receive(self, loc, qty, lotted, lot_no):
         location = self.locations[loc]
@@ -115,7 +142,10 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         source, destination = self.locations[src], self.locations[dst]
         key = (item.pk, source.pk, lot.pk if lot else None)
-        if self._expect_ok(key, qty):
+        ok = self._expect_ok(key, qty)
+        if ok and self._respects_reservations(item, src, dst):
+            ok = self._available_a() >= qty
+        if ok:
             services.stock_transfer(item=item, quantity=qty, source=source, destination=destination, lot=lot)
             self.expected[key] -= qty
             self.expected[(item.pk, destination.pk, key[2])] += qty
@@ -132,7 +162,10 @@ class LedgerMachine(RuleBasedStateMachine):
         location = self.locations[loc]
         key = (item.pk, location.pk, lot.pk if lot else None)
         call = {"issue": services.stock_issue, "ship": services.stock_ship, "scrap": services.stock_scrap}[how]
-        if self._expect_ok(key, qty):
+        ok = self._expect_ok(key, qty)
+        if ok and how != "scrap" and self._respects_reservations(item, loc):
+            ok = self._available_a() >= qty
+        if ok:
             call(item=item, quantity=qty, location=location, lot=lot)
             self.expected[key] -= qty
         else:
@@ -164,6 +197,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for key, qty in self.expected.items():
             assert levels.get(key, D(0)) == qty, key
         assert all(v >= 0 for v in levels.values())
+        assert available_quantity(item=self.plain, site=self.site_a) == self._available_a()
         in_stock = dict(
             SerialUnit.objects.filter(item=self.serialised, status="in_stock").values_list("serial", "location_id")
         )
