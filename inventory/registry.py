@@ -24,3 +24,4 @@ register_panel(
         order=20,
     )
 )
+from inventory import analytics_registry  # noqa: E402, F401  (reports and forecasts nav)
