@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from wip import analytics_views
+
+urlpatterns = [
+    path("<slug:slug>/", analytics_views.ReportAPIView.as_view(), name="wip-analytics"),
+]
