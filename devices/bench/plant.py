@@ -105,7 +105,8 @@ def seed(spec: PlantSpec) -> World:
              + ["unknown"] * mix["unknown"])
     kinds += ["container"] * (n - len(kinds))
     rng.shuffle(kinds)
-    zone_of = [rng.randrange(N_ZONES) for _ in range(n)]
+    # Work-order totes start near the stations (zones 0-4), so some arrive at one.
+    zone_of = [rng.randrange(2 * STATIONS) if k == "work_order" else rng.randrange(N_ZONES) for k in kinds]
     epcs = [_epc(i) for i in range(n)]
     tag_ids = [f"epc:hex:{e}" for e in epcs]
     tags = Tag.objects.bulk_create(
@@ -135,7 +136,8 @@ def seed(spec: PlantSpec) -> World:
             wo_count += 1
             wo = wip_services.work_order_create(site=site, number=f"BWO-{i:06d}", item=product,
                                                 quantity=Decimal(1), routing=routing)
-            wip_services.work_order_release(work_order=wo)
+            # released before the simulated day starts, so the totes' arrivals are news
+            wip_services.work_order_release(work_order=wo, at=timezone.now() - dt.timedelta(days=2))
             assignments.append(TagAssignment(tag=tags[i], target_kind=TargetKind.WORK_ORDER, work_order=wo,
                                               valid_from=valid_from))
     for z, serials in serials_by_zone.items():

@@ -78,7 +78,7 @@ def _run(upload_ids: list[int], process, *, snapshot_after: int, checkpoints: in
             if n == snapshot_after:
                 snapshot = _zones()
             if n in marks:
-                rss_curve.append({"uploads": n, **rss_kib()})
+                rss_curve.append({"uploads": n, "busy_s": round(busy, 3), **rss_kib()})
     rows = ReaderUpload.objects.filter(pk__in=upload_ids).values_list("status", "result")
     statuses: dict[str, int] = {}
     effects: dict[str, int] = {}
@@ -86,7 +86,8 @@ def _run(upload_ids: list[int], process, *, snapshot_after: int, checkpoints: in
         statuses[status] = statuses.get(status, 0) + 1
         reads += (result or {}).get("reads", 0)
         moves += (result or {}).get("moves", 0)
-        for key in ("transfers", "arrivals", "arrivals_ignored", "moves_already_booked", "effect_errors"):
+        for key in ("transfers", "arrivals", "arrivals_ignored", "moves_already_booked", "moves_without_effect",
+                    "effect_errors"):
             effects[key] = effects.get(key, 0) + (result or {}).get(key, 0)
     return {
         "uploads": len(upload_ids),
@@ -109,6 +110,61 @@ def phase_pipeline(upload_ids: list[int], *, snapshot_after: int) -> dict[str, A
 
     return _run(upload_ids, lambda pk: reader_upload_process(upload_id=pk), snapshot_after=snapshot_after,
                 checkpoints=10)
+
+
+def _worker(queue, results) -> None:
+    """One worker process: take upload ids until the queue is empty (like a Celery
+    prefork child with prefetch 1)."""
+    from django.db import connections
+
+    from devices.services import reader_upload_process
+
+    done = 0
+    while True:
+        upload_id = queue.get()
+        if upload_id is None:
+            break
+        reader_upload_process(upload_id=upload_id)
+        done += 1
+    results.put({"uploads": done, **rss_kib()})
+    connections.close_all()
+
+
+def phase_workers(upload_ids: list[int], *, workers: int) -> dict[str, Any]:
+    """The same uploads through ``workers`` processes at once: wall-clock throughput."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # children open their own connections
+    ctx = multiprocessing.get_context("fork")
+    queue, results = ctx.Queue(), ctx.Queue()
+    for upload_id in upload_ids:
+        queue.put(upload_id)
+    for _ in range(workers):
+        queue.put(None)
+    procs = [ctx.Process(target=_worker, args=(queue, results)) for _ in range(workers)]
+    started = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    per_worker = [results.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    wall = time.perf_counter() - started
+    reads = 0
+    statuses: dict[str, int] = {}
+    for status, result in ReaderUpload.objects.filter(pk__in=upload_ids).values_list("status", "result"):
+        statuses[status] = statuses.get(status, 0) + 1
+        reads += (result or {}).get("reads", 0)
+    return {
+        "workers": workers,
+        "uploads": len(upload_ids),
+        "reads": reads,
+        "statuses": statuses,
+        "seconds": round(wall, 3),
+        "reads_per_s": round(reads / wall, 1),
+        "per_worker": per_worker,
+    }
 
 
 def phase_baseline(upload_ids: list[int]) -> dict[str, Any]:
