@@ -91,6 +91,33 @@ def _moves_sub(site: Site, q: Q) -> Coalesce:
     return Coalesce(_sum_sub(moves), Value(ZERO), output_field=QTYF)
 
 
+def _levels_now(site: Site) -> dict[int, Decimal]:
+    """On hand per item at the site's real locations now (one grouped query)."""
+    return dict(
+        StockLevel.objects.filter(site=site, location__is_virtual=False).order_by()
+        .values("item_id").annotate(s=Sum("on_hand")).values_list("item_id", "s")
+    )
+
+
+def _flows_since(site: Site, since: dt.datetime, *, extra: dict[str, Q] | None = None) -> dict[int, dict[str, Decimal]]:
+    """Per item, over the moves since ``since`` touching the site: quantity into and out of
+    its real locations (``inflow``/``outflow``) and any ``extra`` conditional sums. One
+    grouped query: a single range scan of the ledger since ``since``, whatever the items."""
+    sums = {"inflow": _inflow(site), "outflow": _outflow(site), **(extra or {})}
+    rows = (
+        StockMove.objects.filter(occurred_at__gte=since).filter(Q(source__site=site) | Q(destination__site=site))
+        .order_by().values("item_id")
+        .annotate(**{name: Coalesce(Sum("quantity", filter=q), Value(ZERO), output_field=QTYF) for name, q in sums.items()})
+    )
+    return {row.pop("item_id"): row for row in rows}
+
+
+def _ids(ids) -> list[int]:
+    """Ids for ``pk__in``; never empty, because Django skips the query for an empty list and the
+    page's query count must not depend on the data (0 is no primary key)."""
+    return list(ids) or [0]
+
+
 def _d(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value or 0))
 
@@ -126,35 +153,32 @@ def stock_value(*, site: Site, start: dt.date, end: dt.date, group: str = "item"
 def turnover(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     """Per item: consumption (issues + shipments) in the period, average on hand
     ((level at start + level at end) / 2, rebuilt from today's level and the
-    net flow across the site's boundary since), turnover and days of supply. One query."""
+    net flow across the site's boundary since), turnover and days of supply.
+    Three queries (levels, flows since the start, the items concerned)."""
     t0, t1 = _window(start, end)
     days = Decimal((end - start).days + 1)
-    consumed_q = Q(kind__in=OUT_KINDS, source__site=site, occurred_at__gte=t0, occurred_at__lt=t1)
-    items = (
-        Item.objects.annotate(
-            on_hand=_on_hand_sub(site),
-            consumed=_moves_sub(site, consumed_q),
-            in_after_start=_moves_sub(site, _inflow(site) & Q(occurred_at__gte=t0)),
-            out_after_start=_moves_sub(site, _outflow(site) & Q(occurred_at__gte=t0)),
-            in_after_end=_moves_sub(site, _inflow(site) & Q(occurred_at__gte=t1)),
-            out_after_end=_moves_sub(site, _outflow(site) & Q(occurred_at__gte=t1)),
-        )
-        .filter(Q(on_hand__gt=0) | Q(consumed__gt=0) | Q(in_after_start__gt=0))
-        .values("sku", "name", "standard_cost", "on_hand", "consumed", "in_after_start", "out_after_start",
-                "in_after_end", "out_after_end")
-        .order_by("sku")
-    )
+    on_hand = _levels_now(site)
+    flows = _flows_since(site, t0, extra={
+        "consumed": Q(kind__in=OUT_KINDS, source__site=site, occurred_at__lt=t1),
+        "in_after_end": _inflow(site) & Q(occurred_at__gte=t1),
+        "out_after_end": _outflow(site) & Q(occurred_at__gte=t1),
+    })
+    ids = {pk for pk, q in on_hand.items() if q > 0} | set(flows)
+    items = Item.objects.filter(pk__in=_ids(ids)).values("pk", "sku", "name", "standard_cost").order_by("sku")
+    empty = {"inflow": ZERO, "outflow": ZERO, "consumed": ZERO, "in_after_end": ZERO, "out_after_end": ZERO}
     rows = []
     for it in items:
-        at_start = it["on_hand"] - it["in_after_start"] + it["out_after_start"]
-        at_end = it["on_hand"] - it["in_after_end"] + it["out_after_end"]
+        f = flows.get(it["pk"], empty)
+        now = on_hand.get(it["pk"], ZERO)
+        at_start = now - f["inflow"] + f["outflow"]
+        at_end = now - f["in_after_end"] + f["out_after_end"]
         average = (at_start + at_end) / 2
-        daily = it["consumed"] / days
+        daily = f["consumed"] / days
         rows.append({
-            "sku": it["sku"], "name": it["name"], "consumed": it["consumed"],
-            "consumed_value": it["consumed"] * it["standard_cost"], "on_hand_start": at_start, "on_hand_end": at_end,
-            "average_on_hand": average, "turnover": _ratio(it["consumed"], average),
-            "days_of_supply": _ratio(it["on_hand"], daily, "0.1") if daily else None, "on_hand": it["on_hand"],
+            "sku": it["sku"], "name": it["name"], "consumed": f["consumed"],
+            "consumed_value": f["consumed"] * it["standard_cost"], "on_hand_start": at_start, "on_hand_end": at_end,
+            "average_on_hand": average, "turnover": _ratio(f["consumed"], average),
+            "days_of_supply": _ratio(now, daily, "0.1") if daily else None, "on_hand": now,
         })
     rows.sort(key=lambda r: (r["turnover"] is None, -(r["turnover"] or 0), r["sku"]))
     return Report("turnover", "Turnover and days of supply", [
@@ -198,33 +222,26 @@ def abc(*, site: Site, start: dt.date, end: dt.date, a: int = 80, b: int = 95, *
 
 def slow_movers(*, site: Site, start: dt.date, end: dt.date, dead_days: int = 90, **_: Any) -> Report:
     """Items with stock whose last issue/shipment is older than ``dead_days`` (dead) or with
-    less consumption in the period than a tenth of their stock (slow). One query."""
+    less consumption in the period than a tenth of their stock (slow). Four grouped queries."""
     t0, t1 = _window(start, end)
-    last_out = StockMove.objects.filter(item=OuterRef("pk"), kind__in=OUT_KINDS, source__site=site).order_by()
-    items = (
-        Item.objects.annotate(
-            on_hand=_on_hand_sub(site),
-            consumed=_moves_sub(site, Q(kind__in=OUT_KINDS, source__site=site, occurred_at__gte=t0, occurred_at__lt=t1)),
-            last_issue=Subquery(last_out.values("item").annotate(m=Max("occurred_at")).values("m")[:1]),
-        )
-        .filter(on_hand__gt=0)
-        .values("sku", "name", "standard_cost", "on_hand", "consumed", "last_issue")
-        .order_by("last_issue", "sku")
-    )
+    on_hand = {pk: q for pk, q in _levels_now(site).items() if q > 0}
+    out = StockMove.objects.filter(kind__in=OUT_KINDS, source__site=site).order_by().values("item_id")
+    last = dict(out.annotate(m=Max("occurred_at")).values_list("item_id", "m"))
+    consumed = dict(out.filter(occurred_at__gte=t0, occurred_at__lt=t1).annotate(q=Sum("quantity"))
+                    .values_list("item_id", "q"))
     cutoff = t1 - dt.timedelta(days=dead_days)
     rows = []
-    for it in items:
-        dead = it["last_issue"] is None or it["last_issue"] < cutoff
-        slow = it["consumed"] * 10 < it["on_hand"]
-        if not (dead or slow):
+    for it in Item.objects.filter(pk__in=_ids(on_hand)).values("pk", "sku", "name", "standard_cost"):
+        qty, last_issue, used = on_hand[it["pk"]], last.get(it["pk"]), consumed.get(it["pk"], ZERO)
+        dead = last_issue is None or last_issue < cutoff
+        if not (dead or used * 10 < qty):
             continue
         rows.append({
-            "sku": it["sku"], "name": it["name"], "on_hand": it["on_hand"],
-            "value": it["on_hand"] * it["standard_cost"], "consumed": it["consumed"],
-            "last_issue": it["last_issue"].date() if it["last_issue"] else None,
-            "days_idle": (t1 - it["last_issue"]).days if it["last_issue"] else None,
-            "status": "dead" if dead else "slow",
+            "sku": it["sku"], "name": it["name"], "on_hand": qty, "value": qty * it["standard_cost"], "consumed": used,
+            "last_issue": last_issue.date() if last_issue else None,
+            "days_idle": (t1 - last_issue).days if last_issue else None, "status": "dead" if dead else "slow",
         })
+    rows.sort(key=lambda r: (r["last_issue"] or dt.date.min, r["sku"]))
     return Report("slow-movers", f"Slow movers and dead stock (no issue for {dead_days} days)", [
         ("sku", "SKU"), ("name", "Name"), ("status", "Status"), ("on_hand", "On hand"), ("value", "Value"),
         ("consumed", "Consumed in period"), ("last_issue", "Last issue"), ("days_idle", "Days since"),
@@ -244,24 +261,27 @@ def stockouts(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     """
     t0, t1 = _window(start, end)
     days_total = (end - start).days + 1
+    on_hand = _levels_now(site)
+    since = _flows_since(site, t0)
+    ids = {pk for pk, q in on_hand.items() if q > 0} | set(since)
     items = {
-        it["pk"]: it for it in Item.objects.annotate(
-            on_hand=_on_hand_sub(site),
-            in_after=_moves_sub(site, _inflow(site) & Q(occurred_at__gte=t0)),
-            out_after=_moves_sub(site, _outflow(site) & Q(occurred_at__gte=t0)),
-        ).filter(Q(on_hand__gt=0) | Q(in_after__gt=0) | Q(reorder_point__gt=0))
-        .values("pk", "sku", "name", "reorder_point", "on_hand", "in_after", "out_after")
+        it["pk"]: it for it in Item.objects.filter(Q(pk__in=_ids(ids)) | Q(reorder_point__gt=0))
+        .values("pk", "sku", "name", "reorder_point")
     }
-    flows: dict[int, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-    period = StockMove.objects.filter(occurred_at__gte=t0, occurred_at__lt=t1, item_id__in=list(items)).order_by()
-    base = period.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC)).values("item_id", "day")
-    rows_in = base.filter(_inflow(site)).annotate(q=Sum("quantity"), sign=Value(1))
-    rows_out = base.filter(_outflow(site)).annotate(q=Sum("quantity"), sign=Value(-1))
-    for row in rows_in.union(rows_out, all=True):
-        flows[row["item_id"]][row["day"]] += row["q"] * row["sign"]
+    flows: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
+    daily = (
+        StockMove.objects.filter(occurred_at__gte=t0, occurred_at__lt=t1)
+        .filter(Q(source__site=site) | Q(destination__site=site)).order_by()
+        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC)).values("item_id", "day")
+        .annotate(inflow=Coalesce(Sum("quantity", filter=_inflow(site)), Value(ZERO), output_field=QTYF),
+                  outflow=Coalesce(Sum("quantity", filter=_outflow(site)), Value(ZERO), output_field=QTYF))
+    )
+    for row in daily:
+        flows[row["item_id"]][row["day"]] = row["inflow"] - row["outflow"]
     rows = []
     for pk, it in sorted(items.items(), key=lambda kv: kv[1]["sku"]):
-        level = it["on_hand"] - it["in_after"] + it["out_after"]
+        f = since.get(pk, {"inflow": ZERO, "outflow": ZERO})
+        level = on_hand.get(pk, ZERO) - f["inflow"] + f["outflow"]
         out_days = under_days = 0
         day = start
         changes = flows.get(pk, {})
