@@ -83,8 +83,11 @@ class Arbiter:
     clock: int | None = None  # latest observation time applied, ms
     candidate: int | None = None
     candidate_since: int | None = None
-    # zone -> [[t, rssi, reads], ...] sorted by t
-    windows: dict[int, list[list]] = field(default_factory=dict)
+    # zone -> [[t ms, RSSI in tenths of a dB, reads], ...] sorted by t; integers, so a
+    # state saved and loaded again decides exactly the same
+    windows: dict[int, list[list[int]]] = field(default_factory=dict)
+    # zone -> [reads, sum of RSSI x reads] of its window, kept in step with it
+    sums: dict[int, list[int]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ state
 
@@ -101,11 +104,12 @@ class Arbiter:
         arb.candidate = data.get("c")
         arb.candidate_since = data.get("cs")
         if clock is not None:
-            windows = arb.windows
+            windows, sums = arb.windows, arb.sums
             for z, flat in (data.get("w") or {}).items():
-                windows[int(z)] = [
-                    [clock - flat[i], flat[i + 1] / 10, flat[i + 2]] for i in range(0, len(flat) - 2, 3)
-                ]
+                entries = [[clock - flat[i], flat[i + 1], flat[i + 2]] for i in range(0, len(flat) - 2, 3)]
+                zone_id = int(z)
+                windows[zone_id] = entries
+                sums[zone_id] = [sum(e[2] for e in entries), sum(e[1] * e[2] for e in entries)]
         return arb
 
     def dump(self) -> dict:
@@ -120,9 +124,9 @@ class Arbiter:
         if self.windows:
             w = {}
             for z, entries in self.windows.items():
-                flat = []
-                for t, rssi, n in entries:
-                    flat += (clock - t, int(rssi * 10 + (0.5 if rssi >= 0 else -0.5)), n)
+                flat: list[int] = []
+                for t, r10, n in entries:
+                    flat += (clock - t, r10, n)
                 w[str(z)] = flat
             data["w"] = w
         return data
@@ -144,55 +148,65 @@ class Arbiter:
             if zone == self.zone:
                 return APPLIED, None
             return APPLIED, self._move(zone, t)
+        r10 = int(rssi * 10 + (0.5 if rssi >= 0 else -0.5))
         window = self.windows.get(zone)
-        rssi = round(rssi, 1)  # what the stored state keeps, so a reload decides the same
-        entry = [t, rssi, reads]
+        entry = [t, r10, reads]
         if window is None:
             self.windows[zone] = [entry]
-        elif t > window[-1][0]:
-            window.append(entry)
+            self.sums[zone] = [reads, r10 * reads]
         else:
-            at = bisect.bisect_left(window, t, key=_entry_time)
-            while at < len(window) and window[at][0] == t:
-                if window[at][1] == rssi and window[at][2] == reads:
-                    return DUPLICATE, None  # the same report again (a reader re-sending a batch)
-                at += 1
-            window.insert(at, entry)
+            if t > window[-1][0]:
+                window.append(entry)
+            else:
+                at = bisect.bisect_left(window, t, key=_entry_time)
+                while at < len(window) and window[at][0] == t:
+                    if window[at][1] == r10 and window[at][2] == reads:
+                        return DUPLICATE, None  # the same report again (a reader re-sending a batch)
+                    at += 1
+                window.insert(at, entry)
+            zone_sums = self.sums[zone]
+            zone_sums[0] += reads
+            zone_sums[1] += r10 * reads
         self._prune(clock, params)
         return APPLIED, self._decide(clock, params)
 
     def _prune(self, now: int, params: Callable[[int], ZoneParams]) -> None:
-        empty = []
+        """Drop what fell out of each window: older than ``window_ms``, or beyond the
+        newest entries holding ``window_reads`` reads."""
+        empty = None
+        sums = self.sums
         for z, window in self.windows.items():
             p = params(z)
             horizon = now - p.window_ms
+            zone_sums = sums[z]
+            total, weighted = zone_sums
             drop = 0
-            while drop < len(window) and window[drop][0] < horizon:
+            last = len(window)
+            while drop < last and window[drop][0] < horizon:
+                total -= window[drop][2]
+                weighted -= window[drop][1] * window[drop][2]
                 drop += 1
-            # Keep the newest entries holding the last ``window_reads`` reads.
-            total = 0
-            keep_from = len(window)
-            while keep_from > drop and total < p.window_reads:
-                keep_from -= 1
-                total += window[keep_from][2]
-            if keep_from:
-                del window[:keep_from]
-            if not window:
-                empty.append(z)
-        for z in empty:
-            del self.windows[z]
+            cap = p.window_reads
+            while drop < last - 1 and total - window[drop][2] >= cap:
+                total -= window[drop][2]
+                weighted -= window[drop][1] * window[drop][2]
+                drop += 1
+            if drop:
+                del window[:drop]
+                zone_sums[0], zone_sums[1] = total, weighted
+                if not window:
+                    empty = [*(empty or ()), z]
+        if empty:
+            for z in empty:
+                del self.windows[z]
+                del sums[z]
 
     def _decide(self, now: int, params: Callable[[int], ZoneParams]) -> Move | None:
         current = self.zone
         current_mean = _NO_MEAN
         best, best_mean, best_reads = None, _NO_MEAN, 0
-        for z, window in self.windows.items():
-            reads = 0
-            total = 0.0
-            for _t, rssi, n in window:
-                reads += n
-                total += rssi * n
-            mean = total / reads if reads else _NO_MEAN
+        for z, (reads, weighted) in self.sums.items():
+            mean = weighted / (10 * reads) if reads else _NO_MEAN
             if z == current:
                 current_mean = mean
             elif best is None or mean > best_mean:

@@ -98,7 +98,7 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         pk = tags[tag_id]
         state = states[pk]
         arb = Arbiter.load(
-            state.arbitration, zone=state.location_id, since=to_ms(state.since) if state.since else None
+            state.arbitration, zone=state.location_id, since=state.since
         )
         target = targets.get(pk)
         last_t = None
@@ -128,18 +128,17 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
                     )
                 )
         i = j
-        seen_at = from_ms(last_t)
         state.arbitration = arb.dump()
         state.location_id = arb.zone
-        state.since = from_ms(arb.since) if arb.since is not None else None
-        if state.last_seen_at is None or seen_at > state.last_seen_at:
-            state.last_seen_at = seen_at
+        state.since = arb.since
+        if state.last_seen is None or last_t > state.last_seen:
+            state.last_seen = last_t
         if state.missing_since is not None:
             state.missing_since = None
             cleared_missing.append(tag_id)
         changed.append(state)
         if target is None:
-            unknown_seen[pk] = (seen_at, reads_n, zone_seen)
+            unknown_seen[pk] = (from_ms(last_t), reads_n, zone_seen)
     counters.update(late=late, stale=stale, unmapped=unmapped, moves=len(moves))
     counters["duplicates"] += duplicates
 

@@ -19,12 +19,31 @@ from devices.models import Tag, TagAssignment, TagState, UnknownTag
 
 @dataclass(slots=True)
 class StateRow:
+    """A tag state as the pipeline handles it: times in ms since the epoch (the
+    arbitration's unit), so nothing is converted back and forth per tag."""
+
     tag_pk: int
     location_id: int | None
-    since: dt.datetime | None
-    last_seen_at: dt.datetime | None
+    since: int | None
+    last_seen: int | None
     arbitration: dict
-    missing_since: dt.datetime | None
+    missing_since: int | None
+
+
+def _ms(value: dt.datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def _dt(value: int | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
+
+
+# Times travel as epoch milliseconds both ways on PostgreSQL (integers are cheap to send and read).
+_MS = "(extract(epoch from {}) * 1000)::bigint"
+_STATE_SELECT = (
+    f"s.location_id, {_MS.format('s.since')}, {_MS.format('s.last_seen_at')}, s.arbitration::text, "
+    f"{_MS.format('s.missing_since')}"
+)
 
 
 _STATE_COLUMNS = ("tag_id", "location_id", "since", "last_seen_at", "arbitration", "missing_since")
@@ -43,7 +62,7 @@ def load_tags_locked(*, site_id: int, tag_ids: list[str]) -> tuple[dict[str, int
     state, their states locked in pk order (FOR UPDATE OF the state rows only) and
     their current assignments."""
     sql = (
-        "SELECT t.tag_id, t.id, s.location_id, s.since, s.last_seen_at, s.arbitration::text, s.missing_since, "  # noqa: S608
+        f"SELECT t.tag_id, t.id, {_STATE_SELECT}, "  # noqa: S608
         "a.target_kind, a.code, a.serial_id, a.lot_id, a.work_order_id "
         f'FROM "{Tag._meta.db_table}" t JOIN "{TagState._meta.db_table}" s ON s.tag_id = t.id '
         f'LEFT JOIN "{TagAssignment._meta.db_table}" a ON a.tag_id = t.id AND a.valid_to IS NULL '
@@ -71,14 +90,14 @@ def lock_states(*, site_id: int, tag_pks: list[int]) -> dict[int, StateRow]:
         if _pg():
             # One array parameter instead of an IN list of hundreds; the JSON is decoded once, here.
             sql = (
-                "SELECT tag_id, location_id, since, last_seen_at, arbitration::text, missing_since "  # noqa: S608
-                f'FROM "{TagState._meta.db_table}" WHERE tag_id = ANY(%s::bigint[]) ORDER BY tag_id FOR UPDATE'
+                f"SELECT s.tag_id, {_STATE_SELECT} "  # noqa: S608
+                f'FROM "{TagState._meta.db_table}" s WHERE s.tag_id = ANY(%s::bigint[]) ORDER BY s.tag_id FOR UPDATE'
             )
             with connection.cursor() as cursor:
                 cursor.execute(sql, [ids])
                 return {r[0]: StateRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in cursor.fetchall()}
         rows = TagState.objects.filter(pk__in=ids).order_by("pk").select_for_update().values_list(*_STATE_COLUMNS)
-        return {r[0]: StateRow(*r) for r in rows}
+        return {r[0]: StateRow(r[0], r[1], _ms(r[2]), _ms(r[3]), r[4], _ms(r[5])) for r in rows}
 
     states = select(pks)
     missing = [pk for pk in pks if pk not in states]
@@ -124,27 +143,28 @@ def write_states(*, states: list[StateRow], device_id: int, now: dt.datetime) ->
     if _pg():
         table = TagState._meta.db_table
         sql = (
-            f'UPDATE "{table}" AS s SET location_id = v.location_id, since = v.since, '  # noqa: S608 - table name from the model
-            "last_seen_at = v.last_seen_at, arbitration = v.arbitration::jsonb, missing_since = v.missing_since, "
+            f'UPDATE "{table}" AS s SET location_id = v.location_id, '  # noqa: S608 - table name from the model
+            "since = to_timestamp(v.since / 1000.0), last_seen_at = to_timestamp(v.last_seen / 1000.0), "
+            "arbitration = v.arbitration::jsonb, missing_since = to_timestamp(v.missing_since / 1000.0), "
             "last_device_id = %s, updated_at = %s "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[], "
-            "%s::timestamptz[]) AS v(tag_id, location_id, since, last_seen_at, arbitration, missing_since) "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::bigint[]) "
+            "AS v(tag_id, location_id, since, last_seen, arbitration, missing_since) "
             "WHERE s.tag_id = v.tag_id"
         )
         rows = sorted(states, key=lambda r: r.tag_pk)
+        dumps = json.JSONEncoder(separators=(",", ":")).encode
         params = [
             device_id, now,
             [r.tag_pk for r in rows], [r.location_id for r in rows], [r.since for r in rows],
-            [r.last_seen_at for r in rows], [json.dumps(r.arbitration, separators=(",", ":")) for r in rows],
-            [r.missing_since for r in rows],
+            [r.last_seen for r in rows], [dumps(r.arbitration) for r in rows], [r.missing_since for r in rows],
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
         return
     TagState.objects.bulk_update(
         [
-            TagState(tag_id=r.tag_pk, location_id=r.location_id, since=r.since, last_seen_at=r.last_seen_at,
-                     arbitration=r.arbitration, missing_since=r.missing_since, last_device_id=device_id,
+            TagState(tag_id=r.tag_pk, location_id=r.location_id, since=_dt(r.since), last_seen_at=_dt(r.last_seen),
+                     arbitration=r.arbitration, missing_since=_dt(r.missing_since), last_device_id=device_id,
                      updated_at=now)
             for r in states
         ],

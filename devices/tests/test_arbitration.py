@@ -151,7 +151,7 @@ def test_the_same_report_twice_counts_once():
     arb.observe(A, 2000, -50.0, 1, same)  # moves to A
     arb.observe(B, 3000, -45.0, 1, same)
     assert arb.observe(B, 3000, -45.0, 1, same) == (DUPLICATE, None)
-    assert sum(e[2] for e in arb.windows[B]) == 1
+    assert sum(e[2] for e in arb.windows[B]) == 1 and arb.sums[B] == [1, -450]
 
 
 def test_observation_without_rssi_is_definitive():
