@@ -176,7 +176,8 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         counters["samples"] = len(rows)
         counters.update(telemetry.rules_apply(site_id=site.pk, samples=rows, lots_in_zone=effects.lots_in_zone))
 
-    _devices_save(uploader=device, changed=changed_devices, seen_at=upload.received_at)
+    _devices_save(uploader=device, changed=changed_devices, seen_at=upload.received_at,
+                  forwarded_for=rpmap.forwarded_for)
 
     if parsed.warnings:
         counters["warnings"] = parsed.warnings[:MAX_WARNINGS_KEPT]
@@ -187,8 +188,15 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
     return counters
 
 
-def _devices_save(*, uploader: Device, changed: dict[int, Device], seen_at: dt.datetime) -> None:
-    """Last seen, battery and health of the uploader and of the devices reports named."""
+def _devices_save(*, uploader: Device, changed: dict[int, Device], seen_at: dt.datetime,
+                  forwarded_for: set[int] = frozenset()) -> None:
+    """Last seen, battery and health of the uploader, of the devices reports named
+    and of the readers whose reports a gateway forwarded."""
+    forwarded = forwarded_for - set(changed) - {uploader.pk}
+    if forwarded:
+        for other in Device.objects.filter(pk__in=forwarded).order_by("pk"):
+            other.last_seen_at = max(other.last_seen_at or seen_at, seen_at)
+            changed[other.pk] = other
     fields = ["last_seen_at", "battery_pct", "battery_voltage", "firmware", "health", "silent_since"]
     uploader = changed.get(uploader.pk, uploader)
     if uploader.last_seen_at is None or seen_at > uploader.last_seen_at:

@@ -74,6 +74,8 @@ class ReadPointMap:
         self._ports: dict[tuple[int, int | None], int] = {}
         self._device_by_name: dict[str, int] = {}
         self.overrides: dict[int, dict[str, Any]] = {}
+        #: other devices whose reports the uploader forwarded (an edge agent for its readers)
+        self.forwarded_for: set[int] = set()
         for dev_pk, dev_id, reader_name, port, reported_as, loc_pk, loc_code, loc_kind, *setting in read_points:
             self.zones[loc_pk] = Zone(loc_pk, loc_code, loc_kind)
             if setting:
@@ -116,6 +118,8 @@ class ReadPointMap:
             other = self._device_by_name.get(reader) if reader else None
             if other is not None:
                 zone = self._ports.get((other, antenna))
+                if zone is not None and other != self.device.pk:
+                    self.forwarded_for.add(other)
         if zone is None:
             zone = self._ports.get((self.device.pk, antenna))
         self._cache[key] = zone

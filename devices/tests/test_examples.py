@@ -93,6 +93,10 @@ def test_llrp_from_edge_agent_uses_the_forwarded_readers_antennas(story, django_
     assert set(UnknownTag.objects.values_list("tag__tag_id", flat=True)) == {
         UNIT_20007, "epc:hex:E2801160600002050000000A1B2C3D4E"
     }
+    # the forwarded reader counts as heard, like the agent that forwarded it
+    from devices.models import Device
+
+    assert Device.objects.get(device_id="SPEEDWAY-R10").last_seen_at == upload.received_at
 
 
 def test_minew_gateway_health_samples_and_beacons(story, django_capture_on_commit_callbacks):
