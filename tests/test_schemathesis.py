@@ -32,19 +32,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "3"))
 CHECKS = [not_a_server_error, response_schema_conformance]
 # Known failures with their reasons, reported to their owners: {"METHOD /path": "why"}.
-_NULLABLE = ("read-only SlugRelatedField on a nullable FK is documented as a plain string; the response holds "
-             "null. Fix: allow_null=True on the field (or a spectacular hook marking such fields nullable)")
-KNOWN: dict[str, str] = {
-    "POST /api/v1/epcis/capture": "500 for an empty body sent through WSGI (schemathesis' from_wsgi, no "
-                                  "Content-Length): devices.api.epcis.EpcisCaptureView.post; Django's test client "
-                                  "gets the expected 400 'body is empty'",
-    "GET /api/v1/devices/devices/": f"Device.location: {_NULLABLE}",
-    "GET /api/v1/inventory/levels/": f"StockLevel.lot: {_NULLABLE}",
-    "GET /api/v1/inventory/moves/": f"StockMove.actor/lot/serial: {_NULLABLE}",
-    "GET /api/v1/locations/": f"Location.parent: {_NULLABLE}",
-    "GET /api/v1/wip/routings/": f"Routing step group: {_NULLABLE}",
-    "GET /api/v1/wip/workstations/": f"Workstation.group: {_NULLABLE}",
-}
+KNOWN: dict[str, str] = {}
 FIGURES: Counter = Counter()
 
 

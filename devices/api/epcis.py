@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.http.request import RawPostDataException
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -53,7 +55,14 @@ class EpcisCaptureView(APIView):
         if behaviour != "rollback":
             raise EpcisInvalid("Only GS1-Capture-Error-Behaviour: rollback is supported.",
                                field="GS1-Capture-Error-Behaviour")
-        if len(request.body) > MAX_BYTES:
+        media_type = (request.content_type or "").split(";")[0].strip().lower()
+        if media_type not in {"application/json", "application/ld+json"}:
+            raise UnsupportedMediaType(media_type or "(none)", detail="Send the EPCIS document as application/json or application/ld+json.")
+        try:
+            body = request.body
+        except RawPostDataException as exc:  # the stream was consumed before the view (no Content-Length)
+            raise ParseError("The request body could not be read; send it with a Content-Length.") from exc
+        if len(body) > MAX_BYTES:
             raise EpcisInvalid(f"Documents up to {MAX_BYTES} bytes.", field="(document)", code="capture_too_large")
 
         def handler() -> Response:

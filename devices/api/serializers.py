@@ -19,7 +19,7 @@ class ReaderUploadSerializer(serializers.ModelSerializer):
 
 
 class ReadPointSerializer(serializers.ModelSerializer):
-    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = ReadPoint
@@ -28,7 +28,7 @@ class ReadPointSerializer(serializers.ModelSerializer):
 
 class DeviceSerializer(serializers.ModelSerializer):
     site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     read_points = ReadPointSerializer(many=True, read_only=True)
     status = serializers.SerializerMethodField()
 
@@ -83,8 +83,8 @@ class TagSerializer(serializers.ModelSerializer):
 class UnknownTagSerializer(serializers.ModelSerializer):
     tag_id = serializers.CharField(source="tag.tag_id", read_only=True)
     site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    last_location = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    last_device = serializers.SlugRelatedField(slug_field="device_id", read_only=True)
+    last_location = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    last_device = serializers.SlugRelatedField(slug_field="device_id", read_only=True, allow_null=True)
 
     class Meta:
         model = UnknownTag

@@ -44,7 +44,7 @@ class LotSerializer(serializers.ModelSerializer):
 class SerialSerializer(serializers.ModelSerializer):
     key = serializers.SerializerMethodField()
     item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
-    lot = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     location = serializers.SlugRelatedField(slug_field="code", read_only=True)
     status = serializers.CharField(read_only=True, help_text="in_stock, in_transit, consumed, shipped, scrapped, on_hold")
 
@@ -61,7 +61,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
     unit = serializers.CharField(source="item.unit", read_only=True)
     location = serializers.SlugRelatedField(slug_field="code", read_only=True)
     site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    lot = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     available = serializers.DecimalField(**QTY, read_only=True)
 
     class Meta:
@@ -74,9 +74,9 @@ class StockMoveSerializer(serializers.ModelSerializer):
     unit = serializers.CharField(source="item.unit", read_only=True)
     source = serializers.SlugRelatedField(slug_field="code", read_only=True)
     destination = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    lot = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    serial = serializers.SlugRelatedField(slug_field="serial", read_only=True)
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    serial = serializers.SlugRelatedField(slug_field="serial", read_only=True, allow_null=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = StockMove
@@ -182,7 +182,7 @@ class ShipmentSerializer(serializers.ModelSerializer):
 class ReservationSerializer(serializers.ModelSerializer):
     item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
     site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    lot = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     location = serializers.SlugRelatedField(slug_field="code", read_only=True)
     status = serializers.CharField(read_only=True, help_text="open, consumed, released")
 

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
+from django.http.request import RawPostDataException
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -34,7 +35,11 @@ def _fingerprint(request) -> str:
     digest.update(request.method.encode())
     digest.update(request.path.encode())
     digest.update(b"\0")
-    digest.update(request.body)
+    try:
+        digest.update(request.body)
+    except RawPostDataException:
+        # A form body already read by the CSRF check: fingerprint the parsed data.
+        digest.update(json.dumps(request.data, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 

@@ -32,7 +32,7 @@ def _code(field: str = "code", **kwargs):
 class WorkstationSerializer(serializers.ModelSerializer):
     site = _code()
     location = _code()
-    group = _code()
+    group = _code(allow_null=True)
     supply_location = _code()
     operators = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     queue_length = serializers.IntegerField(read_only=True)
@@ -58,8 +58,8 @@ class CheckItemSerializer(serializers.ModelSerializer):
 
 
 class OperationSerializer(serializers.ModelSerializer):
-    workstation = _code()
-    group = _code()
+    workstation = _code(allow_null=True)
+    group = _code(allow_null=True)
     check_items = CheckItemSerializer(many=True, read_only=True)
 
     class Meta:
@@ -82,7 +82,7 @@ class RoutingSerializer(serializers.ModelSerializer):
 
 class RunSerializer(serializers.ModelSerializer):
     work_order = _code("number")
-    workstation = _code()
+    workstation = _code(allow_null=True)
     operator = _code("username")
     operation = serializers.CharField(source="operation.name", read_only=True)
     rework_of = serializers.PrimaryKeyRelatedField(read_only=True)
@@ -99,7 +99,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunBriefSerializer(serializers.ModelSerializer):
-    workstation = _code()
+    workstation = _code(allow_null=True)
     status = serializers.CharField(read_only=True, help_text="waiting, queued, running, paused, done, failed, skipped")
 
     class Meta:
