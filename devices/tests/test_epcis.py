@@ -21,10 +21,9 @@ from tests.factories.tracker import LocationFactory, SiteFactory
 from tests.factories.wip import make_plant
 from wip import services as wip
 
-STANDARD = Path("/work/shared/standards/epcis-2.0")
-if not STANDARD.exists():  # pragma: no cover - a checkout elsewhere keeps copies next to the parser
-    STANDARD = Path(__file__).resolve().parents[1] / "parsers" / "schemas"
-UPLOADS = Path("/work/shared/uploads")
+# Copies of GS1's worked examples and the example uploads, kept with the tests.
+UPLOADS = Path(__file__).resolve().parent / "uploads"
+STANDARD = UPLOADS / "epcis"
 CAPTURE = "/api/v1/epcis/capture"
 EVENTS = "/api/v1/epcis/events"
 
