@@ -35,7 +35,9 @@ def test_card_moves_to_the_next_station_when_its_tote_is_read(page_for, plant, a
 
     # The welding antenna (port 2 of the line 1 Zebra reader) sees the order's tote for 3 s.
     now = dt.datetime.now(dt.UTC)
-    reads = [writers.Read(layout.tote_epc(1), 2, now - dt.timedelta(seconds=4) + dt.timedelta(seconds=1.1 * k), -45, 3)
+    # Reads start now: an arrival dated before the order finished cutting (in the fixture)
+    # would rightly be ignored as stale.
+    reads = [writers.Read(layout.tote_epc(1), 2, now + dt.timedelta(seconds=1.1 * k), -45, 3)
              for k in range(4)]
     response = httpx.post(
         f"{plant['url']}/api/v1/devices/uploads/", content=writers.zebra_iotc(reads, first_event_num=1),
