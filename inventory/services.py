@@ -986,6 +986,11 @@ def lot_recall(*, lot: Lot, actor: Any = None, reason: str = "") -> RecallResult
     ]
     audit_record(actor=actor, action="lot.recalled", obj=lot, site=lot.site,
                  changes={"held_lots": [x.code for x in held_lots], "held_serials": len(serials), "shipments": len(affected)})
+    if lot.site_id is not None:
+        broadcast(site_id=lot.site_id, type="lot.recalled", data={"lot": {
+            "code": lot.code, "item": lot.item.sku, "held_lots": [x.code for x in held_lots],
+            "held_serials": len(serials), "affected_shipments": len(affected),
+        }})
     return RecallResult(lot=lot, held_lots=held_lots, held_serials=serials, affected_shipments=affected)
 
 
@@ -1028,6 +1033,10 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
         received_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
     receipt.moves_posted = [m for index in sorted(by_line) for m in by_line[index]]
+    broadcast(site_id=site.pk, type="receipt.posted", data={"receipt": {
+        "reference": reference, "supplier": supplier, "external_id": external_id,
+        "lines": len(lines), "moves": [m.pk for m in receipt.moves_posted][:100],
+    }})
     return receipt
 
 
@@ -1053,6 +1062,10 @@ def shipment_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any
         shipped_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
     shipment.moves_posted = [m for index in sorted(by_line) for m in by_line[index]]
+    broadcast(site_id=site.pk, type="shipment.posted", data={"shipment": {
+        "reference": reference, "customer": customer, "external_id": external_id,
+        "lines": len(lines), "moves": [m.pk for m in shipment.moves_posted][:100],
+    }})
     return shipment
 
 
