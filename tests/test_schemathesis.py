@@ -81,19 +81,30 @@ def _partner_auth(site) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _run(auth: tuple[dict[str, str], dict[str, str]], who: str) -> dict[str, list[str]]:
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
     from config.wsgi import application
 
-    schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
-    failures: dict[str, list[str]] = {}
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) > 30, "the schema lost its operations"
-    only = os.environ.get("SCHEMATHESIS_ONLY")  # a path fragment, to reproduce one operation
-    if only:
-        operations = [op for op in operations if only in op.path]
-
-    for operation in operations:
-        _check_operation(operation, auth, who, failures)
-        FIGURES[f"{who} operations"] += 1
+    # Like Django's test client: a request through the raw WSGI handler must not
+    # close the test's connection at request end (on PostgreSQL that ends the
+    # test transaction and every later request fails).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        schema = schemathesis.openapi.from_wsgi("/api/v1/schema/", application)
+        failures: dict[str, list[str]] = {}
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) > 30, "the schema lost its operations"
+        only = os.environ.get("SCHEMATHESIS_ONLY")  # a path fragment, to reproduce one operation
+        if only:
+            operations = [op for op in operations if only in op.path]
+        for operation in operations:
+            _check_operation(operation, auth, who, failures)
+            FIGURES[f"{who} operations"] += 1
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     return failures
 
 
