@@ -546,11 +546,18 @@ def stock_issue(
         serials=serials, ctx=ctx, fefo=True, serial_status=SerialUnit.Status.CONSUMED, check_available=True,
     )
     if release_reservation and reference:
-        _consume_reservations(
-            item=item, reference=reference, reference_type=reference_type, quantity=sum((m.quantity for m in moves), ZERO)
-        )
-        _check_reorder(item=item, site_id=location.site_id)
+        _settle_reservation(item=item, site_id=location.site_id, reference=reference,
+                            reference_type=reference_type, moves=moves)
     return moves
+
+
+def _settle_reservation(*, item: Item, site_id: int, reference: str, reference_type: str,
+                        moves: list[StockMove]) -> None:
+    """Consume the reservation that the outbound ``moves`` fulfil, then re-check the
+    reorder point (releasing a reservation changes what is available)."""
+    _consume_reservations(item=item, reference=reference, reference_type=reference_type,
+                          quantity=sum((m.quantity for m in moves), ZERO))
+    _check_reorder(item=item, site_id=site_id)
 
 
 @transaction.atomic
@@ -582,10 +589,8 @@ def stock_ship(
         serials=serials, ctx=ctx, fefo=True, serial_status=SerialUnit.Status.SHIPPED, check_available=True,
     )
     if reference:
-        _consume_reservations(
-            item=item, reference=reference, reference_type=reference_type, quantity=sum((m.quantity for m in moves), ZERO)
-        )
-        _check_reorder(item=item, site_id=location.site_id)
+        _settle_reservation(item=item, site_id=location.site_id, reference=reference,
+                            reference_type=reference_type, moves=moves)
     return moves
 
 

@@ -1,13 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
-
-
-def _sync_roles(sender, **kwargs) -> None:
-    # tracker syncs the role groups on its own post_migrate, which runs before
-    # wip's permissions exist on a fresh database; sync again once they do.
-    from tracker.roles import sync_roles
-
-    sync_roles()
 
 
 class WipConfig(AppConfig):
@@ -18,7 +9,6 @@ class WipConfig(AppConfig):
         from tracker.registry import DashboardPanel, NavEntry, register_nav, register_panel
         from wip.views import dashboard_panel
 
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="wip.sync_roles")
         register_nav(NavEntry("WIP board", "wip:board", "wip.view_workorder", order=20))
         register_nav(NavEntry("Work orders", "wip:work_orders", "wip.view_workorder", order=21))
         register_nav(NavEntry("Stations", "wip:stations", "wip.view_workstation", order=22))
