@@ -67,7 +67,7 @@ class ItemQuerySet(RestrictedQuerySet):
                 return self
             if not has_model_permission(user, self.model, action):
                 return self.none()
-            if not granted_site_ids(user).exists():
+            if not granted_site_ids(user):
                 return self.none()
             return self
         except Exception:  # fail closed like RestrictedQuerySet
@@ -168,6 +168,8 @@ class LotQuerySet(RestrictedQuerySet):
             if not has_model_permission(user, self.model, action):
                 return self.none()
             sites = granted_site_ids(user)
+            if not sites:
+                return self.none()
             held = StockLevel.objects.filter(site__in=sites, lot__isnull=False).values("lot_id")
             return self.filter(Q(site__in=sites) | Q(pk__in=held))
         except Exception:
@@ -317,6 +319,8 @@ class StockMoveQuerySet(RestrictedQuerySet):
             if not has_model_permission(user, self.model, action):
                 return self.none()
             sites = granted_site_ids(user)
+            if not sites:
+                return self.none()
             return self.filter(Q(source__site__in=sites) | Q(destination__site__in=sites))
         except Exception:
             return self.none()

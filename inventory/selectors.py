@@ -277,7 +277,7 @@ class _Tracer:
         if not getattr(user, "is_superuser", False):
             from tracker.scoping import granted_site_ids
 
-            self.visible_sites = set(granted_site_ids(user).values_list("pk", flat=True))
+            self.visible_sites = set(granted_site_ids(user))
 
     def _moves(self, *, lot: Lot | None, serial: SerialUnit | None, kinds: list[str]) -> list[dict[str, Any]]:
         query = StockMove.objects.filter(kind__in=kinds).select_related("source", "destination", "serial")

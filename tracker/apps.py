@@ -13,7 +13,7 @@ class TrackerConfig(AppConfig):
     verbose_name = "Shopfloor core"
 
     def ready(self) -> None:
-        from tracker import audit_signals  # noqa: F401
+        from tracker import audit_signals, scoping_signals  # noqa: F401
         from tracker.api import schema  # noqa: F401
 
         # Each app's permissions exist only after its own post_migrate, so the

@@ -9,7 +9,9 @@ returns
   permission ``<app>.<action>_<model>`` (an unknown action denies too),
 * otherwise the rows whose site the user was granted (guardian object
   permission ``tracker.view_site``, directly or through a group), written as
-  ``<site_path>__in=<subquery>`` so joins never duplicate rows.
+  ``<site_path>__in=(ids…)`` so joins never duplicate rows. The ids are read
+  once per user object (one query per request) and then reused: building the
+  permission subquery into every scoped query cost more CPU than the query.
 
 Permission code fails closed: any error while deciding means no rows.
 """
@@ -31,24 +33,47 @@ ACTIONS = frozenset({"view", "add", "change", "delete"})
 SITE_ACCESS_CODENAME = "view_site"
 
 
-def granted_site_ids(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet:
-    """Lazy subquery of the ids of the sites ``user`` holds (direct or via groups)."""
+#: Where ``granted_site_ids`` memoises a user's sites on the user object, like Django's own
+#: ``_perm_cache``: a request (or a websocket connect, which reloads the user) sees one
+#: consistent set, and the scoped queries carry literal ids instead of a permission subquery.
+_SITE_CACHE = "_shopfloor_site_ids"
+
+
+def granted_site_ids(user: AbstractBaseUser | AnonymousUser) -> tuple[int, ...]:
+    """Ids of the sites ``user`` holds (direct or via groups), sorted; cached on ``user``.
+
+    An API key's site list narrows them further. One query the first time in a
+    request, none after; ``forget_site_ids`` drops the cache after a grant changes.
+    """
     from tracker.models import Site, SiteGroupObjectPermission, SiteUserObjectPermission
 
     if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return Site.objects.none().values("pk")
+        return ()
+    cached = getattr(user, _SITE_CACHE, None)
+    if cached is not None:
+        return cached
     key_sites = api_key_site_ids(user)
     if user.is_superuser:
         sites = Site.objects.all()
-        return (sites if key_sites is None else sites.filter(pk__in=key_sites)).values("pk")
-    direct = SiteUserObjectPermission.objects.filter(
-        user=user, permission__codename=SITE_ACCESS_CODENAME
-    ).values("content_object_id")
-    via_group = SiteGroupObjectPermission.objects.filter(
-        group__user=user, permission__codename=SITE_ACCESS_CODENAME
-    ).values("content_object_id")
-    sites = Site.objects.filter(Q(pk__in=direct) | Q(pk__in=via_group))
-    return (sites if key_sites is None else sites.filter(pk__in=key_sites)).values("pk")
+    else:
+        direct = SiteUserObjectPermission.objects.filter(
+            user=user, permission__codename=SITE_ACCESS_CODENAME
+        ).values("content_object_id")
+        via_group = SiteGroupObjectPermission.objects.filter(
+            group__user=user, permission__codename=SITE_ACCESS_CODENAME
+        ).values("content_object_id")
+        sites = Site.objects.filter(Q(pk__in=direct) | Q(pk__in=via_group))
+    if key_sites is not None:
+        sites = sites.filter(pk__in=key_sites)
+    ids = tuple(sites.order_by("pk").values_list("pk", flat=True))
+    setattr(user, _SITE_CACHE, ids)
+    return ids
+
+
+def forget_site_ids(user: Any) -> None:
+    """Drop the cached site ids of this user object (after its grants changed)."""
+    if user is not None and _SITE_CACHE in getattr(user, "__dict__", {}):
+        delattr(user, _SITE_CACHE)
 
 
 def api_key_site_ids(user: Any) -> frozenset[int] | None:
@@ -82,16 +107,19 @@ class RestrictedQuerySet(models.QuerySet):
                 return self
             if not has_model_permission(user, self.model, action):
                 return self.none()
+            sites = granted_site_ids(user)
+            if not sites:
+                return self.none()
             site_path = self.model.site_path
             lookup = "pk__in" if site_path == "pk" else f"{site_path}__in"
-            return self.filter(**{lookup: granted_site_ids(user)})
+            return self.filter(**{lookup: sites})
         except Exception:  # fail closed, and say so in the log
             logger.exception("restrict() failed for %s; denying", self.model.__name__)
             return self.none()
 
 
 def user_can_access_site(user: Any, site: Any) -> bool:
-    """Whether ``user`` may view ``site`` (role and grant; a fresh query each call)."""
+    """Whether ``user`` may view ``site`` (role and grant; fails closed)."""
     from tracker.models import Site
 
     try:

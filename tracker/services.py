@@ -25,7 +25,7 @@ from tracker.models import (
     Site,
 )
 from tracker.realtime import broadcast
-from tracker.scoping import SITE_ACCESS_CODENAME
+from tracker.scoping import SITE_ACCESS_CODENAME, forget_site_ids
 
 VIRTUAL_LOCATION_CODES = {
     LocationKind.SUPPLIER: "SUPPLIER",
@@ -102,10 +102,12 @@ def location_move(*, location: Location, new_parent: Location | None) -> Locatio
 def site_grant_access(*, site: Site, user: AbstractBaseUser | None = None, group: Group | None = None) -> None:
     """Let a user (or every member of a group) see ``site``."""
     assign_perm(f"tracker.{SITE_ACCESS_CODENAME}", user or group, site)
+    forget_site_ids(user)
 
 
 def site_revoke_access(*, site: Site, user: AbstractBaseUser | None = None, group: Group | None = None) -> None:
     remove_perm(f"tracker.{SITE_ACCESS_CODENAME}", user or group, site)
+    forget_site_ids(user)
 
 
 def _alert_payload(alert: Alert) -> dict[str, Any]:

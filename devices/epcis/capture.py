@@ -249,7 +249,7 @@ def epcis_capture(*, body: bytes, user: Any) -> CaptureResult:
     if len(events) > MAX_EVENTS:
         raise EpcisInvalid(f"At most {MAX_EVENTS} events per document.", field="epcisBody.eventList")
     document = json.loads(body)
-    resolver = _Resolver(allowed=set(granted_site_ids(user).values_list("pk", flat=True)))
+    resolver = _Resolver(allowed=set(granted_site_ids(user)))
     capture = EpcisCapture.objects.create(
         created_by=user if getattr(user, "pk", None) else None,
         document_id=str(document.get("id", ""))[:255] if isinstance(document, dict) else "",
