@@ -6,8 +6,11 @@ a change that was rolled back. Shape: ``{"type", "occurred_at", "site", ...}``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -37,10 +40,65 @@ def station_group(workstation_id: int) -> str:
     return f"station.{workstation_id}"
 
 
+class _Sender:
+    """One event loop per process, on a daemon thread, that sends events in order.
+
+    ``async_to_sync`` per event built a new loop, and with it a new Redis
+    connection, for every event: about 8 ms each, inside the request. A long-
+    lived loop keeps the channel layer's connection pool, and the request only
+    enqueues. Created lazily and again after a fork (gunicorn and Celery fork).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue | None = None
+
+    def submit(self, layer, groups: tuple[str, ...], event: dict[str, Any]) -> None:
+        loop, queue = self._ensure()
+        loop.call_soon_threadsafe(queue.put_nowait, (layer, groups, event))
+
+    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+        with self._lock:
+            if self._pid != os.getpid() or self._loop is None:
+                ready = threading.Event()
+                threading.Thread(target=self._run, args=(ready,), name="shopfloor-broadcast", daemon=True).start()
+                ready.wait()
+                self._pid = os.getpid()
+            return self._loop, self._queue
+
+    def _run(self, ready: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._queue = asyncio.Queue()
+        ready.set()
+        self._loop.run_until_complete(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            layer, groups, event = await self._queue.get()
+            for group in groups:
+                try:
+                    await layer.group_send(group, {"type": "shopfloor.event", "event": event})
+                except Exception:  # a page missing an update must not stop later ones
+                    logger.exception("broadcast to %s failed", group)
+
+
+_sender = _Sender()
+
+
 def _send(groups: tuple[str, ...], event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if type(layer).__module__.startswith("channels_redis"):
+        try:
+            _sender.submit(layer, groups, event)
+        except Exception:  # a page missing an update must not fail the business write
+            logger.exception("broadcast to %s failed", groups)
+        return
+    # The in-memory layer's queues belong to the caller's loop: send synchronously.
     for group in groups:
         try:
             async_to_sync(layer.group_send)(group, {"type": "shopfloor.event", "event": event})
