@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 
 from inventory.models import StockLevel
 from tracker.models import Location, LocationKind
@@ -86,14 +86,24 @@ def lock_levels(
 
 
 def apply_deltas(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Decimal]) -> None:
-    """Change ``on_hand`` of locked levels by ``deltas`` with F() (keys in a stable order)."""
-    for key in sorted(deltas, key=_sort_key):
-        delta = deltas[key]
-        if delta == 0:
-            continue
-        level = levels[key]
-        StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + delta)
-        level.on_hand += delta  # the in-memory copy mirrors the row for later checks in this transaction
+    """Change ``on_hand`` of locked levels by ``deltas`` with F(), in one UPDATE.
+
+    The rows are already locked, so one statement for all of them cannot
+    deadlock; ``on_hand + CASE id ... END`` still adds to the stored value.
+    """
+    changes = {levels[key].pk: delta for key, delta in deltas.items() if delta != 0}
+    if not changes:
+        return
+    if len(changes) == 1:
+        (pk, delta), = changes.items()
+        StockLevel.objects.filter(pk=pk).update(on_hand=F("on_hand") + delta)
+    else:
+        by_pk = Case(*(When(pk=pk, then=Value(delta)) for pk, delta in sorted(changes.items())),
+                     output_field=StockLevel._meta.get_field("on_hand"))
+        StockLevel.objects.filter(pk__in=sorted(changes)).update(on_hand=F("on_hand") + by_pk)
+    for key, delta in deltas.items():
+        if delta != 0:
+            levels[key].on_hand += delta  # the in-memory copy mirrors the row for later checks
 
 
 def apply_reserved(level: StockLevel, delta: Decimal) -> None:

@@ -174,6 +174,7 @@ class _Leg:
     destination: Location
     lot: Lot | None = None
     serial: SerialUnit | None = None
+    external_id: str | None = None  # a document line's own id; else the context's
 
 
 @dataclasses.dataclass
@@ -234,8 +235,8 @@ def _post(legs: list[_Leg], ctx: _Context, *, lock_also: Q | None = None, preloa
             StockMove(
                 kind=ctx.kind, item=leg.item, quantity=leg.quantity, source=leg.source,
                 destination=leg.destination, lot=leg.lot, serial=leg.serial, reference=ctx.reference,
-                reference_type=ctx.reference_type, partner=ctx.partner, external_id=ctx.external_id,
-                batch=ctx.batch, occurred_at=occurred, recorded_at=now,
+                reference_type=ctx.reference_type, partner=ctx.partner,
+                external_id=ctx.external_id if leg.external_id is None else leg.external_id, batch=ctx.batch, occurred_at=occurred, recorded_at=now,
                 actor=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None, note=ctx.note,
             )
             for leg in legs
@@ -363,6 +364,33 @@ def _set_serials(units: Iterable[SerialUnit], *, location: Location, status: str
 # --- the contract --------------------------------------------------------------
 
 
+def _receipt_legs(
+    *, item: Item, quantity: Any, location: Location, lot_code: str | None, serials: Sequence[str] | None,
+    expiry_date: dt.date | None, manufactured_date: dt.date | None, reference: str, supplier: str,
+    source: Location, external_id: str | None = None,
+) -> list[_Leg]:
+    """Check one received line and return its legs (creating its lot and serial units)."""
+    _check_item(item)
+    qty = _quantity(item, quantity)
+    _check_location(location, field="location")
+    _check_serial_count(item, qty, serials)
+    lot = None
+    if item.is_lot_tracked or (lot_code and item.is_serial_tracked):
+        lot = _lot_for_receipt(
+            item=item, code=lot_code or "", site=location.site, origin=Lot.Origin.SUPPLIER, reference=reference,
+            supplier=supplier, expiry_date=expiry_date, manufactured_date=manufactured_date,
+        )
+    elif lot_code:
+        raise errors.LotNotAllowed(f"{item.sku} is not lot-tracked.", field="lot")
+    if item.is_serial_tracked:
+        codes = _new_serials(item, serials or [])
+        units = SerialUnit.objects.bulk_create(
+            [SerialUnit(item=item, serial=c, lot=lot, location=location) for c in codes]
+        )
+        return [_Leg(item, Decimal(1), source, location, lot, u, external_id) for u in units]
+    return [_Leg(item, qty, source, location, lot, None, external_id)]
+
+
 @transaction.atomic
 def stock_receive(
     *,
@@ -387,31 +415,15 @@ def stock_receive(
     ``serial_duplicate``) and one move is posted per serial; a lot-tracked
     item without ``lot_code`` is ``lot_required``.
     """
-    _check_item(item)
-    qty = _quantity(item, quantity)
-    _check_location(location, field="location")
-    _check_serial_count(item, qty, serials)
-    lot = None
-    if item.is_lot_tracked or (lot_code and item.is_serial_tracked):
-        lot = _lot_for_receipt(
-            item=item, code=lot_code or "", site=location.site, origin=Lot.Origin.SUPPLIER, reference=reference,
-            supplier=supplier, expiry_date=expiry_date, manufactured_date=manufactured_date,
-        )
-    elif lot_code:
-        raise errors.LotNotAllowed(f"{item.sku} is not lot-tracked.", field="lot")
-    source = virtual_location(site=location.site_id, kind=LocationKind.SUPPLIER)
+    legs = _receipt_legs(
+        item=item, quantity=quantity, location=location, lot_code=lot_code, serials=serials,
+        expiry_date=expiry_date, manufactured_date=manufactured_date, reference=reference, supplier=supplier,
+        source=virtual_location(site=location.site_id, kind=LocationKind.SUPPLIER),
+    )
     ctx = _Context(
         kind=StockMove.Kind.RECEIPT, reference=reference, reference_type=reference_type, partner=supplier,
         actor=actor, occurred_at=occurred_at, external_id=external_id,
     )
-    if item.is_serial_tracked:
-        codes = _new_serials(item, serials or [])
-        units = SerialUnit.objects.bulk_create(
-            [SerialUnit(item=item, serial=c, lot=lot, location=location) for c in codes]
-        )
-        legs = [_Leg(item, Decimal(1), source, location, lot, u) for u in units]
-    else:
-        legs = [_Leg(item, qty, source, location, lot)]
     return _post(legs, ctx)
 
 
@@ -1017,27 +1029,34 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
     expiry_date, manufactured_date, external_id. A bad line raises its
     domain error with ``line`` set to its index and nothing is written.
     """
-    batch = uuid.uuid4()
-    by_line: dict[int, list[StockMove]] = {}
+    ctx = _Context(
+        kind=StockMove.Kind.RECEIPT, reference=reference, reference_type="purchase_order", partner=supplier,
+        actor=actor, occurred_at=occurred_at,
+    )
+    batch = ctx.batch
+    source = virtual_location(site=site, kind=LocationKind.SUPPLIER)
+    legs_by_line: dict[int, list[_Leg]] = {}
     for index, line in _lock_order(lines):
         if line["location"].site_id != site.pk:
             raise errors.InvalidLocation("The location is not at the receipt's site.", field="location", line=index)
         try:
-            by_line[index] = stock_receive(
+            legs_by_line[index] = _receipt_legs(
                 item=line["item"], quantity=line["quantity"], location=line["location"],
                 lot_code=line.get("lot_code"), serials=line.get("serials"), expiry_date=line.get("expiry_date"),
-                manufactured_date=line.get("manufactured_date"), reference=reference,
-                reference_type="purchase_order", supplier=supplier, actor=actor, occurred_at=occurred_at,
-                external_id=line.get("external_id", ""),
+                manufactured_date=line.get("manufactured_date"), reference=reference, supplier=supplier,
+                source=source, external_id=line.get("external_id", ""),
             )
         except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
             exc.extra.setdefault("line", index)
             raise
+    # All lines in one posting: one lock statement, one insert, one broadcast.
+    order = sorted(legs_by_line)
+    moves = _post([leg for index in order for leg in legs_by_line[index]], ctx)
     receipt = Receipt.objects.create(
         site=site, reference=reference, supplier=supplier, external_id=external_id, batch=batch,
         received_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    receipt.moves_posted = [m for index in sorted(by_line) for m in by_line[index]]
+    receipt.moves_posted = moves
     broadcast(site_id=site.pk, type="receipt.posted", data={"receipt": {
         "reference": reference, "supplier": supplier, "external_id": external_id,
         "lines": len(lines), "moves": [m.pk for m in receipt.moves_posted][:100],

@@ -152,6 +152,10 @@ class LineSerializer(serializers.Serializer):
     external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
 
 
+#: Lines in one receipt or shipment; a bigger document is refused before any lookup.
+MAX_LINES = 500
+
+
 class DocumentCreateSerializer(serializers.Serializer):
     """A purchase order's receipt or a sales order's shipment: several lines at once."""
 
@@ -160,7 +164,16 @@ class DocumentCreateSerializer(serializers.Serializer):
     partner = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
-    lines = LineSerializer(many=True, allow_empty=False)
+    lines = LineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+
+    def to_internal_value(self, data):
+        lines = data.get("lines") if hasattr(data, "get") else None
+        if isinstance(lines, list) and len(lines) <= MAX_LINES:
+            fields = self.fields["lines"].child.fields
+            named = [line for line in lines if isinstance(line, dict)]
+            fields["item"].prefetch(line.get("item") for line in named)
+            fields["location"].prefetch(line.get("location") for line in named)
+        return super().to_internal_value(data)
 
 
 class ReceiptSerializer(serializers.ModelSerializer):
