@@ -2,11 +2,14 @@
 
 pytest-django's ``live_server`` is WSGI (no websockets) and shares the test
 database inside a transaction another process cannot see, so these tests run
-their own: a file-based SQLite database (embedded default) or a database of
-their own on the PostgreSQL server ``DATABASE_URL`` names, the ASGI server
-(``manage.py runserver`` is daphne here) in a subprocess, and with
-``REDIS_URL`` a real Celery worker process, so uploads are processed outside
-the web process exactly as in production.
+their own database: a file-based SQLite one (embedded default) or one of their
+own on the PostgreSQL server ``DATABASE_URL`` names.
+
+* Embedded default: ``manage.py runserver`` (daphne here), tasks in-process.
+* PostgreSQL + Redis: the production shape, exactly as ``make serve`` runs it:
+  ``collectstatic``, then the Procfile's web (gunicorn + uvicorn workers,
+  DEBUG off, WhiteNoise), Celery worker and beat under honcho, stopped
+  together at the end. Set ``BROWSER_SERVER=runserver`` to use the dev server.
 """
 
 from __future__ import annotations
@@ -83,6 +86,9 @@ def plant(tmp_path_factory):
         capture_output=True, text=True, timeout=240,
     )
     info = json.loads(prepared.stdout.strip().splitlines()[-1])
+    if env.get("REDIS_URL") and env.get("DATABASE_URL") and os.environ.get("BROWSER_SERVER") != "runserver":
+        yield from _production_shape(info, env, tmp)
+        return
     port = _free_port()
     logs = open(tmp / "server.log", "w")  # closed at teardown
     children = [subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
@@ -108,7 +114,7 @@ def plant(tmp_path_factory):
             raise RuntimeError(f"server did not start; see {tmp / 'server.log'}")
         time.sleep(0.2)
     info.update(url=url, keys=json.loads(keys_file.read_text()), log=tmp / "server.log",
-                worker="celery" if env.get("REDIS_URL") else "in-process")
+                worker="celery" if env.get("REDIS_URL") else "in-process", server="runserver")
     yield info
     for child in children:
         child.terminate()
@@ -118,6 +124,21 @@ def plant(tmp_path_factory):
         except subprocess.TimeoutExpired:
             child.kill()
     logs.close()
+
+
+def _production_shape(info: dict, env: dict, tmp: Path):
+    """``make serve`` on 127.0.0.1: web, worker and beat under honcho, as one process group."""
+    from devices.bench.api.server import Server, manage, server_env
+
+    prod = server_env(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"],
+                      extra={"CHANNELS_PREFIX": env["CHANNELS_PREFIX"], "WEB_CONCURRENCY": "2",
+                             "CELERY_CONCURRENCY": "1", "LOG_LEVEL": "INFO",
+                             "CELERY_BEAT_SCHEDULE_FILE": str(tmp / "celerybeat-schedule")})
+    manage("collectstatic", "--noinput", "-v", "0", env=prod)
+    with Server(prod, log_path=tmp / "server.log", processes=("web", "worker", "beat")) as server:
+        info.update(url=server.base_url, keys=json.loads((tmp / "keys.json").read_text()),
+                    log=tmp / "server.log", worker="celery", server="production")
+        yield info
 
 
 @pytest.fixture(scope="session")
