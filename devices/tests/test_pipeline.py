@@ -185,7 +185,9 @@ def test_out_of_order_reads_in_one_upload_are_ordered(floor):
 
 def test_future_observations_are_quarantined(floor):
     reader, _ = floor
-    body = zebra((9, 1, 3600 + 600, -50, 5), (10, 1, 0, -50, 5))  # 10 minutes after now, and a normal one
+    # 10 minutes after the real now (T0 was fixed at import, which may be many minutes ago), and a normal one
+    ahead = int((timezone.now() - T0).total_seconds()) + 600
+    body = zebra((9, 1, ahead, -50, 5), (10, 1, 0, -50, 5))
     upload = process(reader, body)
     assert upload.result["quarantined"] == 5
     assert zone_of(9) is None and zone_of(10) == "Z-A"
