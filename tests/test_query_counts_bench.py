@@ -91,8 +91,8 @@ def _count(call) -> int:
 def test_ping_ceiling(partner_client, django_assert_num_queries):
     _need("/api/v1/ping/")
     partner_client.get("/api/v1/ping/")  # warm-up: the key's last_used_at touch happens here
-    # The key (with its user) and the key's site list.
-    with django_assert_num_queries(2):
+    # None: the key, its user, sites and permissions come from the auth cache (tracker.api.key_cache).
+    with django_assert_num_queries(0):
         response = partner_client.get("/api/v1/ping/")
     assert response.status_code == 200
 
@@ -105,16 +105,17 @@ def test_ping_needs_authentication(api_client):
 # --- inventory -----------------------------------------------------------------------
 
 
-# 17 under the test transaction (the outermost atomic becomes a savepoint pair there): key, key sites,
-# permissions (2), the user's site ids, item, two locations, the idempotency claim (one INSERT ... ON
-# CONFLICT), the service savepoint pair, level lock, move insert, one update of both levels, record update.
-TRANSFER_QUERIES = 17
-# A receipt is posted as one batch whatever its lines: key, key sites, permissions (2), site ids,
-# all the lines' items (one query), all their locations (one), the site; under the test the
+# 12 under the test transaction (the outermost atomic becomes a savepoint pair there): the key, its
+# user's permissions and sites come from the auth cache; item, two locations, the idempotency claim (one
+# INSERT ... ON CONFLICT), the service savepoint pair, level lock, move insert, one update of both
+# levels, record update.
+TRANSFER_QUERIES = 12
+# A receipt is posted as one batch whatever its lines: (the key, permissions and sites come from the
+# auth cache) all the lines' items (one query), all their locations (one), the site; under the test the
 # request's transaction is a savepoint pair; the idempotency claim, the service savepoint, the
 # supplier location, one level lock, one move insert, one level update, the receipt, the release,
 # the record update.
-RECEIPT_QUERIES = 19
+RECEIPT_QUERIES = 14
 
 
 def test_single_item_transfer_with_idempotency_key(partner_client, site_a, zone, django_assert_num_queries):
@@ -167,8 +168,8 @@ def test_levels_list_within_subtree_constant(partner_client, site_a, zone):
     assert len(many_response.json()["results"]) == 50
     many = _count(lambda: partner_client.get(url))
     assert one == many, f"levels list: {one} queries for 1 row, {many} for 50"
-    # key, key sites, the user's permissions (2), the user's site ids, the subtree root, count, page
-    assert many == 8, f"levels list runs {many} queries"
+    # the subtree root, count, page (the key, permissions and sites come from the auth cache)
+    assert many == 3, f"levels list runs {many} queries"
 
 
 def test_levels_of_one_item_across_a_site(partner_client, site_a, zone):
@@ -181,8 +182,8 @@ def test_levels_of_one_item_across_a_site(partner_client, site_a, zone):
     _stock([item], _bins(site_a, zone, 12, prefix="QC-X"))
     many = _count(lambda: partner_client.get(url))
     assert one == many, f"item levels: {one} queries for 1 level, {many} for 13"
-    # key, key sites, the user's permissions (2), the user's site ids, count, page
-    assert many == 7
+    # count, page (the key, permissions and sites come from the auth cache)
+    assert many == 2
 
 
 # --- wip --------------------------------------------------------------------------------

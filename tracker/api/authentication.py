@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from tracker.api.key_cache import load_key
 from tracker.keys import key_matches, split_key
 from tracker.models import ApiKey
 
@@ -46,20 +46,15 @@ def _record_use(request, key: ApiKey, now) -> None:
         if not cache.add(counter, 1, timeout=None):
             cache.incr(counter)
     touch_seconds = settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"]
-    touch = dt.timedelta(seconds=touch_seconds)
-    if key.last_used_at is None or now - key.last_used_at >= touch:
-        # Only the process that wins this add flushes the counter, so two
-        # workers never subtract the same uses (which drove it negative).
-        lock = f"{counter}:flush"
-        if not cache.add(lock, 1, timeout=max(touch_seconds, 1)):
-            return
-        try:
-            uses = max(int(cache.get(counter) or 0), 0)
-            if uses:
-                cache.decr(counter, uses)
-            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, use_count=F("use_count") + uses)
-        finally:
-            cache.delete(lock)
+    # One flush per key per interval across all processes: only the request that
+    # adds the marker writes (the key itself may come from the auth cache, so its
+    # last_used_at cannot tell), and two workers never subtract the same uses.
+    if not cache.add(f"{counter}:touched", 1, timeout=max(touch_seconds, 1)):
+        return
+    uses = max(int(cache.get(counter) or 0), 0)
+    if uses:
+        cache.decr(counter, uses)
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, use_count=F("use_count") + uses)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -72,7 +67,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         parts = split_key(presented)
         if parts is None or parts[0] != KEY_KIND:
             raise exceptions.AuthenticationFailed("Malformed API key.")
-        key = ApiKey.objects.select_related("user").filter(prefix=parts[1]).first()
+        key = load_key(parts[1])
         if key is None or not key_matches(presented, key.hashed_key):
             raise exceptions.AuthenticationFailed("Unknown API key.")
         now = timezone.now()
@@ -87,9 +82,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         except Exception:  # bookkeeping must never fail the request it counts
             logger.exception("recording the use of api key %s failed", key.prefix)
         user = key.user
-        # restrict() reads these off the user: the key sees only its sites.
+        # restrict() reads api_key_site_ids (set by load_key) off the user: the key sees only its sites.
         user.api_key = key
-        user.api_key_site_ids = frozenset(key.sites.values_list("pk", flat=True)) or None
         return user, key
 
     def authenticate_header(self, request) -> str:
