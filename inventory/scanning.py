@@ -82,10 +82,11 @@ def _gs1_elements(content: str, aim: str | None) -> tuple[tuple[tuple[str, str],
         # Without the identifier: biip knows only the common ones, and zxing-cpp reports
         # some GS1 DataMatrix symbols as ]d8; the data itself says whether it is GS1.
         parsed = biip.parse(content)
+        if parsed.gtin is not None and content.isdigit() and len(content) in _BARE_GTIN_LENGTHS and aim not in GS1_AIM_IDS:
+            # An EAN/UPC or a typed GTIN: (400)... would be a misreading of 400638...
+            return (("01", parsed.gtin.as_gtin_14()),), None
         if parsed.gs1_message is not None and parsed.gs1_message.element_strings:
             strings = parsed.gs1_message.element_strings
-        elif parsed.gtin is not None and content.isdigit() and len(content) in _BARE_GTIN_LENGTHS:
-            return (("01", parsed.gtin.as_gtin_14()),), None  # an EAN/UPC or a typed GTIN
         elif aim in GS1_AIM_IDS:
             raise ScanError(f"Not valid GS1 data: {parsed.gs1_message_error}")
         else:

@@ -250,3 +250,9 @@ def test_an_empty_or_foreign_tote_names_nothing(site_a, site_b, order, make_user
     assert work_order_from_scan(user=outsider, site=site_b, text="TOTE-A") is None
     assert work_order_from_scan(user=outsider, site=site_a, text="TOTE-A") is None
     assert work_order_from_scan(user=operator, site=site_a, text="TOTE-A") == order
+
+
+@pytest.mark.parametrize("text", ["4006381333931", "]E04006381333931", "04006381333931"])
+def test_a_retail_barcode_is_its_gtin(site_a, clerk, text):
+    ItemFactory(sku="RETAIL", gtin="4006381333931")
+    assert parse_scan(text, user=clerk, site=site_a)["sku"] == "RETAIL"
