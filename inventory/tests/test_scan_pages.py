@@ -47,7 +47,7 @@ def test_scan_endpoint_resolves_location_labels_at_the_current_site(clerk_client
     # The same answer for a site that does not exist: nothing says B-BIN1 is somewhere else.
     missing = clerk_client.get("/inventory/scan/", {"code": "]C14144000001000005254B-NONE"}).json()
     assert missing["error"].replace("B-NONE", "B-BIN1") == other["error"]
-    with django_assert_num_queries(7):  # session, user, 2 permission caches, profile, current site; the location
+    with django_assert_num_queries(8):  # session, user, 2 permission caches, site ids, profile, current site; the location
         clerk_client.get("/inventory/scan/", {"code": labelled["A-BIN1"]})
 
 
