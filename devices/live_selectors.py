@@ -215,8 +215,8 @@ def dashboard(*, user: Any, site: Site, hours: float = 8, now: dt.datetime | Non
                 wip_limit=s.wip_limit, utilisation=s.utilisation, avg_queue_minutes=s.avg_queue_minutes,
                 bottleneck=False,
             ))
-        # In the order the stations were set up (along the line, usually), not alphabetical.
-        order = {code: i for i, code in enumerate(Workstation.objects.filter(site=site).order_by("pk")
+        # Along the flow of work, as the WIP board shows them, not alphabetical.
+        order = {code: i for i, code in enumerate(Workstation.objects.filter(site=site).in_flow_order()
                                                  .values_list("code", flat=True))}
         rows.sort(key=lambda r: (order.get(r.code, len(order)), r.code))
         waiting = [r for r in rows if r.queued > 0]

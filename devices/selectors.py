@@ -56,3 +56,28 @@ def tag_history(*, user: Any, site: Site, tag_id: str) -> Tag | None:
         .prefetch_related(Prefetch("assignments", queryset=TagAssignment.objects.order_by("-valid_from")))
         .first()
     )
+
+
+def work_order_in_container(*, user: Any, site: Site, scan: Any) -> int | None:
+    """The work order a scanned tote carries now (registered with ``wip.scanning``).
+
+    The tote is the tag whose id the label carries (a barcode tag, or the SSCC's
+    EPC URI when its company prefix is known), or the tag that was assigned as a
+    container with that code before it took the order. The order is that tag's
+    current work-order assignment. One query.
+    """
+    from devices.parsers._common import epc_uri_from_elements
+
+    codes = {scan.text}
+    if scan.value("00"):
+        codes.add(scan.value("00"))
+    tag_ids = set(codes)
+    if scan.is_gs1 and (uri := epc_uri_from_elements(dict(scan.elements))):
+        tag_ids.add(uri)
+    labelled = TagAssignment.objects.filter(tag__site=site, target_kind__in=["container", "asset"], code__in=codes)
+    return (
+        TagAssignment.objects.restrict(user, "view").current()
+        .filter(tag__site=site, target_kind="work_order")
+        .filter(Q(tag__tag_id__in=tag_ids) | Q(tag_id__in=labelled.values("tag_id")))
+        .order_by("-valid_from").values_list("work_order_id", flat=True).first()
+    )

@@ -1,4 +1,5 @@
-"""Page forms: natural keys typed or scanned; a GS1 scan fills GTIN/item, lot, serial and expiry.
+"""Page forms: natural keys typed or scanned; a scan fills item, lot, serial and expiry,
+and a location label fills the form's location fields in order (transfer: from, then to).
 
 Forms only resolve keys among objects the user may use at the current site;
 the stock rules live in the services.
@@ -6,6 +7,7 @@ the stock rules live in the services.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -16,7 +18,11 @@ from tracker.models import Location, Site
 
 
 class _ScanForm(forms.Form):
-    scan = forms.CharField(required=False, label="Scan (GS1 barcode)",
+    #: The location fields a scanned location label fills, first empty one first
+    #: (static/inventory/scan.js reads the same list from the form's data attribute).
+    scan_location_fields: tuple[str, ...] = ("location",)
+
+    scan = forms.CharField(required=False, label="Scan (barcode)",
                            widget=forms.TextInput(attrs={"autofocus": True, "data-scan": "1", "autocomplete": "off"}))
 
     def __init__(self, *args: Any, user: Any, site: Site, **kwargs: Any) -> None:
@@ -28,10 +34,17 @@ class _ScanForm(forms.Form):
         code = data.get("scan")
         if not code:
             return
-        parsed = parse_scan(code)
+        parsed = parse_scan(code, user=self.user, site=self.site)
         if parsed.get("error"):
             self.add_error("scan", parsed["error"])
             return
+        filled = data.copy()
+        if parsed["location"]:
+            empty = next((f for f in self.scan_location_fields if not (data.get(f) or "").strip()), None)
+            if empty is None:
+                self.add_error("scan", f"Location {parsed['location']} scanned, but the location fields are filled.")
+            else:
+                data[empty] = parsed["location"]
         if not data.get("item"):
             if parsed["gtin"] and not parsed["sku"]:
                 self.add_error("scan", f"No item has GTIN {parsed['gtin']}.")
@@ -42,6 +55,17 @@ class _ScanForm(forms.Form):
                 if field == "expiry_date":
                     value = forms.DateField().clean(value)
                 data[field] = value
+        self._show_filled(data, before=filled)
+
+    def _show_filled(self, data: dict[str, Any], *, before: dict[str, Any]) -> None:
+        """Without JavaScript each scan is a submit: a form shown again (another field
+        still missing) keeps what the scan filled and an empty scan field for the next one."""
+        shown = self.data.copy()
+        for name, value in data.items():
+            if name in self.fields and value and value != before.get(name):
+                shown[name] = value.isoformat() if isinstance(value, dt.date) else str(value)
+        shown["scan"] = ""
+        self.data = shown
 
     def _item(self, data: dict[str, Any]) -> Item | None:
         sku = (data.get("item") or "").strip()
@@ -57,7 +81,7 @@ class _ScanForm(forms.Form):
             if code else None
         )
         if location is None:
-            self.add_error(field, f"No location {code!r} at {self.site.name}.")
+            self.add_error(field, f"No location {code!r} at {self.site.name}." if code else "Give the location or scan its label.")
         return location
 
     def _lot(self, item: Item | None, data: dict[str, Any]) -> Lot | None:
@@ -73,7 +97,7 @@ class _ScanForm(forms.Form):
 class ReceiveForm(_ScanForm):
     item = forms.CharField(required=False, label="Item (SKU)")
     quantity = forms.DecimalField(max_digits=18, decimal_places=4)
-    location = forms.CharField(label="Location")
+    location = forms.CharField(required=False, label="Location")
     lot = forms.CharField(required=False, label="Lot")
     serial = forms.CharField(required=False, label="Serial(s), space separated")
     expiry_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -89,10 +113,12 @@ class ReceiveForm(_ScanForm):
 
 
 class TransferForm(_ScanForm):
+    scan_location_fields = ("source", "destination")
+
     item = forms.CharField(required=False, label="Item (SKU)")
     quantity = forms.DecimalField(max_digits=18, decimal_places=4)
-    source = forms.CharField(label="From")
-    destination = forms.CharField(label="To")
+    source = forms.CharField(required=False, label="From")
+    destination = forms.CharField(required=False, label="To")
     lot = forms.CharField(required=False)
     serial = forms.CharField(required=False, label="Serial(s), space separated")
 
@@ -108,7 +134,7 @@ class TransferForm(_ScanForm):
 
 class CountForm(_ScanForm):
     item = forms.CharField(required=False, label="Item (SKU)")
-    location = forms.CharField()
+    location = forms.CharField(required=False)
     lot = forms.CharField(required=False)
     counted = forms.DecimalField(max_digits=18, decimal_places=4, min_value=0)
 

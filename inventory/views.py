@@ -247,5 +247,6 @@ def recall(request):
 @login_required
 @require_GET
 def scan_parse(request):
-    """JSON for static/inventory/scan.js: the fields a GS1 scan fills in."""
-    return JsonResponse(parse_scan(request.GET.get("code", "")))
+    """JSON for static/inventory/scan.js: the fields a scan fills in, resolved among
+    what the user may see at the current site (another site's location: an error)."""
+    return JsonResponse(parse_scan(request.GET.get("code", ""), user=request.user, site=current_site(request)))

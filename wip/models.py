@@ -12,7 +12,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
+from django.db.models.functions import Cast
 
 from tracker.models import Location, Site
 from tracker.scoping import RestrictedQuerySet
@@ -42,6 +43,30 @@ class WorkstationGroup(models.Model):
 class WorkstationQuerySet(RestrictedQuerySet):
     def active(self) -> WorkstationQuerySet:
         return self.filter(active=True)
+
+    def in_flow_order(self) -> WorkstationQuerySet:
+        """Along the flow of work, as the boards and the plant dashboard show stations.
+
+        ``flow_position``: the earliest point, as a fraction of its routing's steps,
+        at which an active routing's operation runs at the station (itself or its
+        group): ``k / n`` for the k-th of n steps. A fraction rather than the raw
+        step sequence because routings skip stations: a shelf routed CUT, PAINT,
+        ASSY, PACK (10..40) must not put PACK before a cart's TEST at step 50 of 60.
+        Ties by code; stations no routing uses come last. Correlated subqueries in
+        the same query: no query per station.
+        """
+        steps = Operation.objects.filter(routing__active=True).order_by().values("routing")
+        rank = steps.filter(routing=OuterRef("routing"), sequence__lte=OuterRef("sequence")).annotate(n=Count("pk")).values("n")
+        total = steps.filter(routing=OuterRef("routing")).annotate(n=Count("pk")).values("n")
+        earliest = (
+            Operation.objects.filter(routing__active=True)
+            .filter(Q(workstation=OuterRef("pk")) | Q(group=OuterRef("group_id")))
+            .annotate(position=Cast(Subquery(rank), FloatField()) / Cast(Subquery(total), FloatField()))
+            .order_by("position").values("position")[:1]
+        )
+        return self.annotate(flow_position=Subquery(earliest, output_field=FloatField())).order_by(
+            F("flow_position").asc(nulls_last=True), "code"
+        )
 
 
 class Workstation(models.Model):

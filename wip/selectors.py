@@ -113,7 +113,7 @@ def site_schedule(*, site: Site, now: dt.datetime | None = None) -> SitePlan:
     """Simulate the site forward (``dispatch.schedule``): five queries in all."""
     now = now or timezone.now()
     base, overrides = site_calendars(site=site)
-    stations = {ws.code: ws for ws in Workstation.objects.filter(site=site).select_related("location").order_by("code")}
+    stations = {ws.code: ws for ws in Workstation.objects.filter(site=site).select_related("location").in_flow_order()}
     by_pk = {ws.pk: ws for ws in stations.values()}
     models = {
         code: dispatch.Station(code, ws.capacity, overrides.get(ws.pk, base)) for code, ws in stations.items()
@@ -252,9 +252,10 @@ class BoardColumn:
 
 
 def wip_board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[BoardColumn]:
-    """One column per workstation with a card per batch there; a column per group
-    queue not yet at a station; one for orders with nothing active (waiting on a
-    defect decision, released but not arrived, or held)."""
+    """One column per workstation, in flow order (``Workstation.objects.in_flow_order``),
+    with a card per batch there; a column per group queue not yet at a station; one
+    for orders with nothing active (waiting on a defect decision, released but not
+    arrived, or held)."""
     if not has_model_permission(user, WorkOrder, "view") and not getattr(user, "is_superuser", False):
         return []
     if not Site.objects.restrict(user, "view").filter(pk=site.pk).exists():

@@ -35,6 +35,7 @@ from wip.models import (
     WorkOrderStatus,
     Workstation,
 )
+from wip.scanning import work_order_from_scan
 
 LIVE_EVENTS = (
     "workorder.moved operation.started operation.completed operation.paused workorder.released "
@@ -138,13 +139,15 @@ def station(request, code: str):
 @require_POST
 @permission_required("wip.change_operationrun", raise_exception=True)
 def station_scan(request, code: str):
-    """A traveler scanned (or typed) at the station: the order arrives here."""
+    """A traveler or a tote scanned (or a number typed) at the station: the order arrives here."""
     workstation = _station(request, code)
-    number = (request.POST.get("traveler") or "").strip()
-    work_order = WorkOrder.objects.restrict(request.user, "view").filter(number=number, site=workstation.site).first()
+    scanned = (request.POST.get("traveler") or "").strip()
+    work_order = work_order_from_scan(user=request.user, site=workstation.site, text=scanned)
     if work_order is None:
-        messages.error(request, f"No work order {number!r} at this site.")
+        messages.error(request, f"No work order {scanned!r} at this site.")
     else:
+        number = work_order.number
+
         def arrive():
             result = services.operation_arrive(workstation=workstation, work_order=work_order, actor=request.user, strict=True)
             if not result.changed:

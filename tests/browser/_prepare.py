@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+SITE_GLN = "5790000000012"
+
 
 def main(keys_file: str) -> dict:
     import django
@@ -44,6 +46,8 @@ def main(keys_file: str) -> dict:
         outsider = User.objects.create_user(username="outsider", password=layout.DEMO_PASSWORD)
         outsider.groups.add(Group.objects.get(name="supervisor"))
         tracker_services.site_grant_access(site=other, user=outsider)
+    # A GLN, so location labels carry (414) the site's GLN + (254) the location code.
+    Site.objects.filter(pk=site.pk, gln="").update(gln=SITE_GLN)
     stations = {ws.code: ws for ws in Workstation.objects.filter(site=site)}
     stores, fg = Location.objects.get(code="DP-STORES"), Location.objects.get(code="DP-FG")
 

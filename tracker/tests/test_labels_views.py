@@ -1,62 +1,15 @@
-"""Label pages: scoped lookups, PDF/ZPL downloads, and a printed label scanned on the
-receive/transfer/station pages fills in the same fields (parsed by inventory.scanning)."""
+"""Label pages: scoped lookups, PDF/ZPL downloads. Scanning the labels back: test_label_scans.py."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-import zxingcpp
 
-from inventory.scanning import parse_scan
-from tests.factories.inventory import LotFactory, LotItemFactory, SerialItemFactory, receive
+from tests.factories.inventory import LotFactory, LotItemFactory
 from tests.factories.tracker import LocationFactory
 from tests.factories.wip import make_plant
-from tracker.labels.symbols import main_symbol
-from tracker.tests.test_labels import raster
 
 GTIN = "09506000134352"
 pytestmark = pytest.mark.django_db
-
-
-def scanned(label) -> str:
-    """What a keyboard-wedge scanner types: symbology identifier + data (FNC1 as GS)."""
-    result = zxingcpp.read_barcode(raster(main_symbol(label)), text_mode=zxingcpp.TextMode.Plain)
-    return result.symbology_identifier + result.text
-
-
-@pytest.mark.parametrize("symbology", ["", "datamatrix"])
-def test_lot_label_scan_fills_the_receive_form(site_a, symbology):
-    from inventory.labels_views import lot_label
-    from tracker.labels import Symbology
-
-    item = LotItemFactory(sku="STEEL", gtin=GTIN)
-    lot = LotFactory(item=item, site=site_a, code="L-42/7", expiry_date=dt.date(2027, 3, 31))
-    sym = Symbology.GS1_DATAMATRIX if symbology else Symbology.GS1_128
-    fields = parse_scan(scanned(lot_label(lot, symbology=sym, errors=[])))
-    assert fields == {"gtin": GTIN, "lot": "L-42/7", "serial": None, "expiry_date": "2027-03-31", "sku": "STEEL"}
-
-
-def test_serial_label_scan_fills_the_transfer_form(site_a):
-    from inventory.labels_views import serial_label
-    from tracker.labels import Symbology
-
-    bin1 = LocationFactory(site=site_a, kind="bin", code="A-B1")
-    item = SerialItemFactory(sku="PUMP", gtin=GTIN)
-    (move,) = receive(item, bin1, 1, serials=["SN-9"])
-    fields = parse_scan(scanned(serial_label(move.serial, symbology=Symbology.GS1_128, errors=[])))
-    assert (fields["sku"], fields["serial"], fields["lot"]) == ("PUMP", "SN-9", None)
-
-
-def test_traveler_scan_is_the_work_order_number_the_station_takes(site_a):
-    from wip.labels_views import traveler_label
-    from wip.models import WorkOrder
-    from wip.services import work_order_create
-
-    plant = make_plant(site_a)
-    wo = work_order_create(site=site_a, item=plant.product, routing=plant.routing, quantity=2, number="WO-77")
-    text = zxingcpp.read_barcode(raster(main_symbol(traveler_label(wo))), text_mode=zxingcpp.TextMode.Plain).text
-    assert WorkOrder.objects.get(number=text.strip()) == wo  # the station form looks the order up by this text
 
 
 def test_pages_pdf_zpl_and_scoping(client, site_a, site_b, make_user):
