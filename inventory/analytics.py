@@ -36,6 +36,7 @@ from django.db.models import (
     F,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
@@ -70,10 +71,6 @@ def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
             dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC))
 
 
-def _sum_sub(qs, field_name: str) -> Subquery:
-    return Subquery(qs.values("item").annotate(s=Sum(field_name)).values("s")[:1], output_field=QTYF)
-
-
 def _levels_now(site: Site) -> dict[int, Decimal]:
     """On hand per item at the site's real locations now (one grouped query)."""
     return dict(
@@ -82,7 +79,7 @@ def _levels_now(site: Site) -> dict[int, Decimal]:
     )
 
 
-def _daily(site: Site) -> Any:
+def _daily(site: Site) -> QuerySet[StockDaily]:
     return StockDaily.objects.filter(site=site).order_by()
 
 
@@ -206,20 +203,22 @@ def abc(*, site: Site, start: dt.date, end: dt.date, a: int = 80, b: int = 95, *
 
 def slow_movers(*, site: Site, start: dt.date, end: dt.date, dead_days: int = 90, **_: Any) -> Report:
     """Items with stock whose last issue/shipment is older than ``dead_days`` (dead) or with
-    less consumption in the period than a tenth of their stock (slow). Two queries: levels,
-    and the items with stock annotated from their daily rows (the last day with consumption,
-    found backwards along the (site, item, day) index, and the period's sum)."""
+    less consumption in the period than a tenth of their stock (slow). Three queries: levels,
+    consumption in the period (grouped), and the items with stock annotated with their last
+    issue (their latest daily row with consumption, found backwards along the (site, item,
+    day) index, however old)."""
     t1 = _window(start, end)[1]
     on_hand = {pk: q for pk, q in _levels_now(site).items() if q > 0}
-    out = _daily(site).filter(item=OuterRef("pk"), consumed__gt=0)
-    items = Item.objects.filter(pk__in=_ids(on_hand)).annotate(
-        last_issue=Subquery(out.order_by("-day", "-last_out_at").values("last_out_at")[:1]),
-        used=Coalesce(_sum_sub(out.filter(day__range=(start, end)), "consumed"), Value(ZERO), output_field=QTYF),
+    consumed = dict(
+        _daily(site).filter(day__range=(start, end), consumed__gt=0).values("item_id")
+        .annotate(s=Sum("consumed")).values_list("item_id", "s")
     )
+    last = _daily(site).filter(item=OuterRef("pk"), consumed__gt=0).order_by("-day", "-last_out_at")
+    items = Item.objects.filter(pk__in=_ids(on_hand)).annotate(last_issue=Subquery(last.values("last_out_at")[:1]))
     cutoff = t1 - dt.timedelta(days=dead_days)
     rows = []
-    for it in items.values("pk", "sku", "name", "standard_cost", "last_issue", "used"):
-        qty, last_issue, used = on_hand[it["pk"]], it["last_issue"], it["used"]
+    for it in items.values("pk", "sku", "name", "standard_cost", "last_issue"):
+        qty, last_issue, used = on_hand[it["pk"]], it["last_issue"], consumed.get(it["pk"], ZERO)
         dead = last_issue is None or last_issue < cutoff
         if not (dead or used * 10 < qty):
             continue

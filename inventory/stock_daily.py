@@ -102,8 +102,9 @@ def merge(*, batch: int = 20_000) -> int:
     unmerged = StockDaily.objects.filter(merged=False, site=OuterRef("site"), item=OuterRef("item"), day=OuterRef("day"))
     with transaction.atomic():
         rows = list(
-            StockDaily.objects.filter(Exists(unmerged)).select_for_update(skip_locked=True)
-            .order_by("site", "item", "day", "pk")[:batch]
+            # of=self: lock these rows only, never the site or item rows that posts' FK checks share-lock
+            StockDaily.objects.filter(Exists(unmerged)).select_for_update(skip_locked=True, of=("self",))
+            .order_by("site_id", "item_id", "day", "pk")[:batch]
         )
         if not rows:
             return 0
