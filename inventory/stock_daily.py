@@ -75,17 +75,30 @@ def _flows_of(moves: Iterable[StockMove], locations: Mapping[int, Location]) -> 
     return flows
 
 
+_COLUMNS = ("site", "item", "day", "inflow", "outflow", "consumed", "last_out_at", "merged")
+
+
+def _insert(rows: list[tuple]) -> None:
+    """One multi-row INSERT of ``rows`` (values in ``_COLUMNS`` order). Plain SQL: half the time
+    of ``bulk_create`` (no instances, no RETURNING), and this runs in every post."""
+    fields = [StockDaily._meta.get_field(name) for name in _COLUMNS]
+    q = connection.ops.quote_name
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (f"INSERT INTO {q(StockDaily._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608
+           f"VALUES {', '.join([placeholders] * len(rows))}")
+    params = [f.get_db_prep_save(value, connection) for row in rows for f, value in zip(fields, row, strict=True)]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
 def record_post(moves: Iterable[StockMove], locations: Mapping[int, Location]) -> None:
     """Add the flows of one post's ``moves`` (``locations``: every source and destination by pk)
     to the rollup: one INSERT, none when no move crosses a site's boundary or consumes.
     Call inside the transaction that writes the moves."""
     flows = _flows_of(moves, locations)
     if flows:
-        StockDaily.objects.bulk_create([
-            StockDaily(site_id=site_id, item_id=item_id, day=day, inflow=f.inflow, outflow=f.outflow,
-                       consumed=f.consumed, last_out_at=f.last_out_at)
-            for (site_id, item_id, day), f in sorted(flows.items())
-        ])
+        _insert([(site_id, item_id, day, f.inflow, f.outflow, f.consumed, f.last_out_at, False)
+                 for (site_id, item_id, day), f in sorted(flows.items())])
 
 
 # --- merge ---------------------------------------------------------------------------------------
