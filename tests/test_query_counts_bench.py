@@ -112,9 +112,9 @@ TRANSFER_QUERIES = 17
 # A receipt is posted as one batch whatever its lines: key, key sites, permissions (2), site ids,
 # all the lines' items (one query), all their locations (one), the site; under the test the
 # request's transaction is a savepoint pair; the idempotency claim, the service savepoint, the
-# supplier location, one level lock, one move insert, one level update, the receipt, the release,
-# the record update.
-RECEIPT_QUERIES = 19
+# supplier location, one level lock, one move insert, one level update, one insert into the reports'
+# daily rollup, the receipt, the release, the record update. (The transfer is inside one site: no rollup row.)
+RECEIPT_QUERIES = 20
 
 
 def test_single_item_transfer_with_idempotency_key(partner_client, site_a, zone, django_assert_num_queries):
