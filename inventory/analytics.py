@@ -2,10 +2,18 @@
 
 Every report is a function ``(site, start, end, **options) -> Report`` issuing a
 fixed number of queries however many items, moves or lots there are (grouped
-``values().annotate()``, correlated subqueries, ``Case``/``When`` buckets,
-``TruncDate``); Python only walks the already-aggregated rows (per item, per
-day with moves, per bucket). Callers check access: pages and the API pass a
-site the user may see and require the model permission.
+``values().annotate()``, correlated subqueries, ``Case``/``When`` buckets, window
+functions); Python only walks the already-aggregated rows (per item, per bucket).
+Flows over time come from the daily rollup of the ledger (``StockDaily``, see
+``inventory.stock_daily``: per site, item and UTC day, what crossed the site's
+boundary and what was consumed), quantities now from ``StockLevel``: a year of
+history is a few hundred rows per item, however many moves it had. Callers check
+access: pages and the API pass a site the user may see and require the model
+permission.
+
+The items a flow report lists are those with stock now or with a flow across the
+site's boundary since the period's start (a move between two of the site's own
+locations is no flow).
 
 Money is standard cost × quantity (``Item.standard_cost``): the plant's own
 valuation, not a purchase-price ledger.
@@ -14,35 +22,34 @@ valuation, not a purchase-price ledger.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
     DecimalField,
     ExpressionWrapper,
     F,
-    Max,
     OuterRef,
     Q,
+    QuerySet,
     Subquery,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Abs, Coalesce, TruncDate
+from django.db.models.functions import Abs, Coalesce
 
-from inventory.models import CycleCount, CycleCountLine, Item, StockLevel, StockMove
-from tracker.models import Site
+from inventory.models import CycleCount, CycleCountLine, Item, StockDaily, StockLevel
+from tracker.models import Location, Site
 
 MONEY = DecimalField(max_digits=24, decimal_places=4)
 QTYF = DecimalField(max_digits=18, decimal_places=4)
 ZERO = Decimal("0")
-OUT_KINDS = (StockMove.Kind.ISSUE, StockMove.Kind.SHIP)
 
 
 @dataclass
@@ -64,33 +71,6 @@ def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
             dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC))
 
 
-def _real_at(site: Site, prefix: str) -> Q:
-    return Q(**{f"{prefix}__site": site, f"{prefix}__is_virtual": False})
-
-
-def _inflow(site: Site) -> Q:
-    """Moves that bring stock into the site's real locations from outside them."""
-    return _real_at(site, "destination") & ~_real_at(site, "source")
-
-
-def _outflow(site: Site) -> Q:
-    return _real_at(site, "source") & ~_real_at(site, "destination")
-
-
-def _sum_sub(qs, field_name: str = "quantity") -> Subquery:
-    return Subquery(qs.values("item").annotate(s=Sum(field_name)).values("s")[:1], output_field=QTYF)
-
-
-def _on_hand_sub(site: Site) -> Coalesce:
-    levels = StockLevel.objects.filter(item=OuterRef("pk"), site=site, location__is_virtual=False).order_by()
-    return Coalesce(_sum_sub(levels, "on_hand"), Value(ZERO), output_field=QTYF)
-
-
-def _moves_sub(site: Site, q: Q) -> Coalesce:
-    moves = StockMove.objects.filter(q, item=OuterRef("pk")).order_by()
-    return Coalesce(_sum_sub(moves), Value(ZERO), output_field=QTYF)
-
-
 def _levels_now(site: Site) -> dict[int, Decimal]:
     """On hand per item at the site's real locations now (one grouped query)."""
     return dict(
@@ -99,17 +79,19 @@ def _levels_now(site: Site) -> dict[int, Decimal]:
     )
 
 
-def _flows_since(site: Site, since: dt.datetime, *, extra: dict[str, Q] | None = None) -> dict[int, dict[str, Decimal]]:
-    """Per item, over the moves since ``since`` touching the site: quantity into and out of
-    its real locations (``inflow``/``outflow``) and any ``extra`` conditional sums. One
-    grouped query: a single range scan of the ledger since ``since``, whatever the items."""
-    sums = {"inflow": _inflow(site), "outflow": _outflow(site), **(extra or {})}
+def _daily(site: Site) -> QuerySet[StockDaily]:
+    return StockDaily.objects.filter(site=site).order_by()
+
+
+def _flows_since(site: Site, start: dt.date, **sums: Sum) -> dict[int, dict[str, Decimal]]:
+    """Per item with a flow at the site since ``start`` (included): the ``sums`` (over the
+    daily rollup's columns). One grouped query over the item's days since then."""
+    # Aliased: an annotation may not take the name of the column it sums.
     rows = (
-        StockMove.objects.filter(occurred_at__gte=since).filter(Q(source__site=site) | Q(destination__site=site))
-        .order_by().values("item_id")
-        .annotate(**{name: Coalesce(Sum("quantity", filter=q), Value(ZERO), output_field=QTYF) for name, q in sums.items()})
+        _daily(site).filter(day__gte=start).values("item_id")
+        .annotate(**{f"sum_{name}": Coalesce(agg, Value(ZERO), output_field=QTYF) for name, agg in sums.items()})
     )
-    return {row.pop("item_id"): row for row in rows}
+    return {row["item_id"]: {name: row[f"sum_{name}"] for name in sums} for row in rows}
 
 
 def _ids(ids) -> list[int]:
@@ -155,14 +137,13 @@ def turnover(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     ((level at start + level at end) / 2, rebuilt from today's level and the
     net flow across the site's boundary since), turnover and days of supply.
     Three queries (levels, flows since the start, the items concerned)."""
-    t0, t1 = _window(start, end)
     days = Decimal((end - start).days + 1)
     on_hand = _levels_now(site)
-    flows = _flows_since(site, t0, extra={
-        "consumed": Q(kind__in=OUT_KINDS, source__site=site, occurred_at__lt=t1),
-        "in_after_end": _inflow(site) & Q(occurred_at__gte=t1),
-        "out_after_end": _outflow(site) & Q(occurred_at__gte=t1),
-    })
+    in_period, after_end = Q(day__lte=end), Q(day__gt=end)
+    flows = _flows_since(
+        site, start, inflow=Sum("inflow"), outflow=Sum("outflow"), consumed=Sum("consumed", filter=in_period),
+        in_after_end=Sum("inflow", filter=after_end), out_after_end=Sum("outflow", filter=after_end),
+    )
     ids = {pk for pk, q in on_hand.items() if q > 0} | set(flows)
     items = Item.objects.filter(pk__in=_ids(ids)).values("pk", "sku", "name", "standard_cost").order_by("sku")
     empty = {"inflow": ZERO, "outflow": ZERO, "consumed": ZERO, "in_after_end": ZERO, "out_after_end": ZERO}
@@ -195,13 +176,13 @@ def turnover(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
 
 def abc(*, site: Site, start: dt.date, end: dt.date, a: int = 80, b: int = 95, **_: Any) -> Report:
     """Items by consumption value in the period; cumulative share A ≤ ``a`` %, B ≤ ``b`` %, else C. One query."""
-    t0, t1 = _window(start, end)
-    value = ExpressionWrapper(F("quantity") * F("item__standard_cost"), output_field=MONEY)
-    rows = list(
-        StockMove.objects.filter(kind__in=OUT_KINDS, source__site=site, occurred_at__gte=t0, occurred_at__lt=t1)
-        .values("item__sku", "item__name").annotate(value=Sum(value), consumed=Sum("quantity"))
+    value = ExpressionWrapper(F("consumed") * F("item__standard_cost"), output_field=MONEY)
+    rows = [
+        {"item__sku": r["item__sku"], "item__name": r["item__name"], "value": r["value"], "consumed": r["used"]}
+        for r in _daily(site).filter(day__range=(start, end), consumed__gt=0)
+        .values("item__sku", "item__name").annotate(value=Sum(value), used=Sum("consumed"))
         .order_by("-value", "item__sku")
-    )
+    ]
     total = sum((r["value"] for r in rows), ZERO)
     running = ZERO
     for r in rows:
@@ -222,17 +203,22 @@ def abc(*, site: Site, start: dt.date, end: dt.date, a: int = 80, b: int = 95, *
 
 def slow_movers(*, site: Site, start: dt.date, end: dt.date, dead_days: int = 90, **_: Any) -> Report:
     """Items with stock whose last issue/shipment is older than ``dead_days`` (dead) or with
-    less consumption in the period than a tenth of their stock (slow). Four grouped queries."""
-    t0, t1 = _window(start, end)
+    less consumption in the period than a tenth of their stock (slow). Three queries: levels,
+    consumption in the period (grouped), and the items with stock annotated with their last
+    issue (their latest daily row with consumption, found backwards along the (site, item,
+    day) index, however old)."""
+    t1 = _window(start, end)[1]
     on_hand = {pk: q for pk, q in _levels_now(site).items() if q > 0}
-    out = StockMove.objects.filter(kind__in=OUT_KINDS, source__site=site).order_by().values("item_id")
-    last = dict(out.annotate(m=Max("occurred_at")).values_list("item_id", "m"))
-    consumed = dict(out.filter(occurred_at__gte=t0, occurred_at__lt=t1).annotate(q=Sum("quantity"))
-                    .values_list("item_id", "q"))
+    consumed = dict(
+        _daily(site).filter(day__range=(start, end), consumed__gt=0).values("item_id")
+        .annotate(s=Sum("consumed")).values_list("item_id", "s")
+    )
+    last = _daily(site).filter(item=OuterRef("pk"), consumed__gt=0).order_by("-day", "-last_out_at")
+    items = Item.objects.filter(pk__in=_ids(on_hand)).annotate(last_issue=Subquery(last.values("last_out_at")[:1]))
     cutoff = t1 - dt.timedelta(days=dead_days)
     rows = []
-    for it in Item.objects.filter(pk__in=_ids(on_hand)).values("pk", "sku", "name", "standard_cost"):
-        qty, last_issue, used = on_hand[it["pk"]], last.get(it["pk"]), consumed.get(it["pk"], ZERO)
+    for it in items.values("pk", "sku", "name", "standard_cost", "last_issue"):
+        qty, last_issue, used = on_hand[it["pk"]], it["last_issue"], consumed.get(it["pk"], ZERO)
         dead = last_issue is None or last_issue < cutoff
         if not (dead or used * 10 < qty):
             continue
@@ -251,45 +237,101 @@ def slow_movers(*, site: Site, start: dt.date, end: dt.date, dead_days: int = 90
 # --- stockout and under-reorder-point time -----------------------------------------------------------
 
 
+def _days_between(earlier: str, later: str) -> str:
+    """SQL for the whole days from one date expression to another."""
+    if connection.vendor == "sqlite":  # dates are ISO text there
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+    return f"({later} - {earlier})"
+
+
+STOCKOUT_BLOCK_DAYS = 7
+_AFTER = 999_999  # the block number of the days after the period
+
+
+def _stockout_days(site: Site, start: dt.date, end: dt.date) -> dict[int, tuple[Decimal, dt.date | None, int, int]]:
+    """Per item with a flow at the site since ``start``: (net flow since ``start``, first day with
+    a flow in the period, days in the period from that day on whose end-of-day level is at or
+    below zero, days under the item's reorder point). One query.
+
+    The level at the end of a day is the level now minus the net flow of the later days. The
+    period is cut in blocks of ``STOCKOUT_BLOCK_DAYS`` days: one grouped pass gives each block's
+    net flow, outflow and first and last flow days, and a window over the blocks (newest first)
+    the level after each block's last flow, which holds until the next block's first flow. Only
+    a block whose level could dip under a threshold between its flows (level before its first
+    flow minus all its outflow) is walked day by day; at a healthy site that is few blocks, so
+    the cost is one grouped scan of the period's daily rows rather than a window over all of them.
+    """
+    q = connection.ops.quote_name
+    daily, level, location, item = (q(m._meta.db_table) for m in (StockDaily, StockLevel, Location, Item))
+    capped_next = "(CASE WHEN next_day IS NULL OR next_day > %(end)s THEN %(after)s ELSE next_day END)"
+    sql = f"""
+        WITH blocks AS (
+            SELECT item_id,
+                   CASE WHEN day > %(end)s THEN {_AFTER} ELSE {_days_between("%(start)s", "day")} / {STOCKOUT_BLOCK_DAYS} END
+                       AS block,
+                   SUM(inflow) - SUM(outflow) AS net, SUM(outflow) AS outflow, MIN(day) AS first_day, MAX(day) AS last_day
+            FROM {daily} WHERE site_id = %(site)s AND day >= %(start)s GROUP BY 1, 2
+        ), now AS (
+            SELECT l.item_id, SUM(l.on_hand) AS on_hand FROM {level} l JOIN {location} loc ON loc.id = l.location_id
+            WHERE l.site_id = %(site)s AND NOT loc.is_virtual GROUP BY l.item_id
+        ), ends AS (
+            SELECT b.item_id, b.block, b.net, b.first_day, b.last_day, i.reorder_point AS rp,
+                   ROUND(COALESCE(n.on_hand, 0) - SUM(b.net) OVER later + b.net, 4) AS level,
+                   ROUND(COALESCE(n.on_hand, 0) - SUM(b.net) OVER later - b.outflow, 4) AS low,
+                   LAG(b.first_day) OVER later AS next_day
+            FROM blocks b JOIN {item} i ON i.id = b.item_id LEFT JOIN now n ON n.item_id = b.item_id
+            WINDOW later AS (PARTITION BY b.item_id ORDER BY b.block DESC ROWS UNBOUNDED PRECEDING)
+        ), inside AS (
+            SELECT d.item_id, e.rp, d.day, LEAD(d.day) OVER within AS next_day,
+                   ROUND(e.level - e.net + SUM(d.inflow - d.outflow) OVER within, 4) AS level
+            FROM ends e JOIN {daily} d
+                ON d.site_id = %(site)s AND d.item_id = e.item_id AND d.day BETWEEN e.first_day AND e.last_day
+            WHERE e.block < {_AFTER} AND e.first_day < e.last_day AND (e.low <= 0 OR e.low < e.rp)
+            WINDOW within AS (PARTITION BY d.item_id, e.block ORDER BY d.day)
+        ), parts AS (
+            SELECT item_id, net AS since, CASE WHEN block < {_AFTER} THEN first_day END AS first_day,
+                   CASE WHEN block < {_AFTER} AND level <= 0 THEN {_days_between("last_day", capped_next)} ELSE 0 END
+                       AS out_days,
+                   CASE WHEN block < {_AFTER} AND rp > 0 AND level < rp THEN {_days_between("last_day", capped_next)}
+                       ELSE 0 END AS under_days
+            FROM ends
+            UNION ALL
+            SELECT item_id, 0, NULL,
+                   CASE WHEN level <= 0 THEN {_days_between("day", "next_day")} ELSE 0 END,
+                   CASE WHEN rp > 0 AND level < rp THEN {_days_between("day", "next_day")} ELSE 0 END
+            FROM inside WHERE next_day IS NOT NULL
+        )
+        SELECT item_id, ROUND(SUM(since), 4), MIN(first_day), SUM(out_days), SUM(under_days) FROM parts GROUP BY item_id
+    """  # noqa: S608 (table names from the models; values are parameters)
+    params = {"site": site.pk, "start": start, "end": end, "after": end + dt.timedelta(days=1)}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return {
+            pk: (_d(since), dt.date.fromisoformat(first) if isinstance(first, str) else first, int(out), int(under))
+            for pk, since, first, out, under in cur.fetchall()
+        }
+
+
 def stockouts(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     """Per item: days in the period with no stock at the site, and days under its reorder point.
 
-    The level at the start of the period is rebuilt in the database; then the
-    daily net flows (one row per item and day *with moves*, grouped by
-    ``TruncDate``) step it forward: a level holds from one move day to the
-    next. End-of-day levels are what counts. Two queries.
+    End-of-day levels are what counts: from the level now and the daily net flows since
+    the start, the database counts the days from each item's first flow in the period
+    (``_stockout_days``); the days before it hold the level at the start. Three queries
+    (levels, day counts, the items concerned), whatever the period's length.
     """
-    t0, t1 = _window(start, end)
     days_total = (end - start).days + 1
     on_hand = _levels_now(site)
-    since = _flows_since(site, t0)
-    ids = {pk for pk, q in on_hand.items() if q > 0} | set(since)
-    items = {
-        it["pk"]: it for it in Item.objects.filter(Q(pk__in=_ids(ids)) | Q(reorder_point__gt=0))
-        .values("pk", "sku", "name", "reorder_point")
-    }
-    flows: dict[int, dict[dt.date, Decimal]] = defaultdict(dict)
-    daily = (
-        StockMove.objects.filter(occurred_at__gte=t0, occurred_at__lt=t1)
-        .filter(Q(source__site=site) | Q(destination__site=site)).order_by()
-        .annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC)).values("item_id", "day")
-        .annotate(inflow=Coalesce(Sum("quantity", filter=_inflow(site)), Value(ZERO), output_field=QTYF),
-                  outflow=Coalesce(Sum("quantity", filter=_outflow(site)), Value(ZERO), output_field=QTYF))
-    )
-    for row in daily:
-        flows[row["item_id"]][row["day"]] = row["inflow"] - row["outflow"]
+    steps = _stockout_days(site, start, end)
+    ids = {pk for pk, q in on_hand.items() if q > 0} | set(steps)
+    items = Item.objects.filter(Q(pk__in=_ids(ids)) | Q(reorder_point__gt=0)).values("pk", "sku", "name", "reorder_point")
     rows = []
-    for pk, it in sorted(items.items(), key=lambda kv: kv[1]["sku"]):
-        f = since.get(pk, {"inflow": ZERO, "outflow": ZERO})
-        level = on_hand.get(pk, ZERO) - f["inflow"] + f["outflow"]
-        out_days = under_days = 0
-        day = start
-        changes = flows.get(pk, {})
-        while day <= end:  # bounded by the period's days, not by the ledger's size
-            level += changes.get(day, ZERO)
-            out_days += level <= 0
-            under_days += it["reorder_point"] > 0 and level < it["reorder_point"]
-            day += dt.timedelta(days=1)
+    for it in items.order_by("sku"):
+        since, first_day, out_days, under_days = steps.get(it["pk"], (ZERO, None, 0, 0))
+        at_start = on_hand.get(it["pk"], ZERO) - since
+        held = ((first_day or end + dt.timedelta(days=1)) - start).days  # days at the start's level
+        out_days += held if at_start <= 0 else 0
+        under_days += held if 0 < it["reorder_point"] and at_start < it["reorder_point"] else 0
         if out_days or under_days:
             rows.append({"sku": it["sku"], "name": it["name"], "reorder_point": it["reorder_point"],
                          "stockout_days": out_days, "under_reorder_days": under_days,

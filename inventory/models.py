@@ -412,6 +412,38 @@ class StockMove(models.Model):
         raise ImmutableError("Stock moves are append-only; post a correcting move instead.")
 
 
+class StockDaily(models.Model):
+    """What crossed a site's boundary per (site, item, UTC day of ``occurred_at``): the
+    ledger rolled up for the reports (``inventory.stock_daily`` writes it, nothing else).
+
+    Append-only like the ledger: each post adds one row per (site, item) whose flows it
+    changes (``merged=False``) and a periodic merge folds a day's rows into one
+    (``merged=True``), so no post ever updates a row another post needs. The sum of a
+    key's rows equals the ledger's aggregation at every commit (``verify_ledger``).
+    """
+
+    # No single-column FK indexes: every read starts from (site, item, day).
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+", db_index=False)
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+", db_index=False)
+    day = models.DateField(help_text="UTC date of the moves' occurred_at")
+    inflow = models.DecimalField(**QTY, default=ZERO, help_text="Into the site's real locations from outside them")
+    outflow = models.DecimalField(**QTY, default=ZERO, help_text="Out of the site's real locations to outside them")
+    consumed = models.DecimalField(**QTY, default=ZERO, help_text="Issued or shipped from the site")
+    last_out_at = models.DateTimeField(null=True, blank=True, help_text="Latest issue or shipment among them")
+    merged = models.BooleanField(default=False, help_text="False: one post's flows, not merged into its day yet")
+
+    class Meta:
+        verbose_name_plural = "stock dailies"
+        indexes = [
+            models.Index(fields=["site", "item", "day"], name="stockdaily_site_item_day"),
+            # Small: only rows waiting for the merge, which finds their keys through it.
+            models.Index(fields=["site", "item", "day"], condition=Q(merged=False), name="stockdaily_unmerged"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id}/{self.item_id}/{self.day}: +{self.inflow} -{self.outflow}"
+
+
 class StockReservation(models.Model):
     """Stock promised to a work order or a shipment; lowers availability at the site."""
 

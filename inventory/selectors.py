@@ -23,6 +23,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
+from inventory import stock_daily
 from inventory.locks import keeps_level
 from inventory.models import (
     QTY,
@@ -387,8 +388,9 @@ def trace_forward(*, user: Any, lot: Lot | None = None, serial: SerialUnit | Non
 
 
 def ledger_differences() -> list[dict[str, Any]]:
-    """Every (item, location, lot) whose level differs from its ledger sum, and every
-    real level below zero where the item does not allow it. Empty list: invariant holds."""
+    """Every (item, location, lot) whose level differs from its ledger sum, every real level
+    below zero where the item does not allow it, and every (site, item, day) where the reports'
+    daily rollup differs from the ledger (``inventory.stock_daily``). Empty list: invariant holds."""
     sums: dict[tuple[int, int, int | None], Decimal] = defaultdict(lambda: ZERO)
     for row in StockMove.objects.order_by().values("item_id", "destination_id", "lot_id").annotate(q=Sum("quantity")):
         sums[(row["item_id"], row["destination_id"], row["lot_id"])] += row["q"]
@@ -414,6 +416,7 @@ def ledger_differences() -> list[dict[str, Any]]:
         location = locations[key[1]]
         if not location.is_virtual and level.on_hand < 0 and not level.item.allow_negative:
             problems.append({"problem": "negative_level", "key": key, "level": str(level.on_hand)})
+    problems += stock_daily.differences()
     return sorted(problems, key=lambda p: (p["problem"], str(p["key"])))
 
 

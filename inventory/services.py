@@ -31,7 +31,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from inventory import errors
+from inventory import errors, stock_daily
 from inventory.locks import LevelKey, apply_deltas, apply_reserved, keeps_level, lock_levels
 from inventory.models import (
     ZERO,
@@ -243,6 +243,7 @@ def _post(legs: list[_Leg], ctx: _Context, *, lock_also: Q | None = None, preloa
         ]
     )
     apply_deltas(levels, deltas)
+    stock_daily.record_post(moves, locations)
     touched: set[tuple[int, int]] = set()
     for leg in legs:
         for loc in (leg.source, leg.destination):

@@ -1,9 +1,11 @@
 """PostgreSQL databases for the benchmarks: made from ``DATABASE_URL``'s server,
-always named ``shopfloor_bench*`` so a benchmark never touches a real database."""
+always named ``shopfloor_bench*`` (or ``shopfloor_<owner>_bench*``, a developer's own)
+so a benchmark never touches a real database."""
 
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -11,6 +13,7 @@ from psycopg import sql
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 PREFIX = "shopfloor_bench"
+_NAME = re.compile(r"shopfloor_(?:[a-z0-9]+_)?bench[a-z0-9_]*")
 
 
 def server_url() -> str:
@@ -29,8 +32,8 @@ def database_url(name: str) -> str:
 
 
 def check_name(name: str) -> None:
-    if not name.startswith(PREFIX) or not name.replace("_", "").isalnum():
-        raise ValueError(f"benchmark databases are named {PREFIX}*, not {name!r}")
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"benchmark databases are named {PREFIX}* or shopfloor_<owner>_bench*, not {name!r}")
 
 
 def exists(name: str) -> bool:

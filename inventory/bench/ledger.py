@@ -5,7 +5,8 @@ the ordinary services. The moves are written by ``INSERT ... SELECT`` from
 ``generate_series`` straight into ``inventory_stockmove`` (the ledger's own
 table, every column filled as the model would), and the ``StockLevel`` rows
 are then computed from the ledger itself by one aggregate, for exactly the
-locations that keep levels (``inventory.locks.keeps_level``): so
+locations that keep levels (``inventory.locks.keeps_level``), and the reports'
+daily rollup is rebuilt from it (``inventory.stock_daily.rebuild``): so
 ``verify_ledger`` holds by construction and is run afterwards to prove it.
 
 Moves come in cycles of four, the shape of a plant's day for one item:
@@ -39,8 +40,9 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from inventory import services as inventory_services
+from inventory import stock_daily
 from inventory.locks import keeps_level
-from inventory.models import Item, StockLevel, StockMove
+from inventory.models import Item, StockDaily, StockLevel, StockMove
 from tracker import services as tracker_services
 from tracker.models import Location, LocationKind, Site
 from tracker.roles import sync_roles
@@ -273,6 +275,11 @@ def generate(*, moves: int, n_items: int = 2000, progress: Callable[[str], None]
     _insert_moves(cycles=cycles, site=site, bins=bins, items=items, progress=progress)
     levels = _insert_levels(site)
     progress(f"levels: {levels:,} rows from the ledger")
+    started_rollup = time.monotonic()
+    daily = stock_daily.rebuild()
+    with connection.cursor() as cur:
+        cur.execute(f"ANALYZE {StockDaily._meta.db_table}")
+    progress(f"daily rollup: {daily:,} rows from the ledger ({time.monotonic() - started_rollup:.1f}s)")
     skus = [items[i].sku for i in (0, len(items) // 3, len(items) // 2, len(items) - 1)]
     _write_marker(4 * cycles, skus)
     return LedgerInfo(4 * cycles, SITE_CODE, USERNAME, skus, False, time.monotonic() - started)

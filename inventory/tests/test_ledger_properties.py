@@ -1,7 +1,8 @@
 """Property-based: random sequences of stock operations keep the ledger invariant.
 
 A model of expected quantities runs beside the services; after every step
-the ledger sums equal the levels (``ledger_differences() == []``), the levels
+the ledger sums equal the levels and the reports' daily rollup, partly merged
+or not, equals the ledger (``ledger_differences() == []``), the levels
 equal the model, and an operation fails with ``insufficient_stock`` exactly
 when the model says there is not enough.
 """
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from inventory import errors, services
+from inventory import errors, services, stock_daily
 from inventory.models import Item, Lot, SerialUnit, StockLevel
 from inventory.selectors import available_quantity, ledger_differences
 from tests.factories.tracker import LocationFactory, SiteFactory
@@ -182,6 +183,10 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             with pytest.raises(errors.InsufficientStock):
                 services.stock_adjust(item=self.plain, location=location, quantity_delta=delta, reason="prop")
+
+    @rule(batch=st.integers(1, 20))
+    def merge_daily_rollup(self, batch):
+        stock_daily.merge(batch=batch)
 
     @invariant()
     def ledger_holds(self):

@@ -6,17 +6,22 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inventory.selectors import ledger_differences
 
+KEY_NAMES = {"daily_mismatch": ("site", "item", "day")}
+
 
 class Command(BaseCommand):
-    help = "Check that every stock level equals its ledger sum and no real level is negative."
+    help = ("Check that every stock level equals its ledger sum, no real level is negative and the "
+            "reports' daily rollup equals the ledger.")
 
     def handle(self, *args, **options):
         problems = ledger_differences()
         if not problems:
-            self.stdout.write(self.style.SUCCESS("Ledger OK: every level equals its ledger sum."))
+            self.stdout.write(self.style.SUCCESS(
+                "Ledger OK: every level equals its ledger sum; the daily rollup equals the ledger."))
             return
         for p in problems:
-            item_id, location_id, lot_id = p["key"]
+            names = KEY_NAMES.get(p["problem"], ("item", "location", "lot"))
+            key = " ".join(f"{name}={value}" for name, value in zip(names, p["key"], strict=True))
             detail = ", ".join(f"{k}={v}" for k, v in p.items() if k not in ("problem", "key"))
-            self.stderr.write(f"{p['problem']}: item={item_id} location={location_id} lot={lot_id} {detail}")
+            self.stderr.write(f"{p['problem']}: {key} {detail}")
         raise CommandError(f"{len(problems)} ledger problem(s).")
