@@ -70,7 +70,10 @@ def lock_levels(
     query = _key_q(keys)
     if also is not None:
         query |= also
-    locked = {_key(level): level for level in StockLevel.objects.filter(query).order_by("pk").select_for_update()}
+    # of=("self",): ``also`` may join tracker_location (is_virtual); without it PostgreSQL would lock
+    # those location rows too, and two posts of different items at one site could deadlock on them.
+    rows = StockLevel.objects.filter(query).order_by("pk").select_for_update(of=("self",))
+    locked = {_key(level): level for level in rows}
     for key in sorted(keys - locked.keys(), key=_sort_key):
         item_id, location_id, lot_id = key
         try:
@@ -80,7 +83,7 @@ def lock_levels(
                 )
         except IntegrityError:
             # A concurrent transaction created it (and has committed): lock that row.
-            level = StockLevel.objects.select_for_update().order_by("pk").get(_key_q([key]))
+            level = StockLevel.objects.select_for_update(of=("self",)).order_by("pk").get(_key_q([key]))
         locked[key] = level
     return locked
 
