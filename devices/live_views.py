@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from devices import live_selectors
 from tracker.selectors import current_site
@@ -30,6 +31,7 @@ def _site(request):
 
 
 @login_required
+@require_safe
 def finder(request):
     site = _site(request)
     query = request.GET.get("q", "").strip()[:200]
@@ -73,6 +75,7 @@ def _sparkline(series, *, width: float = 360, height: float = 80, threshold: flo
 
 
 @login_required
+@require_safe
 def plant(request):
     site = _site(request)
     data = live_selectors.dashboard(user=request.user, site=site)

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from devices import selectors, services
 from devices.forms import AssignTagForm
@@ -28,6 +28,7 @@ def _require_site(request):
 
 
 @login_required
+@require_safe
 def index(request):
     site = _require_site(request)
     devices = selectors.devices_for_site(user=request.user, site=site)
@@ -47,6 +48,7 @@ def index(request):
 
 
 @login_required
+@require_safe
 def device_detail(request, device_id: str):
     site = _require_site(request)
     device = selectors.device_get(user=request.user, site=site, device_id=device_id)

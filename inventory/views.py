@@ -10,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from inventory import selectors, services
 from inventory.charts import line_chart
@@ -36,6 +36,7 @@ def _page(request, queryset, size: int = PAGE):
 
 
 @login_required
+@require_safe
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 def stock(request):
     """Stock by location: the site's tree, and the levels under the chosen location."""
@@ -59,6 +60,7 @@ def stock(request):
 
 
 @login_required
+@require_safe
 @permission_required("inventory.view_item", raise_exception=True)
 def items(request):
     """Stock by item at the current site."""
@@ -69,6 +71,7 @@ def items(request):
 
 
 @login_required
+@require_safe
 @permission_required("inventory.view_item", raise_exception=True)
 def item_detail(request, sku: str):
     """An item: its levels, lots and ledger at the current site, and on hand over 90 days."""
@@ -109,6 +112,7 @@ def _run_form(request, form_class, template: str, action, success: str):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 @permission_required("inventory.add_stockmove", raise_exception=True)
 def receive(request):
     def action(data):
@@ -123,6 +127,7 @@ def receive(request):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 @permission_required("inventory.add_stockmove", raise_exception=True)
 def transfer(request):
     def action(data):
@@ -136,6 +141,7 @@ def transfer(request):
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 @permission_required("inventory.add_cyclecount", raise_exception=True)
 def count(request):
     """Record counted quantities; a count of a location stays open until approved."""
@@ -179,6 +185,7 @@ def count_approve(request, pk: int):
 
 
 @login_required
+@require_safe
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 def replenishment(request):
     site = _site(request)
@@ -188,6 +195,7 @@ def replenishment(request):
 
 
 @login_required
+@require_safe
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 def expiring(request):
     site = _site(request)
@@ -200,6 +208,7 @@ def expiring(request):
 
 
 @login_required
+@require_safe
 @permission_required("inventory.view_lot", raise_exception=True)
 def trace(request):
     """Backward or forward trace of a lot (SKU/CODE) or serial (SKU/SERIAL)."""

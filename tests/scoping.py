@@ -1,22 +1,63 @@
-"""The permission matrix every scoped endpoint and page inherits.
+"""The permission matrix every scoped endpoint and page inherits, and the
+declarations that let ``tests/test_scoping_coverage.py`` prove it covers every route.
 
 ``ScopedEndpointMatrix`` subclasses declare how to make one object in a site
 and where its list and detail live; the inherited tests then check, for two
 sites and every role, that users see their own site's objects only, that
 another site's object is a 404, that a user without a role (or without a site)
-sees nothing and that anonymous callers are refused.
+sees nothing and that anonymous callers are refused. ``detail_reads`` and
+``detail_writes`` extend that to the detail's extra actions: another site's
+object is a 404 there too, and a refused write changes nothing.
+
+Any other test that proves a route keeps to the user's sites says so with
+``@covers("<url name> <METHOD>...")``; both kinds carry the ``scoping`` marker,
+so ``pytest -m scoping`` runs (and counts) every scoping case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from django.apps import apps
+from django.urls import resolve
 from rest_framework.test import APIClient
 
 from tests.factories.tracker import SiteFactory, user_with_role
 from tracker.roles import ROLE_NAMES
+
+SCOPING = pytest.mark.scoping
+
+#: Methods a coverage key may name; CONNECT stands for opening a websocket.
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "CONNECT"})
+
+
+def covers(*keys: str) -> Callable[[Any], Any]:
+    """Declare the routes a scoping test checks: ``"<url name> <METHOD> [<METHOD>...]"``.
+
+    A GET key promises "another site's objects are a 404, lists show the
+    user's site only"; a write key promises "a write naming another site's
+    object is refused and nothing is written". The test also gets the
+    ``scoping`` marker.
+    """
+    parsed = frozenset(pair for key in keys for pair in _parse_key(key))
+
+    def mark(obj: Any) -> Any:
+        obj.scoping_covers = frozenset(getattr(obj, "scoping_covers", frozenset())) | parsed
+        return SCOPING(obj)
+
+    return mark
+
+
+def _parse_key(key: str) -> set[tuple[str, str]]:
+    name, *methods = key.split()
+    if not methods or not set(methods) <= METHODS:
+        raise ValueError(f"covers({key!r}): give '<url name> <METHOD>...' with METHOD in {sorted(METHODS)}")
+    return {(name, method) for method in methods}
 
 
 def results(response) -> list[dict]:
@@ -24,12 +65,66 @@ def results(response) -> list[dict]:
     return data["results"] if isinstance(data, dict) and "results" in data else data
 
 
+# --- "nothing written" -------------------------------------------------------------------------
+
+#: Rows a refused request must leave alone: every model of the project's apps but
+#: the bookkeeping that any request may touch (audit trail, keys, idempotency).
+_UNWATCHED = {"tracker.AuditEvent", "tracker.ApiKey", "tracker.IdempotencyRecord", "tracker.UserProfile",
+              "tracker.SiteUserObjectPermission", "tracker.SiteGroupObjectPermission"}
+_WATCHED_APPS = ("tracker", "inventory", "wip", "devices", "webhooks")
+
+
+def _watched_models() -> list:
+    return [
+        model for label in _WATCHED_APPS for model in apps.get_app_config(label).get_models()
+        if model._meta.label not in _UNWATCHED
+    ]
+
+
+def database_state() -> dict[str, list[dict]]:
+    """Every watched row, by model (test databases are small: this is cheap)."""
+    return {m._meta.label: list(m._default_manager.order_by("pk").values()) for m in _watched_models()}
+
+
+@contextlib.contextmanager
+def nothing_written() -> Iterator[None]:
+    """Fail, naming the models, if the block creates, changes or deletes any watched row."""
+    before = database_state()
+    yield
+    after = database_state()
+    changed = sorted(label for label in before if before[label] != after[label])
+    assert not changed, f"a refused request wrote to {changed}"
+
+
+# --- the endpoint matrix -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DetailWrite:
+    """A write on one object's URL: ``suffix`` after the detail URL, and its body."""
+
+    method: str = "POST"
+    suffix: str = ""
+    body: dict | Callable[[Any], dict] = field(default_factory=dict)
+
+    def payload(self, obj: Any) -> dict:
+        return self.body(obj) if callable(self.body) else dict(self.body)
+
+
 class ScopedEndpointMatrix:
+    pytestmark = [SCOPING]
+
     #: roles expected to see this endpoint's objects in their own site
     viewer_roles: tuple[str, ...] = ROLE_NAMES
     list_url: str = ""
     #: field of a list row that identifies the object
     key_field: str = "code"
+    #: GET sub-resources of a detail: url name -> path after the detail URL
+    detail_reads: dict[str, str] = {}
+    #: writes on a detail (its update/delete or extra actions): url name -> DetailWrite
+    detail_writes: dict[str, DetailWrite] = {}
+    #: a role that may read and write this endpoint's objects in its own site
+    writer_role: str = "plant manager"
 
     def make_object(self, site) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -39,6 +134,28 @@ class ScopedEndpointMatrix:
 
     def detail_url(self, obj) -> str:
         return f"{self.list_url}{self.object_key(obj)}/"
+
+    @classmethod
+    def covered_routes(cls) -> set[tuple[str, str]]:
+        """(url name, method) pairs this matrix checks: its list and detail, plus
+        ``detail_reads`` and ``detail_writes``. DRF routers name a list
+        ``<basename>-list`` and its detail ``<basename>-detail``."""
+        list_name = resolve(urlsplit(cls.list_url).path).view_name
+        routes = {(list_name, "GET"), (list_name.removesuffix("-list") + "-detail", "GET")}
+        routes |= {(name, "GET") for name in cls.detail_reads}
+        routes |= {(name, write.method) for name, write in cls.detail_writes.items()}
+        return routes
+
+    def pytest_generate_tests(self, metafunc):
+        # pytest asks the class itself: each subclass gets one case per declared read/write.
+        if "detail_read" in metafunc.fixturenames:
+            names = sorted(self.detail_reads)
+            metafunc.parametrize("detail_read", names or [pytest.param(None, marks=pytest.mark.skip(
+                reason="no detail sub-resources"))])
+        if "detail_write" in metafunc.fixturenames:
+            names = sorted(self.detail_writes)
+            metafunc.parametrize("detail_write", names or [pytest.param(None, marks=pytest.mark.skip(
+                reason="no writes on a detail"))])
 
     @pytest.fixture
     def world(self, db):
@@ -89,6 +206,27 @@ class ScopedEndpointMatrix:
         admin = user_with_role(None, is_superuser=True, is_staff=True)
         listed = {str(row[self.key_field]) for row in results(self._client(admin).get(self.list_url))}
         assert {self.object_key(obj_a), self.object_key(obj_b)} <= listed
+
+    def test_detail_read_of_another_sites_object_is_not_found(self, world, detail_read):
+        site_a, _, obj_a, obj_b = world
+        client = self._client(user_with_role(self.writer_role, site_a))
+        suffix = self.detail_reads[detail_read]
+        assert client.get(self.detail_url(obj_b) + suffix).status_code == 404
+        assert client.get(self.detail_url(obj_a) + suffix).status_code == 200
+
+    def test_write_on_another_sites_object_is_not_found_and_writes_nothing(self, world, detail_write):
+        site_a, _, obj_a, obj_b = world
+        client = self._client(user_with_role(self.writer_role, site_a))
+        write = self.detail_writes[detail_write]
+        send = getattr(client, write.method.lower())
+        with nothing_written():
+            refused = send(self.detail_url(obj_b) + write.suffix, write.payload(obj_b), format="json")
+        assert refused.status_code == 404, refused.content
+        assert refused["Content-Type"].startswith("application/problem+json")
+        # The control: the same request on the user's own object reaches the handler,
+        # so the 404 above is the scoping, not a wrong URL or a missing permission.
+        control = send(self.detail_url(obj_a) + write.suffix, write.payload(obj_a), format="json")
+        assert control.status_code not in (403, 404, 405), control.content
 
 
 def assert_page_scoped(client_for: Callable, url: str, own_text: str, other_text: str) -> None:

@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from tracker import services
 from tracker.models import Alert
@@ -24,6 +24,7 @@ def _require_site(request):
 
 
 @login_required
+@require_safe
 def home(request):
     site = current_site(request)
     panels = []
@@ -49,6 +50,7 @@ def switch_site(request):
 
 
 @login_required
+@require_safe
 def alert_inbox(request):
     site = _require_site(request)
     alerts = alerts_open(user=request.user, site=site).order_by("acknowledged_at", "-raised_at")

@@ -19,7 +19,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from tracker.errors import DomainError
 from tracker.selectors import current_site
@@ -93,6 +93,7 @@ def _attempt(request, fn, success: str) -> bool:
 
 
 @login_required
+@require_safe
 @permission_required("wip.view_workorder", raise_exception=True)
 def board(request):
     site = _site(request)
@@ -105,6 +106,7 @@ def board(request):
 
 
 @login_required
+@require_safe
 @permission_required("wip.view_workstation", raise_exception=True)
 def stations(request):
     site = _site(request)
@@ -121,6 +123,7 @@ def stations(request):
 
 
 @login_required
+@require_safe
 @permission_required("wip.view_workstation", raise_exception=True)
 def station(request, code: str):
     workstation = _station(request, code)
@@ -211,6 +214,7 @@ def run_defect(request, pk: int):
 
 
 @login_required
+@require_safe
 @permission_required("wip.view_workorder", raise_exception=True)
 def work_orders(request):
     site = _site(request)
@@ -230,6 +234,7 @@ def work_orders(request):
 
 
 @login_required
+@require_safe
 @permission_required("wip.view_workorder", raise_exception=True)
 def work_order(request, number: str):
     site = _site(request)
@@ -283,6 +288,7 @@ def work_order_action(request, number: str, verb: str):
 
 
 @login_required
+@require_safe
 @permission_required("wip.view_workstation", raise_exception=True)
 def bottlenecks(request):
     site = _site(request)
@@ -307,6 +313,7 @@ def bottlenecks(request):
 
 
 @login_required
+@require_safe
 @permission_required("wip.view_defect", raise_exception=True)
 def quality(request):
     site = _site(request)
