@@ -68,9 +68,9 @@ def results(response) -> list[dict]:
 # --- "nothing written" -------------------------------------------------------------------------
 
 #: Rows a refused request must leave alone: every model of the project's apps but
-#: the bookkeeping that any request may touch (audit trail, keys, idempotency).
-_UNWATCHED = {"tracker.AuditEvent", "tracker.ApiKey", "tracker.IdempotencyRecord", "tracker.UserProfile",
-              "tracker.SiteUserObjectPermission", "tracker.SiteGroupObjectPermission"}
+#: the bookkeeping that any request may touch (audit trail, keys' last use, idempotency).
+_UNWATCHED = {"tracker.AuditEvent", "tracker.ApiKey", "devices.DeviceKey", "tracker.IdempotencyRecord",
+              "tracker.UserProfile", "tracker.SiteUserObjectPermission", "tracker.SiteGroupObjectPermission"}
 _WATCHED_APPS = ("tracker", "inventory", "wip", "devices", "webhooks")
 
 
@@ -101,11 +101,14 @@ def nothing_written() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class DetailWrite:
-    """A write on one object's URL: ``suffix`` after the detail URL, and its body."""
+    """A write on one object's URL: ``suffix`` after the detail URL, its body (or a
+    function of the object), and ``prepare``, run on both sites' objects first
+    (e.g. place the hold that a release-hold lifts)."""
 
     method: str = "POST"
     suffix: str = ""
     body: dict | Callable[[Any], dict] = field(default_factory=dict)
+    prepare: Callable[[Any], None] | None = None
 
     def payload(self, obj: Any) -> dict:
         return self.body(obj) if callable(self.body) else dict(self.body)
@@ -122,6 +125,7 @@ class ScopedEndpointMatrix:
     #: GET sub-resources of a detail: url name -> path after the detail URL
     detail_reads: dict[str, str] = {}
     #: writes on a detail (its update/delete or extra actions): url name -> DetailWrite
+    #: (key "<url name> <METHOD>" when one url takes several writes)
     detail_writes: dict[str, DetailWrite] = {}
     #: a role that may read and write this endpoint's objects in its own site
     writer_role: str = "plant manager"
@@ -143,7 +147,7 @@ class ScopedEndpointMatrix:
         list_name = resolve(urlsplit(cls.list_url).path).view_name
         routes = {(list_name, "GET"), (list_name.removesuffix("-list") + "-detail", "GET")}
         routes |= {(name, "GET") for name in cls.detail_reads}
-        routes |= {(name, write.method) for name, write in cls.detail_writes.items()}
+        routes |= {(key.split()[0], write.method) for key, write in cls.detail_writes.items()}
         return routes
 
     def pytest_generate_tests(self, metafunc):
@@ -218,9 +222,13 @@ class ScopedEndpointMatrix:
         site_a, _, obj_a, obj_b = world
         client = self._client(user_with_role(self.writer_role, site_a))
         write = self.detail_writes[detail_write]
+        if write.prepare is not None:
+            write.prepare(obj_a)
+            write.prepare(obj_b)
         send = getattr(client, write.method.lower())
+        payload = write.payload(obj_b)
         with nothing_written():
-            refused = send(self.detail_url(obj_b) + write.suffix, write.payload(obj_b), format="json")
+            refused = send(self.detail_url(obj_b) + write.suffix, payload, format="json")
         assert refused.status_code == 404, refused.content
         assert refused["Content-Type"].startswith("application/problem+json")
         # The control: the same request on the user's own object reaches the handler,

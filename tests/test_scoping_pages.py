@@ -107,6 +107,16 @@ def item_detail(c, w):
     hides_site_b(shows(c.get(f"/inventory/items/{w.b.serial.item.sku}/")), w)
 
 
+@page_read("inventory:receive")
+def receive_form(c, w):
+    hides_site_b(shows(c.get("/inventory/receive/"), w.a.site.name), w)
+
+
+@page_read("inventory:transfer")
+def transfer_form(c, w):
+    hides_site_b(shows(c.get("/inventory/transfer/"), w.a.site.name), w)
+
+
 @page_read("inventory:count")
 def open_counts(c, w):
     hides_site_b(shows(c.get("/inventory/count/"), w.a.stores.code), w)

@@ -14,7 +14,7 @@ from inventory import services
 from inventory.models import Lot, Receipt, StockLevel, StockMove
 from tests.factories.inventory import ItemFactory, LotItemFactory, SerialItemFactory, receive
 from tests.factories.tracker import LocationFactory, user_with_role
-from tests.scoping import ScopedEndpointMatrix, results
+from tests.scoping import DetailWrite, ScopedEndpointMatrix, results
 from tracker.roles import ROLE_NAMES
 
 pytestmark = pytest.mark.django_db
@@ -239,6 +239,10 @@ class TestMovesScoped(ScopedEndpointMatrix):
 class TestLotsScoped(ScopedEndpointMatrix):
     list_url = "/api/v1/inventory/lots/"
     key_field = "key"
+    detail_writes = {
+        "inventory-lot-recall": DetailWrite(suffix="recall/", body={"reason": "supplier notice"}),
+        "inventory-lot-set-status": DetailWrite(suffix="status/", body={"status": "on_hold", "reason": "QA"}),
+    }
 
     def make_object(self, site):
         return _stocked(site, "lot").lot
@@ -256,6 +260,40 @@ class TestSerialsScoped(ScopedEndpointMatrix):
 
     def object_key(self, obj):
         return f"{obj.item.sku}/{obj.serial}"
+
+
+def _document(site, service, **partner):
+    move = _stocked(site)
+    return service(site=site, reference=f"{site.code}-DOC", lines=[
+        {"item": move.item, "quantity": D(1), "location": move.destination}], **partner)
+
+
+class TestReceiptsScoped(ScopedEndpointMatrix):
+    list_url = "/api/v1/inventory/receipts/"
+    key_field = "id"
+    viewer_roles = NO_STOCK_VIEW
+
+    def make_object(self, site):
+        return _document(site, services.receipt_create, supplier="Acme")
+
+
+class TestShipmentsScoped(ScopedEndpointMatrix):
+    list_url = "/api/v1/inventory/shipments/"
+    key_field = "id"
+    viewer_roles = NO_STOCK_VIEW
+
+    def make_object(self, site):
+        return _document(site, services.shipment_create, customer="Zed")
+
+
+class TestReservationsScoped(ScopedEndpointMatrix):
+    list_url = "/api/v1/inventory/reservations/"
+    key_field = "id"
+    viewer_roles = NO_STOCK_VIEW
+
+    def make_object(self, site):
+        move = _stocked(site)
+        return services.stock_reserve(item=move.item, quantity=D(1), site=site, reference=f"{site.code}-RES")
 
 
 def test_items_are_global_but_need_a_site_and_the_permission(api_client, site_a):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.factories.tracker import AlertFactory, LocationFactory
-from tests.scoping import ScopedEndpointMatrix
+from tests.scoping import DetailWrite, ScopedEndpointMatrix
 from tracker.roles import ROLE_NAMES
 
 
@@ -16,6 +16,7 @@ class TestSitesScoped(ScopedEndpointMatrix):
 
 class TestLocationsScoped(ScopedEndpointMatrix):
     list_url = "/api/v1/locations/"
+    detail_reads = {"location-children": "children/"}
 
     def make_object(self, site):
         area = LocationFactory(site=site, kind="area", code=f"{site.code}-AREA")
@@ -26,6 +27,7 @@ class TestAlertsScoped(ScopedEndpointMatrix):
     list_url = "/api/v1/alerts/"
     key_field = "id"
     viewer_roles = tuple(r for r in ROLE_NAMES if r != "partner")
+    detail_writes = {"alert-acknowledge": DetailWrite(suffix="acknowledge/")}
 
     def make_object(self, site):
         return AlertFactory(site=site)

@@ -9,6 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
 from tests.factories.tracker import SiteFactory, user_with_role
+from tests.scoping import covers
 from tracker import services
 from tracker.routing import websocket_urlpatterns
 
@@ -40,6 +41,7 @@ async def test_user_joins_own_site_and_receives_events_after_commit():
     await communicator.disconnect()
 
 
+@covers("ws-site CONNECT")
 async def test_other_site_no_role_and_anonymous_are_refused():
     _, _, user, no_role = await _world()
     for path, who in (("/ws/sites/ws-b/", user), ("/ws/sites/ws-a/", no_role), ("/ws/sites/ws-a/", AnonymousUser())):

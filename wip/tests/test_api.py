@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from inventory.models import StockLevel, StockReservation
 from tests.factories.tracker import user_with_role
 from tests.factories.wip import WorkOrderFactory, make_plant
-from tests.scoping import ScopedEndpointMatrix
+from tests.scoping import DetailWrite, ScopedEndpointMatrix
 from tracker.roles import ROLE_NAMES
 from wip import services
 from wip.models import Defect, Hold, OperationRun, RunStatus, WorkOrder
@@ -263,6 +263,7 @@ def _released_order(site):
 class TestWorkstationsScoped(ScopedEndpointMatrix):
     list_url = f"{API}/workstations/"
     viewer_roles = WIP_VIEWERS
+    detail_reads = {"wip-workstation-dispatch-list": "dispatch/"}
 
     def make_object(self, site):
         return _plant_for(site).cut
@@ -276,9 +277,27 @@ class TestRoutingsScoped(ScopedEndpointMatrix):
         return _plant_for(site).routing
 
 
+def _cut_station(order) -> dict:
+    return {"workstation": f"{order.site.code.upper()}-CUT"}
+
+
+def _held(order) -> None:
+    services.hold_place(work_order=order, reason="check")
+
+
 class TestWorkOrdersScoped(ScopedEndpointMatrix):
     list_url = f"{API}/work-orders/"
     key_field = "number"
+    detail_reads = {"wip-workorder-timeline": "timeline/"}
+    detail_writes = {
+        "wip-workorder-release": DetailWrite(suffix="release/"),
+        "wip-workorder-start": DetailWrite(suffix="start/"),
+        "wip-workorder-arrive": DetailWrite(suffix="arrive/", body=_cut_station),
+        "wip-workorder-complete": DetailWrite(suffix="complete/"),
+        "wip-workorder-hold": DetailWrite(suffix="hold/", body={"reason": "check"}),
+        "wip-workorder-release-hold": DetailWrite(suffix="release-hold/", body={"note": "ok"}, prepare=_held),
+        "wip-workorder-cancel": DetailWrite(suffix="cancel/", body={"reason": "no longer needed"}),
+    }
 
     def make_object(self, site):
         return _released_order(site)[1]
@@ -288,6 +307,15 @@ class TestRunsScoped(ScopedEndpointMatrix):
     list_url = f"{API}/runs/"
     key_field = "id"
     viewer_roles = WIP_VIEWERS
+    detail_writes = {
+        "wip-run-start": DetailWrite(suffix="start/"),
+        "wip-run-pause": DetailWrite(suffix="pause/", body={"reason": "break"}),
+        "wip-run-resume": DetailWrite(suffix="resume/"),
+        "wip-run-complete": DetailWrite(suffix="complete/", body={"good_quantity": "2"}),
+        "wip-run-skip": DetailWrite(suffix="skip/", body={"reason": "not needed"}),
+        "wip-run-inspect": DetailWrite(suffix="inspect/", body={"passed": True}),
+        "wip-run-defect": DetailWrite(suffix="defect/", body={"code": "DENT", "quantity": "1", "disposition": "scrap"}),
+    }
 
     def make_object(self, site):
         return OperationRun.objects.filter(work_order=_released_order(site)[1]).first()
@@ -300,6 +328,7 @@ class TestDefectsScoped(ScopedEndpointMatrix):
     list_url = f"{API}/defects/"
     key_field = "id"
     viewer_roles = WIP_VIEWERS
+    detail_writes = {"wip-defect-dispose": DetailWrite(suffix="dispose/", body={"disposition": "use_as_is"})}
 
     def make_object(self, site):
         _, order = _released_order(site)
@@ -316,9 +345,28 @@ class TestHoldsScoped(ScopedEndpointMatrix):
     list_url = f"{API}/holds/"
     key_field = "id"
     viewer_roles = WIP_VIEWERS
+    detail_writes = {"wip-hold-release": DetailWrite(suffix="release/", body={"note": "checked"})}
 
     def make_object(self, site):
         return services.hold_place(work_order=_released_order(site)[1], reason="check")
+
+    def object_key(self, obj):
+        return str(obj.pk)
+
+
+class TestInspectionsScoped(ScopedEndpointMatrix):
+    list_url = f"{API}/inspections/"
+    key_field = "id"
+    viewer_roles = WIP_VIEWERS
+
+    def make_object(self, site):
+        _, order = _released_order(site)
+        for sequence in (10, 20, 30):
+            run = OperationRun.objects.get(work_order=order, sequence=sequence)
+            services.operation_start(run=run)
+            services.operation_complete(run=run, good_quantity=order.quantity)
+        return services.inspection_record(run=run, results=[{"check": "visual", "passed": True},
+                                                            {"check": "torque", "value": Decimal("11")}])
 
     def object_key(self, obj):
         return str(obj.pk)
