@@ -22,6 +22,7 @@ from devices.errors import UploadTooLarge
 from devices.models import Device, ReaderUpload, ReadPoint, Tag, TagAssignment, UnknownTag
 from tracker.api.authentication import ApiKeyAuthentication
 from tracker.api.base import ScopedReadOnlyViewSet
+from tracker.api.partner import ApiKeyScopePermission, closed_to_keys
 
 AUTHENTICATION = [DeviceKeyAuthentication, ApiKeyAuthentication, SessionAuthentication]
 
@@ -54,7 +55,8 @@ class ReaderUploadViewSet(ScopedReadOnlyViewSet):
     queryset = ReaderUpload.objects.select_related("device", "site").defer("body")
     serializer_class = ReaderUploadSerializer
     authentication_classes = AUTHENTICATION
-    permission_classes = [UploadPermission]
+    permission_classes = [UploadPermission, ApiKeyScopePermission]
+    required_scope = {"GET": None, "POST": closed_to_keys("Readers upload with their own device keys.")}
     parser_classes = [RawBodyParser]
     filterset_fields = ["status"]
     ordering_fields = ["received_at", "id"]

@@ -2,10 +2,12 @@
 
 A view names the scope a key needs as ``required_scope``: a string, or a dict
 of DRF action (``"list"``, ``"create"``, a custom ``@action`` name) or HTTP
-method (``"GET"``, ``"POST"``...) to scope; ``"*"`` is the fallback key. A view
+method (``"GET"``, ``"POST"``...) to scope; ``"*"`` is the fallback key. A write
+no partner system should make is declared ``closed_to_keys(reason)``. A view
 that declares nothing serves reads to any key (still limited to the key's
 sites and the user's role) and refuses writes to keys: a new write endpoint is
-closed to partners until it names its scope. Session users are not affected.
+closed to partners until it names its scope (and a test fails until it does).
+Session users are not affected.
 
 Keys are limited to their ``sites`` (none listed: all the user's sites) by
 ``restrict()`` itself (see ``tracker.scoping.granted_site_ids``), so lists,
@@ -15,6 +17,7 @@ detail lookups and scoped related fields all honour it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.settings import api_settings
@@ -27,12 +30,27 @@ logger = logging.getLogger(__name__)
 SCOPES = tuple(ApiKeyScope.values)
 
 
+@dataclass(frozen=True)
+class ClosedToKeys:
+    """A ``required_scope`` that no key holds: the write is for people only, because ``reason``."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not self.reason.strip():
+            raise ValueError("Say why the endpoint is closed to API keys.")
+
+
+def closed_to_keys(reason: str) -> ClosedToKeys:
+    return ClosedToKeys(reason)
+
+
 def presented_key(request) -> ApiKey | None:
     auth = getattr(request, "auth", None)
     return auth if isinstance(auth, ApiKey) else None
 
 
-def required_scope(view, request) -> str | None:
+def required_scope(view, request) -> str | ClosedToKeys | None:
     """The scope this request needs from a key, or None when the view declares none."""
     declared = getattr(view, "required_scope", None)
     if declared is None or isinstance(declared, str):
@@ -57,6 +75,9 @@ class ApiKeyScopePermission(BasePermission):
             scope = required_scope(view, request)
         except Exception:  # fail closed
             logger.exception("scope check failed; denying")
+            return False
+        if isinstance(scope, ClosedToKeys):
+            self.message = f"This endpoint is not open to API keys: {scope.reason}"
             return False
         if scope is None:
             if request.method in SAFE_METHODS:

@@ -10,6 +10,7 @@ from tracker import services
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.filters import AlertFilter, LocationFilter
 from tracker.api.idempotency import idempotent
+from tracker.api.partner import closed_to_keys
 from tracker.api.serializers import (
     AlertSerializer,
     LocationCreateSerializer,
@@ -33,6 +34,7 @@ class LocationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     lookup_field = "code"
     lookup_value_regex = "[^/]+"
     ordering_fields = ["code", "path"]
+    required_scope = {"GET": None, "*": closed_to_keys("Locations are the plant's layout, set up by its staff.")}
 
     @extend_schema(request=LocationCreateSerializer, responses={201: LocationSerializer})
     def create(self, request, *args, **kwargs):
@@ -58,6 +60,7 @@ class AlertViewSet(ScopedReadOnlyViewSet):
     filterset_class = AlertFilter
     restrict_actions = {"acknowledge": "change"}
     write_permission_actions = {"acknowledge": "change"}
+    required_scope = {"GET": None, "*": closed_to_keys("Acknowledging an alert says a person on the floor has seen it.")}
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])

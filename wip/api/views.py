@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.idempotency import idempotent
+from tracker.api.partner import closed_to_keys
 from tracker.errors import InvalidTransition, NotFound, ValidationFailed
 from tracker.models import Site
 from wip import selectors, services
@@ -293,6 +294,10 @@ class OperationRunViewSet(ScopedReadOnlyViewSet):
     ordering_fields = ["queued_at", "started_at", "finished_at", "sequence"]
     restrict_actions = {name: spec[2] for name, spec in RUN_PERMISSIONS.items()}
     write_permission_actions = {name: spec[1] for name, spec in RUN_PERMISSIONS.items()}
+    # An MES reports production as it happens: steps started, paused, completed or
+    # skipped, inspection results and defects found. The key's user still needs the
+    # role (change_operationrun, add_inspection, add_defect) at the run's site.
+    required_scope = {"GET": None, "*": WRITE_WORK_ORDERS}
 
     @property
     def permission_model(self):
@@ -375,6 +380,9 @@ class DefectViewSet(ScopedReadOnlyViewSet):
     filterset_class = filters.DefectFilter
     restrict_actions = {"dispose": "change"}
     write_permission_actions = {"dispose": "change"}
+    # Scrapping, reworking or accepting bad units moves stock and work: a decision
+    # a quality inspector makes on the quality page, not one a partner system sends.
+    required_scope = {"GET": None, "*": closed_to_keys("Deciding a defect is a quality inspector's call.")}
 
     @extend_schema(request=s.DisposeSerializer, responses=s.DefectSerializer)
     @action(detail=True, methods=["post"])
@@ -400,6 +408,8 @@ class HoldViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     filterset_class = filters.HoldFilter
     restrict_actions = {"release": "change"}
     write_permission_actions = {"release": "change"}
+    # As the work order's hold and release-hold actions: an ERP or MES stops work.
+    required_scope = {"GET": None, "*": WRITE_WORK_ORDERS}
 
     @extend_schema(request=s.HoldCreateSerializer, responses={201: s.HoldSerializer})
     def create(self, request, *args, **kwargs):
