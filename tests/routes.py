@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+#: Methods every view answers the same way as another (HEAD as GET) or with metadata only.
+IMPLIED = ("head", "options", "trace")
+
 
 @dataclass
 class Route:
@@ -23,10 +26,10 @@ class Route:
 def _view_methods(callback) -> tuple[frozenset[str] | None, str]:
     cls = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
     actions = getattr(callback, "actions", None)
-    if actions:  # a DRF viewset route: method -> action
-        return frozenset(m.upper() for m in actions), f"{cls.__module__}.{cls.__name__}"
+    if actions:  # a DRF viewset route: method -> action (DRF adds "head" once a GET was served)
+        return frozenset(m.upper() for m in actions if m not in IMPLIED), f"{cls.__module__}.{cls.__name__}"
     if cls is not None:
-        methods = {m.upper() for m in cls.http_method_names if m not in ("head", "options", "trace") and hasattr(cls, m)}
+        methods = {m.upper() for m in cls.http_method_names if m not in IMPLIED and hasattr(cls, m)}
         return frozenset(methods), f"{cls.__module__}.{cls.__name__}"
     return _declared_methods(callback), f"{callback.__module__}.{callback.__name__}"
 
@@ -64,7 +67,8 @@ def http_routes() -> dict[str, Route]:
         view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
         route = routes.setdefault(name, Route(name, set(), methods, view, view_class))
         route.paths.add(path)
-        route.actions.update({m.upper(): a for m, a in (getattr(callback, "actions", None) or {}).items()})
+        route.actions.update({m.upper(): a for m, a in (getattr(callback, "actions", None) or {}).items()
+                              if m not in IMPLIED})
         if route.methods is not None and methods is not None:
             route.methods = route.methods | methods
     return routes
