@@ -37,6 +37,7 @@ from inventory.models import (
     StockReservation,
 )
 from tracker.models import Location, Site
+from tracker.scoping import has_model_permission
 
 QTY_FIELD = DecimalField(**QTY)
 
@@ -121,6 +122,24 @@ def lots_for_user(*, user: Any) -> QuerySet[Lot]:
 
 def serials_for_user(*, user: Any) -> QuerySet[SerialUnit]:
     return SerialUnit.objects.restrict(user, "view").select_related("item", "lot", "location").order_by("item__sku", "serial")
+
+
+def traceable_serials(*, user: Any) -> QuerySet[SerialUnit]:
+    """Serial units ``user`` may trace: one whose location is at one of their sites,
+    whose lot they may see (made, received or stocked there), or that moved through
+    one of their sites (a move with either end there).
+
+    The location alone is not enough: a unit consumed into an assembly or shipped
+    sits in a virtual location of the site that consumed or shipped it, and a unit
+    transferred away sits at the other site, yet the sites it passed through keep
+    its history. Anything else is "no such serial", as a missing one.
+    """
+    if not has_model_permission(user, SerialUnit, "view"):
+        return SerialUnit.objects.none()
+    here = SerialUnit.objects.restrict(user, "view").values("pk")
+    lots = Lot.objects.restrict(user, "view").values("pk")
+    moved = StockMove.objects.restrict(user, "view").filter(serial__isnull=False).values("serial_id")
+    return SerialUnit.objects.filter(Q(pk__in=here) | Q(lot__in=lots) | Q(pk__in=moved))
 
 
 def moves_for_user(*, user: Any) -> QuerySet[StockMove]:
@@ -363,9 +382,7 @@ def _check_trace_access(user: Any, lot: Lot | None, serial: SerialUnit | None) -
     if lot is None and serial is None:
         raise NotFound("Name a lot or a serial to trace.")
     if serial is not None:
-        ok = SerialUnit.objects.restrict(user, "view").filter(pk=serial.pk).exists() or (
-            serial.lot_id is not None and Lot.objects.restrict(user, "view").filter(pk=serial.lot_id).exists()
-        )
+        ok = traceable_serials(user=user).filter(pk=serial.pk).exists()
     else:
         ok = Lot.objects.restrict(user, "view").filter(pk=lot.pk).exists()
     if not ok:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from inventory import selectors, services
 from inventory.charts import line_chart
 from inventory.forms import CountForm, ReceiveForm, TransferForm
-from inventory.models import CycleCount, Lot, SerialUnit
+from inventory.models import CycleCount, Lot
 from inventory.scanning import parse_scan
 from tracker.errors import DomainError
 from tracker.models import Location
@@ -233,7 +233,8 @@ def trace(request):
 def _trace_subject(user, lot_key: str, serial_key: str):
     if serial_key:
         sku, _, code = serial_key.partition("/")
-        unit = SerialUnit.objects.restrict(user, "view").filter(item__sku=sku, serial=code).select_related("item", "lot").first()
+        unit = selectors.traceable_serials(user=user).filter(item__sku=sku, serial=code).select_related(
+            "item", "lot").first()
         if unit is None:
             raise Http404("No such serial.")
         return None, unit

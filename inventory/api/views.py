@@ -386,10 +386,12 @@ class TraceView(APIView):
 
 
 def resolve_trace_subject(user, lot_key: str | None, serial_key: str | None):
-    """The lot or serial named by ``SKU/code``, among those ``user`` may see (else 404)."""
+    """The lot or serial named by ``SKU/code``, among those ``user`` may trace (else 404,
+    as for a missing one): lots by ``restrict()``, serials by ``traceable_serials``."""
     if serial_key:
         sku, code = _split_key(serial_key)
-        unit = SerialUnit.objects.filter(item__sku=sku, serial=code).select_related("item", "lot").first()
+        unit = selectors.traceable_serials(user=user).filter(item__sku=sku, serial=code).select_related(
+            "item", "lot").first()
         if unit is None:
             raise NotFound("No such serial.")
         return None, unit
