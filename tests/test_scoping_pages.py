@@ -431,3 +431,17 @@ def assign_b_tag_or_to_b_order(c, w):
 def test_page_write_naming_another_site_is_refused(case, c, w):
     _, check = PAGE_WRITES[case]
     check(c, w)
+
+
+def test_scan_lookup_names_items_only_to_users_who_may_see_items(db):
+    """Not site data (items are global), but the GTIN's SKU is an item read like any other."""
+    from tests.factories.inventory import ItemFactory
+    from tests.factories.tracker import SiteFactory, user_with_role
+
+    ItemFactory(sku="SCAN-SKU", gtin="4006381333931")
+    site = SiteFactory(code="scan-a")
+    for user, sku in ((user_with_role("operator", site), "SCAN-SKU"), (user_with_role(None, site), None),
+                      (user_with_role("viewer"), None)):
+        client = Client()
+        client.force_login(user)
+        assert client.get("/inventory/scan/", {"code": "(01)04006381333931"}).json()["sku"] == sku
