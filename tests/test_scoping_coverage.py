@@ -39,8 +39,8 @@ ALLOWED: dict[str, str] = {
                "staff, or 'Bearer $METRICS_TOKEN', anyone else gets 404 (tracker/observability/views.py)",
     "api-root": "DRF router index: links to the endpoints, no rows",
     "api-ping": "authenticated no-op; reads nothing but the caller's key",
-    "api-schema": "the OpenAPI document: endpoint shapes, no rows",
-    "api-docs": "Swagger UI over the schema: no rows",
+    "api-schema": "the OpenAPI document, public (drf-spectacular's SERVE_PERMISSIONS): endpoint shapes, no rows",
+    "api-docs": "Swagger UI over the schema, public: no rows",
     "inventory-item-list": "items are global master data (ItemQuerySet.restrict: the permission and some site); "
                            "no site, location or lot in an item",
     "inventory-item-detail": "items are global master data; no site, location or lot in an item",
