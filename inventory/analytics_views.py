@@ -24,6 +24,7 @@ from inventory.analytics_export import bar_chart, export, json_rows, period, pla
 from inventory.forecasting import selectors as forecast_selectors
 from inventory.forecasting import services as forecast_services
 from inventory.models import Item, StockMove
+from tracker.api.partner import ApiKeyScopePermission
 from tracker.errors import DomainError, NotFound
 from tracker.models import Site
 from tracker.scoping import has_model_permission
@@ -98,7 +99,8 @@ def report(request, slug: str):
 class ReportAPIView(APIView):
     """One report as JSON rows (decimals as strings, dates ISO). ``site`` is a site code you hold."""
 
-    permission_classes = [IsAuthenticated]
+    # Reports are not a model: authenticated users (the selectors scope by site), and a key needs its scope.
+    permission_classes = [IsAuthenticated, ApiKeyScopePermission]
     required_scope = "read_inventory"
     reports = analytics.REPORTS
     model = StockMove  # the model permission a user needs

@@ -120,12 +120,7 @@ def test_every_api_write_declares_its_partner_scope():
     assert found == DECISIONS
 
 
-KNOWN_UNENFORCED = {
-    # inventory/analytics_views.py sets permission_classes = [IsAuthenticated], which drops
-    # ApiKeyScopePermission: its required_scope = "read_inventory" is never checked (wip's
-    # report API inherits it). Left to the analytics work in that file; drop when fixed.
-    "inventory-analytics", "wip-analytics",
-}
+KNOWN_UNENFORCED: set[str] = set()  # views whose declared scope is not checked; none today
 
 
 def _declaring_views():
