@@ -29,6 +29,13 @@ from django.urls import reverse
 from tracker.security.twofactor import is_verified, staff_2fa_required
 
 SITE_MODELS = ("tracker.Site", "tracker.Location")
+#: Not site data, but secrets (second-factor seeds): superusers only as well.
+SECRET_MODELS = ("otp_totp.TOTPDevice", "otp_static.StaticDevice", "otp_email.EmailDevice")
+
+
+def superuser_only(model: type[models.Model]) -> bool:
+    """Whether the admin shows ``model`` to superusers only (site data, or secrets)."""
+    return holds_site_data(model) or model._meta.label in SECRET_MODELS
 
 
 def holds_site_data(model: type[models.Model]) -> bool:
@@ -74,7 +81,7 @@ class ShopfloorAdminSite(admin.AdminSite):
         model_list = [model_or_iterable] if isinstance(model_or_iterable, models.base.ModelBase) else model_or_iterable
         for model in model_list:
             chosen = admin_class or admin.ModelAdmin
-            if holds_site_data(model) and not issubclass(chosen, SuperuserOnlyAdmin):
+            if superuser_only(model) and not issubclass(chosen, SuperuserOnlyAdmin):
                 chosen = type(chosen.__name__, (SuperuserOnlyAdmin, chosen), {"__module__": chosen.__module__})
             super().register(model, chosen, **options)
 
