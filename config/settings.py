@@ -40,9 +40,7 @@ if not SECRET_KEY:
     SECRET_KEY = _DEV_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
-CSRF_TRUSTED_ORIGINS = env_list(
-    "CSRF_TRUSTED_ORIGINS", ["http://localhost:8000", "http://127.0.0.1:8000"]
-)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", ["http://localhost:8000", "http://127.0.0.1:8000"])
 
 INSTALLED_APPS = [
     "daphne",
@@ -280,9 +278,9 @@ SHOPFLOOR = {
 # loopback and private ranges with DEBUG, none in production (SSRF guard).
 WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", []) or None
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})[
-    "WebhookDeliveryStatusEnum"
-] = "tracker.webhooks.models.DeliveryStatus"
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookDeliveryStatusEnum"] = (
+    "tracker.webhooks.models.DeliveryStatus"
+)
 
 # --- Security (production shape) --------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -89,7 +89,8 @@ class DeviceAdmin(admin.ModelAdmin):
         for device in queryset:
             _, secret = services.device_key_create(device=device, name="admin", created_by=request.user)
             self.message_user(
-                request, f"Key for {device.device_id}: {secret} — copy it now, it is not shown again.",
+                request,
+                f"Key for {device.device_id}: {secret} — copy it now, it is not shown again.",
                 level=messages.WARNING,
             )
 
@@ -137,8 +138,16 @@ class DeviceKeyAdmin(admin.ModelAdmin):
 
 @admin.register(ZoneSetting)
 class ZoneSettingAdmin(admin.ModelAdmin):
-    list_display = ["location", "window_reads", "window_ms", "offset_db", "hold_off_ms", "decay_db_per_ms",
-                    "min_reads", "dwell_ms"]
+    list_display = [
+        "location",
+        "window_reads",
+        "window_ms",
+        "offset_db",
+        "hold_off_ms",
+        "decay_db_per_ms",
+        "min_reads",
+        "dwell_ms",
+    ]
     autocomplete_fields = ["location"]
     list_select_related = ["location"]
 
@@ -188,8 +197,18 @@ class TagAssignmentAdmin(admin.ModelAdmin):
     list_select_related = ["tag", "serial", "lot", "work_order", "assigned_by"]
     autocomplete_fields = ["tag"]
     raw_id_fields = ["serial", "lot", "work_order"]
-    fields = ["tag", "target_kind", "serial", "lot", "work_order", "code", "valid_from", "valid_to", "note",
-              "assigned_by"]
+    fields = [
+        "tag",
+        "target_kind",
+        "serial",
+        "lot",
+        "work_order",
+        "code",
+        "valid_from",
+        "valid_to",
+        "note",
+        "assigned_by",
+    ]
     readonly_fields = ["assigned_by"]
 
     @admin.display(description="target")
@@ -207,8 +226,15 @@ class TagAssignmentAdmin(admin.ModelAdmin):
             return
         try:
             assignment = services.tag_assign(
-                site=obj.tag.site, tag_id=obj.tag.tag_id, target_kind=obj.target_kind, serial=obj.serial,
-                lot=obj.lot, work_order=obj.work_order, code=obj.code, valid_from=obj.valid_from, actor=request.user,
+                site=obj.tag.site,
+                tag_id=obj.tag.tag_id,
+                target_kind=obj.target_kind,
+                serial=obj.serial,
+                lot=obj.lot,
+                work_order=obj.work_order,
+                code=obj.code,
+                valid_from=obj.valid_from,
+                actor=request.user,
                 note=obj.note,
             )
         except DomainError as exc:
@@ -245,8 +271,21 @@ class ReaderUploadAdmin(ReadOnlyAdmin):
     search_fields = ["device__device_id", "upload_key"]
     list_select_related = ["device"]
     date_hierarchy = "received_at"
-    fields = ["device", "site", "upload_key", "format", "content_type", "size", "received_at", "status", "reason",
-              "result", "attempts", "processed_at", "raw_body"]
+    fields = [
+        "device",
+        "site",
+        "upload_key",
+        "format",
+        "content_type",
+        "size",
+        "received_at",
+        "status",
+        "reason",
+        "result",
+        "attempts",
+        "processed_at",
+        "raw_body",
+    ]
     readonly_fields = fields
     actions = ["enqueue_again"]
 
@@ -281,8 +320,19 @@ class SensorSampleAdmin(ReadOnlyAdmin):
 
 @admin.register(ThresholdRule)
 class ThresholdRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "site", "metric", "scope", "subject", "direction", "create_threshold", "clear_threshold",
-                    "duration_s", "severity", "active"]
+    list_display = [
+        "name",
+        "site",
+        "metric",
+        "scope",
+        "subject",
+        "direction",
+        "create_threshold",
+        "clear_threshold",
+        "duration_s",
+        "severity",
+        "active",
+    ]
     list_filter = ["site", "metric", "scope", "severity", "active"]
     search_fields = ["name", "metric"]
     list_select_related = ["site", "device", "location"]

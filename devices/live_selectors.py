@@ -63,31 +63,43 @@ def _sightings(tags: list[Tag]) -> list[Sighting]:
     for tag in tags:
         state = getattr(tag, "state", None)
         current = next(iter(getattr(tag, "current", []) or []), None)
-        out.append(Sighting(
-            tag=tag, label=current.target_label if current else "",
-            location=state.location if state else None, since=state.since if state else None,
-            last_seen_at=state.last_seen_at if state else None, last_device=state.last_device if state else None,
-            missing_since=state.missing_since if state else None,
-        ))
+        out.append(
+            Sighting(
+                tag=tag,
+                label=current.target_label if current else "",
+                location=state.location if state else None,
+                since=state.since if state else None,
+                last_seen_at=state.last_seen_at if state else None,
+                last_device=state.last_device if state else None,
+                missing_since=state.missing_since if state else None,
+            )
+        )
     return out
 
 
 def _tags(user: Any, site: Site) -> Any:
     return (
-        Tag.objects.restrict(user, "view").filter(site=site)
+        Tag.objects.restrict(user, "view")
+        .filter(site=site)
         .select_related("state__location", "state__last_device")
-        .prefetch_related(Prefetch(
-            "assignments", queryset=TagAssignment.objects.current().select_related("serial", "lot", "work_order"),
-            to_attr="current",
-        ))
+        .prefetch_related(
+            Prefetch(
+                "assignments",
+                queryset=TagAssignment.objects.current().select_related("serial", "lot", "work_order"),
+                to_attr="current",
+            )
+        )
     )
 
 
 def _move_trail(moves) -> list[TrailStep]:
     return [
-        TrailStep(at=m.occurred_at, where=f"{m.source.code} → {m.destination.code}",
-                  what=f"{m.get_kind_display()} {m.quantity.normalize():f} {m.item.unit}"
-                  + (f" ({m.reference})" if m.reference else ""))
+        TrailStep(
+            at=m.occurred_at,
+            where=f"{m.source.code} → {m.destination.code}",
+            what=f"{m.get_kind_display()} {m.quantity.normalize():f} {m.item.unit}"
+            + (f" ({m.reference})" if m.reference else ""),
+        )
         for m in moves
     ]
 
@@ -96,9 +108,11 @@ def _run_trail(runs) -> list[TrailStep]:
     steps = []
     for run in runs:
         where = run.workstation.code if run.workstation_id else "(group queue)"
-        for at, what in ((run.finished_at, f"step {run.sequence} {run.get_status_display().lower()}"),
-                         (run.started_at, f"step {run.sequence} started"),
-                         (run.queued_at, f"step {run.sequence} arrived")):
+        for at, what in (
+            (run.finished_at, f"step {run.sequence} {run.get_status_display().lower()}"),
+            (run.started_at, f"step {run.sequence} started"),
+            (run.queued_at, f"step {run.sequence} arrived"),
+        ):
             if at is not None:
                 steps.append(TrailStep(at=at, where=where, what=what))
     return steps
@@ -119,49 +133,84 @@ def find(*, user: Any, site: Site, query: str) -> list[Found]:
     for tag in direct + [t for t in coded if t not in direct]:
         current = next(iter(tag.current), None)
         kind = "container" if current is not None and current.target_kind in ("container", "asset") else "tag"
-        found = Found(kind=kind, title=f"{current.target_label if current else tag.tag_id}", sightings=_sightings([tag]))
+        found = Found(
+            kind=kind, title=f"{current.target_label if current else tag.tag_id}", sightings=_sightings([tag])
+        )
         if current is not None and current.work_order_id:
             found.trail = _run_trail(
-                OperationRun.objects.restrict(user, "view").filter(work_order_id=current.work_order_id)
-                .select_related("workstation").order_by("-pk")[:TRAIL]
+                OperationRun.objects.restrict(user, "view")
+                .filter(work_order_id=current.work_order_id)
+                .select_related("workstation")
+                .order_by("-pk")[:TRAIL]
             )
             found.status = f"carrying work order {current.work_order.number}"
         results.append(found)
 
     for wo in WorkOrder.objects.restrict(user, "view").filter(site=site, number__iexact=q).select_related("item")[:1]:
-        runs = list(OperationRun.objects.restrict(user, "view").filter(work_order=wo)
-                    .select_related("workstation").order_by("-pk")[:TRAIL])
+        runs = list(
+            OperationRun.objects.restrict(user, "view")
+            .filter(work_order=wo)
+            .select_related("workstation")
+            .order_by("-pk")[:TRAIL]
+        )
         active = next((r for r in runs if r.status in ("queued", "running", "paused")), None)
-        results.append(Found(
-            kind="work_order", title=f"{wo.number} · {wo.item.sku}", status=wo.get_status_display(),
-            location=(active.workstation.code if active and active.workstation_id else "in transit") if active else "",
-            sightings=_sightings(list(tags.filter(assignments__work_order=wo, assignments__valid_to__isnull=True))),
-            trail=sorted(_run_trail(runs), key=lambda s: s.at, reverse=True)[:TRAIL],
-        ))
+        results.append(
+            Found(
+                kind="work_order",
+                title=f"{wo.number} · {wo.item.sku}",
+                status=wo.get_status_display(),
+                location=(active.workstation.code if active and active.workstation_id else "in transit")
+                if active
+                else "",
+                sightings=_sightings(list(tags.filter(assignments__work_order=wo, assignments__valid_to__isnull=True))),
+                trail=sorted(_run_trail(runs), key=lambda s: s.at, reverse=True)[:TRAIL],
+            )
+        )
 
-    for unit in SerialUnit.objects.restrict(user, "view").filter(serial=q, location__site=site).select_related(
-        "item", "location", "lot"
-    )[:3]:
-        moves = StockMove.objects.restrict(user, "view").filter(serial=unit).select_related(
-            "source", "destination", "item").order_by("-occurred_at", "-pk")[:TRAIL]
-        results.append(Found(
-            kind="serial", title=f"{unit.item.sku} serial {unit.serial}", status=unit.get_status_display(),
-            location=unit.location.code,
-            sightings=_sightings(list(tags.filter(assignments__serial=unit, assignments__valid_to__isnull=True))),
-            trail=_move_trail(moves),
-        ))
+    for unit in (
+        SerialUnit.objects.restrict(user, "view")
+        .filter(serial=q, location__site=site)
+        .select_related("item", "location", "lot")[:3]
+    ):
+        moves = (
+            StockMove.objects.restrict(user, "view")
+            .filter(serial=unit)
+            .select_related("source", "destination", "item")
+            .order_by("-occurred_at", "-pk")[:TRAIL]
+        )
+        results.append(
+            Found(
+                kind="serial",
+                title=f"{unit.item.sku} serial {unit.serial}",
+                status=unit.get_status_display(),
+                location=unit.location.code,
+                sightings=_sightings(list(tags.filter(assignments__serial=unit, assignments__valid_to__isnull=True))),
+                trail=_move_trail(moves),
+            )
+        )
 
     for lot in Lot.objects.restrict(user, "view").filter(code__iexact=q, site=site).select_related("item")[:3]:
-        levels = StockLevel.objects.restrict(user, "view").filter(
-            lot=lot, site=site, on_hand__gt=0, location__is_virtual=False).select_related("location")
-        moves = StockMove.objects.restrict(user, "view").filter(lot=lot).select_related(
-            "source", "destination", "item").order_by("-occurred_at", "-pk")[:TRAIL]
-        results.append(Found(
-            kind="lot", title=f"{lot.item.sku} lot {lot.code}", status=lot.get_status_display(),
-            location=", ".join(f"{lv.location.code} ({lv.on_hand.normalize():f} {lot.item.unit})" for lv in levels),
-            sightings=_sightings(list(tags.filter(assignments__lot=lot, assignments__valid_to__isnull=True))),
-            trail=_move_trail(moves),
-        ))
+        levels = (
+            StockLevel.objects.restrict(user, "view")
+            .filter(lot=lot, site=site, on_hand__gt=0, location__is_virtual=False)
+            .select_related("location")
+        )
+        moves = (
+            StockMove.objects.restrict(user, "view")
+            .filter(lot=lot)
+            .select_related("source", "destination", "item")
+            .order_by("-occurred_at", "-pk")[:TRAIL]
+        )
+        results.append(
+            Found(
+                kind="lot",
+                title=f"{lot.item.sku} lot {lot.code}",
+                status=lot.get_status_display(),
+                location=", ".join(f"{lv.location.code} ({lv.on_hand.normalize():f} {lot.item.unit})" for lv in levels),
+                sightings=_sightings(list(tags.filter(assignments__lot=lot, assignments__valid_to__isnull=True))),
+                trail=_move_trail(moves),
+            )
+        )
     return results
 
 
@@ -210,14 +259,25 @@ def dashboard(*, user: Any, site: Site, hours: float = 8, now: dt.datetime | Non
         completed = metrics.orders_completed
         capacity = {s.code: max(s.capacity, 1) for s in metrics.stations}
         for s in metrics.stations:
-            rows.append(StationRow(
-                code=s.code, name=s.name, queued=s.queue_length, running=s.wip - s.queue_length,
-                wip_limit=s.wip_limit, utilisation=s.utilisation, avg_queue_minutes=s.avg_queue_minutes,
-                bottleneck=False,
-            ))
+            rows.append(
+                StationRow(
+                    code=s.code,
+                    name=s.name,
+                    queued=s.queue_length,
+                    running=s.wip - s.queue_length,
+                    wip_limit=s.wip_limit,
+                    utilisation=s.utilisation,
+                    avg_queue_minutes=s.avg_queue_minutes,
+                    bottleneck=False,
+                )
+            )
         # Along the flow of work, as the WIP board shows them, not alphabetical.
-        order = {code: i for i, code in enumerate(Workstation.objects.filter(site=site).in_flow_order()
-                                                 .values_list("code", flat=True))}
+        order = {
+            code: i
+            for i, code in enumerate(
+                Workstation.objects.filter(site=site).in_flow_order().values_list("code", flat=True)
+            )
+        }
         rows.sort(key=lambda r: (order.get(r.code, len(order)), r.code))
         waiting = [r for r in rows if r.queued > 0]
         if waiting:
@@ -230,13 +290,27 @@ def dashboard(*, user: Any, site: Site, hours: float = 8, now: dt.datetime | Non
     samples = list(
         SensorSample.objects.restrict(user, "view")
         .filter(site=site, metric="temperature", observed_at__gte=now - dt.timedelta(hours=1))
-        .order_by("-observed_at").values_list("observed_at", "value", "sensor_id")[:240]
+        .order_by("-observed_at")
+        .values_list("observed_at", "value", "sensor_id")[:240]
     )
     sensor = samples[0][2] if samples else ""
     series = sorted((at, value) for at, value, sid in samples if sid == sensor)
-    seen = TagState.objects.restrict(user, "view").filter(site=site, last_seen_at__gte=now - dt.timedelta(minutes=10)).count()
+    seen = (
+        TagState.objects.restrict(user, "view")
+        .filter(site=site, last_seen_at__gte=now - dt.timedelta(minutes=10))
+        .count()
+    )
     return Dashboard(
-        stations=rows, bottleneck=bottleneck, piling_up=next((r for r in rows if r.bottleneck), None), orders_open=orders_open, orders_completed=completed, alerts=alerts,
-        alert_counts=counts, reorder=reorder, temperature=series, temperature_sensor=sensor, tags_seen=seen,
+        stations=rows,
+        bottleneck=bottleneck,
+        piling_up=next((r for r in rows if r.bottleneck), None),
+        orders_open=orders_open,
+        orders_completed=completed,
+        alerts=alerts,
+        alert_counts=counts,
+        reorder=reorder,
+        temperature=series,
+        temperature_sensor=sensor,
+        tags_seen=seen,
         window_hours=hours,
     )

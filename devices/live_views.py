@@ -49,11 +49,19 @@ def _bars(rows, *, width: float = 560, row_height: float = 24, label_w: float = 
     for i, r in enumerate(rows):
         y = i * row_height
         run_w = r.running * scale
-        out.append({
-            "row": r, "y": y, "text_y": y + row_height * 0.65, "label_w": label_w, "run_w": round(run_w, 1),
-            "queue_x": round(label_w + run_w, 1), "queue_w": round(r.queued * scale, 1),
-            "total_x": round(label_w + run_w + r.queued * scale + 6, 1), "h": row_height - 6,
-        })
+        out.append(
+            {
+                "row": r,
+                "y": y,
+                "text_y": y + row_height * 0.65,
+                "label_w": label_w,
+                "run_w": round(run_w, 1),
+                "queue_x": round(label_w + run_w, 1),
+                "queue_w": round(r.queued * scale, 1),
+                "total_x": round(label_w + run_w + r.queued * scale + 6, 1),
+                "h": row_height - 6,
+            }
+        )
     return {"bars": out, "width": width, "height": max(len(rows), 1) * row_height}
 
 
@@ -70,8 +78,16 @@ def _sparkline(series, *, width: float = 360, height: float = 80, threshold: flo
         return round(height - (v - lo) / (hi - lo) * height, 1)
 
     points = " ".join(f"{round((at.timestamp() - t0) / span * width, 1)},{y(float(v))}" for at, v in series)
-    return {"points": points, "width": width, "height": height, "threshold_y": y(threshold) if threshold else None,
-            "last": values[-1], "low": min(values), "high": max(values), "over": values[-1] > (threshold or 1e9)}
+    return {
+        "points": points,
+        "width": width,
+        "height": height,
+        "threshold_y": y(threshold) if threshold else None,
+        "last": values[-1],
+        "low": min(values),
+        "high": max(values),
+        "over": values[-1] > (threshold or 1e9),
+    }
 
 
 @login_required
@@ -80,7 +96,10 @@ def plant(request):
     site = _site(request)
     data = live_selectors.dashboard(user=request.user, site=site)
     context = {
-        "site": site, "d": data, "live_events": PLANT_EVENTS, "bars": _bars(data.stations),
+        "site": site,
+        "d": data,
+        "live_events": PLANT_EVENTS,
+        "bars": _bars(data.stations),
         "spark": _sparkline(data.temperature),
     }
     template = "devices/live/_plant.html" if request.htmx else "devices/live/plant.html"

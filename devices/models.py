@@ -247,7 +247,9 @@ class TagAssignment(models.Model):
     serial = models.ForeignKey(
         "inventory.SerialUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="tag_assignments"
     )
-    lot = models.ForeignKey("inventory.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="tag_assignments")
+    lot = models.ForeignKey(
+        "inventory.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="tag_assignments"
+    )
     work_order = models.ForeignKey(
         "wip.WorkOrder", null=True, blank=True, on_delete=models.PROTECT, related_name="tag_assignments"
     )
@@ -305,9 +307,7 @@ class TagState(models.Model):
     # that touches no indexed column is a HOT update on PostgreSQL (no index writes).
     # Site lookups use the (site, location) index.
     site = models.ForeignKey("tracker.Site", on_delete=models.CASCADE, related_name="+", db_index=False)
-    location = models.ForeignKey(
-        "tracker.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    location = models.ForeignKey("tracker.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     since = models.DateTimeField(null=True, blank=True, help_text="Time of the last committed move.")
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_device = models.ForeignKey(
@@ -402,9 +402,7 @@ class SensorSample(models.Model):
     value = models.DecimalField(max_digits=14, decimal_places=4)
     unit = models.CharField(max_length=16, blank=True)
     observed_at = models.DateTimeField()
-    location = models.ForeignKey(
-        "tracker.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    location = models.ForeignKey("tracker.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     upload = models.ForeignKey(ReaderUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     objects = RestrictedQuerySet.as_manager()
@@ -442,9 +440,7 @@ class ThresholdRule(models.Model):
     metric = models.CharField(max_length=64, help_text="temperature, humidity, battery_voltage, pressure, ...")
     scope = models.CharField(max_length=16, choices=RuleScope.choices)
     device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    location = models.ForeignKey(
-        "tracker.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
+    location = models.ForeignKey("tracker.Location", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     direction = models.CharField(max_length=8, choices=RuleDirection.choices, default=RuleDirection.ABOVE)
     create_threshold = models.DecimalField(max_digits=14, decimal_places=4)
     clear_threshold = models.DecimalField(max_digits=14, decimal_places=4)
@@ -498,4 +494,6 @@ class ThresholdRuleState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id} {self.subject}"
+
+
 from devices.epcis.models import Containment, EpcisCapture, EpcisEvent  # noqa: E402, F401  (EPCIS capture rows)

@@ -31,9 +31,7 @@ def pipeline_state(*, user: Any, now: dt.datetime | None = None) -> dict:
     uploads = ReaderUpload.objects.restrict(user, "view")
     recent = uploads.filter(received_at__gte=since)
     per_minute = [0] * WINDOW_MIN
-    for row in (
-        recent.values_list("received_at", flat=True).order_by()
-    ):
+    for row in recent.values_list("received_at", flat=True).order_by():
         index = min(int((now - row).total_seconds() // 60), WINDOW_MIN - 1)
         per_minute[WINDOW_MIN - 1 - index] += 1
     done = recent.filter(status=UploadStatus.PROCESSED, processed_at__isnull=False).aggregate(
@@ -42,21 +40,35 @@ def pipeline_state(*, user: Any, now: dt.datetime | None = None) -> dict:
     queued = uploads.filter(status=UploadStatus.QUEUED).aggregate(n=Count("pk"), oldest=Min("received_at"))
     rejected = list(
         uploads.filter(status=UploadStatus.REJECTED)
-        .select_related("device", "site").defer("body").order_by("-received_at")[:50]
+        .select_related("device", "site")
+        .defer("body")
+        .order_by("-received_at")[:50]
     )
     reasons = list(
         uploads.filter(status=UploadStatus.REJECTED, received_at__gte=now - dt.timedelta(days=1))
-        .values("reason").annotate(n=Count("pk")).order_by("-n")[:10]
+        .values("reason")
+        .annotate(n=Count("pk"))
+        .order_by("-n")[:10]
     )
-    silent = list(Device.objects.restrict(user, "view").filter(silent_since__isnull=False, active=True).select_related("site")
-                  .order_by("silent_since")[:100])
+    silent = list(
+        Device.objects.restrict(user, "view")
+        .filter(silent_since__isnull=False, active=True)
+        .select_related("site")
+        .order_by("silent_since")[:100]
+    )
     return {
-        "now": now, "window": WINDOW_MIN, "per_minute": per_minute, "per_minute_max": max(per_minute) or 1,
+        "now": now,
+        "window": WINDOW_MIN,
+        "per_minute": per_minute,
+        "per_minute_max": max(per_minute) or 1,
         "uploads_per_minute": round(sum(per_minute) / WINDOW_MIN, 1),
         "lag_avg_s": done["avg"].total_seconds() if done["avg"] is not None else None,
         "lag_max_s": done["worst"].total_seconds() if done["worst"] is not None else None,
-        "queued": queued["n"], "oldest_queued_s": (now - queued["oldest"]).total_seconds() if queued["oldest"] else None,
-        "rejected": rejected, "reasons": reasons, "silent": silent,
+        "queued": queued["n"],
+        "oldest_queued_s": (now - queued["oldest"]).total_seconds() if queued["oldest"] else None,
+        "rejected": rejected,
+        "reasons": reasons,
+        "silent": silent,
     }
 
 

@@ -40,8 +40,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 30
 DELETE_BATCH = 500
-FIELDS = ("id", "site_id", "device_id", "upload_key", "format", "content_type", "size", "status", "reason",
-          "attempts")
+FIELDS = ("id", "site_id", "device_id", "upload_key", "format", "content_type", "size", "status", "reason", "attempts")
 
 
 def retention_days() -> int:
@@ -107,7 +106,10 @@ def _write_day(day: dt.date, ids: list[int], folder: Path) -> None:
 
 
 def uploads_archive(
-    *, days: int | None = None, delete_only: bool = False, now: dt.datetime | None = None,
+    *,
+    days: int | None = None,
+    delete_only: bool = False,
+    now: dt.datetime | None = None,
     folder: Path | None = None,
 ) -> dict[str, Any]:
     """Archive (or with ``delete_only`` just delete) the finished uploads received
@@ -134,11 +136,12 @@ def uploads_archive(
             with transaction.atomic():
                 # Status checked again: rows are only ever finished here, but a
                 # restore racing an archive must not lose a row it just wrote.
-                deleted, _ = _expired(before).filter(pk__in=ids[start:start + DELETE_BATCH]).delete()
+                deleted, _ = _expired(before).filter(pk__in=ids[start : start + DELETE_BATCH]).delete()
             summary["deleted"] += deleted
         summary["days"].append(day.isoformat())
-    logger.info("uploads archived", extra={"event": "uploads.archived", **{k: v for k, v in summary.items()
-                                                                               if k != "days"}})
+    logger.info(
+        "uploads archived", extra={"event": "uploads.archived", **{k: v for k, v in summary.items() if k != "days"}}
+    )
     return summary
 
 
@@ -166,12 +169,15 @@ def uploads_restore(*, day: dt.date, folder: Path | None = None) -> dict[str, in
             elif r["device_id"] not in devices:
                 counts["skipped"] += 1
             else:
-                rows.append(ReaderUpload(
-                    **{name: r[name] for name in FIELDS}, result=r.get("result") or {},
-                    body=base64.b64decode(r["body_b64"]),
-                    received_at=dt.datetime.fromisoformat(r["received_at"]),
-                    processed_at=dt.datetime.fromisoformat(r["processed_at"]) if r.get("processed_at") else None,
-                ))
+                rows.append(
+                    ReaderUpload(
+                        **{name: r[name] for name in FIELDS},
+                        result=r.get("result") or {},
+                        body=base64.b64decode(r["body_b64"]),
+                        received_at=dt.datetime.fromisoformat(r["received_at"]),
+                        processed_at=dt.datetime.fromisoformat(r["processed_at"]) if r.get("processed_at") else None,
+                    )
+                )
         with transaction.atomic():
             # ignore_conflicts: a row restored by a concurrent run (same id) is not an error.
             ReaderUpload.objects.bulk_create(rows, ignore_conflicts=True)

@@ -12,10 +12,7 @@ from tracker.models import Site
 
 def devices_for_site(*, user: Any, site: Site) -> QuerySet[Device]:
     return (
-        Device.objects.restrict(user, "view")
-        .filter(site=site)
-        .select_related("location")
-        .order_by("kind", "device_id")
+        Device.objects.restrict(user, "view").filter(site=site).select_related("location").order_by("kind", "device_id")
     )
 
 
@@ -33,9 +30,13 @@ def uploads_recent(*, user: Any, device: Device, limit: int = 50) -> QuerySet[Re
 
 
 def upload_counts(*, user: Any, site: Site) -> dict[str, int]:
-    return ReaderUpload.objects.restrict(user, "view").filter(site=site).aggregate(
-        queued=Count("id", filter=Q(status=UploadStatus.QUEUED)),
-        rejected=Count("id", filter=Q(status=UploadStatus.REJECTED)),
+    return (
+        ReaderUpload.objects.restrict(user, "view")
+        .filter(site=site)
+        .aggregate(
+            queued=Count("id", filter=Q(status=UploadStatus.QUEUED)),
+            rejected=Count("id", filter=Q(status=UploadStatus.REJECTED)),
+        )
     )
 
 
@@ -76,8 +77,11 @@ def work_order_in_container(*, user: Any, site: Site, scan: Any) -> int | None:
         tag_ids.add(uri)
     labelled = TagAssignment.objects.filter(tag__site=site, target_kind__in=["container", "asset"], code__in=codes)
     return (
-        TagAssignment.objects.restrict(user, "view").current()
+        TagAssignment.objects.restrict(user, "view")
+        .current()
         .filter(tag__site=site, target_kind="work_order")
         .filter(Q(tag__tag_id__in=tag_ids) | Q(tag_id__in=labelled.values("tag_id")))
-        .order_by("-valid_from").values_list("work_order_id", flat=True).first()
+        .order_by("-valid_from")
+        .values_list("work_order_id", flat=True)
+        .first()
     )

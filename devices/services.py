@@ -55,11 +55,16 @@ def device_key_create(
     (only its SHA-256) and cannot be shown again."""
     full, prefix, hashed = generate_key(KEY_KIND)
     key = DeviceKey.objects.create(
-        device=device, name=name, prefix=prefix, hashed_key=hashed, expires_at=expires_at,
+        device=device,
+        name=name,
+        prefix=prefix,
+        hashed_key=hashed,
+        expires_at=expires_at,
         created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
     )
-    audit_record(actor=created_by, action="devicekey.created", obj=key, site=device.site,
-                 changes={"device": device.device_id})
+    audit_record(
+        actor=created_by, action="devicekey.created", obj=key, site=device.site, changes={"device": device.device_id}
+    )
     return key, full
 
 
@@ -134,12 +139,21 @@ def tag_assign(
     elif target_kind == TargetKind.WORK_ORDER:
         fields["work_order"] = work_order
     assignment = TagAssignment.objects.create(
-        tag=tag, target_kind=target_kind, valid_from=now, note=note,
-        assigned_by=actor if getattr(actor, "is_authenticated", False) else None, **fields,
+        tag=tag,
+        target_kind=target_kind,
+        valid_from=now,
+        note=note,
+        assigned_by=actor if getattr(actor, "is_authenticated", False) else None,
+        **fields,
     )
     UnknownTag.objects.filter(tag=tag).delete()
-    audit_record(actor=actor, action="tag.assigned", obj=assignment, site=site,
-                 changes={"tag": tag_id, "target": target_kind, "code": code})
+    audit_record(
+        actor=actor,
+        action="tag.assigned",
+        obj=assignment,
+        site=site,
+        changes={"tag": tag_id, "target": target_kind, "code": code},
+    )
     return assignment
 
 
@@ -196,8 +210,14 @@ def reader_upload_receive(
     try:
         with transaction.atomic():
             upload = ReaderUpload.objects.create(
-                site_id=device.site_id, device=device, upload_key=key, format=device.upload_format, body=body,
-                content_type=content_type[:100], size=len(body), received_at=timezone.now(),
+                site_id=device.site_id,
+                device=device,
+                upload_key=key,
+                format=device.upload_format,
+                body=body,
+                content_type=content_type[:100],
+                size=len(body),
+                received_at=timezone.now(),
             )
             transaction.on_commit(functools.partial(_enqueue, upload.pk))
     except IntegrityError:
@@ -244,10 +264,7 @@ def _process(upload_id: int) -> ReaderUpload | None:
     from devices.pipeline.ingest import ingest
 
     upload = (
-        ReaderUpload.objects.select_for_update(of=("self",))
-        .select_related("device__site")
-        .filter(pk=upload_id)
-        .first()
+        ReaderUpload.objects.select_for_update(of=("self",)).select_related("device__site").filter(pk=upload_id).first()
     )
     if upload is None or upload.status != UploadStatus.QUEUED:
         return upload
@@ -274,9 +291,12 @@ def _reject(upload: ReaderUpload, reason: str) -> ReaderUpload:
     upload.result = {}
     upload.save(update_fields=["status", "reason", "result", "processed_at"])
     broadcast(
-        site_id=upload.site_id, type="device.status",
-        data={"device": {"device_id": upload.device.device_id}, "upload": {"id": upload.pk, "status": "rejected",
-                                                                           "reason": upload.reason[:200]}},
+        site_id=upload.site_id,
+        type="device.status",
+        data={
+            "device": {"device_id": upload.device.device_id},
+            "upload": {"id": upload.pk, "status": "rejected", "reason": upload.reason[:200]},
+        },
     )
     return upload
 
@@ -297,9 +317,11 @@ def reader_uploads_requeue_stale(*, now: dt.datetime | None = None, limit: int =
     if not stale_by_site:
         return 0
     oldest = now - dt.timedelta(seconds=min(stale_by_site.values()))
-    candidates = ReaderUpload.objects.filter(status=UploadStatus.QUEUED, received_at__lt=oldest).order_by(
-        "received_at"
-    ).values_list("pk", "site_id", "received_at")[:limit]
+    candidates = (
+        ReaderUpload.objects.filter(status=UploadStatus.QUEUED, received_at__lt=oldest)
+        .order_by("received_at")
+        .values_list("pk", "site_id", "received_at")[:limit]
+    )
     for pk, site_id, received_at in candidates:
         if received_at < now - dt.timedelta(seconds=stale_by_site.get(site_id, 120)):
             _enqueue(pk)
@@ -336,12 +358,18 @@ def devices_check_silent(*, now: dt.datetime | None = None) -> dict[str, int]:
             continue
         Device.objects.filter(pk=device.pk).update(silent_since=now)
         alert_raise(
-            site=device.site_id, kind="device.silent", subject=f"device:{device.device_id}",
+            site=device.site_id,
+            kind="device.silent",
+            subject=f"device:{device.device_id}",
             message=f"Device {device.device_id} has not uploaded since {device.last_seen_at:%Y-%m-%d %H:%M} UTC.",
-            data={"device": device.device_id, "last_seen_at": device.last_seen_at.isoformat()}, at=now,
+            data={"device": device.device_id, "last_seen_at": device.last_seen_at.isoformat()},
+            at=now,
         )
-        broadcast(site_id=device.site_id, type="device.status",
-                  data={"device": {"device_id": device.device_id, "status": "silent"}})
+        broadcast(
+            site_id=device.site_id,
+            type="device.status",
+            data={"device": {"device_id": device.device_id, "status": "silent"}},
+        )
         raised += 1
     return {"silent": raised}
 
@@ -356,14 +384,18 @@ def devices_check_battery(*, now: dt.datetime | None = None) -> dict[str, int]:
         subject = f"device:{device.device_id}"
         if device.battery_pct < conf["battery_low_pct"]:
             _, created = alert_raise(
-                site=device.site_id, kind="device.battery_low", subject=subject,
+                site=device.site_id,
+                kind="device.battery_low",
+                subject=subject,
                 message=f"Battery of {device.device_id} is at {device.battery_pct.normalize()} %.",
-                data={"device": device.device_id, "battery_pct": str(device.battery_pct)}, at=now,
+                data={"device": device.device_id, "battery_pct": str(device.battery_pct)},
+                at=now,
             )
             raised += int(created)
         elif device.battery_pct >= conf["battery_ok_pct"]:
-            cleared += int(alert_clear(site=device.site_id, kind="device.battery_low", subject=subject, at=now)
-                           is not None)
+            cleared += int(
+                alert_clear(site=device.site_id, kind="device.battery_low", subject=subject, at=now) is not None
+            )
     return {"raised": raised, "cleared": cleared}
 
 
@@ -380,7 +412,10 @@ def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
         assigned = TagAssignment.objects.filter(tag_id=OuterRef("tag_id"), valid_to__isnull=True)
         states = (
             TagState.objects.filter(
-                Exists(assigned), site=site, location__isnull=False, missing_since__isnull=True,
+                Exists(assigned),
+                site=site,
+                location__isnull=False,
+                missing_since__isnull=True,
                 last_seen_at__lt=horizon,
             )
             .filter(Q(last_device__isnull=True) | Q(last_device__silent_since__isnull=True))
@@ -395,11 +430,16 @@ def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
                     continue  # its reader is silent too
             TagState.objects.filter(pk=state.pk).update(missing_since=now)
             alert_raise(
-                site=site.pk, kind="tag.missing", subject=f"tag:{state.tag.tag_id}",
+                site=site.pk,
+                kind="tag.missing",
+                subject=f"tag:{state.tag.tag_id}",
                 message=f"Tag {state.tag.tag_id} not seen at {state.location.code} since "
                 f"{state.last_seen_at:%Y-%m-%d %H:%M} UTC.",
-                data={"tag": state.tag.tag_id, "location": state.location.code,
-                      "last_seen_at": state.last_seen_at.isoformat()},
+                data={
+                    "tag": state.tag.tag_id,
+                    "location": state.location.code,
+                    "last_seen_at": state.last_seen_at.isoformat(),
+                },
                 at=now,
             )
             raised += 1

@@ -41,8 +41,8 @@ def index(request):
         "can_assign": request.user.has_perm(ASSIGN_PERMISSION),
         "form": AssignTagForm(),
     }
-    template = "devices/_device_rows.html" if request.htmx and request.GET.get("part") == "devices" else (
-        "devices/index.html"
+    template = (
+        "devices/_device_rows.html" if request.htmx and request.GET.get("part") == "devices" else ("devices/index.html")
     )
     return render(request, template, context)
 

@@ -67,15 +67,20 @@ class Report:
 
 def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """[start 00:00, end+1 00:00) in UTC: the period includes its end date."""
-    return (dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC),
-            dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC))
+    return (
+        dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC),
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC),
+    )
 
 
 def _levels_now(site: Site) -> dict[int, Decimal]:
     """On hand per item at the site's real locations now (one grouped query)."""
     return dict(
-        StockLevel.objects.filter(site=site, location__is_virtual=False).order_by()
-        .values("item_id").annotate(s=Sum("on_hand")).values_list("item_id", "s")
+        StockLevel.objects.filter(site=site, location__is_virtual=False)
+        .order_by()
+        .values("item_id")
+        .annotate(s=Sum("on_hand"))
+        .values_list("item_id", "s")
     )
 
 
@@ -88,7 +93,9 @@ def _flows_since(site: Site, start: dt.date, **sums: Sum) -> dict[int, dict[str,
     daily rollup's columns). One grouped query over the item's days since then."""
     # Aliased: an annotation may not take the name of the column it sums.
     rows = (
-        _daily(site).filter(day__gte=start).values("item_id")
+        _daily(site)
+        .filter(day__gte=start)
+        .values("item_id")
         .annotate(**{f"sum_{name}": Coalesce(agg, Value(ZERO), output_field=QTYF) for name, agg in sums.items()})
     )
     return {row["item_id"]: {name: row[f"sum_{name}"] for name in sums} for row in rows}
@@ -117,16 +124,26 @@ def stock_value(*, site: Site, start: dt.date, end: dt.date, group: str = "item"
     fields = keys.get(group, keys["item"])
     value = ExpressionWrapper(F("on_hand") * F("item__standard_cost"), output_field=MONEY)
     rows = list(
-        StockLevel.objects.filter(site=site, location__is_virtual=False).exclude(on_hand=0)
-        .values(*fields).annotate(quantity=Sum("on_hand"), value=Sum(value)).order_by("-value", *fields)
+        StockLevel.objects.filter(site=site, location__is_virtual=False)
+        .exclude(on_hand=0)
+        .values(*fields)
+        .annotate(quantity=Sum("on_hand"), value=Sum(value))
+        .order_by("-value", *fields)
     )
     total = sum((r["value"] for r in rows), ZERO)
     for r in rows:
         r["share"] = _ratio(r["value"] * 100, total, "0.1")
     columns = [(f, f.split("__")[-1].replace("_", " ").capitalize()) for f in fields]
     columns += [("quantity", "On hand"), ("value", "Value"), ("share", "% of value")]
-    return Report("stock-value", f"Stock value by {group}", columns, rows, chart=(fields[0], "value"),
-                  summary={"total_value": total}, notes=["Quantities now; value at standard cost."])
+    return Report(
+        "stock-value",
+        f"Stock value by {group}",
+        columns,
+        rows,
+        chart=(fields[0], "value"),
+        summary={"total_value": total},
+        notes=["Quantities now; value at standard cost."],
+    )
 
 
 # --- turnover and days of supply ------------------------------------------------------------
@@ -141,8 +158,13 @@ def turnover(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     on_hand = _levels_now(site)
     in_period, after_end = Q(day__lte=end), Q(day__gt=end)
     flows = _flows_since(
-        site, start, inflow=Sum("inflow"), outflow=Sum("outflow"), consumed=Sum("consumed", filter=in_period),
-        in_after_end=Sum("inflow", filter=after_end), out_after_end=Sum("outflow", filter=after_end),
+        site,
+        start,
+        inflow=Sum("inflow"),
+        outflow=Sum("outflow"),
+        consumed=Sum("consumed", filter=in_period),
+        in_after_end=Sum("inflow", filter=after_end),
+        out_after_end=Sum("outflow", filter=after_end),
     )
     ids = {pk for pk, q in on_hand.items() if q > 0} | set(flows)
     items = Item.objects.filter(pk__in=_ids(ids)).values("pk", "sku", "name", "standard_cost").order_by("sku")
@@ -155,20 +177,42 @@ def turnover(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
         at_end = now - f["in_after_end"] + f["out_after_end"]
         average = (at_start + at_end) / 2
         daily = f["consumed"] / days
-        rows.append({
-            "sku": it["sku"], "name": it["name"], "consumed": f["consumed"],
-            "consumed_value": f["consumed"] * it["standard_cost"], "on_hand_start": at_start, "on_hand_end": at_end,
-            "average_on_hand": average, "turnover": _ratio(f["consumed"], average),
-            "days_of_supply": _ratio(now, daily, "0.1") if daily else None, "on_hand": now,
-        })
+        rows.append(
+            {
+                "sku": it["sku"],
+                "name": it["name"],
+                "consumed": f["consumed"],
+                "consumed_value": f["consumed"] * it["standard_cost"],
+                "on_hand_start": at_start,
+                "on_hand_end": at_end,
+                "average_on_hand": average,
+                "turnover": _ratio(f["consumed"], average),
+                "days_of_supply": _ratio(now, daily, "0.1") if daily else None,
+                "on_hand": now,
+            }
+        )
     rows.sort(key=lambda r: (r["turnover"] is None, -(r["turnover"] or 0), r["sku"]))
-    return Report("turnover", "Turnover and days of supply", [
-        ("sku", "SKU"), ("name", "Name"), ("consumed", "Consumed"), ("consumed_value", "Consumed value"),
-        ("on_hand_start", "On hand at start"), ("on_hand_end", "On hand at end"), ("average_on_hand", "Average"),
-        ("turnover", "Turnover"), ("on_hand", "On hand now"), ("days_of_supply", "Days of supply"),
-    ], rows, chart=("sku", "turnover"), notes=[
-        "Turnover = consumption in the period / average on hand; days of supply = on hand now / average daily consumption.",
-    ])
+    return Report(
+        "turnover",
+        "Turnover and days of supply",
+        [
+            ("sku", "SKU"),
+            ("name", "Name"),
+            ("consumed", "Consumed"),
+            ("consumed_value", "Consumed value"),
+            ("on_hand_start", "On hand at start"),
+            ("on_hand_end", "On hand at end"),
+            ("average_on_hand", "Average"),
+            ("turnover", "Turnover"),
+            ("on_hand", "On hand now"),
+            ("days_of_supply", "Days of supply"),
+        ],
+        rows,
+        chart=("sku", "turnover"),
+        notes=[
+            "Turnover = consumption in the period / average on hand; days of supply = on hand now / average daily consumption.",
+        ],
+    )
 
 
 # --- ABC ---------------------------------------------------------------------------------------
@@ -179,8 +223,10 @@ def abc(*, site: Site, start: dt.date, end: dt.date, a: int = 80, b: int = 95, *
     value = ExpressionWrapper(F("consumed") * F("item__standard_cost"), output_field=MONEY)
     rows = [
         {"item__sku": r["item__sku"], "item__name": r["item__name"], "value": r["value"], "consumed": r["used"]}
-        for r in _daily(site).filter(day__range=(start, end), consumed__gt=0)
-        .values("item__sku", "item__name").annotate(value=Sum(value), used=Sum("consumed"))
+        for r in _daily(site)
+        .filter(day__range=(start, end), consumed__gt=0)
+        .values("item__sku", "item__name")
+        .annotate(value=Sum(value), used=Sum("consumed"))
         .order_by("-value", "item__sku")
     ]
     total = sum((r["value"] for r in rows), ZERO)
@@ -191,11 +237,22 @@ def abc(*, site: Site, start: dt.date, end: dt.date, a: int = 80, b: int = 95, *
         previous = (running - r["value"]) * 100 / total if total else ZERO
         # The class is decided by where the item starts, so the item crossing 80 % is still A.
         r["class"] = "A" if previous < a else ("B" if previous < b else "C")
-    return Report("abc", "ABC by consumption value", [
-        ("item__sku", "SKU"), ("item__name", "Name"), ("consumed", "Consumed"), ("value", "Value"),
-        ("cumulative_share", "Cumulative %"), ("class", "Class"),
-    ], rows, chart=("item__sku", "value"), summary={"total_value": total},
-        notes=[f"A: the items making the first {a} % of consumption value, B: up to {b} %, C: the rest."])
+    return Report(
+        "abc",
+        "ABC by consumption value",
+        [
+            ("item__sku", "SKU"),
+            ("item__name", "Name"),
+            ("consumed", "Consumed"),
+            ("value", "Value"),
+            ("cumulative_share", "Cumulative %"),
+            ("class", "Class"),
+        ],
+        rows,
+        chart=("item__sku", "value"),
+        summary={"total_value": total},
+        notes=[f"A: the items making the first {a} % of consumption value, B: up to {b} %, C: the rest."],
+    )
 
 
 # --- slow movers and dead stock -----------------------------------------------------------------
@@ -210,8 +267,11 @@ def slow_movers(*, site: Site, start: dt.date, end: dt.date, dead_days: int = 90
     t1 = _window(start, end)[1]
     on_hand = {pk: q for pk, q in _levels_now(site).items() if q > 0}
     consumed = dict(
-        _daily(site).filter(day__range=(start, end), consumed__gt=0).values("item_id")
-        .annotate(s=Sum("consumed")).values_list("item_id", "s")
+        _daily(site)
+        .filter(day__range=(start, end), consumed__gt=0)
+        .values("item_id")
+        .annotate(s=Sum("consumed"))
+        .values_list("item_id", "s")
     )
     last = _daily(site).filter(item=OuterRef("pk"), consumed__gt=0).order_by("-day", "-last_out_at")
     items = Item.objects.filter(pk__in=_ids(on_hand)).annotate(last_issue=Subquery(last.values("last_out_at")[:1]))
@@ -222,16 +282,35 @@ def slow_movers(*, site: Site, start: dt.date, end: dt.date, dead_days: int = 90
         dead = last_issue is None or last_issue < cutoff
         if not (dead or used * 10 < qty):
             continue
-        rows.append({
-            "sku": it["sku"], "name": it["name"], "on_hand": qty, "value": qty * it["standard_cost"], "consumed": used,
-            "last_issue": last_issue.date() if last_issue else None,
-            "days_idle": (t1 - last_issue).days if last_issue else None, "status": "dead" if dead else "slow",
-        })
+        rows.append(
+            {
+                "sku": it["sku"],
+                "name": it["name"],
+                "on_hand": qty,
+                "value": qty * it["standard_cost"],
+                "consumed": used,
+                "last_issue": last_issue.date() if last_issue else None,
+                "days_idle": (t1 - last_issue).days if last_issue else None,
+                "status": "dead" if dead else "slow",
+            }
+        )
     rows.sort(key=lambda r: (r["last_issue"] or dt.date.min, r["sku"]))
-    return Report("slow-movers", f"Slow movers and dead stock (no issue for {dead_days} days)", [
-        ("sku", "SKU"), ("name", "Name"), ("status", "Status"), ("on_hand", "On hand"), ("value", "Value"),
-        ("consumed", "Consumed in period"), ("last_issue", "Last issue"), ("days_idle", "Days since"),
-    ], rows, chart=("sku", "value"))
+    return Report(
+        "slow-movers",
+        f"Slow movers and dead stock (no issue for {dead_days} days)",
+        [
+            ("sku", "SKU"),
+            ("name", "Name"),
+            ("status", "Status"),
+            ("on_hand", "On hand"),
+            ("value", "Value"),
+            ("consumed", "Consumed in period"),
+            ("last_issue", "Last issue"),
+            ("days_idle", "Days since"),
+        ],
+        rows,
+        chart=("sku", "value"),
+    )
 
 
 # --- stockout and under-reorder-point time -----------------------------------------------------------
@@ -324,7 +403,9 @@ def stockouts(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     on_hand = _levels_now(site)
     steps = _stockout_days(site, start, end)
     ids = {pk for pk, q in on_hand.items() if q > 0} | set(steps)
-    items = Item.objects.filter(Q(pk__in=_ids(ids)) | Q(reorder_point__gt=0)).values("pk", "sku", "name", "reorder_point")
+    items = Item.objects.filter(Q(pk__in=_ids(ids)) | Q(reorder_point__gt=0)).values(
+        "pk", "sku", "name", "reorder_point"
+    )
     rows = []
     for it in items.order_by("sku"):
         since, first_day, out_days, under_days = steps.get(it["pk"], (ZERO, None, 0, 0))
@@ -333,14 +414,32 @@ def stockouts(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
         out_days += held if at_start <= 0 else 0
         under_days += held if 0 < it["reorder_point"] and at_start < it["reorder_point"] else 0
         if out_days or under_days:
-            rows.append({"sku": it["sku"], "name": it["name"], "reorder_point": it["reorder_point"],
-                         "stockout_days": out_days, "under_reorder_days": under_days,
-                         "stockout_share": _ratio(Decimal(out_days * 100), Decimal(days_total), "0.1")})
+            rows.append(
+                {
+                    "sku": it["sku"],
+                    "name": it["name"],
+                    "reorder_point": it["reorder_point"],
+                    "stockout_days": out_days,
+                    "under_reorder_days": under_days,
+                    "stockout_share": _ratio(Decimal(out_days * 100), Decimal(days_total), "0.1"),
+                }
+            )
     rows.sort(key=lambda r: (-r["stockout_days"], -r["under_reorder_days"], r["sku"]))
-    return Report("stockouts", "Stockout and under-reorder-point time", [
-        ("sku", "SKU"), ("name", "Name"), ("reorder_point", "Reorder point"), ("stockout_days", "Days out of stock"),
-        ("stockout_share", "% of period"), ("under_reorder_days", "Days under reorder point"),
-    ], rows, chart=("sku", "stockout_days"), notes=["Counted on end-of-day levels (UTC days)."])
+    return Report(
+        "stockouts",
+        "Stockout and under-reorder-point time",
+        [
+            ("sku", "SKU"),
+            ("name", "Name"),
+            ("reorder_point", "Reorder point"),
+            ("stockout_days", "Days out of stock"),
+            ("stockout_share", "% of period"),
+            ("under_reorder_days", "Days under reorder point"),
+        ],
+        rows,
+        chart=("sku", "stockout_days"),
+        notes=["Counted on end-of-day levels (UTC days)."],
+    )
 
 
 # --- lot ageing and expiry exposure -----------------------------------------------------------------
@@ -353,8 +452,10 @@ def lot_ageing(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     """Lot stock at the site by age (since received or made) and by time to expiry, with value. One query."""
     today = end
     age = Case(
-        *[When(lot__created_at__gte=_window(today - dt.timedelta(days=d), today)[0], then=Value(label))
-          for d, label in AGE_BUCKETS],
+        *[
+            When(lot__created_at__gte=_window(today - dt.timedelta(days=d), today)[0], then=Value(label))
+            for d, label in AGE_BUCKETS
+        ],
         default=Value("> 180 d"),
     )
     expiry = Case(
@@ -375,11 +476,21 @@ def lot_ageing(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     order = {label: i for i, label in enumerate(["expired", "≤ 30 d", "31-90 d", "> 90 d", "no expiry"])}
     rows.sort(key=lambda r: (order.get(r["expiry_bucket"], 9), r["age_bucket"]))
     exposure = sum((r["value"] for r in rows if r["expiry_bucket"] in ("expired", "≤ 30 d")), ZERO)
-    return Report("lot-ageing", "Lot ageing and expiry exposure", [
-        ("expiry_bucket", "Expires in"), ("age_bucket", "Age"), ("lots", "Lots"), ("quantity", "Quantity"),
-        ("value", "Value"),
-    ], rows, chart=("expiry_bucket", "value"), summary={"exposed_value": exposure},
-        notes=[f"As of {today}. Exposure: value expired or expiring within 30 days."])
+    return Report(
+        "lot-ageing",
+        "Lot ageing and expiry exposure",
+        [
+            ("expiry_bucket", "Expires in"),
+            ("age_bucket", "Age"),
+            ("lots", "Lots"),
+            ("quantity", "Quantity"),
+            ("value", "Value"),
+        ],
+        rows,
+        chart=("expiry_bucket", "value"),
+        summary={"exposed_value": exposure},
+        notes=[f"As of {today}. Exposure: value expired or expiring within 30 days."],
+    )
 
 
 # --- cycle-count accuracy ---------------------------------------------------------------------------------
@@ -392,11 +503,17 @@ def count_accuracy(*, site: Site, start: dt.date, end: dt.date, by: str = "item"
     key = ("item__sku", "item__name") if by != "location" else ("location__code",)
     variance = Abs(F("counted") - F("expected"))
     rows = list(
-        CycleCountLine.objects.filter(count__site=site, count__status=CycleCount.Status.APPROVED,
-                                      count__approved_at__gte=t0, count__approved_at__lt=t1, counted__isnull=False)
+        CycleCountLine.objects.filter(
+            count__site=site,
+            count__status=CycleCount.Status.APPROVED,
+            count__approved_at__gte=t0,
+            count__approved_at__lt=t1,
+            counted__isnull=False,
+        )
         .values(*key)
         .annotate(
-            lines=Count("pk"), exact=Count("pk", filter=Q(counted=F("expected"))),
+            lines=Count("pk"),
+            exact=Count("pk", filter=Q(counted=F("expected"))),
             abs_variance=Sum(variance, output_field=QTYF),
             variance_value=Sum(ExpressionWrapper(variance * F("item__standard_cost"), output_field=MONEY)),
         )
@@ -407,10 +524,20 @@ def count_accuracy(*, site: Site, start: dt.date, end: dt.date, by: str = "item"
     lines = sum(r["lines"] for r in rows)
     exact = sum(r["exact"] for r in rows)
     columns = [(k, k.split("__")[-1].capitalize()) for k in key] + [
-        ("lines", "Lines"), ("exact", "Exact"), ("accuracy", "Accuracy %"), ("abs_variance", "|Variance|"),
-        ("variance_value", "Variance value")]
-    return Report("count-accuracy", f"Cycle-count accuracy by {by}", columns, rows, chart=(key[0], "variance_value"),
-                  summary={"accuracy": _ratio(Decimal(exact * 100), Decimal(lines), "0.1"), "lines": lines})
+        ("lines", "Lines"),
+        ("exact", "Exact"),
+        ("accuracy", "Accuracy %"),
+        ("abs_variance", "|Variance|"),
+        ("variance_value", "Variance value"),
+    ]
+    return Report(
+        "count-accuracy",
+        f"Cycle-count accuracy by {by}",
+        columns,
+        rows,
+        chart=(key[0], "variance_value"),
+        summary={"accuracy": _ratio(Decimal(exact * 100), Decimal(lines), "0.1"), "lines": lines},
+    )
 
 
 REPORTS: dict[str, tuple[str, Callable[..., Report]]] = {

@@ -28,7 +28,9 @@ def period(params) -> tuple[dt.date, dt.date]:
     today = timezone.localdate()
     try:
         end = dt.date.fromisoformat(params["end"]) if params.get("end") else today
-        start = dt.date.fromisoformat(params["start"]) if params.get("start") else end - dt.timedelta(days=DEFAULT_DAYS - 1)
+        start = (
+            dt.date.fromisoformat(params["start"]) if params.get("start") else end - dt.timedelta(days=DEFAULT_DAYS - 1)
+        )
     except ValueError as exc:
         raise ValidationFailed("start and end must be dates (YYYY-MM-DD).", field="start") from exc
     if start > end:
@@ -53,12 +55,23 @@ def bar_chart(rows: list[dict[str, Any]], label_key: str, value_key: str, *, wid
     top = max(abs(v) for _, v in data) or 1.0
     bar_h, label_w = 18, 160
     bars = [
-        {"y": i * (bar_h + 4), "label": label[:24], "w": round(abs(v) / top * (width - label_w - 80), 1),
-         "value": f"{v:,.2f}".rstrip("0").rstrip("."), "text_y": i * (bar_h + 4) + 13}
+        {
+            "y": i * (bar_h + 4),
+            "label": label[:24],
+            "w": round(abs(v) / top * (width - label_w - 80), 1),
+            "value": f"{v:,.2f}".rstrip("0").rstrip("."),
+            "text_y": i * (bar_h + 4) + 13,
+        }
         for i, (label, v) in enumerate(data)
     ]
-    return {"width": width, "height": len(bars) * (bar_h + 4), "label_w": label_w, "bar_h": bar_h, "bars": bars,
-            "value_x_pad": 6}
+    return {
+        "width": width,
+        "height": len(bars) * (bar_h + 4),
+        "label_w": label_w,
+        "bar_h": bar_h,
+        "bars": bars,
+        "value_x_pad": 6,
+    }
 
 
 def export(report, *, fmt: str, filename: str) -> HttpResponse:
@@ -99,4 +112,6 @@ def _xlsx(value: Any) -> Any:
 
 def json_rows(report) -> list[dict[str, Any]]:
     keys = [k for k, _ in report.columns]
-    return [{k: (str(v) if isinstance(v, Decimal) else plain(v)) for k in keys for v in [row.get(k)]} for row in report.rows]
+    return [
+        {k: (str(v) if isinstance(v, Decimal) else plain(v)) for k in keys for v in [row.get(k)]} for row in report.rows
+    ]

@@ -66,12 +66,22 @@ def render_report(request, *, reports: dict, slug: str, site: Site, url_name: st
     query = request.GET.copy()
     query.pop("format", None)
     keys = [k for k, _ in report.columns]
-    return render(request, "inventory/analytics/report.html", {
-        "site": site, "report": report, "start": start, "end": end, "extra": options, "query": query.urlencode(),
-        "reports": [(s, title) for s, (title, _) in reports.items()], "url_name": url_name,
-        "chart": bar_chart(report.rows, *report.chart) if report.chart else None,
-        "table": [[plain(row.get(k)) for k in keys] for row in report.rows],
-    })
+    return render(
+        request,
+        "inventory/analytics/report.html",
+        {
+            "site": site,
+            "report": report,
+            "start": start,
+            "end": end,
+            "extra": options,
+            "query": query.urlencode(),
+            "reports": [(s, title) for s, (title, _) in reports.items()],
+            "url_name": url_name,
+            "chart": bar_chart(report.rows, *report.chart) if report.chart else None,
+            "table": [[plain(row.get(k)) for k in keys] for row in report.rows],
+        },
+    )
 
 
 def _site(request) -> Site:
@@ -92,8 +102,14 @@ def index(request):
 @require_GET
 @permission_required("inventory.view_stockmove", raise_exception=True)
 def report(request, slug: str):
-    return render_report(request, reports=analytics.REPORTS, slug=slug, site=_site(request),
-                         url_name="inventory:analytics_report", filename_prefix="inventory")
+    return render_report(
+        request,
+        reports=analytics.REPORTS,
+        slug=slug,
+        site=_site(request),
+        url_name="inventory:analytics_report",
+        filename_prefix="inventory",
+    )
 
 
 class ReportAPIView(APIView):
@@ -108,7 +124,8 @@ class ReportAPIView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("site", OpenApiTypes.STR, required=True),
-            OpenApiParameter("start", OpenApiTypes.DATE), OpenApiParameter("end", OpenApiTypes.DATE),
+            OpenApiParameter("start", OpenApiTypes.DATE),
+            OpenApiParameter("end", OpenApiTypes.DATE),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -120,12 +137,19 @@ class ReportAPIView(APIView):
         if site is None:
             raise NotFound("No such site.")
         result, start, end, options = run_report(self.reports, slug, site=site, params=request.query_params)
-        return Response({
-            "report": result.slug, "title": result.title, "site": site.code, "start": start, "end": end,
-            "options": options, "columns": [{"key": k, "title": t} for k, t in result.columns],
-            "summary": {k: (str(v) if v is not None else None) for k, v in result.summary.items()},
-            "rows": json_rows(result),
-        })
+        return Response(
+            {
+                "report": result.slug,
+                "title": result.title,
+                "site": site.code,
+                "start": start,
+                "end": end,
+                "options": options,
+                "columns": [{"key": k, "title": t} for k, t in result.columns],
+                "summary": {k: (str(v) if v is not None else None) for k, v in result.summary.items()},
+                "rows": json_rows(result),
+            }
+        )
 
 
 # --- forecasts -----------------------------------------------------------------------------
@@ -149,12 +173,25 @@ def _forecast_chart(forecast, width: int = 640, height: int = 200, pad: int = 28
     hist = " ".join(f"{x(i)},{y(q)}" for i, (_, q) in enumerate(history))
     base = len(history)
     mean = " ".join(f"{x(base + i)},{y(m)}" for i, (_, m, _, _) in enumerate(future))
-    band = " ".join([f"{x(base + i)},{y(hi)}" for i, (*_, hi) in enumerate(future)]
-                    + [f"{x(base + i)},{y(lo)}" for i, (_, _, lo, _) in reversed(list(enumerate(future)))])
-    return {"width": width, "height": height, "pad": pad, "history": hist, "mean": mean, "band": band,
-            "top": round(top, 2), "first": history[0][0] if history else future[0][0],
-            "last": future[-1][0] if future else history[-1][0], "split_x": x(base) if future else None,
-            "bottom": height - pad, "right": width - pad, "label_y": height - 8}
+    band = " ".join(
+        [f"{x(base + i)},{y(hi)}" for i, (*_, hi) in enumerate(future)]
+        + [f"{x(base + i)},{y(lo)}" for i, (_, _, lo, _) in reversed(list(enumerate(future)))]
+    )
+    return {
+        "width": width,
+        "height": height,
+        "pad": pad,
+        "history": hist,
+        "mean": mean,
+        "band": band,
+        "top": round(top, 2),
+        "first": history[0][0] if history else future[0][0],
+        "last": future[-1][0] if future else history[-1][0],
+        "split_x": x(base) if future else None,
+        "bottom": height - pad,
+        "right": width - pad,
+        "label_y": height - 8,
+    }
 
 
 @login_required
@@ -183,11 +220,19 @@ def forecast_detail(request, sku: str):
     forecast = forecast_selectors.forecast_for_item(user=request.user, site=site, item=item)
     level = _service_level(request)
     suggestion = forecast_services.forecast_suggestion(forecast=forecast, service_level=level) if forecast else None
-    return render(request, "inventory/analytics/forecast.html", {
-        "site": site, "item": item, "forecast": forecast, "suggestion": suggestion, "service_level": level,
-        "chart": _forecast_chart(forecast) if forecast else None,
-        "can_apply": request.user.has_perm("inventory.change_item"),
-    })
+    return render(
+        request,
+        "inventory/analytics/forecast.html",
+        {
+            "site": site,
+            "item": item,
+            "forecast": forecast,
+            "suggestion": suggestion,
+            "service_level": level,
+            "chart": _forecast_chart(forecast) if forecast else None,
+            "can_apply": request.user.has_perm("inventory.change_item"),
+        },
+    )
 
 
 @login_required
@@ -200,11 +245,15 @@ def forecast_apply(request, sku: str):
     if forecast is None:
         raise Http404("No forecast.")
     try:
-        updated = forecast_services.forecast_suggestion_apply(forecast=forecast, actor=request.user,
-                                                              service_level=_service_level(request))
+        updated = forecast_services.forecast_suggestion_apply(
+            forecast=forecast, actor=request.user, service_level=_service_level(request)
+        )
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"{sku}: reorder point {updated.reorder_point.normalize()}, "
-                                  f"safety stock {updated.safety_stock.normalize()}.")
+        messages.success(
+            request,
+            f"{sku}: reorder point {updated.reorder_point.normalize()}, "
+            f"safety stock {updated.safety_stock.normalize()}.",
+        )
     return HttpResponseRedirect(reverse("inventory:forecast", args=[sku]))

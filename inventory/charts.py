@@ -22,8 +22,16 @@ def line_chart(series: list[tuple[dt.date, Decimal]]) -> dict[str, Any] | None:
     )
     zero_y = HEIGHT - PAD - (0 - low) / span * (HEIGHT - 2 * PAD)
     return {
-        "width": WIDTH, "height": HEIGHT, "pad": PAD, "points": points, "zero_y": f"{zero_y:.1f}",
-        "max": Decimal(str(high)).normalize(), "min": Decimal(str(low)).normalize(),
-        "first": series[0][0], "last": series[-1][0], "current": series[-1][1].normalize(),
-        "right": WIDTH - PAD, "bottom": HEIGHT - PAD + 14,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "pad": PAD,
+        "points": points,
+        "zero_y": f"{zero_y:.1f}",
+        "max": Decimal(str(high)).normalize(),
+        "min": Decimal(str(low)).normalize(),
+        "first": series[0][0],
+        "last": series[-1][0],
+        "current": series[-1][1].normalize(),
+        "right": WIDTH - PAD,
+        "bottom": HEIGHT - PAD + 14,
     }

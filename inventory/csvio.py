@@ -24,8 +24,21 @@ from tracker.errors import DomainError
 from tracker.models import Location
 
 ITEM_COLUMNS = [
-    "sku", "name", "kind", "unit", "tracking", "gtin", "shelf_life_days", "reorder_point", "safety_stock",
-    "reorder_quantity", "max_stock", "lead_time_days", "allow_negative", "standard_cost", "external_id",
+    "sku",
+    "name",
+    "kind",
+    "unit",
+    "tracking",
+    "gtin",
+    "shelf_life_days",
+    "reorder_point",
+    "safety_stock",
+    "reorder_quantity",
+    "max_stock",
+    "lead_time_days",
+    "allow_negative",
+    "standard_cost",
+    "external_id",
 ]
 STOCK_COLUMNS = ["sku", "location", "quantity", "lot", "expiry_date", "serials"]
 MAX_ROWS = 20_000
@@ -43,8 +56,13 @@ class ImportReport:
         return not self.errors
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "dry_run": self.dry_run, "rows": self.rows, "imported": self.imported,
-                "errors": self.errors}
+        return {
+            "ok": self.ok,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "imported": self.imported,
+            "errors": self.errors,
+        }
 
 
 def _reader(text: str, required: list[str], report: ImportReport) -> list[dict[str, str]] | None:
@@ -172,8 +190,14 @@ def opening_stock_import(*, text: str, dry_run: bool, user: Any, actor: Any = No
                 raise DomainError("expiry_date must be YYYY-MM-DD.", code="validation_failed", field="expiry_date")
         serials = [s for s in (row.get("serials") or "").replace(";", " ").split() if s]
         services.stock_receive(
-            item=item, quantity=quantity, location=location, lot_code=(row.get("lot") or "").strip() or None,
-            serials=serials or None, expiry_date=expiry, reference="OPENING", reference_type="adjustment",
+            item=item,
+            quantity=quantity,
+            location=location,
+            lot_code=(row.get("lot") or "").strip() or None,
+            serials=serials or None,
+            expiry_date=expiry,
+            reference="OPENING",
+            reference_type="adjustment",
             actor=actor,
         )
 
@@ -207,19 +231,65 @@ def _csv_rows(header: list[str], rows: Iterable[list[Any]]) -> Iterator[str]:
 
 def levels_csv(levels: Iterable[StockLevel]) -> Iterator[str]:
     header = ["site", "location", "sku", "item", "lot", "unit", "on_hand", "reserved", "available"]
-    return _csv_rows(header, (
-        [lv.site.code, lv.location.code, lv.item.sku, lv.item.name, lv.lot.code if lv.lot_id else "", lv.item.unit,
-         lv.on_hand, lv.reserved, lv.on_hand - lv.reserved]
-        for lv in levels
-    ))
+    return _csv_rows(
+        header,
+        (
+            [
+                lv.site.code,
+                lv.location.code,
+                lv.item.sku,
+                lv.item.name,
+                lv.lot.code if lv.lot_id else "",
+                lv.item.unit,
+                lv.on_hand,
+                lv.reserved,
+                lv.on_hand - lv.reserved,
+            ]
+            for lv in levels
+        ),
+    )
 
 
 def moves_csv(moves: Iterable[StockMove]) -> Iterator[str]:
-    header = ["id", "occurred_at", "kind", "sku", "quantity", "unit", "source", "destination", "lot", "serial",
-              "reference", "reference_type", "partner", "external_id", "actor", "note"]
-    return _csv_rows(header, (
-        [m.pk, m.occurred_at.isoformat(), m.kind, m.item.sku, m.quantity, m.item.unit, m.source.code,
-         m.destination.code, m.lot.code if m.lot_id else "", m.serial.serial if m.serial_id else "", m.reference,
-         m.reference_type, m.partner, m.external_id, m.actor.get_username() if m.actor_id else "", m.note]
-        for m in moves
-    ))
+    header = [
+        "id",
+        "occurred_at",
+        "kind",
+        "sku",
+        "quantity",
+        "unit",
+        "source",
+        "destination",
+        "lot",
+        "serial",
+        "reference",
+        "reference_type",
+        "partner",
+        "external_id",
+        "actor",
+        "note",
+    ]
+    return _csv_rows(
+        header,
+        (
+            [
+                m.pk,
+                m.occurred_at.isoformat(),
+                m.kind,
+                m.item.sku,
+                m.quantity,
+                m.item.unit,
+                m.source.code,
+                m.destination.code,
+                m.lot.code if m.lot_id else "",
+                m.serial.serial if m.serial_id else "",
+                m.reference,
+                m.reference_type,
+                m.partner,
+                m.external_id,
+                m.actor.get_username() if m.actor_id else "",
+                m.note,
+            ]
+            for m in moves
+        ),
+    )

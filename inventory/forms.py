@@ -22,8 +22,11 @@ class _ScanForm(forms.Form):
     #: (static/inventory/scan.js reads the same list from the form's data attribute).
     scan_location_fields: tuple[str, ...] = ("location",)
 
-    scan = forms.CharField(required=False, label="Scan (barcode)",
-                           widget=forms.TextInput(attrs={"autofocus": True, "data-scan": "1", "autocomplete": "off"}))
+    scan = forms.CharField(
+        required=False,
+        label="Scan (barcode)",
+        widget=forms.TextInput(attrs={"autofocus": True, "data-scan": "1", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args: Any, user: Any, site: Site, **kwargs: Any) -> None:
         self.user, self.site = user, site
@@ -78,10 +81,13 @@ class _ScanForm(forms.Form):
         code = (data.get(field) or "").strip()
         location = (
             Location.objects.restrict(self.user, "view").filter(code=code, site=self.site, is_virtual=False).first()
-            if code else None
+            if code
+            else None
         )
         if location is None:
-            self.add_error(field, f"No location {code!r} at {self.site.name}." if code else "Give the location or scan its label.")
+            self.add_error(
+                field, f"No location {code!r} at {self.site.name}." if code else "Give the location or scan its label."
+            )
         return location
 
     def _lot(self, item: Item | None, data: dict[str, Any]) -> Lot | None:

@@ -40,15 +40,23 @@ def _keys(request, name: str) -> list[str]:
 def _gs1_or_plain(*, title: str, pairs, plain: str, symbology: Symbology, lines, errors: list[str]) -> Label:
     if any(ai in ("01", "00", "414") and value for ai, value in pairs):
         try:
-            return Label.for_gs1(title=title, pairs=pairs, symbology=symbology, lines=lines, digital_link_base=_dl_base())
+            return Label.for_gs1(
+                title=title, pairs=pairs, symbology=symbology, lines=lines, digital_link_base=_dl_base()
+            )
         except Gs1Error as exc:
             errors.append(f"{title}: not valid GS1 ({exc}); printed as plain Code 128.")
     return Label(title=title, text=plain, symbology=Symbology.CODE128, lines=tuple(lines))
 
 
 def item_label(item: Item, *, symbology: Symbology, errors: list[str]) -> Label:
-    return _gs1_or_plain(title=item.sku, pairs=[("01", item.gtin)], plain=item.sku, symbology=symbology,
-                         lines=(item.name, f"Unit: {item.unit}"), errors=errors)
+    return _gs1_or_plain(
+        title=item.sku,
+        pairs=[("01", item.gtin)],
+        plain=item.sku,
+        symbology=symbology,
+        lines=(item.name, f"Unit: {item.unit}"),
+        errors=errors,
+    )
 
 
 def lot_label(lot: Lot, *, symbology: Symbology, errors: list[str]) -> Label:
@@ -56,17 +64,33 @@ def lot_label(lot: Lot, *, symbology: Symbology, errors: list[str]) -> Label:
     lines = [f"{lot.item.sku} {lot.item.name}", f"Lot {lot.code}"]
     if lot.expiry_date:
         lines.append(f"Expiry {lot.expiry_date.isoformat()}")
-    return _gs1_or_plain(title=f"{lot.item.sku} lot {lot.code}", pairs=pairs, plain=lot.code, symbology=symbology,
-                         lines=lines, errors=errors)
+    return _gs1_or_plain(
+        title=f"{lot.item.sku} lot {lot.code}",
+        pairs=pairs,
+        plain=lot.code,
+        symbology=symbology,
+        lines=lines,
+        errors=errors,
+    )
 
 
 def serial_label(unit: SerialUnit, *, symbology: Symbology, errors: list[str]) -> Label:
     lot = unit.lot
-    pairs = [("01", unit.item.gtin), ("17", lot.expiry_date if lot else None), ("10", lot.code if lot else None),
-             ("21", unit.serial)]
+    pairs = [
+        ("01", unit.item.gtin),
+        ("17", lot.expiry_date if lot else None),
+        ("10", lot.code if lot else None),
+        ("21", unit.serial),
+    ]
     lines = [f"{unit.item.sku} {unit.item.name}", f"S/N {unit.serial}"] + ([f"Lot {lot.code}"] if lot else [])
-    return _gs1_or_plain(title=f"{unit.item.sku} S/N {unit.serial}", pairs=pairs, plain=unit.serial,
-                         symbology=symbology, lines=lines, errors=errors)
+    return _gs1_or_plain(
+        title=f"{unit.item.sku} S/N {unit.serial}",
+        pairs=pairs,
+        plain=unit.serial,
+        symbology=symbology,
+        lines=lines,
+        errors=errors,
+    )
 
 
 def location_label(location: Location, *, symbology: Symbology, errors: list[str]) -> Label:
@@ -76,8 +100,14 @@ def location_label(location: Location, *, symbology: Symbology, errors: list[str
         pairs = [("414", location.site.gln), ("254", location.code)]
     else:
         pairs = []
-    return _gs1_or_plain(title=location.code, pairs=pairs, plain=location.code, symbology=symbology,
-                         lines=(location.name, f"{location.get_kind_display()} · {location.site.code}"), errors=errors)
+    return _gs1_or_plain(
+        title=location.code,
+        pairs=pairs,
+        plain=location.code,
+        symbology=symbology,
+        lines=(location.name, f"{location.get_kind_display()} · {location.site.code}"),
+        errors=errors,
+    )
 
 
 def _site(request):
@@ -151,7 +181,9 @@ def location_labels(request):
     codes = _keys(request, "code")
     found = {
         loc.code: loc
-        for loc in Location.objects.restrict(request.user, "view").filter(site=site, code__in=codes).select_related("site")
+        for loc in Location.objects.restrict(request.user, "view")
+        .filter(site=site, code__in=codes)
+        .select_related("site")
     }
     labels = []
     for code in codes:

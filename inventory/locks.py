@@ -98,11 +98,13 @@ def apply_deltas(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Deci
     if not changes:
         return
     if len(changes) == 1:
-        (pk, delta), = changes.items()
+        ((pk, delta),) = changes.items()
         StockLevel.objects.filter(pk=pk).update(on_hand=F("on_hand") + delta)
     else:
-        by_pk = Case(*(When(pk=pk, then=Value(delta)) for pk, delta in sorted(changes.items())),
-                     output_field=StockLevel._meta.get_field("on_hand"))
+        by_pk = Case(
+            *(When(pk=pk, then=Value(delta)) for pk, delta in sorted(changes.items())),
+            output_field=StockLevel._meta.get_field("on_hand"),
+        )
         StockLevel.objects.filter(pk__in=sorted(changes)).update(on_hand=F("on_hand") + by_pk)
     for key, delta in deltas.items():
         if delta != 0:

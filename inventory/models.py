@@ -195,7 +195,9 @@ class Lot(models.Model):
 
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="lots")
     code = models.CharField(max_length=64)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+", help_text="Where it was received or made")
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="+", help_text="Where it was received or made"
+    )
     origin = models.CharField(max_length=20, choices=Origin.choices, default=Origin.SUPPLIER)
     origin_reference = models.CharField(max_length=100, blank=True)
     supplier = models.CharField(max_length=200, blank=True)
@@ -386,7 +388,9 @@ class StockMove(models.Model):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="stockmove_quantity_gt_0"),
-            models.CheckConstraint(condition=~Q(source=models.F("destination")), name="stockmove_source_ne_destination"),
+            models.CheckConstraint(
+                condition=~Q(source=models.F("destination")), name="stockmove_source_ne_destination"
+            ),
         ]
         indexes = [
             models.Index(fields=["item", "occurred_at"]),
@@ -461,7 +465,9 @@ class StockReservation(models.Model):
     reference = models.CharField(max_length=100)
     reference_type = models.CharField(max_length=16, default="work_order")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -519,7 +525,9 @@ class Receipt(models.Model):
     external_id = models.CharField(max_length=100, blank=True)
     batch = models.UUIDField(db_index=True)
     received_at = models.DateTimeField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = RestrictedQuerySet.as_manager()
     site_path = "site"
@@ -541,7 +549,9 @@ class Shipment(models.Model):
     external_id = models.CharField(max_length=100, blank=True)
     batch = models.UUIDField(db_index=True)
     shipped_at = models.DateTimeField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = RestrictedQuerySet.as_manager()
     site_path = "site"
@@ -608,4 +618,6 @@ class CycleCountLine(models.Model):
     @property
     def variance(self) -> Decimal | None:
         return None if self.counted is None else self.counted - self.expected
+
+
 from inventory.forecasting.models import DemandForecast  # noqa: E402, F401  (forecasts live in their own module)

@@ -13,7 +13,9 @@ def _reorder_panel(*, user, site):
 
 
 register_nav(NavEntry(label="Stock", url_name="inventory:stock", permission="inventory.view_stocklevel", order=20))
-register_nav(NavEntry(label="Replenish", url_name="inventory:replenishment", permission="inventory.view_stocklevel", order=21))
+register_nav(
+    NavEntry(label="Replenish", url_name="inventory:replenishment", permission="inventory.view_stocklevel", order=21)
+)
 register_nav(NavEntry(label="Trace", url_name="inventory:trace", permission="inventory.view_lot", order=22))
 register_panel(
     DashboardPanel(

@@ -82,7 +82,12 @@ def _gs1_elements(content: str, aim: str | None) -> tuple[tuple[tuple[str, str],
         # Without the identifier: biip knows only the common ones, and zxing-cpp reports
         # some GS1 DataMatrix symbols as ]d8; the data itself says whether it is GS1.
         parsed = biip.parse(content)
-        if parsed.gtin is not None and content.isdigit() and len(content) in _BARE_GTIN_LENGTHS and aim not in GS1_AIM_IDS:
+        if (
+            parsed.gtin is not None
+            and content.isdigit()
+            and len(content) in _BARE_GTIN_LENGTHS
+            and aim not in GS1_AIM_IDS
+        ):
             # An EAN/UPC or a typed GTIN: (400)... would be a misreading of 400638...
             return (("01", parsed.gtin.as_gtin_14()),), None
         if parsed.gs1_message is not None and parsed.gs1_message.element_strings:
@@ -124,12 +129,14 @@ def decode_scan(text: str) -> DecodedScan:
         if aim in GS1_AIM_IDS or content.startswith("("):
             raise ScanError(f"Not a GS1 barcode: {exc}") from exc
         elements, expiry = (), None
-    return DecodedScan(text=content, aim=aim, elements=elements, expiry=expiry,
-                       url=content if is_url and not elements else None)
+    return DecodedScan(
+        text=content, aim=aim, elements=elements, expiry=expiry, url=content if is_url and not elements else None
+    )
 
 
-def resolve_location(*, user: Any, site: Site | None, gln: str | None = None, extension: str | None = None,
-                     code: str | None = None) -> Location | None:
+def resolve_location(
+    *, user: Any, site: Site | None, gln: str | None = None, extension: str | None = None, code: str | None = None
+) -> Location | None:
     """The real location a scan names, among those ``user`` may view (at ``site`` when given).
 
     ``code``: a plain label's location code. ``gln`` alone: a location holding
@@ -152,8 +159,17 @@ def resolve_location(*, user: Any, site: Site | None, gln: str | None = None, ex
 
 
 def _empty() -> dict[str, Any]:
-    return {"gtin": None, "lot": None, "serial": None, "expiry_date": None, "sku": None, "location": None,
-            "sscc": None, "text": None, "url": None}
+    return {
+        "gtin": None,
+        "lot": None,
+        "serial": None,
+        "expiry_date": None,
+        "sku": None,
+        "location": None,
+        "sscc": None,
+        "text": None,
+        "url": None,
+    }
 
 
 def _plain_key(result: dict[str, Any], *, key: str, user: Any, site: Site | None) -> None:
@@ -169,8 +185,11 @@ def _plain_key(result: dict[str, Any], *, key: str, user: Any, site: Site | None
         return
     lots = list(Lot.objects.restrict(user, "view").filter(code=key).select_related("item").order_by("pk")[:2])
     if len(lots) == 1:
-        result.update(sku=lots[0].item.sku, lot=lots[0].code,
-                      expiry_date=lots[0].expiry_date.isoformat() if lots[0].expiry_date else None)
+        result.update(
+            sku=lots[0].item.sku,
+            lot=lots[0].code,
+            expiry_date=lots[0].expiry_date.isoformat() if lots[0].expiry_date else None,
+        )
         return
     units = SerialUnit.objects.restrict(user, "view").filter(serial=key)
     if site is not None:
@@ -198,11 +217,18 @@ def parse_scan(text: str, *, user: Any, site: Site | None = None) -> dict[str, A
     if not scan.is_gs1:
         _plain_key(result, key=scan.text, user=user, site=site)
         if not (result["location"] or result["sku"]):
-            return {**result, "error": f"No GS1 data in the scan, and no location, item, lot or serial {scan.text!r} here."}
+            return {
+                **result,
+                "error": f"No GS1 data in the scan, and no location, item, lot or serial {scan.text!r} here.",
+            }
         return result
     gtin = scan.value("01") or scan.value("02")
-    result.update(gtin=gtin, lot=scan.value("10"), serial=scan.value("21"),
-                  expiry_date=scan.expiry.isoformat() if scan.expiry else None)
+    result.update(
+        gtin=gtin,
+        lot=scan.value("10"),
+        serial=scan.value("21"),
+        expiry_date=scan.expiry.isoformat() if scan.expiry else None,
+    )
     if gtin:
         item = Item.objects.restrict(user, "view").filter(gtin=gtin).only("sku").first()
         result["sku"] = item.sku if item else None

@@ -121,7 +121,11 @@ def lots_for_user(*, user: Any) -> QuerySet[Lot]:
 
 
 def serials_for_user(*, user: Any) -> QuerySet[SerialUnit]:
-    return SerialUnit.objects.restrict(user, "view").select_related("item", "lot", "location").order_by("item__sku", "serial")
+    return (
+        SerialUnit.objects.restrict(user, "view")
+        .select_related("item", "lot", "location")
+        .order_by("item__sku", "serial")
+    )
 
 
 def traceable_serials(*, user: Any) -> QuerySet[SerialUnit]:
@@ -167,12 +171,18 @@ def on_hand_series(*, item: Item, site: Site, days: int = 90) -> list[tuple[dt.d
     real_ids = Location.objects.filter(site=site, is_virtual=False).values("pk")
     base = StockMove.objects.filter(item=item, occurred_at__date__gt=start)
     inflow = (
-        base.filter(destination_id__in=real_ids).exclude(source_id__in=real_ids)
-        .annotate(day=TruncDate("occurred_at")).values("day").annotate(q=Sum("quantity"))
+        base.filter(destination_id__in=real_ids)
+        .exclude(source_id__in=real_ids)
+        .annotate(day=TruncDate("occurred_at"))
+        .values("day")
+        .annotate(q=Sum("quantity"))
     )
     outflow = (
-        base.filter(source_id__in=real_ids).exclude(destination_id__in=real_ids)
-        .annotate(day=TruncDate("occurred_at")).values("day").annotate(q=Sum("quantity"))
+        base.filter(source_id__in=real_ids)
+        .exclude(destination_id__in=real_ids)
+        .annotate(day=TruncDate("occurred_at"))
+        .values("day")
+        .annotate(q=Sum("quantity"))
     )
     net: dict[dt.date, Decimal] = defaultdict(lambda: ZERO)
     for row in inflow:
@@ -202,11 +212,15 @@ def replenishment_internal(*, site: Site) -> list[dict[str, Any]]:
     """
     on_hand = (
         StockLevel.objects.filter(item=OuterRef("pk"), site=site, location__is_virtual=False)
-        .values("item").annotate(s=Sum("on_hand")).values("s")
+        .values("item")
+        .annotate(s=Sum("on_hand"))
+        .values("s")
     )
     reserved = (
         StockReservation.objects.filter(item=OuterRef("pk"), site=site, status=StockReservation.Status.OPEN)
-        .values("item").annotate(s=Sum("quantity")).values("s")
+        .values("item")
+        .annotate(s=Sum("quantity"))
+        .values("s")
     )
     items = (
         Item.objects.filter(active=True)
@@ -231,10 +245,17 @@ def replenishment_internal(*, site: Site) -> list[dict[str, Any]]:
             order = order.to_integral_value(rounding="ROUND_CEILING")
         rows.append(
             {
-                "item": item, "sku": item.sku, "name": item.name, "unit": item.unit,
-                "on_hand": item.on_hand_total, "reserved": item.reserved_total, "available": available,
-                "reorder_point": item.reorder_point, "safety_stock": item.safety_stock,
-                "order_quantity": order, "lead_time_days": item.lead_time_days,
+                "item": item,
+                "sku": item.sku,
+                "name": item.name,
+                "unit": item.unit,
+                "on_hand": item.on_hand_total,
+                "reserved": item.reserved_total,
+                "available": available,
+                "reorder_point": item.reorder_point,
+                "safety_stock": item.safety_stock,
+                "order_quantity": order,
+                "lead_time_days": item.lead_time_days,
                 "below_safety": available < item.safety_stock,
                 "order_by": timezone.localdate(),
             }
@@ -306,7 +327,9 @@ class _Tracer:
         else:
             query = query.filter(lot=lot)
         if self.visible_sites is not None:
-            query = query.filter(Q(source__site_id__in=self.visible_sites) | Q(destination__site_id__in=self.visible_sites))
+            query = query.filter(
+                Q(source__site_id__in=self.visible_sites) | Q(destination__site_id__in=self.visible_sites)
+            )
         return [_move_row(m) for m in query.order_by("occurred_at", "pk")[:200]]
 
     def _node(self, *, item: Item, lot: Lot | None, serial: SerialUnit | None) -> dict[str, Any]:
@@ -342,9 +365,11 @@ class _Tracer:
             "input_item", "input_lot", "input_serial__item", "input_serial__lot"
         )
         for link in links.order_by("pk"):
-            child = self.backward(lot=link.input_lot, serial=link.input_serial, depth=depth + 1, seen=seen) if (
-                link.input_serial or link.input_lot
-            ) else None
+            child = (
+                self.backward(lot=link.input_lot, serial=link.input_serial, depth=depth + 1, seen=seen)
+                if (link.input_serial or link.input_lot)
+                else None
+            )
             if child is not None:
                 child["quantity"] = str(link.quantity) if link.quantity is not None else None
                 child["work_order"] = link.reference
@@ -369,8 +394,12 @@ class _Tracer:
             "output_item", "output_lot", "output_serial__item", "output_serial__lot"
         )
         for link in links.order_by("pk"):
-            child = self.forward(lot=link.output_lot if not link.output_serial else link.output_serial.lot,
-                                 serial=link.output_serial, depth=depth + 1, seen=seen)
+            child = self.forward(
+                lot=link.output_lot if not link.output_serial else link.output_serial.lot,
+                serial=link.output_serial,
+                depth=depth + 1,
+                seen=seen,
+            )
             child["work_order"] = link.reference
             node["outputs"].append(child)
         return node
@@ -415,15 +444,16 @@ def ledger_differences() -> list[dict[str, Any]]:
         sums[(row["item_id"], row["source_id"], row["lot_id"])] -= row["q"]
     locations = {loc.pk: loc for loc in Location.objects.all()}
     levels = {
-        (lv.item_id, lv.location_id, lv.lot_id): lv
-        for lv in StockLevel.objects.select_related("item").order_by()
+        (lv.item_id, lv.location_id, lv.lot_id): lv for lv in StockLevel.objects.select_related("item").order_by()
     }
     problems = []
     for key in set(sums) | set(levels):
         location = locations[key[1]]
         if not keeps_level(location):
             if key in levels and levels[key].on_hand != 0:
-                problems.append({"problem": "level_on_untracked_location", "key": key, "level": str(levels[key].on_hand)})
+                problems.append(
+                    {"problem": "level_on_untracked_location", "key": key, "level": str(levels[key].on_hand)}
+                )
             continue
         ledger = sums.get(key, ZERO)
         level = levels[key].on_hand if key in levels else ZERO
@@ -444,17 +474,23 @@ def items_with_stock(*, user: Any, site: Site, q: str = "") -> QuerySet[Item]:
     """Items the user may see, annotated with on hand / reserved at ``site`` (one query per page)."""
     on_hand = (
         StockLevel.objects.filter(item=OuterRef("pk"), site=site, location__is_virtual=False)
-        .values("item").annotate(s=Sum("on_hand")).values("s")
+        .values("item")
+        .annotate(s=Sum("on_hand"))
+        .values("s")
     )
     reserved = (
         StockReservation.objects.filter(item=OuterRef("pk"), site=site, status=StockReservation.Status.OPEN)
-        .values("item").annotate(s=Sum("quantity")).values("s")
+        .values("item")
+        .annotate(s=Sum("quantity"))
+        .values("s")
     )
     items = items_for_user(user=user).annotate(
         on_hand_total=Coalesce(Subquery(on_hand, output_field=QTY_FIELD), Value(ZERO), output_field=QTY_FIELD),
         reserved_total=Coalesce(Subquery(reserved, output_field=QTY_FIELD), Value(ZERO), output_field=QTY_FIELD),
     )
-    items = items.annotate(available_total=ExpressionWrapper(F("on_hand_total") - F("reserved_total"), output_field=QTY_FIELD))
+    items = items.annotate(
+        available_total=ExpressionWrapper(F("on_hand_total") - F("reserved_total"), output_field=QTY_FIELD)
+    )
     if q:
         items = items.filter(Q(sku__icontains=q) | Q(name__icontains=q) | Q(gtin=q))
     return items
@@ -483,7 +519,10 @@ def location_tree_with_totals(*, user: Any, site: Site) -> list[dict[str, Any]]:
     """The site's real locations in tree order with their own on-hand totals (two queries)."""
     locations = list(Location.objects.restrict(user, "view").filter(site=site, is_virtual=False).order_by("path"))
     totals = dict(
-        StockLevel.objects.restrict(user, "view").filter(site=site, location__is_virtual=False)
-        .values("location_id").annotate(s=Sum("on_hand")).values_list("location_id", "s")
+        StockLevel.objects.restrict(user, "view")
+        .filter(site=site, location__is_virtual=False)
+        .values("location_id")
+        .annotate(s=Sum("on_hand"))
+        .values_list("location_id", "s")
     )
     return [{"location": loc, "on_hand": totals.get(loc.pk, ZERO)} for loc in locations]

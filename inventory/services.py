@@ -70,9 +70,7 @@ def _quantity(item: Item, quantity: Any, *, field: str = "quantity") -> Decimal:
     if qty != qty.quantize(QUANTUM):
         raise errors.InvalidQuantity("Quantities have at most 4 decimal places.", field=field)
     if item.is_discrete and qty != qty.to_integral_value():
-        raise errors.WrongUnit(
-            f"{item.sku} is counted in {item.unit}: {qty} is not a whole number.", field=field
-        )
+        raise errors.WrongUnit(f"{item.sku} is counted in {item.unit}: {qty} is not a whole number.", field=field)
     return qty
 
 
@@ -124,9 +122,7 @@ def _check_serial_count(item: Item, qty: Decimal, serials: Sequence[Any] | None)
         if not serials:
             raise errors.SerialRequired(f"{item.sku} is serial-tracked: list the serials.", field="serials")
         if Decimal(len(serials)) != qty:
-            raise errors.SerialCountMismatch(
-                f"{len(serials)} serials for a quantity of {qty}.", field="serials"
-            )
+            raise errors.SerialCountMismatch(f"{len(serials)} serials for a quantity of {qty}.", field="serials")
     elif serials:
         raise errors.SerialNotAllowed(f"{item.sku} is not serial-tracked.", field="serials")
 
@@ -137,8 +133,7 @@ def _existing_serials(item: Item, serials: Sequence[Any], *, source: Location, l
     if len(set(codes)) != len(codes):
         raise errors.SerialDuplicate("A serial is listed twice.", field="serials")
     units = {
-        u.serial: u
-        for u in SerialUnit.objects.select_for_update().filter(item=item, serial__in=codes).order_by("pk")
+        u.serial: u for u in SerialUnit.objects.select_for_update().filter(item=item, serial__in=codes).order_by("pk")
     }
     result = []
     for code in codes:
@@ -233,11 +228,22 @@ def _post(legs: list[_Leg], ctx: _Context, *, lock_also: Q | None = None, preloa
     moves = StockMove.objects.bulk_create(
         [
             StockMove(
-                kind=ctx.kind, item=leg.item, quantity=leg.quantity, source=leg.source,
-                destination=leg.destination, lot=leg.lot, serial=leg.serial, reference=ctx.reference,
-                reference_type=ctx.reference_type, partner=ctx.partner,
-                external_id=ctx.external_id if leg.external_id is None else leg.external_id, batch=ctx.batch, occurred_at=occurred, recorded_at=now,
-                actor=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None, note=ctx.note,
+                kind=ctx.kind,
+                item=leg.item,
+                quantity=leg.quantity,
+                source=leg.source,
+                destination=leg.destination,
+                lot=leg.lot,
+                serial=leg.serial,
+                reference=ctx.reference,
+                reference_type=ctx.reference_type,
+                partner=ctx.partner,
+                external_id=ctx.external_id if leg.external_id is None else leg.external_id,
+                batch=ctx.batch,
+                occurred_at=occurred,
+                recorded_at=now,
+                actor=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None,
+                note=ctx.note,
             )
             for leg in legs
         ]
@@ -279,7 +285,9 @@ def _broadcast_moves(moves: list[StockMove], locations: dict[int, Location]) -> 
         )
 
 
-def site_available(*, item: Item, site_id: int, lot: Lot | None = None, exclude_reference: tuple[str, str] | None = None) -> Decimal:
+def site_available(
+    *, item: Item, site_id: int, lot: Lot | None = None, exclude_reference: tuple[str, str] | None = None
+) -> Decimal:
     """On hand at the site's real locations minus open reservations (read as is: lock first)."""
     levels = StockLevel.objects.filter(item=item, site_id=site_id, location__is_virtual=False)
     reservations = StockReservation.objects.filter(item=item, site_id=site_id, status=StockReservation.Status.OPEN)
@@ -302,12 +310,17 @@ def _check_reorder(*, item: Item, site_id: int) -> None:
 
     available = site_available(item=item, site_id=site_id)
     subject = f"item:{item.sku}"
-    open_alert = Alert.objects.filter(site_id=site_id, kind=REORDER_ALERT, subject=subject, cleared_at__isnull=True).first()
+    open_alert = Alert.objects.filter(
+        site_id=site_id, kind=REORDER_ALERT, subject=subject, cleared_at__isnull=True
+    ).first()
     if available < threshold:
         severity = Severity.CRITICAL if available < item.safety_stock else Severity.WARNING
         if open_alert is None or open_alert.severity != severity:
             alert_raise(
-                site=site_id, kind=REORDER_ALERT, subject=subject, severity=severity,
+                site=site_id,
+                kind=REORDER_ALERT,
+                subject=subject,
+                severity=severity,
                 message=f"{item.sku} {item.name}: {available.normalize():f} {item.unit} available, "
                 f"reorder point {item.reorder_point.normalize():f}, safety stock {item.safety_stock.normalize():f}.",
                 data={"sku": item.sku, "available": str(available), "reorder_point": str(item.reorder_point)},
@@ -320,8 +333,15 @@ def _check_reorder(*, item: Item, site_id: int) -> None:
 
 
 def _lot_for_receipt(
-    *, item: Item, code: str, site: Site, origin: str, reference: str, supplier: str = "",
-    expiry_date: dt.date | None = None, manufactured_date: dt.date | None = None,
+    *,
+    item: Item,
+    code: str,
+    site: Site,
+    origin: str,
+    reference: str,
+    supplier: str = "",
+    expiry_date: dt.date | None = None,
+    manufactured_date: dt.date | None = None,
 ) -> Lot:
     code = code.strip()
     if not code:
@@ -331,10 +351,15 @@ def _lot_for_receipt(
     if expiry_date is not None and expiry_date < timezone.localdate():
         raise errors.LotExpired(f"Lot {code} expired on {expiry_date}.", field="expiry_date")
     lot, created = Lot.objects.get_or_create(
-        item=item, code=code,
+        item=item,
+        code=code,
         defaults={
-            "site": site, "origin": origin, "origin_reference": reference, "supplier": supplier,
-            "expiry_date": expiry_date, "manufactured_date": manufactured_date,
+            "site": site,
+            "origin": origin,
+            "origin_reference": reference,
+            "supplier": supplier,
+            "expiry_date": expiry_date,
+            "manufactured_date": manufactured_date,
         },
     )
     if not created:
@@ -343,7 +368,12 @@ def _lot_for_receipt(
 
 
 def _resolve_serial_lot_legs(
-    *, item: Item, qty: Decimal, source: Location, destination: Location, lot: Lot | None,
+    *,
+    item: Item,
+    qty: Decimal,
+    source: Location,
+    destination: Location,
+    lot: Lot | None,
     serials: Sequence[Any] | None,
 ) -> tuple[list[_Leg], list[SerialUnit]]:
     """Legs for an outbound move of a serial-tracked item: one per serial."""
@@ -366,9 +396,18 @@ def _set_serials(units: Iterable[SerialUnit], *, location: Location, status: str
 
 
 def _receipt_legs(
-    *, item: Item, quantity: Any, location: Location, lot_code: str | None, serials: Sequence[str] | None,
-    expiry_date: dt.date | None, manufactured_date: dt.date | None, reference: str, supplier: str,
-    source: Location, external_id: str | None = None,
+    *,
+    item: Item,
+    quantity: Any,
+    location: Location,
+    lot_code: str | None,
+    serials: Sequence[str] | None,
+    expiry_date: dt.date | None,
+    manufactured_date: dt.date | None,
+    reference: str,
+    supplier: str,
+    source: Location,
+    external_id: str | None = None,
 ) -> list[_Leg]:
     """Check one received line and return its legs (creating its lot and serial units)."""
     _check_item(item)
@@ -378,8 +417,14 @@ def _receipt_legs(
     lot = None
     if item.is_lot_tracked or (lot_code and item.is_serial_tracked):
         lot = _lot_for_receipt(
-            item=item, code=lot_code or "", site=location.site, origin=Lot.Origin.SUPPLIER, reference=reference,
-            supplier=supplier, expiry_date=expiry_date, manufactured_date=manufactured_date,
+            item=item,
+            code=lot_code or "",
+            site=location.site,
+            origin=Lot.Origin.SUPPLIER,
+            reference=reference,
+            supplier=supplier,
+            expiry_date=expiry_date,
+            manufactured_date=manufactured_date,
         )
     elif lot_code:
         raise errors.LotNotAllowed(f"{item.sku} is not lot-tracked.", field="lot")
@@ -417,13 +462,25 @@ def stock_receive(
     item without ``lot_code`` is ``lot_required``.
     """
     legs = _receipt_legs(
-        item=item, quantity=quantity, location=location, lot_code=lot_code, serials=serials,
-        expiry_date=expiry_date, manufactured_date=manufactured_date, reference=reference, supplier=supplier,
+        item=item,
+        quantity=quantity,
+        location=location,
+        lot_code=lot_code,
+        serials=serials,
+        expiry_date=expiry_date,
+        manufactured_date=manufactured_date,
+        reference=reference,
+        supplier=supplier,
         source=virtual_location(site=location.site_id, kind=LocationKind.SUPPLIER),
     )
     ctx = _Context(
-        kind=StockMove.Kind.RECEIPT, reference=reference, reference_type=reference_type, partner=supplier,
-        actor=actor, occurred_at=occurred_at, external_id=external_id,
+        kind=StockMove.Kind.RECEIPT,
+        reference=reference,
+        reference_type=reference_type,
+        partner=supplier,
+        actor=actor,
+        occurred_at=occurred_at,
+        external_id=external_id,
     )
     return _post(legs, ctx)
 
@@ -480,11 +537,18 @@ def _outbound(
                 lv.lot = lots[lv.lot_id]
         picks = _fefo_from_levels(at_location, qty)
         if not picks:
-            usable = sum((lv.on_hand for lv in at_location if lv.lot_id and lv.on_hand > 0
-                          and lv.lot.status not in Lot.BLOCKED and not lv.lot.is_expired()), ZERO)
+            usable = sum(
+                (
+                    lv.on_hand
+                    for lv in at_location
+                    if lv.lot_id and lv.on_hand > 0 and lv.lot.status not in Lot.BLOCKED and not lv.lot.is_expired()
+                ),
+                ZERO,
+            )
             raise errors.InsufficientStock(
                 f"Only {usable.normalize():f} {item.unit} of {item.sku} in usable lots at {location.code}.",
-                field="quantity", available=str(usable),
+                field="quantity",
+                available=str(usable),
             )
         legs, units = [_Leg(item, q, location, destination, lt) for lt, q in picks], []
     else:
@@ -495,7 +559,9 @@ def _outbound(
         if available < qty:
             raise errors.InsufficientStock(
                 f"Only {max(available, ZERO).normalize():f} {item.unit} of {item.sku} available at the site"
-                " (the rest is reserved).", field="quantity", available=str(available),
+                " (the rest is reserved).",
+                field="quantity",
+                available=str(available),
             )
     moves = _post(legs, ctx, preloaded=levels)
     _set_serials(units, location=destination, status=serial_status)
@@ -504,9 +570,11 @@ def _outbound(
 
 def _consume_reservations(*, item: Item, reference: str, reference_type: str, quantity: Decimal) -> None:
     remaining = quantity
-    open_reservations = StockReservation.objects.select_for_update().filter(
-        item=item, reference=reference, reference_type=reference_type, status=StockReservation.Status.OPEN
-    ).order_by("pk")
+    open_reservations = (
+        StockReservation.objects.select_for_update()
+        .filter(item=item, reference=reference, reference_type=reference_type, status=StockReservation.Status.OPEN)
+        .order_by("pk")
+    )
     for reservation in open_reservations:
         if remaining <= 0:
             break
@@ -517,9 +585,12 @@ def _consume_reservations(*, item: Item, reference: str, reference_type: str, qu
 
 def _reservation_reduce(reservation: StockReservation, amount: Decimal, closing_status: str) -> None:
     if reservation.location_id is not None:
-        level = StockLevel.objects.select_for_update().filter(
-            item_id=reservation.item_id, location_id=reservation.location_id, lot_id=reservation.lot_id
-        ).order_by("pk").first()
+        level = (
+            StockLevel.objects.select_for_update()
+            .filter(item_id=reservation.item_id, location_id=reservation.location_id, lot_id=reservation.lot_id)
+            .order_by("pk")
+            .first()
+        )
         if level is not None:
             apply_reserved(level, -min(amount, level.reserved))
     left = reservation.quantity - amount
@@ -552,24 +623,41 @@ def stock_issue(
     consumed by the issued quantity when ``release_reservation``.
     """
     destination = virtual_location(site=location.site_id, kind=LocationKind.PRODUCTION)
-    ctx = _Context(kind=StockMove.Kind.ISSUE, reference=reference, reference_type=reference_type,
-                   actor=actor, occurred_at=occurred_at)
+    ctx = _Context(
+        kind=StockMove.Kind.ISSUE,
+        reference=reference,
+        reference_type=reference_type,
+        actor=actor,
+        occurred_at=occurred_at,
+    )
     moves = _outbound(
-        kind=ctx.kind, item=item, quantity=quantity, location=location, destination=destination, lot=lot,
-        serials=serials, ctx=ctx, fefo=True, serial_status=SerialUnit.Status.CONSUMED, check_available=True,
+        kind=ctx.kind,
+        item=item,
+        quantity=quantity,
+        location=location,
+        destination=destination,
+        lot=lot,
+        serials=serials,
+        ctx=ctx,
+        fefo=True,
+        serial_status=SerialUnit.Status.CONSUMED,
+        check_available=True,
     )
     if release_reservation and reference:
-        _settle_reservation(item=item, site_id=location.site_id, reference=reference,
-                            reference_type=reference_type, moves=moves)
+        _settle_reservation(
+            item=item, site_id=location.site_id, reference=reference, reference_type=reference_type, moves=moves
+        )
     return moves
 
 
-def _settle_reservation(*, item: Item, site_id: int, reference: str, reference_type: str,
-                        moves: list[StockMove]) -> None:
+def _settle_reservation(
+    *, item: Item, site_id: int, reference: str, reference_type: str, moves: list[StockMove]
+) -> None:
     """Consume the reservation that the outbound ``moves`` fulfil, then re-check the
     reorder point (releasing a reservation changes what is available)."""
-    _consume_reservations(item=item, reference=reference, reference_type=reference_type,
-                          quantity=sum((m.quantity for m in moves), ZERO))
+    _consume_reservations(
+        item=item, reference=reference, reference_type=reference_type, quantity=sum((m.quantity for m in moves), ZERO)
+    )
     _check_reorder(item=item, site_id=site_id)
 
 
@@ -595,15 +683,32 @@ def stock_ship(
     (reference, item) is consumed; shipped serials leave stock.
     """
     destination = virtual_location(site=location.site_id, kind=LocationKind.CUSTOMER)
-    ctx = _Context(kind=StockMove.Kind.SHIP, reference=reference, reference_type=reference_type, partner=customer,
-                   actor=actor, occurred_at=occurred_at, external_id=external_id)
+    ctx = _Context(
+        kind=StockMove.Kind.SHIP,
+        reference=reference,
+        reference_type=reference_type,
+        partner=customer,
+        actor=actor,
+        occurred_at=occurred_at,
+        external_id=external_id,
+    )
     moves = _outbound(
-        kind=ctx.kind, item=item, quantity=quantity, location=location, destination=destination, lot=lot,
-        serials=serials, ctx=ctx, fefo=True, serial_status=SerialUnit.Status.SHIPPED, check_available=True,
+        kind=ctx.kind,
+        item=item,
+        quantity=quantity,
+        location=location,
+        destination=destination,
+        lot=lot,
+        serials=serials,
+        ctx=ctx,
+        fefo=True,
+        serial_status=SerialUnit.Status.SHIPPED,
+        check_available=True,
     )
     if reference:
-        _settle_reservation(item=item, site_id=location.site_id, reference=reference,
-                            reference_type=reference_type, moves=moves)
+        _settle_reservation(
+            item=item, site_id=location.site_id, reference=reference, reference_type=reference_type, moves=moves
+        )
     return moves
 
 
@@ -628,11 +733,26 @@ def stock_scrap(
     never goes negative.
     """
     destination = virtual_location(site=location.site_id, kind=LocationKind.SCRAP)
-    ctx = _Context(kind=StockMove.Kind.SCRAP, reference=reference, reference_type=reference_type, note=reason,
-                   actor=actor, occurred_at=occurred_at)
+    ctx = _Context(
+        kind=StockMove.Kind.SCRAP,
+        reference=reference,
+        reference_type=reference_type,
+        note=reason,
+        actor=actor,
+        occurred_at=occurred_at,
+    )
     return _outbound(
-        kind=ctx.kind, item=item, quantity=quantity, location=location, destination=destination, lot=lot,
-        serials=serials, ctx=ctx, fefo=False, serial_status=SerialUnit.Status.SCRAPPED, check_available=False,
+        kind=ctx.kind,
+        item=item,
+        quantity=quantity,
+        location=location,
+        destination=destination,
+        lot=lot,
+        serials=serials,
+        ctx=ctx,
+        fefo=False,
+        serial_status=SerialUnit.Status.SCRAPPED,
+        check_available=False,
         allow_blocked=True,
     )
 
@@ -672,8 +792,13 @@ def stock_transfer(
     if source.site_id != destination.site_id:
         transit = virtual_location(site=source.site_id, kind=LocationKind.TRANSIT)
         hops = [(source, transit), (transit, destination)]
-    ctx = _Context(kind=StockMove.Kind.TRANSFER, reference=reference, reference_type=reference_type,
-                   actor=actor, occurred_at=occurred_at)
+    ctx = _Context(
+        kind=StockMove.Kind.TRANSFER,
+        reference=reference,
+        reference_type=reference_type,
+        actor=actor,
+        occurred_at=occurred_at,
+    )
     units: list[SerialUnit] = []
     legs: list[_Leg] = []
     if item.is_serial_tracked:
@@ -694,7 +819,9 @@ def stock_transfer(
         if available < qty:
             raise errors.InsufficientStock(
                 f"Only {max(available, ZERO).normalize():f} {item.unit} of {item.sku} available at"
-                f" {source.site.code} (the rest is reserved).", field="quantity", available=str(available),
+                f" {source.site.code} (the rest is reserved).",
+                field="quantity",
+                available=str(available),
             )
     moves = _post(legs, ctx, preloaded=preloaded)
     _set_serials(units, location=destination, status=SerialUnit.Status.IN_STOCK)
@@ -736,8 +863,9 @@ def stock_adjust(
     _check_serial_count(item, qty, serials)
     _check_lot_for_item(item, lot, required=True)
     adjustment = virtual_location(site=location.site_id, kind=LocationKind.ADJUSTMENT)
-    ctx = _Context(kind=kind, reference=reference, reference_type=reference_type, note=reason, actor=actor,
-                   occurred_at=occurred_at)
+    ctx = _Context(
+        kind=kind, reference=reference, reference_type=reference_type, note=reason, actor=actor, occurred_at=occurred_at
+    )
     if delta > 0:
         if item.is_serial_tracked:
             codes = _new_serials(item, serials or [])
@@ -802,14 +930,24 @@ def stock_produce(
     lot = None
     if item.is_lot_tracked or (lot_code and item.is_serial_tracked):
         lot = _lot_for_receipt(
-            item=item, code=lot_code or "", site=location.site, origin=Lot.Origin.WORK_ORDER, reference=reference,
-            expiry_date=expiry_date, manufactured_date=timezone.localdate(),
+            item=item,
+            code=lot_code or "",
+            site=location.site,
+            origin=Lot.Origin.WORK_ORDER,
+            reference=reference,
+            expiry_date=expiry_date,
+            manufactured_date=timezone.localdate(),
         )
     elif lot_code:
         raise errors.LotNotAllowed(f"{item.sku} is not lot-tracked.", field="lot")
     source = virtual_location(site=location.site_id, kind=LocationKind.PRODUCTION)
-    ctx = _Context(kind=StockMove.Kind.PRODUCE, reference=reference, reference_type=reference_type,
-                   actor=actor, occurred_at=occurred_at)
+    ctx = _Context(
+        kind=StockMove.Kind.PRODUCE,
+        reference=reference,
+        reference_type=reference_type,
+        actor=actor,
+        occurred_at=occurred_at,
+    )
     units: list[SerialUnit] = []
     if item.is_serial_tracked:
         codes = _new_serials(item, serials or [])
@@ -824,8 +962,15 @@ def stock_produce(
     outputs: list[tuple[Lot | None, SerialUnit | None]] = [(u.lot, u) for u in units] or ([(lot, None)] if lot else [])
     links = [
         GenealogyLink(
-            site_id=location.site_id, output_item=item, output_lot=out_lot, output_serial=out_serial,
-            input_item=in_item, input_lot=in_lot, input_serial=in_serial, quantity=in_qty, reference=reference,
+            site_id=location.site_id,
+            output_item=item,
+            output_lot=out_lot,
+            output_serial=out_serial,
+            input_item=in_item,
+            input_lot=in_lot,
+            input_serial=in_serial,
+            quantity=in_qty,
+            reference=reference,
         )
         for out_lot, out_serial in outputs
         for in_item, in_lot, in_serial, in_qty in entries
@@ -872,11 +1017,18 @@ def stock_reserve(
     if available < qty:
         raise errors.InsufficientStock(
             f"Only {max(available, ZERO).normalize():f} {item.unit} of {item.sku} available to reserve.",
-            field="quantity", available=str(available),
+            field="quantity",
+            available=str(available),
         )
     reservation = StockReservation.objects.create(
-        item=item, site=site, lot=lot, location=location, quantity=qty, quantity_requested=qty,
-        reference=reference, reference_type=reference_type,
+        item=item,
+        site=site,
+        lot=lot,
+        location=location,
+        quantity=qty,
+        quantity_requested=qty,
+        reference=reference,
+        reference_type=reference_type,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
     if location is not None:
@@ -934,8 +1086,13 @@ def lot_set_status(*, lot: Lot, status: str, reason: str = "", actor: Any = None
         SerialUnit.objects.filter(lot=lot, status=SerialUnit.Status.IN_STOCK).update(status=SerialUnit.Status.ON_HOLD)
     elif old in Lot.BLOCKED:
         SerialUnit.objects.filter(lot=lot, status=SerialUnit.Status.ON_HOLD).update(status=SerialUnit.Status.IN_STOCK)
-    audit_record(actor=actor, action="lot.status_changed", obj=lot, site=lot.site,
-                 changes={"status": [old, status], "reason": reason})
+    audit_record(
+        actor=actor,
+        action="lot.status_changed",
+        obj=lot,
+        site=lot.site,
+        changes={"status": [old, status], "reason": reason},
+    )
     return lot
 
 
@@ -978,15 +1135,16 @@ def lot_recall(*, lot: Lot, actor: Any = None, reason: str = "") -> RecallResult
     lot_ids, serial_ids = _downstream({lot.pk}, set())
     downstream_ids = lot_ids - {lot.pk}
     in_stock = set(
-        StockLevel.objects.filter(lot_id__in=downstream_ids, on_hand__gt=0, location__is_virtual=False)
-        .values_list("lot_id", flat=True)
+        StockLevel.objects.filter(lot_id__in=downstream_ids, on_hand__gt=0, location__is_virtual=False).values_list(
+            "lot_id", flat=True
+        )
     )
     held_lots = []
     for other in Lot.objects.filter(pk__in=in_stock).exclude(status__in=Lot.BLOCKED).order_by("pk"):
-        held_lots.append(lot_set_status(lot=other, status=Lot.Status.ON_HOLD, reason=f"recall of lot {lot.code}", actor=actor))
-    serials = list(
-        SerialUnit.objects.filter(pk__in=serial_ids, status=SerialUnit.Status.IN_STOCK).order_by("pk")
-    )
+        held_lots.append(
+            lot_set_status(lot=other, status=Lot.Status.ON_HOLD, reason=f"recall of lot {lot.code}", actor=actor)
+        )
+    serials = list(SerialUnit.objects.filter(pk__in=serial_ids, status=SerialUnit.Status.IN_STOCK).order_by("pk"))
     SerialUnit.objects.filter(pk__in=[s.pk for s in serials]).update(status=SerialUnit.Status.ON_HOLD)
     shipments = (
         StockMove.objects.filter(kind=StockMove.Kind.SHIP)
@@ -996,19 +1154,39 @@ def lot_recall(*, lot: Lot, actor: Any = None, reason: str = "") -> RecallResult
     )
     affected = [
         {
-            "move": m.pk, "reference": m.reference, "customer": m.partner, "item": m.item.sku,
-            "lot": m.lot.code if m.lot else None, "serial": m.serial.serial if m.serial else None,
-            "quantity": str(m.quantity), "shipped_at": m.occurred_at.isoformat(), "site": m.source.site.code,
+            "move": m.pk,
+            "reference": m.reference,
+            "customer": m.partner,
+            "item": m.item.sku,
+            "lot": m.lot.code if m.lot else None,
+            "serial": m.serial.serial if m.serial else None,
+            "quantity": str(m.quantity),
+            "shipped_at": m.occurred_at.isoformat(),
+            "site": m.source.site.code,
         }
         for m in shipments
     ]
-    audit_record(actor=actor, action="lot.recalled", obj=lot, site=lot.site,
-                 changes={"held_lots": [x.code for x in held_lots], "held_serials": len(serials), "shipments": len(affected)})
+    audit_record(
+        actor=actor,
+        action="lot.recalled",
+        obj=lot,
+        site=lot.site,
+        changes={"held_lots": [x.code for x in held_lots], "held_serials": len(serials), "shipments": len(affected)},
+    )
     if lot.site_id is not None:
-        broadcast(site_id=lot.site_id, type="lot.recalled", data={"lot": {
-            "code": lot.code, "item": lot.item.sku, "held_lots": [x.code for x in held_lots],
-            "held_serials": len(serials), "affected_shipments": len(affected),
-        }})
+        broadcast(
+            site_id=lot.site_id,
+            type="lot.recalled",
+            data={
+                "lot": {
+                    "code": lot.code,
+                    "item": lot.item.sku,
+                    "held_lots": [x.code for x in held_lots],
+                    "held_serials": len(serials),
+                    "affected_shipments": len(affected),
+                }
+            },
+        )
     return RecallResult(lot=lot, held_lots=held_lots, held_serials=serials, affected_shipments=affected)
 
 
@@ -1022,8 +1200,16 @@ def _lock_order(lines: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, An
 
 
 @transaction.atomic
-def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]], supplier: str = "",
-                   external_id: str = "", actor: Any = None, occurred_at: dt.datetime | None = None) -> Receipt:
+def receipt_create(
+    *,
+    site: Site,
+    reference: str,
+    lines: Sequence[dict[str, Any]],
+    supplier: str = "",
+    external_id: str = "",
+    actor: Any = None,
+    occurred_at: dt.datetime | None = None,
+) -> Receipt:
     """Receive a purchase order's lines at once: all lines or none.
 
     Each line: item, quantity, location (at ``site``), lot_code, serials,
@@ -1031,8 +1217,12 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
     domain error with ``line`` set to its index and nothing is written.
     """
     ctx = _Context(
-        kind=StockMove.Kind.RECEIPT, reference=reference, reference_type="purchase_order", partner=supplier,
-        actor=actor, occurred_at=occurred_at,
+        kind=StockMove.Kind.RECEIPT,
+        reference=reference,
+        reference_type="purchase_order",
+        partner=supplier,
+        actor=actor,
+        occurred_at=occurred_at,
     )
     batch = ctx.batch
     source = virtual_location(site=site, kind=LocationKind.SUPPLIER)
@@ -1042,10 +1232,17 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
             raise errors.InvalidLocation("The location is not at the receipt's site.", field="location", line=index)
         try:
             legs_by_line[index] = _receipt_legs(
-                item=line["item"], quantity=line["quantity"], location=line["location"],
-                lot_code=line.get("lot_code"), serials=line.get("serials"), expiry_date=line.get("expiry_date"),
-                manufactured_date=line.get("manufactured_date"), reference=reference, supplier=supplier,
-                source=source, external_id=line.get("external_id", ""),
+                item=line["item"],
+                quantity=line["quantity"],
+                location=line["location"],
+                lot_code=line.get("lot_code"),
+                serials=line.get("serials"),
+                expiry_date=line.get("expiry_date"),
+                manufactured_date=line.get("manufactured_date"),
+                reference=reference,
+                supplier=supplier,
+                source=source,
+                external_id=line.get("external_id", ""),
             )
         except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
             exc.extra.setdefault("line", index)
@@ -1054,20 +1251,42 @@ def receipt_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]
     order = sorted(legs_by_line)
     moves = _post([leg for index in order for leg in legs_by_line[index]], ctx)
     receipt = Receipt.objects.create(
-        site=site, reference=reference, supplier=supplier, external_id=external_id, batch=batch,
-        received_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
+        site=site,
+        reference=reference,
+        supplier=supplier,
+        external_id=external_id,
+        batch=batch,
+        received_at=occurred_at or timezone.now(),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
     receipt.moves_posted = moves
-    broadcast(site_id=site.pk, type="receipt.posted", data={"receipt": {
-        "reference": reference, "supplier": supplier, "external_id": external_id,
-        "lines": len(lines), "moves": [m.pk for m in receipt.moves_posted][:100],
-    }})
+    broadcast(
+        site_id=site.pk,
+        type="receipt.posted",
+        data={
+            "receipt": {
+                "reference": reference,
+                "supplier": supplier,
+                "external_id": external_id,
+                "lines": len(lines),
+                "moves": [m.pk for m in receipt.moves_posted][:100],
+            }
+        },
+    )
     return receipt
 
 
 @transaction.atomic
-def shipment_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any]], customer: str = "",
-                    external_id: str = "", actor: Any = None, occurred_at: dt.datetime | None = None) -> Shipment:
+def shipment_create(
+    *,
+    site: Site,
+    reference: str,
+    lines: Sequence[dict[str, Any]],
+    customer: str = "",
+    external_id: str = "",
+    actor: Any = None,
+    occurred_at: dt.datetime | None = None,
+) -> Shipment:
     """Ship a sales order's lines at once: all lines or none (see ``stock_ship``)."""
     by_line: dict[int, list[StockMove]] = {}
     for index, line in _lock_order(lines):
@@ -1075,22 +1294,43 @@ def shipment_create(*, site: Site, reference: str, lines: Sequence[dict[str, Any
             raise errors.InvalidLocation("The location is not at the shipment's site.", field="location", line=index)
         try:
             by_line[index] = stock_ship(
-                item=line["item"], quantity=line["quantity"], location=line["location"], lot=line.get("lot"),
-                serials=line.get("serials"), reference=reference, customer=customer, actor=actor,
-                occurred_at=occurred_at, external_id=line.get("external_id", ""),
+                item=line["item"],
+                quantity=line["quantity"],
+                location=line["location"],
+                lot=line.get("lot"),
+                serials=line.get("serials"),
+                reference=reference,
+                customer=customer,
+                actor=actor,
+                occurred_at=occurred_at,
+                external_id=line.get("external_id", ""),
             )
         except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
             exc.extra.setdefault("line", index)
             raise
     shipment = Shipment.objects.create(
-        site=site, reference=reference, customer=customer, external_id=external_id, batch=uuid.uuid4(),
-        shipped_at=occurred_at or timezone.now(), actor=actor if getattr(actor, "is_authenticated", False) else None,
+        site=site,
+        reference=reference,
+        customer=customer,
+        external_id=external_id,
+        batch=uuid.uuid4(),
+        shipped_at=occurred_at or timezone.now(),
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
     )
     shipment.moves_posted = [m for index in sorted(by_line) for m in by_line[index]]
-    broadcast(site_id=site.pk, type="shipment.posted", data={"shipment": {
-        "reference": reference, "customer": customer, "external_id": external_id,
-        "lines": len(lines), "moves": [m.pk for m in shipment.moves_posted][:100],
-    }})
+    broadcast(
+        site_id=site.pk,
+        type="shipment.posted",
+        data={
+            "shipment": {
+                "reference": reference,
+                "customer": customer,
+                "external_id": external_id,
+                "lines": len(lines),
+                "moves": [m.pk for m in shipment.moves_posted][:100],
+            }
+        },
+    )
     return shipment
 
 
@@ -1102,14 +1342,17 @@ def cycle_count_create(*, location: Location, reference: str = "", actor: Any = 
     """Open a count of ``location`` and its subtree."""
     _check_location(location, field="location")
     return CycleCount.objects.create(
-        site_id=location.site_id, location=location, reference=reference,
+        site_id=location.site_id,
+        location=location,
+        reference=reference,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
 
 
 @transaction.atomic
-def cycle_count_record(*, count: CycleCount, item: Item, location: Location, counted: Decimal,
-                       lot: Lot | None = None) -> CycleCountLine:
+def cycle_count_record(
+    *, count: CycleCount, item: Item, location: Location, counted: Decimal, lot: Lot | None = None
+) -> CycleCountLine:
     """Record a counted quantity; the expected quantity is the level at this moment.
 
     Recording the same (item, location, lot) again replaces the counted value.
@@ -1131,7 +1374,10 @@ def cycle_count_record(*, count: CycleCount, item: Item, location: Location, cou
     level = StockLevel.objects.filter(item=item, location=location, lot=lot).first()
     expected = level.on_hand if level else ZERO
     line, _ = CycleCountLine.objects.update_or_create(
-        count=count, item=item, location=location, lot=lot,
+        count=count,
+        item=item,
+        location=location,
+        lot=lot,
         defaults={"counted": value, "expected": expected, "counted_at": timezone.now()},
     )
     return line
@@ -1154,12 +1400,19 @@ def cycle_count_approve(*, count: CycleCount, actor: Any = None) -> list[StockMo
         if line.item.is_serial_tracked:
             continue  # serials are counted by scanning, not by quantity; not adjusted here
         moves += stock_adjust(
-            item=line.item, location=line.location, quantity_delta=variance, lot=line.lot,
-            reason=f"cycle count {count.pk}", actor=actor, kind=StockMove.Kind.COUNT,
-            reference=count.reference or f"COUNT-{count.pk}", reference_type="count",
+            item=line.item,
+            location=line.location,
+            quantity_delta=variance,
+            lot=line.lot,
+            reason=f"cycle count {count.pk}",
+            actor=actor,
+            kind=StockMove.Kind.COUNT,
+            reference=count.reference or f"COUNT-{count.pk}",
+            reference_type="count",
         )
     CycleCount.objects.filter(pk=count.pk).update(
-        status=CycleCount.Status.APPROVED, approved_at=timezone.now(),
+        status=CycleCount.Status.APPROVED,
+        approved_at=timezone.now(),
         approved_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     return moves
@@ -1222,7 +1475,9 @@ def expiry_alerts_refresh(*, site: Site, days: int = 30) -> int:
         subject = f"lot:{row['item__sku']}/{row['lot__code']}"
         subjects.add(subject)
         _, created = alert_raise(
-            site=site, kind=EXPIRY_ALERT, subject=subject,
+            site=site,
+            kind=EXPIRY_ALERT,
+            subject=subject,
             severity=Severity.CRITICAL if row["lot__expiry_date"] < timezone.localdate() else Severity.WARNING,
             message=f"Lot {row['lot__code']} of {row['item__sku']} expires on {row['lot__expiry_date']} "
             f"({row['on_hand'].normalize():f} in stock).",
@@ -1232,7 +1487,6 @@ def expiry_alerts_refresh(*, site: Site, days: int = 30) -> int:
     for alert in Alert.objects.open().filter(site=site, kind=EXPIRY_ALERT).exclude(subject__in=subjects):
         alert_clear(site=site, kind=EXPIRY_ALERT, subject=alert.subject)
     return raised
-
 
 
 @transaction.atomic

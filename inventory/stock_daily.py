@@ -84,8 +84,10 @@ def _insert(rows: list[tuple]) -> None:
     fields = [StockDaily._meta.get_field(name) for name in _COLUMNS]
     q = connection.ops.quote_name
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    sql = (f"INSERT INTO {q(StockDaily._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608
-           f"VALUES {', '.join([placeholders] * len(rows))}")
+    sql = (
+        f"INSERT INTO {q(StockDaily._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES {', '.join([placeholders] * len(rows))}"
+    )
     params = [f.get_db_prep_save(value, connection) for row in rows for f, value in zip(fields, row, strict=True)]
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -97,8 +99,12 @@ def record_post(moves: Iterable[StockMove], locations: Mapping[int, Location]) -
     Call inside the transaction that writes the moves."""
     flows = _flows_of(moves, locations)
     if flows:
-        _insert([(site_id, item_id, day, f.inflow, f.outflow, f.consumed, f.last_out_at, False)
-                 for (site_id, item_id, day), f in sorted(flows.items())])
+        _insert(
+            [
+                (site_id, item_id, day, f.inflow, f.outflow, f.consumed, f.last_out_at, False)
+                for (site_id, item_id, day), f in sorted(flows.items())
+            ]
+        )
 
 
 # --- merge ---------------------------------------------------------------------------------------
@@ -112,11 +118,14 @@ def merge(*, batch: int = 20_000) -> int:
     concurrent merge takes other rows), and re-inserts their sums; rows that posts add
     meanwhile stay as they are for the next call.
     """
-    unmerged = StockDaily.objects.filter(merged=False, site=OuterRef("site"), item=OuterRef("item"), day=OuterRef("day"))
+    unmerged = StockDaily.objects.filter(
+        merged=False, site=OuterRef("site"), item=OuterRef("item"), day=OuterRef("day")
+    )
     with transaction.atomic():
         rows = list(
             # of=self: lock these rows only, never the site or item rows that posts' FK checks share-lock
-            StockDaily.objects.filter(Exists(unmerged)).select_for_update(skip_locked=True, of=("self",))
+            StockDaily.objects.filter(Exists(unmerged))
+            .select_for_update(skip_locked=True, of=("self",))
             .order_by("site_id", "item_id", "day", "pk")[:batch]
         )
         if not rows:
@@ -129,11 +138,21 @@ def merge(*, batch: int = 20_000) -> int:
             if row.consumed:
                 f.add_out(row.consumed, row.last_out_at)
         StockDaily.objects.filter(pk__in=[row.pk for row in rows]).delete()
-        StockDaily.objects.bulk_create([
-            StockDaily(site_id=site_id, item_id=item_id, day=day, inflow=f.inflow, outflow=f.outflow,
-                       consumed=f.consumed, last_out_at=f.last_out_at, merged=True)
-            for (site_id, item_id, day), f in sorted(merged.items())
-        ])
+        StockDaily.objects.bulk_create(
+            [
+                StockDaily(
+                    site_id=site_id,
+                    item_id=item_id,
+                    day=day,
+                    inflow=f.inflow,
+                    outflow=f.outflow,
+                    consumed=f.consumed,
+                    last_out_at=f.last_out_at,
+                    merged=True,
+                )
+                for (site_id, item_id, day), f in sorted(merged.items())
+            ]
+        )
     return len(rows)
 
 
@@ -154,17 +173,23 @@ def _ledger_sides(move_model: type[StockMove]) -> tuple[QuerySet, QuerySet]:
     zero = Value(ZERO, output_field=move_model._meta.get_field("quantity"))
     columns = ("k_site", "k_item", "k_day", "inflow", "outflow", "consumed", "last_out_at")
     inbound = (
-        moves.filter(destination__is_virtual=False).exclude(within_site_in)
+        moves.filter(destination__is_virtual=False)
+        .exclude(within_site_in)
         .values(k_site=F("destination__site"), k_item=F("item"), k_day=day)
-        .annotate(inflow=Sum("quantity"), outflow=zero, consumed=zero,
-                  last_out_at=Value(None, output_field=DateTimeField()))
+        .annotate(
+            inflow=Sum("quantity"), outflow=zero, consumed=zero, last_out_at=Value(None, output_field=DateTimeField())
+        )
         .values_list(*columns)
     )
     outbound = (
         moves.filter(leaves | out)
         .values(k_site=F("source__site"), k_item=F("item"), k_day=day)
-        .annotate(inflow=zero, outflow=Sum("quantity", filter=leaves, default=ZERO),
-                  consumed=Sum("quantity", filter=out, default=ZERO), last_out_at=Max("occurred_at", filter=out))
+        .annotate(
+            inflow=zero,
+            outflow=Sum("quantity", filter=leaves, default=ZERO),
+            consumed=Sum("quantity", filter=out, default=ZERO),
+            last_out_at=Max("occurred_at", filter=out),
+        )
         .values_list(*columns)
     )
     return inbound, outbound
@@ -195,8 +220,9 @@ def differences() -> list[dict[str, Any]]:
     """Every (site, item, day) whose rollup rows do not add up to the ledger's aggregation.
     Empty list: the rollup is exact."""
     fields = ("inflow", "outflow", "consumed", "last_out_at")
-    ledger: dict[DailyKey, dict[str, Any]] = defaultdict(lambda: {"inflow": ZERO, "outflow": ZERO, "consumed": ZERO,
-                                                                   "last_out_at": None})
+    ledger: dict[DailyKey, dict[str, Any]] = defaultdict(
+        lambda: {"inflow": ZERO, "outflow": ZERO, "consumed": ZERO, "last_out_at": None}
+    )
     for side in _ledger_sides(StockMove):
         for site_id, item_id, day, *values in side:
             entry = ledger[(site_id, item_id, day)]
@@ -207,8 +233,11 @@ def differences() -> list[dict[str, Any]]:
                     entry[name] += value
     rollup = {
         (r.pop("site_id"), r.pop("item_id"), r.pop("day")): r
-        for r in StockDaily.objects.order_by().values("site_id", "item_id", "day").annotate(
-            inflow=Sum("inflow"), outflow=Sum("outflow"), consumed=Sum("consumed"), last_out_at=Max("last_out_at"))
+        for r in StockDaily.objects.order_by()
+        .values("site_id", "item_id", "day")
+        .annotate(
+            inflow=Sum("inflow"), outflow=Sum("outflow"), consumed=Sum("consumed"), last_out_at=Max("last_out_at")
+        )
     }
     empty = {"inflow": ZERO, "outflow": ZERO, "consumed": ZERO, "last_out_at": None}
     problems = []
@@ -216,8 +245,13 @@ def differences() -> list[dict[str, Any]]:
         want, have = ledger.get(key, empty), rollup.get(key, empty)
         wrong = [name for name in fields if want[name] != have[name]]
         if wrong:
-            problems.append({"problem": "daily_mismatch", "key": key, **{
-                name: f"ledger {_show(want[name])}, rollup {_show(have[name])}" for name in wrong}})
+            problems.append(
+                {
+                    "problem": "daily_mismatch",
+                    "key": key,
+                    **{name: f"ledger {_show(want[name])}, rollup {_show(have[name])}" for name in wrong},
+                }
+            )
     return problems
 
 

@@ -46,14 +46,19 @@ def stock(request):
         within = get_object_or_404(
             Location.objects.restrict(request.user, "view"), code=request.GET["within"], site=site
         )
-    levels = selectors.stock_levels(user=request.user, site=site, within=within).filter(
-        location__is_virtual=False
-    ).exclude(on_hand=0, reserved=0)
+    levels = (
+        selectors.stock_levels(user=request.user, site=site, within=within)
+        .filter(location__is_virtual=False)
+        .exclude(on_hand=0, reserved=0)
+    )
     q = request.GET.get("q", "").strip()
     if q:
         levels = levels.filter(item__sku__icontains=q) | levels.filter(item__name__icontains=q)
     context = {
-        "site": site, "within": within, "q": q, "page": _page(request, levels),
+        "site": site,
+        "within": within,
+        "q": q,
+        "page": _page(request, levels),
         "tree": selectors.location_tree_with_totals(user=request.user, site=site),
     }
     return render(request, "inventory/stock.html", context)
@@ -117,9 +122,15 @@ def _run_form(request, form_class, template: str, action, success: str):
 def receive(request):
     def action(data):
         moves = services.stock_receive(
-            item=data["item"], quantity=data["quantity"], location=data["location"], lot_code=data.get("lot") or None,
-            serials=_serials(data.get("serial")), expiry_date=data.get("expiry_date"),
-            reference=data.get("reference", ""), supplier=data.get("supplier", ""), actor=request.user,
+            item=data["item"],
+            quantity=data["quantity"],
+            location=data["location"],
+            lot_code=data.get("lot") or None,
+            serials=_serials(data.get("serial")),
+            expiry_date=data.get("expiry_date"),
+            reference=data.get("reference", ""),
+            supplier=data.get("supplier", ""),
+            actor=request.user,
         )
         return sum((m.quantity for m in moves), Decimal(0)).normalize()
 
@@ -132,8 +143,13 @@ def receive(request):
 def transfer(request):
     def action(data):
         moves = services.stock_transfer(
-            item=data["item"], quantity=data["quantity"], source=data["source"], destination=data["destination"],
-            lot=data.get("lot"), serials=_serials(data.get("serial")), actor=request.user,
+            item=data["item"],
+            quantity=data["quantity"],
+            source=data["source"],
+            destination=data["destination"],
+            lot=data.get("lot"),
+            serials=_serials(data.get("serial")),
+            actor=request.user,
         )
         return len(moves)
 
@@ -154,7 +170,10 @@ def count(request):
                 site=site, location=data["location"], status=CycleCount.Status.OPEN
             ).first() or services.cycle_count_create(location=data["location"], actor=request.user)
             line = services.cycle_count_record(
-                count=open_count, item=data["item"], location=data["location"], counted=data["counted"],
+                count=open_count,
+                item=data["item"],
+                location=data["location"],
+                counted=data["counted"],
                 lot=data.get("lot"),
             )
         except DomainError as exc:
@@ -163,8 +182,11 @@ def count(request):
             messages.success(request, f"Counted {line.counted.normalize()} (expected {line.expected.normalize()}).")
             return HttpResponseRedirect(request.path)
     open_counts = (
-        CycleCount.objects.restrict(request.user, "view").filter(site=site, status=CycleCount.Status.OPEN)
-        .select_related("location").prefetch_related("lines__item", "lines__lot").order_by("-created_at")[:20]
+        CycleCount.objects.restrict(request.user, "view")
+        .filter(site=site, status=CycleCount.Status.OPEN)
+        .select_related("location")
+        .prefetch_related("lines__item", "lines__lot")
+        .order_by("-created_at")[:20]
     )
     return render(request, "inventory/count.html", {"site": site, "form": form, "open_counts": open_counts})
 
@@ -189,9 +211,14 @@ def count_approve(request, pk: int):
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 def replenishment(request):
     site = _site(request)
-    return render(request, "inventory/replenishment.html", {
-        "site": site, "rows": selectors.replenishment(user=request.user, site=site),
-    })
+    return render(
+        request,
+        "inventory/replenishment.html",
+        {
+            "site": site,
+            "rows": selectors.replenishment(user=request.user, site=site),
+        },
+    )
 
 
 @login_required
@@ -224,17 +251,30 @@ def trace(request):
             tree = fn(user=request.user, lot=lot, serial=serial)
         except DomainError as exc:
             raise Http404(exc.detail) from exc
-    return render(request, "inventory/trace.html", {
-        "site": site, "tree": tree, "direction": direction, "lot_key": lot_key, "serial_key": serial_key,
-        "subject_lot": subject_lot, "can_recall": request.user.has_perm("inventory.change_lot"),
-    })
+    return render(
+        request,
+        "inventory/trace.html",
+        {
+            "site": site,
+            "tree": tree,
+            "direction": direction,
+            "lot_key": lot_key,
+            "serial_key": serial_key,
+            "subject_lot": subject_lot,
+            "can_recall": request.user.has_perm("inventory.change_lot"),
+        },
+    )
 
 
 def _trace_subject(user, lot_key: str, serial_key: str):
     if serial_key:
         sku, _, code = serial_key.partition("/")
-        unit = selectors.traceable_serials(user=user).filter(item__sku=sku, serial=code).select_related(
-            "item", "lot").first()
+        unit = (
+            selectors.traceable_serials(user=user)
+            .filter(item__sku=sku, serial=code)
+            .select_related("item", "lot")
+            .first()
+        )
         if unit is None:
             raise Http404("No such serial.")
         return None, unit

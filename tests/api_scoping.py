@@ -15,8 +15,17 @@ def client_of(w: TwoSites, role: str = "plant manager") -> APIClient:
     return client
 
 
-def refused(client: APIClient, method: str, url: str, body=None, *, field: str | None = None, status: int = 400,
-            problem: bool = True, **kwargs):
+def refused(
+    client: APIClient,
+    method: str,
+    url: str,
+    body=None,
+    *,
+    field: str | None = None,
+    status: int = 400,
+    problem: bool = True,
+    **kwargs,
+):
     """The request is refused (``status``; for a 400 the problem names ``field``) and writes nothing.
     ``problem=False``: an answer that is not problem+json (a CSV import's row report)."""
     send = getattr(client, method.lower())

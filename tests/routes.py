@@ -67,8 +67,9 @@ def http_routes() -> dict[str, Route]:
         view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
         route = routes.setdefault(name, Route(name, set(), methods, view, view_class))
         route.paths.add(path)
-        route.actions.update({m.upper(): a for m, a in (getattr(callback, "actions", None) or {}).items()
-                              if m not in IMPLIED})
+        route.actions.update(
+            {m.upper(): a for m, a in (getattr(callback, "actions", None) or {}).items() if m not in IMPLIED}
+        )
         if route.methods is not None and methods is not None:
             route.methods = route.methods | methods
     return routes
@@ -98,5 +99,3 @@ def all_routes() -> dict[str, Route]:
     routes = http_routes()
     routes.update(websocket_routes())
     return routes
-
-

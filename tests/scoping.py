@@ -69,14 +69,23 @@ def results(response) -> list[dict]:
 
 #: Rows a refused request must leave alone: every model of the project's apps but
 #: the bookkeeping that any request may touch (audit trail, keys' last use, idempotency).
-_UNWATCHED = {"tracker.AuditEvent", "tracker.ApiKey", "devices.DeviceKey", "tracker.IdempotencyRecord",
-              "tracker.UserProfile", "tracker.SiteUserObjectPermission", "tracker.SiteGroupObjectPermission"}
+_UNWATCHED = {
+    "tracker.AuditEvent",
+    "tracker.ApiKey",
+    "devices.DeviceKey",
+    "tracker.IdempotencyRecord",
+    "tracker.UserProfile",
+    "tracker.SiteUserObjectPermission",
+    "tracker.SiteGroupObjectPermission",
+}
 _WATCHED_APPS = ("tracker", "inventory", "wip", "devices", "webhooks")
 
 
 def _watched_models() -> list:
     return [
-        model for label in _WATCHED_APPS for model in apps.get_app_config(label).get_models()
+        model
+        for label in _WATCHED_APPS
+        for model in apps.get_app_config(label).get_models()
         if model._meta.label not in _UNWATCHED
     ]
 
@@ -153,8 +162,10 @@ class ScopedEndpointMatrix:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # A matrix without detail reads or writes has no such tests (rather than a skipped one each).
         super().__init_subclass__(**kwargs)
-        for declared, name in ((cls.detail_reads, "test_detail_read_of_another_sites_object_is_not_found"),
-                               (cls.detail_writes, "test_write_on_another_sites_object_is_not_found_and_writes_nothing")):
+        for declared, name in (
+            (cls.detail_reads, "test_detail_read_of_another_sites_object_is_not_found"),
+            (cls.detail_writes, "test_write_on_another_sites_object_is_not_found_and_writes_nothing"),
+        ):
             setattr(cls, name, getattr(ScopedEndpointMatrix, name) if declared else None)
 
     def pytest_generate_tests(self, metafunc):

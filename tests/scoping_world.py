@@ -67,31 +67,70 @@ def site_world(prefix: str) -> SiteWorld:
     first = OperationRun.objects.get(work_order=held, sequence=10)
     wip.operation_start(run=first)
     # Found at a running step, the service wants a disposition at once: an open one is made directly.
-    defect = Defect.objects.create(site=site, work_order=held, run=first, workstation=first.workstation,
-                                   code=f"{prefix}-DENT", quantity=Decimal(1), reported_at=timezone.now())
+    defect = Defect.objects.create(
+        site=site,
+        work_order=held,
+        run=first,
+        workstation=first.workstation,
+        code=f"{prefix}-DENT",
+        quantity=Decimal(1),
+        reported_at=timezone.now(),
+    )
     hold = wip.hold_place(work_order=held, reason=f"{prefix} hold reason")
 
-    alert, _ = tracker.alert_raise(site=site, kind="test", subject=f"{prefix}-thing", message=f"{prefix} needs attention")
+    alert, _ = tracker.alert_raise(
+        site=site, kind="test", subject=f"{prefix}-thing", message=f"{prefix} needs attention"
+    )
     count = inventory.cycle_count_create(location=stores, reference=f"{prefix}-COUNT")
     reservation = inventory.stock_reserve(item=plant.screws, quantity=Decimal(1), site=site, reference=f"{prefix}-RES")
-    receipt = inventory.receipt_create(site=site, reference=f"{prefix}-PO", supplier=f"{prefix} Supplier", lines=[
-        {"item": plant.screws, "quantity": Decimal(5), "location": stores}])
-    shipment = inventory.shipment_create(site=site, reference=f"{prefix}-SO", customer=f"{prefix} Customer", lines=[
-        {"item": plant.screws, "quantity": Decimal(1), "location": stores}])
+    receipt = inventory.receipt_create(
+        site=site,
+        reference=f"{prefix}-PO",
+        supplier=f"{prefix} Supplier",
+        lines=[{"item": plant.screws, "quantity": Decimal(5), "location": stores}],
+    )
+    shipment = inventory.shipment_create(
+        site=site,
+        reference=f"{prefix}-SO",
+        customer=f"{prefix} Customer",
+        lines=[{"item": plant.screws, "quantity": Decimal(1), "location": stores}],
+    )
     device = DeviceFactory(site=site, device_id=f"{prefix}-READER")
     now = timezone.now()
     unknown = UnknownTag.objects.create(
-        tag=TagFactory(site=site, tag_id=f"epc:hex:{prefix}"), site=site, first_seen_at=now, last_seen_at=now, reads=1)
+        tag=TagFactory(site=site, tag_id=f"epc:hex:{prefix}"), site=site, first_seen_at=now, last_seen_at=now, reads=1
+    )
     week = (timezone.localdate() - dt.timedelta(days=timezone.localdate().weekday())).isoformat()
     forecast = DemandForecast.objects.create(
-        item=plant.screws, site=site, computed_at=now, status=DemandForecast.Status.OK, method="croston",
-        sigma_weekly=1.0, history=[[week, 7.0]], forecast=[[week, 5.0, 4.0, 6.0]],
+        item=plant.screws,
+        site=site,
+        computed_at=now,
+        status=DemandForecast.Status.OK,
+        method="croston",
+        sigma_weekly=1.0,
+        history=[[week, 7.0]],
+        forecast=[[week, 5.0, 4.0, 6.0]],
         message=f"{prefix} forecast",
     )
     return SiteWorld(
-        prefix=prefix, site=site, plant=plant, stores=stores, lot=plant.steel_lots[0], serial=serial_move.serial,
-        order=order, run=run, held=held, defect=defect, hold=hold, alert=alert, count=count,
-        reservation=reservation, receipt=receipt, shipment=shipment, device=device, unknown=unknown,
+        prefix=prefix,
+        site=site,
+        plant=plant,
+        stores=stores,
+        lot=plant.steel_lots[0],
+        serial=serial_move.serial,
+        order=order,
+        run=run,
+        held=held,
+        defect=defect,
+        hold=hold,
+        alert=alert,
+        count=count,
+        reservation=reservation,
+        receipt=receipt,
+        shipment=shipment,
+        device=device,
+        unknown=unknown,
         forecast=forecast,
     )
 

@@ -20,15 +20,28 @@ from wip.models import BillOfMaterials, Operation, Routing, Workstation
 
 pytestmark = pytest.mark.django_db
 
-COUNTED = (Site, Location, Workstation, Routing, Operation, BillOfMaterials, Item, StockMove, Device, ReadPoint,
-           DeviceKey, TagAssignment, ThresholdRule)
-
+COUNTED = (
+    Site,
+    Location,
+    Workstation,
+    Routing,
+    Operation,
+    BillOfMaterials,
+    Item,
+    StockMove,
+    Device,
+    ReadPoint,
+    DeviceKey,
+    TagAssignment,
+    ThresholdRule,
+)
 
 
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     # The seed creates a user per role: hashing their passwords at full cost is most of its time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 def _counts():
     return {model.__name__: model.objects.count() for model in COUNTED} | {"users": get_user_model().objects.count()}

@@ -30,8 +30,12 @@ def plant(tmp_path):
 
 def _order(site, number: str, sku: str = "DP-SHELF") -> WorkOrder:
     wo = wip.work_order_create(
-        site=site, number=number, item=Item.objects.get(sku=sku), quantity=Decimal(3),
-        routing=Routing.objects.get(code=f"RT-{sku}"), issue_location=Location.objects.get(code="DP-STORES"),
+        site=site,
+        number=number,
+        item=Item.objects.get(sku=sku),
+        quantity=Decimal(3),
+        routing=Routing.objects.get(code=f"RT-{sku}"),
+        issue_location=Location.objects.get(code="DP-STORES"),
     )
     return wip.work_order_release(work_order=wo)
 

@@ -128,7 +128,8 @@ def test_single_item_transfer_with_idempotency_key(partner_client, site_a, zone,
         return partner_client.post(
             "/api/v1/inventory/moves/",
             {"kind": "transfer", "item": item.sku, "quantity": "1", "source": a.code, "destination": b.code},
-            format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+            format="json",
+            HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
         )
 
     assert post(0).status_code == 201
@@ -145,10 +146,15 @@ def test_receipt_query_count(partner_client, site_a, zone, lines, django_assert_
     bins = _bins(site_a, zone, 2)
 
     def post(ref):
-        body = {"site": site_a.code, "reference": ref, "partner": "supplier",
-                "lines": [{"item": items[i].sku, "quantity": "5", "location": bins[i % 2].code} for i in range(lines)]}
-        return partner_client.post("/api/v1/inventory/receipts/", body, format="json",
-                                   HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+        body = {
+            "site": site_a.code,
+            "reference": ref,
+            "partner": "supplier",
+            "lines": [{"item": items[i].sku, "quantity": "5", "location": bins[i % 2].code} for i in range(lines)],
+        }
+        return partner_client.post(
+            "/api/v1/inventory/receipts/", body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4())
+        )
 
     assert post("PO-1").status_code == 201
     one = _count(lambda: post("PO-2"))
@@ -244,11 +250,14 @@ def test_wip_step_start_and_complete(supervisor_session, site_a):
     client = supervisor_session
     # warm-up on the first order, measured on the second
     assert client.post(f"/api/v1/wip/runs/{runs[0].pk}/start/", {}, format="json").status_code == 200
-    assert client.post(f"/api/v1/wip/runs/{runs[0].pk}/complete/", {"good_quantity": "1"},
-                       format="json").status_code == 200
+    assert (
+        client.post(f"/api/v1/wip/runs/{runs[0].pk}/complete/", {"good_quantity": "1"}, format="json").status_code
+        == 200
+    )
     start = _count(lambda: client.post(f"/api/v1/wip/runs/{runs[1].pk}/start/", {}, format="json"))
-    complete = _count(lambda: client.post(f"/api/v1/wip/runs/{runs[1].pk}/complete/", {"good_quantity": "1"},
-                                          format="json"))
+    complete = _count(
+        lambda: client.post(f"/api/v1/wip/runs/{runs[1].pk}/complete/", {"good_quantity": "1"}, format="json")
+    )
     assert start <= STEP_START_QUERIES, f"step start runs {start} queries"
     assert complete <= STEP_COMPLETE_QUERIES, f"step complete runs {complete} queries"
 

@@ -65,8 +65,10 @@ def _admin_auth(client_factory) -> tuple[dict[str, str], dict[str, str]]:
     client = client_factory()
     client.force_login(user)
     secret = _get_new_csrf_string()
-    cookies = {settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value,
-               settings.CSRF_COOKIE_NAME: secret}
+    cookies = {
+        settings.SESSION_COOKIE_NAME: client.cookies[settings.SESSION_COOKIE_NAME].value,
+        settings.CSRF_COOKIE_NAME: secret,
+    }
     return {"X-CSRFToken": _mask_cipher_secret(secret)}, cookies
 
 
@@ -108,12 +110,20 @@ def _run(auth: tuple[dict[str, str], dict[str, str]], who: str) -> dict[str, lis
     return failures
 
 
-def _check_operation(operation, auth: tuple[dict[str, str], dict[str, str]], who: str, failures: dict[str, list[str]]) -> None:
+def _check_operation(
+    operation, auth: tuple[dict[str, str], dict[str, str]], who: str, failures: dict[str, list[str]]
+) -> None:
     label = f"{operation.method.upper()} {operation.path}"
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.generate],
+    )
     def check(case):
         FIGURES[f"{who} examples"] += 1
         with transaction.atomic():
@@ -153,5 +163,3 @@ def test_whole_schema_as_admin(seeded, client):
 
 def test_whole_schema_as_partner_key(seeded):
     _assert_clean(_run(_partner_auth(seeded), "partner"), "partner")
-
-

@@ -36,13 +36,13 @@ ALLOWED: dict[str, str] = {
     "security:otp_verify": "confirms the caller's own session with a TOTP code; no site data",
     "healthz": "dependency status only (database, cache, broker, workers); no rows",
     "metrics": "process counters without site labels; served only to loopback without a proxy header, "
-               "staff, or 'Bearer $METRICS_TOKEN', anyone else gets 404 (tracker/observability/views.py)",
+    "staff, or 'Bearer $METRICS_TOKEN', anyone else gets 404 (tracker/observability/views.py)",
     "api-root": "DRF router index: links to the endpoints, no rows",
     "api-ping": "authenticated no-op; reads nothing but the caller's key",
     "api-schema": "the OpenAPI document, public (drf-spectacular's SERVE_PERMISSIONS): endpoint shapes, no rows",
     "api-docs": "Swagger UI over the schema, public: no rows",
     "inventory-item-list": "items are global master data (ItemQuerySet.restrict: the permission and some site); "
-                           "no site, location or lot in an item",
+    "no site, location or lot in an item",
     "inventory-item-detail": "items are global master data; no site, location or lot in an item",
     "inventory-item-import-csv": "items are global master data; no site, location or lot in an item",
     "inventory:labels_items": "item labels: global master data (restricted like every item read)",
@@ -51,14 +51,14 @@ ALLOWED: dict[str, str] = {
     "inventory:analytics": "redirects to the first report (whose page is checked); shows nothing",
     "wip:analytics": "redirects to the first report (whose page is checked); shows nothing",
     "reader-upload-list POST": "devices upload with their own device key: the key fixes the device and its site, "
-                               "the body names no site (UploadPermission refuses people and partner keys)",
+    "the body names no site (UploadPermission refuses people and partner keys)",
     "device-token-upload POST": "as reader-upload-list POST, with the device key in the URL",
 }
 
 #: Whole namespaces, with the test that checks them instead.
 ALLOWED_NAMESPACES: dict[str, str] = {
     "admin": "the Django admin: every model holding site data is superuser-only "
-             "(tracker/tests/test_admin_scoping.py checks each registered model)",
+    "(tracker/tests/test_admin_scoping.py checks each registered model)",
 }
 
 
@@ -133,7 +133,8 @@ def test_every_page_declares_its_methods():
     """A function view without require_safe/require_POST/require_http_methods takes any
     method, so nobody can say which of its methods writes: declare them."""
     undeclared = [
-        f"  {name} -> {route.view}" for name, route in sorted(http_routes().items())
+        f"  {name} -> {route.view}"
+        for name, route in sorted(http_routes().items())
         if route.methods is None and not all(_allowed(name, m) for m in ("GET", "POST"))
     ]
     assert not undeclared, "Views that accept any method:\n" + "\n".join(undeclared)
@@ -143,7 +144,8 @@ def test_declarations_name_real_routes(coverage):
     covered, stray = coverage
     routes = all_routes()
     unknown = sorted(
-        f"  {name} {method}  (declared by {', '.join(where)})" for (name, method), where in covered.items()
+        f"  {name} {method}  (declared by {', '.join(where)})"
+        for (name, method), where in covered.items()
         if name not in routes or (routes[name].methods is not None and method not in routes[name].methods)
     )
     assert not unknown, "Coverage declared for routes or methods that do not exist:\n" + "\n".join(unknown)

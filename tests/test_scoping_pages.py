@@ -44,10 +44,25 @@ def site_b_codes(w: TwoSites) -> list[str]:
     """Codes that belong to site B alone (item SKUs are global and may appear)."""
     b = w.b
     return [
-        b.site.name, b.stores.code, b.lot.code, b.serial.serial, b.order.number, b.held.number, b.plant.cut.code,
-        b.plant.assemble.code, b.plant.test.code, b.plant.routing.code, b.alert.message, b.device.device_id,
-        b.unknown.tag.tag_id, b.hold.reason, b.defect.code, b.receipt.reference, b.shipment.reference,
-        b.reservation.reference, b.count.reference,
+        b.site.name,
+        b.stores.code,
+        b.lot.code,
+        b.serial.serial,
+        b.order.number,
+        b.held.number,
+        b.plant.cut.code,
+        b.plant.assemble.code,
+        b.plant.test.code,
+        b.plant.routing.code,
+        b.alert.message,
+        b.device.device_id,
+        b.unknown.tag.tag_id,
+        b.hold.reason,
+        b.defect.code,
+        b.receipt.reference,
+        b.shipment.reference,
+        b.reservation.reference,
+        b.count.reference,
     ]
 
 
@@ -144,23 +159,32 @@ def trace(c, w):
 
 @page_read("inventory:labels_lots")
 def lot_labels(c, w):
-    body = shows(c.get(f"/inventory/labels/lots/?lot={w.a.lot.item.sku}/{w.a.lot.code}&lot={w.b.lot.item.sku}/{w.b.lot.code}"),
-                 f"lot {w.a.lot.code}", "No lot")
+    body = shows(
+        c.get(f"/inventory/labels/lots/?lot={w.a.lot.item.sku}/{w.a.lot.code}&lot={w.b.lot.item.sku}/{w.b.lot.code}"),
+        f"lot {w.a.lot.code}",
+        "No lot",
+    )
     assert f"lot {w.b.lot.code}" not in body
 
 
 @page_read("inventory:labels_serials")
 def serial_labels(c, w):
     a, b = w.a.serial, w.b.serial
-    body = shows(c.get(f"/inventory/labels/serials/?serial={a.item.sku}/{a.serial}&serial={b.item.sku}/{b.serial}"),
-                 f"S/N {a.serial}", "No serial unit")
+    body = shows(
+        c.get(f"/inventory/labels/serials/?serial={a.item.sku}/{a.serial}&serial={b.item.sku}/{b.serial}"),
+        f"S/N {a.serial}",
+        "No serial unit",
+    )
     assert f"S/N {b.serial}" not in body
 
 
 @page_read("inventory:labels_locations")
 def location_labels(c, w):
-    body = shows(c.get(f"/inventory/labels/locations/?code={w.a.stores.code}&code={w.b.stores.code}"),
-                 w.a.stores.name, "No location")
+    body = shows(
+        c.get(f"/inventory/labels/locations/?code={w.a.stores.code}&code={w.b.stores.code}"),
+        w.a.stores.name,
+        "No location",
+    )
     assert w.b.stores.name not in body
 
 
@@ -231,8 +255,11 @@ def quality(c, w):
 
 @page_read("wip:labels_travelers")
 def travelers(c, w):
-    body = shows(c.get(f"/wip/labels/travelers/?number={w.a.order.number}&number={w.b.order.number}"),
-                 f"Traveler {w.a.order.number}", "No work order")
+    body = shows(
+        c.get(f"/wip/labels/travelers/?number={w.a.order.number}&number={w.b.order.number}"),
+        f"Traveler {w.a.order.number}",
+        "No work order",
+    )
     assert f"Traveler {w.b.order.number}" not in body
 
 
@@ -264,8 +291,12 @@ def plant_dashboard(c, w):
 def pipeline_state_for_staff_with_the_permission(c, w):
     now = timezone.now()
     for world in (w.a, w.b):
-        ReaderUploadFactory(device=world.device, status=UploadStatus.REJECTED, reason=f"{world.prefix} bad upload",
-                            received_at=now - dt.timedelta(minutes=1))
+        ReaderUploadFactory(
+            device=world.device,
+            status=UploadStatus.REJECTED,
+            reason=f"{world.prefix} bad upload",
+            received_at=now - dt.timedelta(minutes=1),
+        )
         world.device.silent_since = now - dt.timedelta(hours=1)
         world.device.save(update_fields=["silent_since"])
     staff = w.user("plant manager", is_staff=True)
@@ -298,8 +329,15 @@ def page_write(route: str):
     return register
 
 
-def refused(c, url: str, data: dict | None = None, *, control: str | None = None, control_data: dict | None = None,
-            status: int = 404):
+def refused(
+    c,
+    url: str,
+    data: dict | None = None,
+    *,
+    control: str | None = None,
+    control_data: dict | None = None,
+    status: int = 404,
+):
     """POST ``url`` (about B): ``status`` and nothing written; then the control about A is not a 404."""
     with nothing_written():
         response = c.post(url, data or {})
@@ -330,10 +368,18 @@ def switch_site(c, w):
 
 @page_write("inventory:receive")
 def receive_at_b(c, w):
-    form_refused(c, "/inventory/receive/", {"item": w.a.plant.screws.sku, "quantity": "1",
-                                            "location": w.b.stores.code}, "No location")
-    form_refused(c, "/inventory/receive/", {"item": w.b.serial.item.sku, "quantity": "1", "location": w.a.stores.code,
-                                            "serial": w.b.serial.serial}, w.b.serial.serial)
+    form_refused(
+        c,
+        "/inventory/receive/",
+        {"item": w.a.plant.screws.sku, "quantity": "1", "location": w.b.stores.code},
+        "No location",
+    )
+    form_refused(
+        c,
+        "/inventory/receive/",
+        {"item": w.b.serial.item.sku, "quantity": "1", "location": w.a.stores.code, "serial": w.b.serial.serial},
+        w.b.serial.serial,
+    )
 
 
 @page_write("inventory:transfer")
@@ -343,14 +389,19 @@ def transfer_naming_b(c, w):
     form_refused(c, "/inventory/transfer/", {**base, "destination": b.stores.code}, "No location")
     form_refused(c, "/inventory/transfer/", {**base, "source": b.stores.code}, "No location")
     form_refused(c, "/inventory/transfer/", {**base, "item": b.lot.item.sku, "lot": b.lot.code}, "No lot")
-    form_refused(c, "/inventory/transfer/", {**base, "item": b.serial.item.sku, "serial": b.serial.serial},
-                 b.serial.serial)
+    form_refused(
+        c, "/inventory/transfer/", {**base, "item": b.serial.item.sku, "serial": b.serial.serial}, b.serial.serial
+    )
 
 
 @page_write("inventory:count")
 def count_at_b(c, w):
-    form_refused(c, "/inventory/count/", {"item": w.a.plant.screws.sku, "location": w.b.stores.code, "counted": "3"},
-                 "No location")
+    form_refused(
+        c,
+        "/inventory/count/",
+        {"item": w.a.plant.screws.sku, "location": w.b.stores.code, "counted": "3"},
+        "No location",
+    )
 
 
 @page_write("inventory:count_approve")
@@ -360,20 +411,33 @@ def approve_b_count(c, w):
 
 @page_write("inventory:recall")
 def recall_b_lot(c, w):
-    refused(c, "/inventory/recall/", {"lot": f"{w.b.lot.item.sku}/{w.b.lot.code}", "reason": "x"},
-            control="/inventory/recall/", control_data={"lot": f"{w.a.lot.item.sku}/{w.a.lot.code}", "reason": "x"})
+    refused(
+        c,
+        "/inventory/recall/",
+        {"lot": f"{w.b.lot.item.sku}/{w.b.lot.code}", "reason": "x"},
+        control="/inventory/recall/",
+        control_data={"lot": f"{w.a.lot.item.sku}/{w.a.lot.code}", "reason": "x"},
+    )
 
 
 @page_write("inventory:forecast_apply")
 def apply_b_forecast(c, w):
-    refused(c, f"/inventory/analytics/forecasts/{w.b.plant.screws.sku}/apply/",
-            control=f"/inventory/analytics/forecasts/{w.a.plant.screws.sku}/apply/")
+    refused(
+        c,
+        f"/inventory/analytics/forecasts/{w.b.plant.screws.sku}/apply/",
+        control=f"/inventory/analytics/forecasts/{w.a.plant.screws.sku}/apply/",
+    )
 
 
 @page_write("wip:station_scan")
 def scan_at_b_station_or_b_order(c, w):
-    refused(c, f"/wip/stations/{w.b.plant.cut.code}/scan/", {"traveler": w.b.order.number},
-            control=f"/wip/stations/{w.a.plant.cut.code}/scan/", control_data={"traveler": w.a.order.number})
+    refused(
+        c,
+        f"/wip/stations/{w.b.plant.cut.code}/scan/",
+        {"traveler": w.b.order.number},
+        control=f"/wip/stations/{w.a.plant.cut.code}/scan/",
+        control_data={"traveler": w.a.order.number},
+    )
     with nothing_written():
         response = c.post(f"/wip/stations/{w.a.plant.assemble.code}/scan/", {"traveler": w.b.order.number}, follow=True)
     shows(response, "No work order")
@@ -384,8 +448,13 @@ def act_on_b_run(c, w):
     for verb in ("start", "pause", "resume", "complete"):
         refused(c, f"/wip/runs/{w.b.run.pk}/{verb}/")
     # A's run, at B's station: that station does not exist for this user.
-    refused(c, f"/wip/runs/{w.a.run.pk}/start/", {"workstation": w.b.plant.cut.code},
-            control=f"/wip/runs/{w.a.run.pk}/start/", control_data={"workstation": w.a.plant.cut.code})
+    refused(
+        c,
+        f"/wip/runs/{w.a.run.pk}/start/",
+        {"workstation": w.b.plant.cut.code},
+        control=f"/wip/runs/{w.a.run.pk}/start/",
+        control_data={"workstation": w.a.plant.cut.code},
+    )
 
 
 @page_write("wip:run_defect")
@@ -396,17 +465,30 @@ def defect_on_b_run(c, w):
 
 @page_write("wip:work_order_action")
 def act_on_b_order(c, w):
-    for verb, order in (("release", w.b.order), ("complete", w.b.order), ("cancel", w.b.order), ("hold", w.b.order),
-                        ("release-hold", w.b.held)):
+    for verb, order in (
+        ("release", w.b.order),
+        ("complete", w.b.order),
+        ("cancel", w.b.order),
+        ("hold", w.b.order),
+        ("release-hold", w.b.held),
+    ):
         control = w.a.held if verb == "release-hold" else w.a.order
-        refused(c, f"/wip/work-orders/{order.number}/{verb}/", {"reason": "x"},
-                control=f"/wip/work-orders/{control.number}/{verb}/")
+        refused(
+            c,
+            f"/wip/work-orders/{order.number}/{verb}/",
+            {"reason": "x"},
+            control=f"/wip/work-orders/{control.number}/{verb}/",
+        )
 
 
 @page_write("wip:defect_dispose")
 def dispose_b_defect(c, w):
-    refused(c, f"/wip/defects/{w.b.defect.pk}/dispose/", {"disposition": "scrap"},
-            control=f"/wip/defects/{w.a.defect.pk}/dispose/")
+    refused(
+        c,
+        f"/wip/defects/{w.b.defect.pk}/dispose/",
+        {"disposition": "scrap"},
+        control=f"/wip/defects/{w.a.defect.pk}/dispose/",
+    )
 
 
 @page_write("wip:hold_release")
@@ -419,8 +501,11 @@ def assign_b_tag_or_to_b_order(c, w):
     data = {"target_kind": "container", "reference": "TOTE-1"}
     refused(c, f"/devices/unknown/{w.b.unknown.pk}/assign/", data)
     with nothing_written():
-        response = c.post(f"/devices/unknown/{w.a.unknown.pk}/assign/",
-                          {"target_kind": "work_order", "reference": w.b.order.number}, follow=True)
+        response = c.post(
+            f"/devices/unknown/{w.a.unknown.pk}/assign/",
+            {"target_kind": "work_order", "reference": w.b.order.number},
+            follow=True,
+        )
     shows(response, "No work order")
     answer = c.post(f"/devices/unknown/{w.a.unknown.pk}/assign/", data)
     assert answer.status_code == 302
@@ -440,8 +525,11 @@ def test_scan_lookup_names_items_only_to_users_who_may_see_items(db):
 
     ItemFactory(sku="SCAN-SKU", gtin="4006381333931")
     site = SiteFactory(code="scan-a")
-    for user, sku in ((user_with_role("operator", site), "SCAN-SKU"), (user_with_role(None, site), None),
-                      (user_with_role("viewer"), None)):
+    for user, sku in (
+        (user_with_role("operator", site), "SCAN-SKU"),
+        (user_with_role(None, site), None),
+        (user_with_role("viewer"), None),
+    ):
         client = Client()
         client.force_login(user)
         assert client.get("/inventory/scan/", {"code": "(01)04006381333931"}).json()["sku"] == sku

@@ -24,6 +24,7 @@ def _fast_passwords(settings):
     # The seed creates a user per role: hashing their passwords at full cost is most of its time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+
 class Recorder:
     """An actuator that only writes down what the model asked for."""
 
@@ -108,7 +109,9 @@ def test_writers_produce_what_the_parsers_read():
     assert (impinj.tag_id, impinj.read_point, impinj.rssi) == (tote, "impinj-14-46-36:2", -52)
     body = writers.ruuvi_gateway(
         [writers.RuuviReport("D1:22:7A:05:3C:11", now, -65, Decimal("4.35"), 61.2, 100868, 2977, 40212)],
-        gw_mac="C8:25:2D:11:22:33", nonce=9, at=now,
+        gw_mac="C8:25:2D:11:22:33",
+        nonce=9,
+        at=now,
     )
     result = parse("ruuvi_gateway", body)
     values = {s.metric: s.value for s in result.samples}
@@ -124,7 +127,9 @@ def test_bounded_run_through_the_device_endpoint(tmp_path):
     keys_file = tmp_path / "keys.json"
     seed(keys_file=keys_file)
     transport = InProcessTransport(load_keys(keys_file))
-    engine, actuator = simulate(config=Config(speed=0, orders=3, seed=11, inspection_fail_rate=0.5), transport=transport)
+    engine, actuator = simulate(
+        config=Config(speed=0, orders=3, seed=11, inspection_fail_rate=0.5), transport=transport
+    )
     assert engine.stats.finished == 3
     assert set(actuator.counters.uploads) == {202}
     assert actuator.counters.fallback_arrivals == 0  # every arrival came from a reader upload

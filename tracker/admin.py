@@ -67,8 +67,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["name", "prefix", "user", "created_at", "last_used_at", "expires_at", "revoked_at"]
     readonly_fields = ["prefix", "hashed_key", "created_at", "last_used_at", "use_count", "revoked_at"]
     fields = [
-        "user", "name", "scopes", "sites", "expires_at", "prefix", "hashed_key",
-        "created_at", "last_used_at", "use_count", "revoked_at",
+        "user",
+        "name",
+        "scopes",
+        "sites",
+        "expires_at",
+        "prefix",
+        "hashed_key",
+        "created_at",
+        "last_used_at",
+        "use_count",
+        "revoked_at",
     ]
     filter_horizontal = ["sites"]
     actions = ["revoke"]

@@ -68,7 +68,9 @@ def _m2m_audit(prefix: str, field: str):
     return handler
 
 
-m2m_changed.connect(_m2m_audit("auth.roles", "groups"), sender=User.groups.through, weak=False, dispatch_uid="audit.groups")
+m2m_changed.connect(
+    _m2m_audit("auth.roles", "groups"), sender=User.groups.through, weak=False, dispatch_uid="audit.groups"
+)
 m2m_changed.connect(
     _m2m_audit("auth.permissions", "permissions"),
     sender=User.user_permissions.through,

@@ -53,6 +53,9 @@ def healthz(request):
         checks["broker"] = {"ok": False, "error": exc.__class__.__name__}
         checks["worker"] = {"ok": False, "error": "broker unreachable"}
     healthy = all(checks[n]["ok"] for n in ("database", "cache", "broker"))
-    body = {"status": "ok" if healthy else "fail", "checks": checks,
-            "elapsed_ms": round((time.monotonic() - started) * 1000, 1)}
+    body = {
+        "status": "ok" if healthy else "fail",
+        "checks": checks,
+        "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+    }
     return JsonResponse(body, status=200 if healthy else 503)

@@ -90,9 +90,7 @@ class Location(models.Model):
     """
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="locations")
-    parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
-    )
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     code = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=LocationKind.choices)
@@ -115,9 +113,7 @@ class Location(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["site", "kind"],
-                condition=Q(
-                    kind__in=["supplier", "customer", "production", "scrap", "adjustment", "transit"]
-                ),
+                condition=Q(kind__in=["supplier", "customer", "production", "scrap", "adjustment", "transit"]),
                 name="one_virtual_location_per_kind_per_site",
             )
         ]

@@ -113,9 +113,7 @@ def role_permissions(patterns: list[str], permissions: list[Permission]) -> list
 
 def sync_roles(group_model=Group, permission_model=Permission) -> None:
     """Create every role group and set its permissions to exactly what ROLES says."""
-    permissions = list(
-        permission_model.objects.select_related("content_type").filter(content_type__app_label__in=APPS)
-    )
+    permissions = list(permission_model.objects.select_related("content_type").filter(content_type__app_label__in=APPS))
     for name, patterns in ROLES.items():
         group, _ = group_model.objects.get_or_create(name=name)
         group.permissions.set(role_permissions(patterns, permissions))

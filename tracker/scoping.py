@@ -56,9 +56,9 @@ def granted_site_ids(user: AbstractBaseUser | AnonymousUser) -> tuple[int, ...]:
     if user.is_superuser:
         sites = Site.objects.all()
     else:
-        direct = SiteUserObjectPermission.objects.filter(
-            user=user, permission__codename=SITE_ACCESS_CODENAME
-        ).values("content_object_id")
+        direct = SiteUserObjectPermission.objects.filter(user=user, permission__codename=SITE_ACCESS_CODENAME).values(
+            "content_object_id"
+        )
         via_group = SiteGroupObjectPermission.objects.filter(
             group__user=user, permission__codename=SITE_ACCESS_CODENAME
         ).values("content_object_id")

@@ -36,8 +36,13 @@ m2m_changed.connect(_groups_changed, sender=get_user_model().groups.through, dis
 User = get_user_model()
 for _model in (ApiKey, User, Group, SiteUserObjectPermission, SiteGroupObjectPermission):
     for _signal in (post_save, post_delete):
-        _signal.connect(bump_epoch_on_commit, sender=_model, weak=False,
-                        dispatch_uid=f"auth_epoch.{_signal is post_save}.{_model._meta.label}")
+        _signal.connect(
+            bump_epoch_on_commit,
+            sender=_model,
+            weak=False,
+            dispatch_uid=f"auth_epoch.{_signal is post_save}.{_model._meta.label}",
+        )
 for _through in (ApiKey.sites.through, User.groups.through, User.user_permissions.through, Group.permissions.through):
-    m2m_changed.connect(bump_epoch_on_commit, sender=_through, weak=False,
-                        dispatch_uid=f"auth_epoch.m2m.{_through._meta.label}")
+    m2m_changed.connect(
+        bump_epoch_on_commit, sender=_through, weak=False, dispatch_uid=f"auth_epoch.m2m.{_through._meta.label}"
+    )

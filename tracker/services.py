@@ -143,7 +143,9 @@ def alert_raise(
     site_id = site if isinstance(site, int) else site.pk
     now = at or timezone.now()
     existing = (
-        Alert.objects.select_for_update().filter(site_id=site_id, kind=kind, subject=subject, cleared_at__isnull=True).first()
+        Alert.objects.select_for_update()
+        .filter(site_id=site_id, kind=kind, subject=subject, cleared_at__isnull=True)
+        .first()
     )
     if existing is not None:
         Alert.objects.filter(pk=existing.pk).update(
@@ -154,8 +156,13 @@ def alert_raise(
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
-                site_id=site_id, kind=kind, subject=subject, message=message,
-                severity=severity, data=data or {}, raised_at=now,
+                site_id=site_id,
+                kind=kind,
+                subject=subject,
+                message=message,
+                severity=severity,
+                data=data or {},
+                raised_at=now,
             )
     except IntegrityError:
         # Another transaction raised it first: that one is the open alert.
@@ -170,7 +177,9 @@ def alert_clear(*, site: Site | int, kind: str, subject: str, at: dt.datetime | 
     """Clear the open alert for (site, kind, subject), if there is one."""
     site_id = site if isinstance(site, int) else site.pk
     alert = (
-        Alert.objects.select_for_update().filter(site_id=site_id, kind=kind, subject=subject, cleared_at__isnull=True).first()
+        Alert.objects.select_for_update()
+        .filter(site_id=site_id, kind=kind, subject=subject, cleared_at__isnull=True)
+        .first()
     )
     if alert is None:
         return None
@@ -195,9 +204,13 @@ def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
 
 @transaction.atomic
 def api_key_create(
-    *, user: AbstractBaseUser, name: str, scopes: list[str] | None = None,
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    scopes: list[str] | None = None,
     sites: list[Site] | None = None,
-    expires_at: dt.datetime | None = None, created_by: AbstractBaseUser | None = None,
+    expires_at: dt.datetime | None = None,
+    created_by: AbstractBaseUser | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a partner key; returns (key row, the secret, shown this once only).
 
@@ -208,13 +221,19 @@ def api_key_create(
         raise ValidationFailed(f"Unknown scopes {unknown}.", field="scopes")
     full, prefix, hashed = generate_key("sfk")
     key = ApiKey.objects.create(
-        user=user, name=name, prefix=prefix, hashed_key=hashed, scopes=sorted(set(scopes or ())),
+        user=user,
+        name=name,
+        prefix=prefix,
+        hashed_key=hashed,
+        scopes=sorted(set(scopes or ())),
         expires_at=expires_at,
     )
     if sites:
         key.sites.set(sites)
     audit_record(
-        actor=created_by, action="apikey.created", obj=key,
+        actor=created_by,
+        action="apikey.created",
+        obj=key,
         changes={"user": user.get_username(), "scopes": key.scopes, "sites": sorted(s.code for s in sites or ())},
     )
     return key, full

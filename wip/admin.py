@@ -72,8 +72,17 @@ class CheckItemInline(admin.TabularInline):
 
 @admin.register(Operation)
 class OperationAdmin(admin.ModelAdmin):
-    list_display = ["routing", "sequence", "name", "workstation", "group", "setup_minutes", "run_minutes_per_unit",
-                    "inspection_required", "allow_split"]
+    list_display = [
+        "routing",
+        "sequence",
+        "name",
+        "workstation",
+        "group",
+        "setup_minutes",
+        "run_minutes_per_unit",
+        "inspection_required",
+        "allow_split",
+    ]
     list_filter = ["routing__site", "inspection_required"]
     inlines = [CheckItemInline]
 
@@ -117,8 +126,21 @@ class WorkOrderAdmin(ReadOnlyAdmin):
 
 @admin.register(OperationRun)
 class OperationRunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "work_order", "sequence", "attempt", "status", "workstation", "operator", "quantity",
-                    "good_quantity", "scrap_quantity", "queued_at", "started_at", "finished_at"]
+    list_display = [
+        "id",
+        "work_order",
+        "sequence",
+        "attempt",
+        "status",
+        "workstation",
+        "operator",
+        "quantity",
+        "good_quantity",
+        "scrap_quantity",
+        "queued_at",
+        "started_at",
+        "finished_at",
+    ]
     list_filter = ["site", "status"]
     search_fields = ["work_order__number"]
 

@@ -28,8 +28,9 @@ def report(request, slug: str):
     site = current_site(request)
     if site is None:
         raise Http404("You have no site.")
-    return render_report(request, reports=analytics.REPORTS, slug=slug, site=site, url_name="wip:analytics_report",
-                         filename_prefix="wip")
+    return render_report(
+        request, reports=analytics.REPORTS, slug=slug, site=site, url_name="wip:analytics_report", filename_prefix="wip"
+    )
 
 
 class ReportAPIView(_InventoryReportAPIView):

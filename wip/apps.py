@@ -15,7 +15,12 @@ class WipConfig(AppConfig):
         register_nav(NavEntry("Bottlenecks", "wip:bottlenecks", "wip.view_workstation", order=23))
         register_nav(NavEntry("Quality", "wip:quality", "wip.view_defect", order=24))
         register_nav(NavEntry("WIP reports", "wip:analytics", "wip.view_workorder", order=25))
-        register_panel(DashboardPanel(
-            title="Work in progress", template="wip/_panel.html", context=dashboard_panel,
-            permission="wip.view_workorder", order=20,
-        ))
+        register_panel(
+            DashboardPanel(
+                title="Work in progress",
+                template="wip/_panel.html",
+                context=dashboard_panel,
+                permission="wip.view_workorder",
+                order=20,
+            )
+        )

@@ -23,8 +23,16 @@ def utilisation_bars(rows: list[tuple[str, float | None]], *, width: float = 320
     for index, (label, value) in enumerate(rows):
         v = value or 0.0
         css = "bad" if v > 1.0 else ("warn" if v > 0.85 else "ok")
-        bars.append(Bar(label=label, value=v, width=round(min(v, 1.2) / 1.2 * width, 1), y=index * row_height,
-                        css=css, text="–" if value is None else f"{v:.0%}"))
+        bars.append(
+            Bar(
+                label=label,
+                value=v,
+                width=round(min(v, 1.2) / 1.2 * width, 1),
+                y=index * row_height,
+                css=css,
+                text="–" if value is None else f"{v:.0%}",
+            )
+        )
     return bars
 
 
@@ -54,18 +62,28 @@ def load_heatmap(stations, *, cell_w: float = 44, cell_h: float = 26, label_w: f
                 css = "warn"
             else:
                 css = "ok"
-            cells.append(Cell(
-                x=label_w + col * cell_w, y=row * cell_h, css=css,
-                title=f"{station.workstation.code} {day.day:%a %d %b}: {day.required_hours:.1f} h required of "
-                f"{day.available_hours:.1f} h available",
-                text=f"{day.required_hours:.0f}/{day.available_hours:.0f}",
-            ))
+            cells.append(
+                Cell(
+                    x=label_w + col * cell_w,
+                    y=row * cell_h,
+                    css=css,
+                    title=f"{station.workstation.code} {day.day:%a %d %b}: {day.required_hours:.1f} h required of "
+                    f"{day.available_hours:.1f} h available",
+                    text=f"{day.required_hours:.0f}/{day.available_hours:.0f}",
+                )
+            )
     if stations:
         days = [(label_w + col * cell_w + cell_w / 2, f"{d.day:%a %d}") for col, d in enumerate(stations[0].days)]
     return {
-        "cells": cells, "labels": labels, "days": days, "cell_w": cell_w - 2, "cell_h": cell_h - 2,
-        "width": label_w + cell_w * (len(days) or 1), "height": cell_h * max(len(stations), 1) + 20,
-        "label_w": label_w, "day_y": cell_h * len(stations) + 14,
+        "cells": cells,
+        "labels": labels,
+        "days": days,
+        "cell_w": cell_w - 2,
+        "cell_h": cell_h - 2,
+        "width": label_w + cell_w * (len(days) or 1),
+        "height": cell_h * max(len(stations), 1) + 20,
+        "label_w": label_w,
+        "day_y": cell_h * len(stations) + 14,
     }
 
 
@@ -107,13 +125,21 @@ def gantt(steps, *, now: dt.datetime, width: float = 640, row_height: float = 30
     for index, (st, planned, actual) in enumerate(spans):
         run = st.run
         css = {"done": "ok", "failed": "bad", "running": "warn", "paused": "warn"}.get(run.status, "idle")
-        rows.append(GanttRow(
-            label=f"{run.sequence} {run.operation.name}" + (f" (rework {run.attempt})" if run.attempt > 1 else ""),
-            y=index * row_height,
-            planned=(x(planned[0]), max(x(planned[1]) - x(planned[0]), 2)) if planned else None,
-            actual=(x(actual[0]), max(x(actual[1]) - x(actual[0]), 2)) if actual else None,
-            css=css,
-        ))
+        rows.append(
+            GanttRow(
+                label=f"{run.sequence} {run.operation.name}" + (f" (rework {run.attempt})" if run.attempt > 1 else ""),
+                y=index * row_height,
+                planned=(x(planned[0]), max(x(planned[1]) - x(planned[0]), 2)) if planned else None,
+                actual=(x(actual[0]), max(x(actual[1]) - x(actual[0]), 2)) if actual else None,
+                css=css,
+            )
+        )
     ticks = [(x(lo), lo), (x(hi), hi)]
-    return {"rows": rows, "width": width, "height": row_height * len(rows) + 24, "label_w": label_w,
-            "ticks": ticks, "tick_y": row_height * len(rows) + 16}
+    return {
+        "rows": rows,
+        "width": width,
+        "height": row_height * len(rows) + 24,
+        "label_w": label_w,
+        "ticks": ticks,
+        "tick_y": row_height * len(rows) + 16,
+    }

@@ -284,9 +284,7 @@ def schedule(
     takes the station (of its alternatives) and machine (of its capacity) that
     frees first, and its standard minutes are laid on that station's calendar.
     """
-    free_at: dict[str, list[dt.datetime]] = {
-        key: [now] * max(station.capacity, 1) for key, station in stations.items()
-    }
+    free_at: dict[str, list[dt.datetime]] = {key: [now] * max(station.capacity, 1) for key, station in stations.items()}
     heap: list[tuple] = []
     by_key = {order.key: order for order in orders}
 
@@ -334,8 +332,11 @@ def schedule(
         steps = placed[order.key]
         eta = steps[-1].end if steps else now
         estimates[order.key] = Estimate(
-            key=order.key, eta=eta, due_at=order.due_at,
-            risk=late_risk(eta=eta, due_at=order.due_at, now=now, buffer=risk_buffer), steps=steps,
+            key=order.key,
+            eta=eta,
+            due_at=order.due_at,
+            risk=late_risk(eta=eta, due_at=order.due_at, now=now, buffer=risk_buffer),
+            steps=steps,
         )
     return estimates
 
@@ -423,6 +424,8 @@ def load_profile(
         for offset in range(days):
             day = today + dt.timedelta(days=offset)
             available = station.calendar.minutes_on(day) * max(station.capacity, 1) / 60
-            rows.append(DayLoad(day=day, required_hours=round(required[key].get(day, 0.0), 4), available_hours=available))
+            rows.append(
+                DayLoad(day=day, required_hours=round(required[key].get(day, 0.0), 4), available_hours=available)
+            )
         out[key] = rows
     return out

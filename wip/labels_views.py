@@ -28,20 +28,28 @@ def _keys(request, name: str) -> list[str]:
 
 
 def traveler_label(work_order: WorkOrder, *, url: str | None = None) -> Label:
-    lines = [f"{work_order.item.sku} × {work_order.quantity.normalize()} {work_order.item.unit}",
-             f"Routing {work_order.routing.code}"]
+    lines = [
+        f"{work_order.item.sku} × {work_order.quantity.normalize()} {work_order.item.unit}",
+        f"Routing {work_order.routing.code}",
+    ]
     if work_order.due_at:
         lines.append(f"Due {work_order.due_at:%Y-%m-%d %H:%M} UTC")
-    return Label(title=f"Traveler {work_order.number}", text=work_order.number, symbology=Symbology.CODE128,
-                 qr=url, lines=tuple(lines))
+    return Label(
+        title=f"Traveler {work_order.number}",
+        text=work_order.number,
+        symbology=Symbology.CODE128,
+        qr=url,
+        lines=tuple(lines),
+    )
 
 
 def tote_label(code: str, *, symbology: Symbology) -> Label:
     if len(code) == 18 and code.isdigit():
         try:
             base = getattr(settings, "GS1_DIGITAL_LINK_BASE", "https://id.gs1.org")
-            return Label.for_gs1(title=f"Tote {code}", pairs=[("00", code)], symbology=symbology,
-                                 lines=("SSCC",), digital_link_base=base)
+            return Label.for_gs1(
+                title=f"Tote {code}", pairs=[("00", code)], symbology=symbology, lines=("SSCC",), digital_link_base=base
+            )
         except Gs1Error:
             pass  # not a valid SSCC (check digit): print the code as it is
     return Label(title=f"Tote {code}", text=code, symbology=Symbology.CODE128, lines=("Container",))
@@ -62,7 +70,8 @@ def traveler_labels(request):
     numbers = _keys(request, "number")
     found = {
         wo.number: wo
-        for wo in WorkOrder.objects.restrict(request.user, "view").filter(site=site, number__in=numbers)
+        for wo in WorkOrder.objects.restrict(request.user, "view")
+        .filter(site=site, number__in=numbers)
         .select_related("item", "routing")
     }
     labels, errors = [], []

@@ -56,13 +56,18 @@ class WorkstationQuerySet(RestrictedQuerySet):
         the same query: no query per station.
         """
         steps = Operation.objects.filter(routing__active=True).order_by().values("routing")
-        rank = steps.filter(routing=OuterRef("routing"), sequence__lte=OuterRef("sequence")).annotate(n=Count("pk")).values("n")
+        rank = (
+            steps.filter(routing=OuterRef("routing"), sequence__lte=OuterRef("sequence"))
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         total = steps.filter(routing=OuterRef("routing")).annotate(n=Count("pk")).values("n")
         earliest = (
             Operation.objects.filter(routing__active=True)
             .filter(Q(workstation=OuterRef("pk")) | Q(group=OuterRef("group_id")))
             .annotate(position=Cast(Subquery(rank), FloatField()) / Cast(Subquery(total), FloatField()))
-            .order_by("position").values("position")[:1]
+            .order_by("position")
+            .values("position")[:1]
         )
         return self.annotate(flow_position=Subquery(earliest, output_field=FloatField())).order_by(
             F("flow_position").asc(nulls_last=True), "code"
@@ -91,7 +96,11 @@ class Workstation(models.Model):
         null=True, blank=True, help_text="Most work orders queued, running or paused here; empty: no limit."
     )
     supply_location = models.ForeignKey(
-        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Line-side stock its components are issued from; empty: the station's own location.",
     )
     operators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="workstations")
@@ -119,9 +128,7 @@ class WorkingHours(models.Model):
     workstation = models.ForeignKey(
         Workstation, null=True, blank=True, on_delete=models.CASCADE, related_name="working_hours"
     )
-    weekday = models.PositiveSmallIntegerField(
-        validators=[MaxValueValidator(6)], help_text="0 = Monday … 6 = Sunday"
-    )
+    weekday = models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)], help_text="0 = Monday … 6 = Sunday")
     start = models.TimeField()
     end = models.TimeField()
 
@@ -133,7 +140,9 @@ class WorkingHours(models.Model):
         verbose_name_plural = "working hours"
         constraints = [
             models.CheckConstraint(condition=Q(weekday__lte=6), name="working_hours_weekday_0_6"),
-            models.CheckConstraint(condition=Q(end__gt=models.F("start")) | Q(end="00:00"), name="working_hours_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")) | Q(end="00:00"), name="working_hours_end_after_start"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -228,7 +237,8 @@ class CheckItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["operation", "name"], name="check_item_name_unique"),
             models.CheckConstraint(
-                condition=Q(lower_limit__isnull=True) | Q(upper_limit__isnull=True)
+                condition=Q(lower_limit__isnull=True)
+                | Q(upper_limit__isnull=True)
                 | Q(lower_limit__lte=models.F("upper_limit")),
                 name="check_item_limits_ordered",
             ),
@@ -328,11 +338,19 @@ class WorkOrder(models.Model):
     status = models.CharField(max_length=16, choices=WorkOrderStatus.choices, default=WorkOrderStatus.PLANNED)
     status_before_hold = models.CharField(max_length=16, choices=WorkOrderStatus.choices, blank=True)
     issue_location = models.ForeignKey(
-        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Where components are issued from; empty: each station's supply location.",
     )
     output_location = models.ForeignKey(
-        Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Location,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="Where the finished goods go; empty: the last station's location.",
     )
     output_lot_code = models.CharField(max_length=64, blank=True)
@@ -424,9 +442,7 @@ class OperationRun(models.Model):
     released_quantity = models.DecimalField(default=ZERO, **QTY)
     planned_minutes = models.DecimalField(default=ZERO, **MINUTES)
     inspection = models.CharField(max_length=16, choices=InspectionState.choices, blank=True)
-    workstation = models.ForeignKey(
-        Workstation, null=True, blank=True, on_delete=models.PROTECT, related_name="runs"
-    )
+    workstation = models.ForeignKey(Workstation, null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="operation_runs"
     )
@@ -436,12 +452,8 @@ class OperationRun(models.Model):
     paused_seconds = models.PositiveIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)
-    rework_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="rework_runs"
-    )
-    split_from = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="split_runs"
-    )
+    rework_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="rework_runs")
+    split_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="split_runs")
     alerted_overtime = models.BooleanField(default=False)
 
     objects = OperationRunQuerySet.as_manager()
@@ -563,17 +575,13 @@ class Defect(models.Model):
     workstation = models.ForeignKey(
         Workstation, null=True, blank=True, on_delete=models.PROTECT, related_name="defects"
     )
-    inspection = models.ForeignKey(
-        Inspection, null=True, blank=True, on_delete=models.SET_NULL, related_name="defects"
-    )
+    inspection = models.ForeignKey(Inspection, null=True, blank=True, on_delete=models.SET_NULL, related_name="defects")
     code = models.CharField(max_length=64)
     description = models.TextField(blank=True)
     quantity = models.DecimalField(validators=[MinValueValidator(Decimal("0.0001"))], **QTY)
     disposition = models.CharField(max_length=16, choices=Disposition.choices, blank=True)
     rework_to_sequence = models.PositiveIntegerField(null=True, blank=True)
-    component = models.ForeignKey(
-        "inventory.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+    component = models.ForeignKey("inventory.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     component_lot = models.ForeignKey(
         "inventory.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -607,9 +615,7 @@ class Hold(models.Model):
     """A stop put on a work order (or on a lot, through inventory's lot status)."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
-    work_order = models.ForeignKey(
-        WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="holds"
-    )
+    work_order = models.ForeignKey(WorkOrder, null=True, blank=True, on_delete=models.CASCADE, related_name="holds")
     lot = models.ForeignKey("inventory.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField()
     placed_by = models.ForeignKey(

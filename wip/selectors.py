@@ -115,15 +115,15 @@ def site_schedule(*, site: Site, now: dt.datetime | None = None) -> SitePlan:
     base, overrides = site_calendars(site=site)
     stations = {ws.code: ws for ws in Workstation.objects.filter(site=site).select_related("location").in_flow_order()}
     by_pk = {ws.pk: ws for ws in stations.values()}
-    models = {
-        code: dispatch.Station(code, ws.capacity, overrides.get(ws.pk, base)) for code, ws in stations.items()
-    }
+    models = {code: dispatch.Station(code, ws.capacity, overrides.get(ws.pk, base)) for code, ws in stations.items()}
     groups: dict[int, tuple[str, ...]] = defaultdict(tuple)
     for ws in stations.values():
         if ws.group_id and ws.active:
             groups[ws.group_id] += (ws.code,)
     active = list(
-        OperationRun.objects.filter(site=site, status__in=ACTIVE_RUN_STATUSES, work_order__status__in=OPEN_WORK_ORDER_STATUSES)
+        OperationRun.objects.filter(
+            site=site, status__in=ACTIVE_RUN_STATUSES, work_order__status__in=OPEN_WORK_ORDER_STATUSES
+        )
         .select_related("work_order", "work_order__item", "operation")
         .order_by("pk")
     )
@@ -145,10 +145,16 @@ def site_schedule(*, site: Site, now: dt.datetime | None = None) -> SitePlan:
         for op in operations[run.work_order.routing_id]:
             if op.sequence > run.sequence and stations_of(op):
                 steps.append(dispatch.Step(stations_of(op), float(op.standard_minutes(run.quantity))))
-        chains.append(dispatch.Order(
-            key=str(run.pk), steps=tuple(steps), queued_at=run.queued_at or now, due_at=run.work_order.due_at,
-            priority=run.work_order.priority, running=run.status in (RunStatus.RUNNING, RunStatus.PAUSED),
-        ))
+        chains.append(
+            dispatch.Order(
+                key=str(run.pk),
+                steps=tuple(steps),
+                queued_at=run.queued_at or now,
+                due_at=run.work_order.due_at,
+                priority=run.work_order.priority,
+                running=run.status in (RunStatus.RUNNING, RunStatus.PAUSED),
+            )
+        )
     rule = dispatch_rule(site)
     estimates = dispatch.schedule(chains, models, rule=rule, now=now)
     per_run = {int(key): estimate for key, estimate in estimates.items()}
@@ -158,12 +164,22 @@ def site_schedule(*, site: Site, now: dt.datetime | None = None) -> SitePlan:
         number = run.work_order.number
         if number not in per_order or estimate.eta > per_order[number].eta:
             per_order[number] = dispatch.Estimate(
-                key=number, eta=estimate.eta, due_at=run.work_order.due_at,
+                key=number,
+                eta=estimate.eta,
+                due_at=run.work_order.due_at,
                 risk=dispatch.late_risk(eta=estimate.eta, due_at=run.work_order.due_at, now=now),
                 steps=estimate.steps,
             )
-    return SitePlan(now=now, rule=rule, stations=stations, station_models=models, orders=per_order, runs=per_run,
-                    chains=chains, active_runs=active)
+    return SitePlan(
+        now=now,
+        rule=rule,
+        stations=stations,
+        station_models=models,
+        orders=per_order,
+        runs=per_run,
+        chains=chains,
+        active_runs=active,
+    )
 
 
 # --- dispatch list per station --------------------------------------------------
@@ -193,8 +209,10 @@ def dispatch_list(*, user: Any, workstation: Workstation, now: dt.datetime | Non
     for run in plan.active_runs:
         at_station = run.workstation_id == workstation.pk
         for_group = (
-            run.workstation_id is None and run.status == RunStatus.QUEUED
-            and workstation.group_id is not None and run.operation.group_id == workstation.group_id
+            run.workstation_id is None
+            and run.status == RunStatus.QUEUED
+            and workstation.group_id is not None
+            and run.operation.group_id == workstation.group_id
         )
         if at_station or for_group:
             mine.append(run)
@@ -203,9 +221,11 @@ def dispatch_list(*, user: Any, workstation: Workstation, now: dt.datetime | Non
     def job(run: OperationRun) -> dispatch.Job:
         chain = chains[run.pk]
         return dispatch.Job(
-            key=str(run.pk), queued_at=run.queued_at or now,
+            key=str(run.pk),
+            queued_at=run.queued_at or now,
             processing_minutes=chain.steps[0].minutes if chain.steps else 0.0,
-            remaining_minutes=sum(s.minutes for s in chain.steps), due_at=run.work_order.due_at,
+            remaining_minutes=sum(s.minutes for s in chain.steps),
+            due_at=run.work_order.due_at,
             priority=run.work_order.priority,
         )
 
@@ -217,12 +237,18 @@ def dispatch_list(*, user: Any, workstation: Workstation, now: dt.datetime | Non
         the_job = job(run)
         estimate = plan.orders.get(run.work_order.number)
         cr = dispatch.critical_ratio(the_job, now)
-        rows.append(DispatchRow(
-            position=position, run=run, work_order=run.work_order, processing_minutes=round(the_job.processing_minutes, 1),
-            remaining_minutes=round(the_job.remaining_minutes, 1), eta=estimate.eta if estimate else None,
-            risk=estimate.risk if estimate else dispatch.NO_DUE_DATE,
-            critical_ratio=None if cr in (float("inf"), float("-inf")) else round(cr, 2),
-        ))
+        rows.append(
+            DispatchRow(
+                position=position,
+                run=run,
+                work_order=run.work_order,
+                processing_minutes=round(the_job.processing_minutes, 1),
+                remaining_minutes=round(the_job.remaining_minutes, 1),
+                eta=estimate.eta if estimate else None,
+                risk=estimate.risk if estimate else dispatch.NO_DUE_DATE,
+                critical_ratio=None if cr in (float("inf"), float("-inf")) else round(cr, 2),
+            )
+        )
     return rows
 
 
@@ -263,14 +289,17 @@ def wip_board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[
     plan = site_schedule(site=site, now=now)
     columns: dict[str, BoardColumn] = {
         code: BoardColumn(key=code, title=f"{ws.code} · {ws.name}", workstation=ws, cards=[], wip_limit=ws.wip_limit)
-        for code, ws in plan.stations.items() if ws.active
+        for code, ws in plan.stations.items()
+        if ws.active
     }
     by_pk = {ws.pk: ws for ws in plan.stations.values()}
     seen_orders = set()
     for run in plan.active_runs:
         estimate = plan.orders.get(run.work_order.number)
         card = BoardCard(
-            work_order=run.work_order, run=run, eta=estimate.eta if estimate else None,
+            work_order=run.work_order,
+            run=run,
+            eta=estimate.eta if estimate else None,
             risk=estimate.risk if estimate else dispatch.NO_DUE_DATE,
             held=run.work_order.status == WorkOrderStatus.ON_HOLD,
         )
@@ -285,15 +314,26 @@ def wip_board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[
             columns[key].cards.append(card)
     idle = (
         WorkOrder.objects.filter(site=site, status__in=OPEN_WORK_ORDER_STATUSES)
-        .exclude(pk__in=seen_orders).select_related("item").order_by("due_at", "pk")
+        .exclude(pk__in=seen_orders)
+        .select_related("item")
+        .order_by("due_at", "pk")
     )
-    other = BoardColumn(key="other", title="Held or awaiting a decision", workstation=None, cards=[
-        BoardCard(work_order=wo, run=None, eta=None, risk=dispatch.NO_DUE_DATE, held=wo.status == WorkOrderStatus.ON_HOLD)
-        for wo in idle
-    ])
+    other = BoardColumn(
+        key="other",
+        title="Held or awaiting a decision",
+        workstation=None,
+        cards=[
+            BoardCard(
+                work_order=wo, run=None, eta=None, risk=dispatch.NO_DUE_DATE, held=wo.status == WorkOrderStatus.ON_HOLD
+            )
+            for wo in idle
+        ],
+    )
     order = {"queued": 1, "running": 0, "paused": 0}
     for column in columns.values():
-        column.cards.sort(key=lambda c: (order.get(c.run.status, 2) if c.run else 2, c.run.queued_at or plan.now, c.run.pk))
+        column.cards.sort(
+            key=lambda c: (order.get(c.run.status, 2) if c.run else 2, c.run.queued_at or plan.now, c.run.pk)
+        )
     return [*columns.values(), other]
 
 
@@ -310,7 +350,9 @@ class TimelineStep:
     planned_end: dt.datetime | None
 
 
-def work_order_timeline(*, work_order: WorkOrder, now: dt.datetime | None = None) -> tuple[list[TimelineStep], dispatch.Estimate | None]:
+def work_order_timeline(
+    *, work_order: WorkOrder, now: dt.datetime | None = None
+) -> tuple[list[TimelineStep], dispatch.Estimate | None]:
     """Each run of the order, planned (standard minutes and, for open steps, the
     schedule) against actual (queue and run time)."""
     site = work_order.site
@@ -318,7 +360,8 @@ def work_order_timeline(*, work_order: WorkOrder, now: dt.datetime | None = None
     scheduled: dict[int, tuple[dt.datetime, dt.datetime]] = {}
     runs = list(
         OperationRun.objects.filter(work_order=work_order)
-        .select_related("operation", "workstation", "operator").order_by("sequence", "pk")
+        .select_related("operation", "workstation", "operator")
+        .order_by("sequence", "pk")
     )
     for run in runs:
         estimate = plan.runs.get(run.pk)
@@ -329,10 +372,16 @@ def work_order_timeline(*, work_order: WorkOrder, now: dt.datetime | None = None
         actual = run.busy_seconds
         queue = (run.started_at - run.queued_at).total_seconds() / 60 if run.started_at and run.queued_at else None
         start, end = scheduled.get(run.pk, (None, None))
-        steps.append(TimelineStep(
-            run=run, planned_minutes=float(run.planned_minutes), actual_minutes=None if actual is None else actual / 60,
-            queue_minutes=queue, planned_start=start, planned_end=end,
-        ))
+        steps.append(
+            TimelineStep(
+                run=run,
+                planned_minutes=float(run.planned_minutes),
+                actual_minutes=None if actual is None else actual / 60,
+                queue_minutes=queue,
+                planned_start=start,
+                planned_end=end,
+            )
+        )
     return steps, plan.orders.get(work_order.number)
 
 
@@ -396,8 +445,13 @@ def load_view(*, user: Any, site: Site, days: int = 14, now: dt.datetime | None 
 
         names.update(dict(get_user_model().objects.filter(pk__in=missing).values_list("pk", "username")))
     operators = [
-        OperatorLoad(username=names[uid], running=int(remaining[uid][0]), paused=int(remaining[uid][1]),
-                     remaining_hours=round(remaining[uid][2], 2), stations=allowed.get(uid, []))
+        OperatorLoad(
+            username=names[uid],
+            running=int(remaining[uid][0]),
+            paused=int(remaining[uid][1]),
+            remaining_hours=round(remaining[uid][2], 2),
+            stations=allowed.get(uid, []),
+        )
         for uid in sorted(names, key=lambda u: names[u])
     ]
     day_list = stations[0].days if stations else []
@@ -462,8 +516,9 @@ class StationMetrics:
 def _station_aggregates(site: Site, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> QuerySet:
     """Every figure of every station of the site in one query (conditional aggregates
     over its runs: one join, so nothing is counted twice)."""
-    finished_in = Q(runs__finished_at__gte=start, runs__finished_at__lt=end,
-                    runs__status__in=(RunStatus.DONE, RunStatus.FAILED))
+    finished_in = Q(
+        runs__finished_at__gte=start, runs__finished_at__lt=end, runs__status__in=(RunStatus.DONE, RunStatus.FAILED)
+    )
     first_pass = finished_in & Q(runs__attempt=1)
     end_v, start_v = Value(end, output_field=DateTimeField()), Value(start, output_field=DateTimeField())
     stop = Least(Coalesce(F("runs__finished_at"), Value(now, output_field=DateTimeField())), end_v)
@@ -485,18 +540,28 @@ def _station_aggregates(site: Site, start: dt.datetime, end: dt.datetime, now: d
             scrap=Coalesce(Sum("runs__scrap_quantity", filter=finished_in), Value(Decimal(0))),
             fp_in=Sum("runs__quantity", filter=first_pass),
             fp_good=Sum("runs__good_quantity", filter=first_pass),
-            busy=Sum(ExpressionWrapper(stop - Greatest(F("runs__started_at"), start_v), output_field=_DUR), filter=busy_q),
+            busy=Sum(
+                ExpressionWrapper(stop - Greatest(F("runs__started_at"), start_v), output_field=_DUR), filter=busy_q
+            ),
             paused=Sum("runs__paused_seconds", filter=finished_in),
-            present=Sum(ExpressionWrapper(stop - Greatest(F("runs__queued_at"), start_v), output_field=_DUR), filter=present_q),
-            queue_time=Avg(ExpressionWrapper(F("runs__started_at") - F("runs__queued_at"), output_field=_DUR), filter=started_in),
-            cycle_time=Avg(ExpressionWrapper(F("runs__finished_at") - F("runs__queued_at"), output_field=_DUR),
-                           filter=finished_in & Q(runs__queued_at__isnull=False)),
+            present=Sum(
+                ExpressionWrapper(stop - Greatest(F("runs__queued_at"), start_v), output_field=_DUR), filter=present_q
+            ),
+            queue_time=Avg(
+                ExpressionWrapper(F("runs__started_at") - F("runs__queued_at"), output_field=_DUR), filter=started_in
+            ),
+            cycle_time=Avg(
+                ExpressionWrapper(F("runs__finished_at") - F("runs__queued_at"), output_field=_DUR),
+                filter=finished_in & Q(runs__queued_at__isnull=False),
+            ),
         )
         .order_by("code")
     )
 
 
-def station_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None) -> list[StationMetrics]:
+def station_metrics(
+    *, site: Site, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None
+) -> list[StationMetrics]:
     """Per workstation over ``[start, end)``: queue and WIP now, utilisation
     (busy time over calendar time × capacity), average queue and cycle time,
     throughput, first-pass yield and scrap rate. Two queries."""
@@ -512,13 +577,26 @@ def station_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt
         queue = _seconds(ws.queue_time) / 60 if ws.queue_time is not None else None
         cycle = _seconds(ws.cycle_time) / 60 if ws.cycle_time is not None else None
         fpy = float(ws.fp_good / ws.fp_in) if ws.fp_in else None
-        out.append(StationMetrics(
-            code=ws.code, name=ws.name, capacity=ws.capacity, wip_limit=ws.wip_limit, queue_length=ws.queue_now,
-            wip=ws.wip_now, finished=ws.finished, good=ws.good, scrap=ws.scrap, busy_hours=round(busy, 4),
-            available_hours=round(available, 4), avg_queue_minutes=queue, avg_cycle_minutes=cycle,
-            avg_wip=(_seconds(ws.present) / 3600 / period_hours) if period_hours else 0.0,
-            first_pass_yield=fpy, period_hours=period_hours,
-        ))
+        out.append(
+            StationMetrics(
+                code=ws.code,
+                name=ws.name,
+                capacity=ws.capacity,
+                wip_limit=ws.wip_limit,
+                queue_length=ws.queue_now,
+                wip=ws.wip_now,
+                finished=ws.finished,
+                good=ws.good,
+                scrap=ws.scrap,
+                busy_hours=round(busy, 4),
+                available_hours=round(available, 4),
+                avg_queue_minutes=queue,
+                avg_cycle_minutes=cycle,
+                avg_wip=(_seconds(ws.present) / 3600 / period_hours) if period_hours else 0.0,
+                first_pass_yield=fpy,
+                period_hours=period_hours,
+            )
+        )
     return out
 
 
@@ -539,7 +617,9 @@ def find_bottleneck(stations: list[StationMetrics]) -> Bottleneck | None:
     top = max(candidates, key=lambda s: (s.utilisation, s.avg_queue_minutes or 0.0, s.queue_length))
     queued = [s for s in candidates if s.avg_queue_minutes is not None]
     longest = max(queued, key=lambda s: s.avg_queue_minutes) if queued else None
-    text = f"{top.code} is the bottleneck: it is busy {top.utilisation:.0%} of its available time, the highest of the site"
+    text = (
+        f"{top.code} is the bottleneck: it is busy {top.utilisation:.0%} of its available time, the highest of the site"
+    )
     if top.avg_queue_minutes is not None:
         text += f", and work waits {top.avg_queue_minutes:.0f} min on average in front of it"
     if longest is not None and longest.code != top.code:
@@ -547,7 +627,9 @@ def find_bottleneck(stations: list[StationMetrics]) -> Bottleneck | None:
     elif longest is not None:
         text += " (the longest wait of any station)"
     text += "."
-    return Bottleneck(code=top.code, utilisation=top.utilisation, avg_queue_minutes=top.avg_queue_minutes, explanation=text)
+    return Bottleneck(
+        code=top.code, utilisation=top.utilisation, avg_queue_minutes=top.avg_queue_minutes, explanation=text
+    )
 
 
 @dataclass
@@ -587,8 +669,11 @@ def site_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt.da
         cycle=Avg(ExpressionWrapper(F("completed_at") - F("released_at"), output_field=_DUR), filter=completed_in),
         present=Sum(
             ExpressionWrapper(stop - Greatest(F("released_at"), start_v), output_field=_DUR),
-            filter=Q(released_at__lt=end) & (
-                Q(completed_at__isnull=True, cancelled_at__isnull=True) | Q(completed_at__gte=start) | Q(cancelled_at__gte=start)
+            filter=Q(released_at__lt=end)
+            & (
+                Q(completed_at__isnull=True, cancelled_at__isnull=True)
+                | Q(completed_at__gte=start)
+                | Q(cancelled_at__gte=start)
             ),
         ),
     )
@@ -599,9 +684,14 @@ def site_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt.da
     ).aggregate(q=Sum("quantity"), g=Sum("good_quantity"))
     cycle = _seconds(orders["cycle"]) / 3600 if orders["cycle"] is not None else None
     return SiteMetrics(
-        start=start, end=end, stations=stations, bottleneck=find_bottleneck(stations),
-        queue_length=sum(s.queue_length for s in stations), wip=sum(s.wip for s in stations),
-        orders_completed=orders["completed"], avg_order_cycle_hours=cycle,
+        start=start,
+        end=end,
+        stations=stations,
+        bottleneck=find_bottleneck(stations),
+        queue_length=sum(s.queue_length for s in stations),
+        wip=sum(s.wip for s in stations),
+        orders_completed=orders["completed"],
+        avg_order_cycle_hours=cycle,
         avg_wip_orders=(_seconds(orders["present"]) / 3600 / period_hours) if period_hours else 0.0,
         order_throughput_per_hour=orders["completed"] / period_hours if period_hours else 0.0,
         first_pass_yield=float(first_pass["g"] / first_pass["q"]) if first_pass["q"] else None,
@@ -614,15 +704,19 @@ def site_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt.da
 
 def open_defects(*, user: Any, site: Site) -> QuerySet[Defect]:
     return (
-        Defect.objects.restrict(user, "view").filter(site=site, disposition=Disposition.OPEN)
-        .select_related("work_order", "run", "workstation").order_by("-reported_at")
+        Defect.objects.restrict(user, "view")
+        .filter(site=site, disposition=Disposition.OPEN)
+        .select_related("work_order", "run", "workstation")
+        .order_by("-reported_at")
     )
 
 
 def recent_inspections(*, user: Any, site: Site) -> QuerySet[Inspection]:
     return (
-        Inspection.objects.restrict(user, "view").filter(site=site)
-        .select_related("work_order", "run", "inspector").order_by("-inspected_at")
+        Inspection.objects.restrict(user, "view")
+        .filter(site=site)
+        .select_related("work_order", "run", "inspector")
+        .order_by("-inspected_at")
     )
 
 

@@ -83,11 +83,7 @@ def _lock_order(work_order: WorkOrder) -> WorkOrder:
 
 
 def _lock_runs(work_order: WorkOrder) -> list[OperationRun]:
-    return list(
-        OperationRun.objects.select_for_update()
-        .filter(work_order=work_order)
-        .order_by("pk")
-    )
+    return list(OperationRun.objects.select_for_update().filter(work_order=work_order).order_by("pk"))
 
 
 def _lock_run(run: OperationRun) -> tuple[WorkOrder, OperationRun]:
@@ -148,23 +144,41 @@ def _forwardable(run: OperationRun) -> Decimal:
 
 
 def _new_run(
-    *, work_order: WorkOrder, operation: Operation, quantity: Decimal, at: dt.datetime, status: str = RunStatus.QUEUED,
-    attempt: int = 1, rework_of: OperationRun | None = None, split_from: OperationRun | None = None,
-    workstation: Workstation | None = None, with_setup: bool = True,
+    *,
+    work_order: WorkOrder,
+    operation: Operation,
+    quantity: Decimal,
+    at: dt.datetime,
+    status: str = RunStatus.QUEUED,
+    attempt: int = 1,
+    rework_of: OperationRun | None = None,
+    split_from: OperationRun | None = None,
+    workstation: Workstation | None = None,
+    with_setup: bool = True,
 ) -> OperationRun:
     minutes = operation.standard_minutes(quantity) if with_setup else operation.run_minutes_per_unit * quantity
     queued = status == RunStatus.QUEUED
     return OperationRun.objects.create(
-        site_id=work_order.site_id, work_order=work_order, operation=operation, sequence=operation.sequence,
-        attempt=attempt, status=status, quantity=quantity, planned_minutes=minutes,
+        site_id=work_order.site_id,
+        work_order=work_order,
+        operation=operation,
+        sequence=operation.sequence,
+        attempt=attempt,
+        status=status,
+        quantity=quantity,
+        planned_minutes=minutes,
         inspection=InspectionState.PENDING if operation.inspection_required else InspectionState.NOT_REQUIRED,
         workstation=workstation if workstation is not None else (operation.workstation if queued else None),
-        queued_at=at if queued else None, last_event_at=at if queued else None,
-        rework_of=rework_of, split_from=split_from,
+        queued_at=at if queued else None,
+        last_event_at=at if queued else None,
+        rework_of=rework_of,
+        split_from=split_from,
     )
 
 
-def _release_forward(*, work_order: WorkOrder, run: OperationRun, quantity: Decimal, at: dt.datetime) -> OperationRun | None:
+def _release_forward(
+    *, work_order: WorkOrder, run: OperationRun, quantity: Decimal, at: dt.datetime
+) -> OperationRun | None:
     """Pass ``quantity`` of ``run``'s good output on to the next step.
 
     The next step's run that release made (still waiting, never queued)
@@ -183,15 +197,23 @@ def _release_forward(*, work_order: WorkOrder, run: OperationRun, quantity: Deci
     failed_at = run.rework_of.sequence if run.rework_of_id else None
     if failed_at is not None and following.sequence <= failed_at:
         nxt = _new_run(
-            work_order=work_order, operation=following, quantity=quantity, at=at,
-            attempt=run.attempt, rework_of=run.rework_of,
+            work_order=work_order,
+            operation=following,
+            quantity=quantity,
+            at=at,
+            attempt=run.attempt,
+            rework_of=run.rework_of,
         )
     else:
         nxt = (
             OperationRun.objects.select_for_update()
             .filter(
-                work_order=work_order, sequence=following.sequence, status=RunStatus.WAITING,
-                queued_at__isnull=True, attempt=1, rework_of__isnull=True,
+                work_order=work_order,
+                sequence=following.sequence,
+                status=RunStatus.WAITING,
+                queued_at__isnull=True,
+                attempt=1,
+                rework_of__isnull=True,
             )
             .order_by("pk")
             .first()
@@ -204,14 +226,18 @@ def _release_forward(*, work_order: WorkOrder, run: OperationRun, quantity: Deci
             nxt.status = RunStatus.QUEUED
             nxt.workstation = following.workstation
             nxt.queued_at = nxt.last_event_at = at
-            nxt.save(update_fields=["quantity", "planned_minutes", "status", "workstation", "queued_at", "last_event_at"])
+            nxt.save(
+                update_fields=["quantity", "planned_minutes", "status", "workstation", "queued_at", "last_event_at"]
+            )
     if nxt.workstation_id:
         nxt.workstation = Workstation.objects.select_related("location").get(pk=nxt.workstation_id)
         _check_station_limit(nxt.workstation, at)
     broadcast(
-        site_id=work_order.site_id, type="workorder.moved",
+        site_id=work_order.site_id,
+        type="workorder.moved",
         data={**_run_payload(nxt, work_order), "from": run.workstation.code if run.workstation_id else None},
-        station_ids=_station_ids(run.workstation, nxt.workstation), occurred_at=at,
+        station_ids=_station_ids(run.workstation, nxt.workstation),
+        occurred_at=at,
     )
     return nxt
 
@@ -221,12 +247,18 @@ def _check_station_limit(station: Workstation | None, at: dt.datetime) -> None:
     check clears it once the station is back under). No query without a limit."""
     if station is None or station.wip_limit is None:
         return
-    wip = OperationRun.objects.filter(workstation=station, status__in=(RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)).count()
+    wip = OperationRun.objects.filter(
+        workstation=station, status__in=(RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
+    ).count()
     if wip > station.wip_limit:
         alert_raise(
-            site=station.site_id, kind=ALERT_QUEUE_OVER_LIMIT, subject=f"workstation:{station.code}",
-            severity=Severity.WARNING, message=f"{station.code} holds {wip} jobs against a WIP limit of {station.wip_limit}.",
-            data={"workstation": station.code, "wip": wip, "limit": station.wip_limit}, at=at,
+            site=station.site_id,
+            kind=ALERT_QUEUE_OVER_LIMIT,
+            subject=f"workstation:{station.code}",
+            severity=Severity.WARNING,
+            message=f"{station.code} holds {wip} jobs against a WIP limit of {station.wip_limit}.",
+            data={"workstation": station.code, "wip": wip, "limit": station.wip_limit},
+            at=at,
         )
 
 
@@ -276,7 +308,9 @@ def work_order_create(
     if bom is None:
         bom = BillOfMaterials.objects.filter(site=site, item=item, active=True).order_by("pk").first()
     elif bom.site_id != site.pk or bom.item_id != item.pk or not bom.active:
-        raise errors.ValidationFailed(f"Bill of materials {bom.code} is not an active BOM of {item.sku} here.", field="bom")
+        raise errors.ValidationFailed(
+            f"Bill of materials {bom.code} is not an active BOM of {item.sku} here.", field="bom"
+        )
     if not 1 <= int(priority) <= 9:
         raise errors.ValidationFailed("Priority runs from 1 (most urgent) to 9.", field="priority")
     for field, location in (("issue_location", issue_location), ("output_location", output_location)):
@@ -297,15 +331,30 @@ def work_order_create(
     try:
         with transaction.atomic():
             work_order = WorkOrder.objects.create(
-                site=site, number=number, item=item, quantity=qty, routing=routing, bom=bom, due_at=due_at,
-                priority=priority, external_ref=external_ref, output_lot_code=output_lot_code,
-                output_serials=serials, issue_location=issue_location, output_location=output_location,
+                site=site,
+                number=number,
+                item=item,
+                quantity=qty,
+                routing=routing,
+                bom=bom,
+                due_at=due_at,
+                priority=priority,
+                external_ref=external_ref,
+                output_lot_code=output_lot_code,
+                output_serials=serials,
+                issue_location=issue_location,
+                output_location=output_location,
                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
             )
     except IntegrityError as exc:
         raise errors.DuplicateWorkOrder(f"Work order {number!r} already exists.", field="number") from exc
-    audit_record(actor=actor, action="workorder.created", obj=work_order, site=site,
-                 changes={"item": item.sku, "quantity": str(qty), "routing": routing.code})
+    audit_record(
+        actor=actor,
+        action="workorder.created",
+        obj=work_order,
+        site=site,
+        changes={"item": item.sku, "quantity": str(qty), "routing": routing.code},
+    )
     return work_order
 
 
@@ -323,22 +372,30 @@ def work_order_release(*, work_order: WorkOrder, actor: Any = None, at: dt.datet
         raise errors.InvalidTransition(f"Work order {work_order.number} is {work_order.status}, not planned.")
     operations = list(
         Operation.objects.select_related("workstation", "workstation__location")
-        .filter(routing_id=work_order.routing_id).order_by("sequence")
+        .filter(routing_id=work_order.routing_id)
+        .order_by("sequence")
     )
     if not operations:
         raise errors.ValidationFailed("The routing has no operations.", field="routing")
     first = None
     for index, operation in enumerate(operations):
         run = _new_run(
-            work_order=work_order, operation=operation, quantity=work_order.quantity, at=at,
+            work_order=work_order,
+            operation=operation,
+            quantity=work_order.quantity,
+            at=at,
             status=RunStatus.QUEUED if index == 0 else RunStatus.WAITING,
         )
         first = first or run
     if work_order.bom_id:
         for line in work_order.bom.lines.select_related("component").order_by("pk"):
             stock.stock_reserve(
-                item=line.component, quantity=line.quantity_per_unit * work_order.quantity, site=work_order.site,
-                reference=work_order.number, reference_type="work_order", actor=actor,
+                item=line.component,
+                quantity=line.quantity_per_unit * work_order.quantity,
+                site=work_order.site,
+                reference=work_order.number,
+                reference_type="work_order",
+                actor=actor,
             )
     _check_station_limit(operations[0].workstation, at)
     work_order.status = WorkOrderStatus.RELEASED
@@ -346,8 +403,11 @@ def work_order_release(*, work_order: WorkOrder, actor: Any = None, at: dt.datet
     work_order.save(update_fields=["status", "released_at", "updated_at"])
     audit_record(actor=actor, action="workorder.released", obj=work_order, site=work_order.site)
     broadcast(
-        site_id=work_order.site_id, type="workorder.released",
-        data=_run_payload(first, work_order), station_ids=_station_ids(operations[0].workstation), occurred_at=at,
+        site_id=work_order.site_id,
+        type="workorder.released",
+        data=_run_payload(first, work_order),
+        station_ids=_station_ids(operations[0].workstation),
+        occurred_at=at,
     )
     return work_order
 
@@ -391,12 +451,18 @@ def operation_arrive(
     runs = list(
         OperationRun.objects.select_for_update(of=("self",))
         .select_related("operation", "workstation")
-        .filter(work_order=work_order, status__in=(RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED))
+        .filter(
+            work_order=work_order, status__in=(RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
+        )
         .order_by("pk")
     )
     runs.sort(key=lambda r: (r.sequence, r.pk))
     for run in runs:
-        if run.workstation_id == workstation.pk and run.status in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED):
+        if run.workstation_id == workstation.pk and run.status in (
+            RunStatus.QUEUED,
+            RunStatus.RUNNING,
+            RunStatus.PAUSED,
+        ):
             return ArrivalResult(run, False, "already_here")
     target = next((r for r in runs if r.status == RunStatus.QUEUED and r.operation.accepts(workstation)), None)
     if target is None:
@@ -407,7 +473,9 @@ def operation_arrive(
                 raise errors.PredecessorNotDone(
                     f"{work_order.number} has nothing ready for {workstation.code}: the previous step is not done."
                 )
-            raise errors.WrongStation(f"{work_order.number} has no step to do at {workstation.code}.", field="workstation")
+            raise errors.WrongStation(
+                f"{work_order.number} has no step to do at {workstation.code}.", field="workstation"
+            )
         return ArrivalResult(None, False, reason)
     if target.last_event_at is not None and at < target.last_event_at:
         return ArrivalResult(target, False, "stale")
@@ -417,9 +485,11 @@ def operation_arrive(
     target.save(update_fields=["workstation", "queued_at", "last_event_at"])
     _check_station_limit(workstation, at)
     broadcast(
-        site_id=work_order.site_id, type="workorder.moved",
+        site_id=work_order.site_id,
+        type="workorder.moved",
         data={**_run_payload(target, work_order), "from": previous.code if previous else None},
-        station_ids=_station_ids(previous, workstation), occurred_at=at,
+        station_ids=_station_ids(previous, workstation),
+        occurred_at=at,
     )
     return ArrivalResult(target, True, "arrived")
 
@@ -480,13 +550,20 @@ def operation_start(
         work_order.save(update_fields=["status", "started_at", "updated_at"])
     station = Workstation.objects.select_related("location").get(pk=station.pk)
     run.workstation = station
-    broadcast(site_id=work_order.site_id, type="operation.started", data=_run_payload(run, work_order),
-              station_ids=_station_ids(station), occurred_at=at)
+    broadcast(
+        site_id=work_order.site_id,
+        type="operation.started",
+        data=_run_payload(run, work_order),
+        station_ids=_station_ids(station),
+        occurred_at=at,
+    )
     return run
 
 
 @transaction.atomic
-def operation_pause(*, run: OperationRun, actor: Any = None, at: dt.datetime | None = None, reason: str = "") -> OperationRun:
+def operation_pause(
+    *, run: OperationRun, actor: Any = None, at: dt.datetime | None = None, reason: str = ""
+) -> OperationRun:
     """Pause a running run (allowed on hold: a hold pauses work)."""
     at = _now(at)
     work_order, run = _lock_run(run)
@@ -494,8 +571,13 @@ def operation_pause(*, run: OperationRun, actor: Any = None, at: dt.datetime | N
         raise errors.InvalidTransition(f"Step {run.sequence} of {work_order.number} is {run.status}, not running.")
     run.status, run.paused_at, run.last_event_at = RunStatus.PAUSED, at, at
     run.save(update_fields=["status", "paused_at", "last_event_at"])
-    broadcast(site_id=work_order.site_id, type="operation.paused", data={**_run_payload(run, work_order), "reason": reason},
-              station_ids=_station_ids(run.workstation), occurred_at=at)
+    broadcast(
+        site_id=work_order.site_id,
+        type="operation.paused",
+        data={**_run_payload(run, work_order), "reason": reason},
+        station_ids=_station_ids(run.workstation),
+        occurred_at=at,
+    )
     return run
 
 
@@ -520,8 +602,13 @@ def operation_resume(*, run: OperationRun, operator: Any = None, at: dt.datetime
     if getattr(operator, "is_authenticated", False):
         run.operator = operator
     run.save(update_fields=["status", "paused_at", "paused_seconds", "last_event_at", "operator"])
-    broadcast(site_id=work_order.site_id, type="operation.started", data=_run_payload(run, work_order),
-              station_ids=_station_ids(run.workstation), occurred_at=at)
+    broadcast(
+        site_id=work_order.site_id,
+        type="operation.started",
+        data=_run_payload(run, work_order),
+        station_ids=_station_ids(run.workstation),
+        occurred_at=at,
+    )
     return run
 
 
@@ -533,8 +620,13 @@ def _issue_location(work_order: WorkOrder, run: OperationRun) -> Location:
 
 
 def _issue_components(
-    *, work_order: WorkOrder, run: OperationRun, quantity: Decimal, components: Sequence[dict] | None,
-    actor: Any, at: dt.datetime,
+    *,
+    work_order: WorkOrder,
+    run: OperationRun,
+    quantity: Decimal,
+    components: Sequence[dict] | None,
+    actor: Any,
+    at: dt.datetime,
 ) -> list:
     """Issue this step's components: backflushed from the BOM for first-time
     units, or exactly as ``components`` says (item, quantity, lot, serials,
@@ -544,8 +636,10 @@ def _issue_components(
     wanted: list[dict] = []
     if work_order.bom_id and run.attempt == 1:
         first_sequence = (
-            Operation.objects.filter(routing_id=work_order.routing_id).order_by("sequence")
-            .values_list("sequence", flat=True).first()
+            Operation.objects.filter(routing_id=work_order.routing_id)
+            .order_by("sequence")
+            .values_list("sequence", flat=True)
+            .first()
         )
         for line in work_order.bom.lines.select_related("component").order_by("pk"):
             at_step = line.operation_sequence if line.operation_sequence is not None else first_sequence
@@ -559,9 +653,15 @@ def _issue_components(
             continue
         moves.extend(
             stock.stock_issue(
-                item=entry["item"], quantity=entry["quantity"], location=entry.get("location") or location,
-                lot=entry.get("lot"), serials=entry.get("serials"), reference=work_order.number,
-                reference_type="work_order", actor=actor, occurred_at=at,
+                item=entry["item"],
+                quantity=entry["quantity"],
+                location=entry.get("location") or location,
+                lot=entry.get("lot"),
+                serials=entry.get("serials"),
+                reference=work_order.number,
+                reference_type="work_order",
+                actor=actor,
+                occurred_at=at,
             )
         )
     MaterialIssue.objects.bulk_create(
@@ -624,36 +724,64 @@ def operation_complete(
     run.scrap_quantity += scrap
     if remainder > 0:
         run.quantity = done
-    run.save(update_fields=[
-        "status", "finished_at", "last_event_at", "good_quantity", "scrap_quantity", "quantity",
-        "paused_at", "paused_seconds",
-    ])
+    run.save(
+        update_fields=[
+            "status",
+            "finished_at",
+            "last_event_at",
+            "good_quantity",
+            "scrap_quantity",
+            "quantity",
+            "paused_at",
+            "paused_seconds",
+        ]
+    )
     if remainder > 0:
         _new_run(
-            work_order=work_order, operation=run.operation, quantity=remainder, at=at, attempt=run.attempt,
-            rework_of=run.rework_of, split_from=run, workstation=run.workstation, with_setup=False,
+            work_order=work_order,
+            operation=run.operation,
+            quantity=remainder,
+            at=at,
+            attempt=run.attempt,
+            rework_of=run.rework_of,
+            split_from=run,
+            workstation=run.workstation,
+            with_setup=False,
         )
     _issue_components(work_order=work_order, run=run, quantity=good + scrap, components=components, actor=actor, at=at)
     if scrap > 0:
         Defect.objects.create(
-            site_id=work_order.site_id, work_order=work_order, run=run, workstation=run.workstation,
-            code=scrap_code or "SCRAP", quantity=scrap, disposition=Disposition.SCRAP,
-            reported_by=actor if getattr(actor, "is_authenticated", False) else None, reported_at=at,
-            disposed_by=actor if getattr(actor, "is_authenticated", False) else None, disposed_at=at,
+            site_id=work_order.site_id,
+            work_order=work_order,
+            run=run,
+            workstation=run.workstation,
+            code=scrap_code or "SCRAP",
+            quantity=scrap,
+            disposition=Disposition.SCRAP,
+            reported_by=actor if getattr(actor, "is_authenticated", False) else None,
+            reported_at=at,
+            disposed_by=actor if getattr(actor, "is_authenticated", False) else None,
+            disposed_at=at,
         )
         WorkOrder.objects.filter(pk=work_order.pk).update(quantity_scrapped=F("quantity_scrapped") + scrap)
     if run.alerted_overtime:
         alert_clear(site=work_order.site_id, kind=ALERT_OVERTIME, subject=f"run:{run.pk}", at=at)
-    broadcast(site_id=work_order.site_id, type="operation.completed",
-              data={**_run_payload(run, work_order), "good": str(good), "scrap": str(scrap)},
-              station_ids=_station_ids(run.workstation), occurred_at=at)
+    broadcast(
+        site_id=work_order.site_id,
+        type="operation.completed",
+        data={**_run_payload(run, work_order), "good": str(good), "scrap": str(scrap)},
+        station_ids=_station_ids(run.workstation),
+        occurred_at=at,
+    )
     if run.inspection != InspectionState.PENDING:
         _release_forward(work_order=work_order, run=run, quantity=_forwardable(run), at=at)
     return run
 
 
 @transaction.atomic
-def operation_skip(*, run: OperationRun, actor: Any = None, reason: str = "", at: dt.datetime | None = None) -> OperationRun:
+def operation_skip(
+    *, run: OperationRun, actor: Any = None, reason: str = "", at: dt.datetime | None = None
+) -> OperationRun:
     """Skip a queued step without an inspection: its whole quantity goes on."""
     at = _now(at)
     work_order, run = _lock_run(run)
@@ -705,7 +833,9 @@ def inspection_record(
         check = result.get("check")
         name = check.name if isinstance(check, CheckItem) else str(check or "")
         if name not in checks:
-            raise errors.ValidationFailed(f"Step {run.sequence} has no check {name!r}.", field=f"results[{index}].check")
+            raise errors.ValidationFailed(
+                f"Step {run.sequence} has no check {name!r}.", field=f"results[{index}].check"
+            )
         if name in seen:
             raise errors.ValidationFailed(f"Check {name!r} given twice.", field=f"results[{index}].check")
         seen.add(name)
@@ -719,7 +849,9 @@ def inspection_record(
         if item.kind == CheckKind.MEASUREMENT and value is None:
             raise errors.ValidationFailed(f"Check {name!r} needs a measured value.", field=f"results[{index}].value")
         if item.kind == CheckKind.PASS_FAIL and result.get("passed") is None:
-            raise errors.ValidationFailed(f"Check {name!r} needs passed true or false.", field=f"results[{index}].passed")
+            raise errors.ValidationFailed(
+                f"Check {name!r} needs passed true or false.", field=f"results[{index}].passed"
+            )
         evaluated.append((item, item.evaluate(passed=result.get("passed"), value=value), value))
     missing = sorted(set(checks) - seen)
     if missing:
@@ -732,13 +864,21 @@ def inspection_record(
         ok = all(flag for _, flag, _ in evaluated)
     bad = None
     if not ok:
-        bad = run.good_quantity if failed_quantity is None else _qty(failed_quantity, item=work_order.item, field="failed_quantity")
+        bad = (
+            run.good_quantity
+            if failed_quantity is None
+            else _qty(failed_quantity, item=work_order.item, field="failed_quantity")
+        )
         if bad > run.good_quantity - run.released_quantity:
             raise errors.ValidationFailed("More failed units than the run has.", field="failed_quantity")
     inspection = Inspection.objects.create(
-        site_id=work_order.site_id, run=run, work_order=work_order,
-        inspector=inspector if getattr(inspector, "is_authenticated", False) else None, inspected_at=at,
-        result=InspectionResult.PASS if ok else InspectionResult.FAIL, notes=notes,
+        site_id=work_order.site_id,
+        run=run,
+        work_order=work_order,
+        inspector=inspector if getattr(inspector, "is_authenticated", False) else None,
+        inspected_at=at,
+        result=InspectionResult.PASS if ok else InspectionResult.FAIL,
+        notes=notes,
     )
     CheckResult.objects.bulk_create(
         [CheckResult(inspection=inspection, check_item=c, passed=flag, value=v) for c, flag, v in evaluated]
@@ -753,16 +893,27 @@ def inspection_record(
     run.save(update_fields=["inspection", "status", "last_event_at"])
     if bad and bad > 0:
         Defect.objects.create(
-            site_id=work_order.site_id, work_order=work_order, run=run, workstation=run.workstation,
-            inspection=inspection, code=defect_code or "INSPECTION_FAILED", quantity=bad,
-            description=notes, reported_by=inspection.inspector, reported_at=at,
+            site_id=work_order.site_id,
+            work_order=work_order,
+            run=run,
+            workstation=run.workstation,
+            inspection=inspection,
+            code=defect_code or "INSPECTION_FAILED",
+            quantity=bad,
+            description=notes,
+            reported_by=inspection.inspector,
+            reported_at=at,
         )
     failing = [c.name for c, flag, _ in evaluated if not flag]
     alert_raise(
-        site=work_order.site_id, kind=ALERT_INSPECTION_FAILED, subject=f"run:{run.pk}", severity=Severity.WARNING,
+        site=work_order.site_id,
+        kind=ALERT_INSPECTION_FAILED,
+        subject=f"run:{run.pk}",
+        severity=Severity.WARNING,
         message=f"{work_order.number} failed inspection at step {run.sequence} ({run.operation.name})"
         + (f": {', '.join(failing)}" if failing else "."),
-        data={"work_order": work_order.number, "run": run.pk, "checks": failing}, at=at,
+        data={"work_order": work_order.number, "run": run.pk, "checks": failing},
+        at=at,
     )
     _resolve_defect_flow(work_order=work_order, run=run, at=at)
     return inspection
@@ -784,14 +935,22 @@ def _apply_disposition(
             station = run.workstation
             location = _issue_location(work_order, run) if station else work_order.issue_location
             stock.stock_scrap(
-                item=defect.component, quantity=qty, location=location, lot=defect.component_lot,
-                reason=f"defect {defect.code}", reference=work_order.number, reference_type="work_order", actor=actor,
+                item=defect.component,
+                quantity=qty,
+                location=location,
+                lot=defect.component_lot,
+                reason=f"defect {defect.code}",
+                reference=work_order.number,
+                reference_type="work_order",
+                actor=actor,
                 occurred_at=at,
             )
     elif disposition == Disposition.REWORK:
-        target = Operation.objects.select_related("workstation").filter(
-            routing_id=work_order.routing_id, sequence=defect.rework_to_sequence
-        ).first()
+        target = (
+            Operation.objects.select_related("workstation")
+            .filter(routing_id=work_order.routing_id, sequence=defect.rework_to_sequence)
+            .first()
+        )
         if run.status in (RunStatus.RUNNING, RunStatus.PAUSED):
             run.quantity -= qty
         else:
@@ -799,19 +958,35 @@ def _apply_disposition(
         run.save(update_fields=["quantity", "good_quantity"])
         # Rework runs answer to the run that failed (this one), up to whose step they repeat.
         rework = _new_run(
-            work_order=work_order, operation=target, quantity=qty, at=at, attempt=run.attempt + 1, rework_of=run,
+            work_order=work_order,
+            operation=target,
+            quantity=qty,
+            at=at,
+            attempt=run.attempt + 1,
+            rework_of=run,
         )
         if target.workstation_id:
             rework.workstation = Workstation.objects.select_related("location").get(pk=target.workstation_id)
         broadcast(
-            site_id=work_order.site_id, type="workorder.moved",
-            data={**_run_payload(rework, work_order), "rework": True, "from": run.workstation.code if run.workstation_id else None},
-            station_ids=_station_ids(run.workstation, rework.workstation), occurred_at=at,
+            site_id=work_order.site_id,
+            type="workorder.moved",
+            data={
+                **_run_payload(rework, work_order),
+                "rework": True,
+                "from": run.workstation.code if run.workstation_id else None,
+            },
+            station_ids=_station_ids(run.workstation, rework.workstation),
+            occurred_at=at,
         )
 
 
 def _check_disposition(
-    *, work_order: WorkOrder, run: OperationRun, disposition: str, rework_to_sequence: int | None, quantity: Decimal,
+    *,
+    work_order: WorkOrder,
+    run: OperationRun,
+    disposition: str,
+    rework_to_sequence: int | None,
+    quantity: Decimal,
     defect: Defect | None = None,
 ) -> int | None:
     if disposition not in Disposition.values:
@@ -820,7 +995,9 @@ def _check_disposition(
         if disposition == Disposition.OPEN:
             raise errors.ValidationFailed("A defect found while running needs a disposition.", field="disposition")
         if disposition == Disposition.REWORK and quantity >= run.quantity - run.scrap_quantity:
-            raise errors.ValidationFailed("Rework of the whole run: complete it, then record the defect.", field="quantity")
+            raise errors.ValidationFailed(
+                "Rework of the whole run: complete it, then record the defect.", field="quantity"
+            )
         if disposition == Disposition.SCRAP and quantity > run.quantity - run.scrap_quantity:
             raise errors.ValidationFailed("More scrap than the run has.", field="quantity")
     elif run.status in (RunStatus.DONE, RunStatus.FAILED):
@@ -829,14 +1006,18 @@ def _check_disposition(
         if disposition != Disposition.USE_AS_IS and quantity > room:
             raise errors.ValidationFailed(
                 f"Only {max(room, ZERO).normalize():f} unit(s) of step {run.sequence} are still here; record the"
-                " defect at the step where the units are now.", field="quantity",
+                " defect at the step where the units are now.",
+                field="quantity",
             )
     else:
         raise errors.InvalidTransition(f"Step {run.sequence} is {run.status}; no defect can be recorded on it.")
     if disposition != Disposition.REWORK:
         return None
     target = run.sequence if rework_to_sequence is None else int(rework_to_sequence)
-    if target > run.sequence or not Operation.objects.filter(routing_id=work_order.routing_id, sequence=target).exists():
+    if (
+        target > run.sequence
+        or not Operation.objects.filter(routing_id=work_order.routing_id, sequence=target).exists()
+    ):
         raise errors.ValidationFailed(
             f"Rework goes back to a step of the routing at or before step {run.sequence}.", field="rework_to_sequence"
         )
@@ -878,10 +1059,21 @@ def defect_record(
     )
     user = actor if getattr(actor, "is_authenticated", False) else None
     defect = Defect.objects.create(
-        site_id=work_order.site_id, work_order=work_order, run=run, workstation=run.workstation, code=code.strip(),
-        description=description, quantity=qty, disposition=disposition, rework_to_sequence=target,
-        component=component, component_lot=component_lot, reported_by=user, reported_at=at,
-        disposed_by=user if disposition else None, disposed_at=at if disposition else None,
+        site_id=work_order.site_id,
+        work_order=work_order,
+        run=run,
+        workstation=run.workstation,
+        code=code.strip(),
+        description=description,
+        quantity=qty,
+        disposition=disposition,
+        rework_to_sequence=target,
+        component=component,
+        component_lot=component_lot,
+        reported_by=user,
+        reported_at=at,
+        disposed_by=user if disposition else None,
+        disposed_at=at if disposition else None,
     )
     if disposition:
         _apply_disposition(work_order=work_order, run=run, defect=defect, actor=actor, at=at)
@@ -891,21 +1083,31 @@ def defect_record(
 
 @transaction.atomic
 def defect_dispose(
-    *, defect: Defect, disposition: str, rework_to_sequence: int | None = None, actor: Any = None,
+    *,
+    defect: Defect,
+    disposition: str,
+    rework_to_sequence: int | None = None,
+    actor: Any = None,
     at: dt.datetime | None = None,
 ) -> Defect:
     """Decide an open defect (rework, scrap or use as is); see ``defect_record``."""
     at = _now(at)
     work_order, run = _lock_run(OperationRun(pk=defect.run_id, work_order_id=defect.work_order_id))
-    defect = Defect.objects.select_for_update(of=("self",)).select_related("component", "component_lot").get(pk=defect.pk)
+    defect = (
+        Defect.objects.select_for_update(of=("self",)).select_related("component", "component_lot").get(pk=defect.pk)
+    )
     _require_open(work_order, "dispose of a defect")
     if defect.disposition != Disposition.OPEN:
         raise errors.InvalidTransition(f"Defect {defect.pk} is already decided ({defect.disposition}).")
     if disposition == Disposition.OPEN:
         raise errors.ValidationFailed("Choose rework, scrap or use as is.", field="disposition")
     target = _check_disposition(
-        work_order=work_order, run=run, disposition=disposition, rework_to_sequence=rework_to_sequence,
-        quantity=defect.quantity, defect=defect,
+        work_order=work_order,
+        run=run,
+        disposition=disposition,
+        rework_to_sequence=rework_to_sequence,
+        quantity=defect.quantity,
+        defect=defect,
     )
     defect.disposition, defect.rework_to_sequence = disposition, target
     defect.disposed_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -915,8 +1117,13 @@ def defect_dispose(
     _resolve_defect_flow(work_order=work_order, run=run, at=at)
     if not Defect.objects.filter(run=run, disposition=Disposition.OPEN).exists():
         alert_clear(site=work_order.site_id, kind=ALERT_INSPECTION_FAILED, subject=f"run:{run.pk}", at=at)
-    audit_record(actor=actor, action="defect.disposed", obj=defect, site=work_order.site,
-                 changes={"disposition": disposition, "rework_to_sequence": target})
+    audit_record(
+        actor=actor,
+        action="defect.disposed",
+        obj=defect,
+        site=work_order.site,
+        changes={"disposition": disposition, "rework_to_sequence": target},
+    )
     return defect
 
 
@@ -925,7 +1132,11 @@ def defect_dispose(
 
 @transaction.atomic
 def hold_place(
-    *, reason: str, work_order: WorkOrder | None = None, lot: Lot | None = None, actor: Any = None,
+    *,
+    reason: str,
+    work_order: WorkOrder | None = None,
+    lot: Lot | None = None,
+    actor: Any = None,
     at: dt.datetime | None = None,
 ) -> Hold:
     """Stop a work order (its running steps pause; nothing starts or completes
@@ -944,7 +1155,9 @@ def hold_place(
     work_order = _lock_order(work_order)
     if work_order.status in (WorkOrderStatus.COMPLETED, WorkOrderStatus.CANCELLED):
         raise errors.InvalidTransition(f"Work order {work_order.number} is {work_order.status}; it cannot be held.")
-    hold = Hold.objects.create(site_id=work_order.site_id, work_order=work_order, reason=reason, placed_by=user, placed_at=at)
+    hold = Hold.objects.create(
+        site_id=work_order.site_id, work_order=work_order, reason=reason, placed_by=user, placed_at=at
+    )
     if work_order.status != WorkOrderStatus.ON_HOLD:
         work_order.status_before_hold = work_order.status
         work_order.status = WorkOrderStatus.ON_HOLD
@@ -957,9 +1170,13 @@ def hold_place(
     )
     stations = Workstation.objects.select_related("location").filter(pk__in=[r.workstation_id for r in running])
     audit_record(actor=actor, action="workorder.held", obj=work_order, site=work_order.site, changes={"reason": reason})
-    broadcast(site_id=work_order.site_id, type="workorder.held",
-              data={"work_order": work_order.number, "work_order_status": work_order.status, "reason": reason},
-              station_ids=_station_ids(*stations), occurred_at=at)
+    broadcast(
+        site_id=work_order.site_id,
+        type="workorder.held",
+        data={"work_order": work_order.number, "work_order_status": work_order.status, "reason": reason},
+        station_ids=_station_ids(*stations),
+        occurred_at=at,
+    )
     return hold
 
 
@@ -986,8 +1203,12 @@ def hold_release(*, hold: Hold, actor: Any = None, note: str = "", at: dt.dateti
         work_order.status_before_hold = ""
         work_order.save(update_fields=["status", "status_before_hold", "updated_at"])
     audit_record(actor=actor, action="workorder.hold_released", obj=work_order, site=work_order.site)
-    broadcast(site_id=work_order.site_id, type="workorder.hold_released",
-              data={"work_order": work_order.number, "work_order_status": work_order.status}, occurred_at=at)
+    broadcast(
+        site_id=work_order.site_id,
+        type="workorder.hold_released",
+        data={"work_order": work_order.number, "work_order_status": work_order.status},
+        occurred_at=at,
+    )
     return hold
 
 
@@ -1030,11 +1251,15 @@ def work_order_complete(
     item = work_order.item
     target = location or work_order.output_location
     if target is None:
-        last = max((r for r in runs if r.sequence == last_sequence and r.workstation_id), key=lambda r: r.pk, default=None)
+        last = max(
+            (r for r in runs if r.sequence == last_sequence and r.workstation_id), key=lambda r: r.pk, default=None
+        )
         target = last.workstation.location if last else None
     if finished > 0:
         if target is None or target.site_id != work_order.site_id or target.is_virtual:
-            raise errors.ValidationFailed("Say where the finished goods go (a real location of the site).", field="location")
+            raise errors.ValidationFailed(
+                "Say where the finished goods go (a real location of the site).", field="location"
+            )
         codes = list(serials if serials is not None else work_order.output_serials or [])
         if item.is_serial_tracked and len(codes) != finished:
             raise errors.ValidationFailed(
@@ -1044,11 +1269,23 @@ def work_order_complete(
         code = None
         if item.tracking != Item.Tracking.NONE:
             code = lot_code or work_order.output_lot_code or (work_order.number if item.is_lot_tracked else None)
-        consumed = [mi.move for mi in MaterialIssue.objects.select_related("move__item", "move__lot", "move__serial")
-                    .filter(work_order=work_order).order_by("pk")]
+        consumed = [
+            mi.move
+            for mi in MaterialIssue.objects.select_related("move__item", "move__lot", "move__serial")
+            .filter(work_order=work_order)
+            .order_by("pk")
+        ]
         moves = stock.stock_produce(
-            item=item, quantity=finished, location=target, lot_code=code, serials=codes or None, consumed=consumed,
-            reference=work_order.number, reference_type="work_order", actor=actor, occurred_at=at,
+            item=item,
+            quantity=finished,
+            location=target,
+            lot_code=code,
+            serials=codes or None,
+            consumed=consumed,
+            reference=work_order.number,
+            reference_type="work_order",
+            actor=actor,
+            occurred_at=at,
         )
         work_order.output_lot = next((m.lot for m in moves if m.lot_id), None)
         if item.is_serial_tracked:
@@ -1063,33 +1300,61 @@ def work_order_complete(
     work_order.status = WorkOrderStatus.COMPLETED
     work_order.completed_at = at
     work_order.quantity_completed = finished
-    work_order.save(update_fields=[
-        "status", "completed_at", "quantity_completed", "output_lot", "output_serials", "output_location",
-        "output_lot_code", "updated_at",
-    ])
+    work_order.save(
+        update_fields=[
+            "status",
+            "completed_at",
+            "quantity_completed",
+            "output_lot",
+            "output_serials",
+            "output_location",
+            "output_lot_code",
+            "updated_at",
+        ]
+    )
     alert_clear(site=work_order.site_id, kind=ALERT_LATE, subject=f"workorder:{work_order.number}", at=at)
-    audit_record(actor=actor, action="workorder.completed", obj=work_order, site=work_order.site,
-                 changes={"quantity": str(finished), "lot": work_order.output_lot_code})
-    broadcast(site_id=work_order.site_id, type="workorder.completed",
-              data={"work_order": work_order.number, "work_order_status": work_order.status,
-                    "quantity": str(finished), "lot": work_order.output_lot_code or None}, occurred_at=at)
+    audit_record(
+        actor=actor,
+        action="workorder.completed",
+        obj=work_order,
+        site=work_order.site,
+        changes={"quantity": str(finished), "lot": work_order.output_lot_code},
+    )
+    broadcast(
+        site_id=work_order.site_id,
+        type="workorder.completed",
+        data={
+            "work_order": work_order.number,
+            "work_order_status": work_order.status,
+            "quantity": str(finished),
+            "lot": work_order.output_lot_code or None,
+        },
+        occurred_at=at,
+    )
     return work_order
 
 
 @transaction.atomic
-def work_order_cancel(*, work_order: WorkOrder, reason: str = "", actor: Any = None, at: dt.datetime | None = None) -> WorkOrder:
+def work_order_cancel(
+    *, work_order: WorkOrder, reason: str = "", actor: Any = None, at: dt.datetime | None = None
+) -> WorkOrder:
     """Cancel an order that is not finished: open steps are skipped, its holds
     released and its component reservations released. Material already
     issued stays consumed (the ledger keeps it in production)."""
     at = _now(at)
     work_order = _lock_order(work_order)
     if work_order.status in (WorkOrderStatus.COMPLETED, WorkOrderStatus.CANCELLED):
-        raise errors.InvalidTransition(f"Work order {work_order.number} is {work_order.status}; it cannot be cancelled.")
+        raise errors.InvalidTransition(
+            f"Work order {work_order.number} is {work_order.status}; it cannot be cancelled."
+        )
     runs = _lock_runs(work_order)
-    open_runs = [r for r in runs if r.status in (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)]
+    open_runs = [
+        r for r in runs if r.status in (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
+    ]
     OperationRun.objects.filter(pk__in=[r.pk for r in open_runs]).update(status=RunStatus.SKIPPED, last_event_at=at)
     Hold.objects.open().filter(work_order=work_order).update(
-        released_at=at, released_by=actor if getattr(actor, "is_authenticated", False) else None,
+        released_at=at,
+        released_by=actor if getattr(actor, "is_authenticated", False) else None,
         release_note="work order cancelled",
     )
     stock.stock_release_reservation(reference=work_order.number, reference_type="work_order")
@@ -1098,11 +1363,19 @@ def work_order_cancel(*, work_order: WorkOrder, reason: str = "", actor: Any = N
     work_order.cancelled_at = at
     work_order.save(update_fields=["status", "status_before_hold", "cancelled_at", "updated_at"])
     alert_clear(site=work_order.site_id, kind=ALERT_LATE, subject=f"workorder:{work_order.number}", at=at)
-    audit_record(actor=actor, action="workorder.cancelled", obj=work_order, site=work_order.site, changes={"reason": reason})
-    stations = Workstation.objects.select_related("location").filter(pk__in=[r.workstation_id for r in open_runs if r.workstation_id])
-    broadcast(site_id=work_order.site_id, type="workorder.cancelled",
-              data={"work_order": work_order.number, "work_order_status": work_order.status},
-              station_ids=_station_ids(*stations), occurred_at=at)
+    audit_record(
+        actor=actor, action="workorder.cancelled", obj=work_order, site=work_order.site, changes={"reason": reason}
+    )
+    stations = Workstation.objects.select_related("location").filter(
+        pk__in=[r.workstation_id for r in open_runs if r.workstation_id]
+    )
+    broadcast(
+        site_id=work_order.site_id,
+        type="workorder.cancelled",
+        data={"work_order": work_order.number, "work_order_status": work_order.status},
+        station_ids=_station_ids(*stations),
+        occurred_at=at,
+    )
     return work_order
 
 
@@ -1111,8 +1384,14 @@ def work_order_cancel(*, work_order: WorkOrder, reason: str = "", actor: Any = N
 
 @transaction.atomic
 def workstation_create(
-    *, location: Location, name: str = "", capacity: int = 1, wip_limit: int | None = None,
-    group=None, supply_location: Location | None = None, operators: Iterable[Any] = (),
+    *,
+    location: Location,
+    name: str = "",
+    capacity: int = 1,
+    wip_limit: int | None = None,
+    group=None,
+    supply_location: Location | None = None,
+    operators: Iterable[Any] = (),
 ) -> Workstation:
     """Make a workstation of a location of kind workstation (code = the location's)."""
     if location.kind != "workstation":
@@ -1124,10 +1403,18 @@ def workstation_create(
     if group is not None and group.site_id != location.site_id:
         raise errors.ValidationFailed("The group is at another site.", field="group")
     if supply_location is not None and (supply_location.site_id != location.site_id or supply_location.is_virtual):
-        raise errors.ValidationFailed("The supply location must be a real location of the site.", field="supply_location")
+        raise errors.ValidationFailed(
+            "The supply location must be a real location of the site.", field="supply_location"
+        )
     station = Workstation.objects.create(
-        location=location, site_id=location.site_id, code=location.code, name=name or location.name,
-        capacity=capacity, wip_limit=wip_limit, group=group, supply_location=supply_location,
+        location=location,
+        site_id=location.site_id,
+        code=location.code,
+        name=name or location.name,
+        capacity=capacity,
+        wip_limit=wip_limit,
+        group=group,
+        supply_location=supply_location,
     )
     station.operators.set(list(operators))
     return station
@@ -1157,11 +1444,20 @@ def check_overtime(*, site: Site, now: dt.datetime | None = None) -> int:
         limit = float(run.planned_minutes) * factor
         if run.planned_minutes > 0 and elapsed_min > limit:
             alert_raise(
-                site=site, kind=ALERT_OVERTIME, subject=f"run:{run.pk}", severity=Severity.WARNING,
+                site=site,
+                kind=ALERT_OVERTIME,
+                subject=f"run:{run.pk}",
+                severity=Severity.WARNING,
                 message=f"{run.work_order.number} step {run.sequence} at {run.workstation.code} has run "
                 f"{elapsed_min:.0f} min against a standard of {float(run.planned_minutes):.0f} min.",
-                data={"work_order": run.work_order.number, "run": run.pk, "elapsed_minutes": round(elapsed_min, 1),
-                      "standard_minutes": float(run.planned_minutes), "factor": factor}, at=now,
+                data={
+                    "work_order": run.work_order.number,
+                    "run": run.pk,
+                    "elapsed_minutes": round(elapsed_min, 1),
+                    "standard_minutes": float(run.planned_minutes),
+                    "factor": factor,
+                },
+                at=now,
             )
             if not run.alerted_overtime:
                 OperationRun.objects.filter(pk=run.pk).update(alerted_overtime=True)
@@ -1183,9 +1479,13 @@ def check_wip_limits(*, site: Site, now: dt.datetime | None = None) -> int:
         if station.wip > station.wip_limit:
             over += 1
             alert_raise(
-                site=site, kind=ALERT_QUEUE_OVER_LIMIT, subject=subject, severity=Severity.WARNING,
+                site=site,
+                kind=ALERT_QUEUE_OVER_LIMIT,
+                subject=subject,
+                severity=Severity.WARNING,
                 message=f"{station.code} holds {station.wip} jobs against a WIP limit of {station.wip_limit}.",
-                data={"workstation": station.code, "wip": station.wip, "limit": station.wip_limit}, at=now,
+                data={"workstation": station.code, "wip": station.wip, "limit": station.wip_limit},
+                at=now,
             )
         else:
             alert_clear(site=site, kind=ALERT_QUEUE_OVER_LIMIT, subject=subject, at=now)
@@ -1199,18 +1499,23 @@ def check_late(*, site: Site, now: dt.datetime | None = None) -> int:
     now = _now(now)
     plan = site_schedule(site=site, now=now)
     late = 0
-    open_orders = WorkOrder.objects.filter(site=site, status__in=(
-        WorkOrderStatus.RELEASED, WorkOrderStatus.IN_PROGRESS, WorkOrderStatus.ON_HOLD))
+    open_orders = WorkOrder.objects.filter(
+        site=site, status__in=(WorkOrderStatus.RELEASED, WorkOrderStatus.IN_PROGRESS, WorkOrderStatus.ON_HOLD)
+    )
     for number, due_at in open_orders.order_by("pk").values_list("number", "due_at"):
         estimate = plan.orders.get(number)
         subject = f"workorder:{number}"
         if estimate is not None and due_at is not None and estimate.eta > due_at:
             late += 1
             alert_raise(
-                site=site, kind=ALERT_LATE, subject=subject, severity=Severity.WARNING,
+                site=site,
+                kind=ALERT_LATE,
+                subject=subject,
+                severity=Severity.WARNING,
                 message=f"{number} will finish {timezone.localtime(estimate.eta):%Y-%m-%d %H:%M}, after its due date "
                 f"{timezone.localtime(due_at):%Y-%m-%d %H:%M}.",
-                data={"work_order": number, "eta": estimate.eta.isoformat(), "due_at": due_at.isoformat()}, at=now,
+                data={"work_order": number, "eta": estimate.eta.isoformat(), "due_at": due_at.isoformat()},
+                at=now,
             )
         else:
             alert_clear(site=site, kind=ALERT_LATE, subject=subject, at=now)

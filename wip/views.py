@@ -53,7 +53,9 @@ def _site(request):
 def _station(request, code: str, action: str = "view") -> Workstation:
     site = _site(request)
     return get_object_or_404(
-        Workstation.objects.restrict(request.user, action).select_related("site", "location", "group"), code=code, site=site
+        Workstation.objects.restrict(request.user, action).select_related("site", "location", "group"),
+        code=code,
+        site=site,
     )
 
 
@@ -61,7 +63,8 @@ def _run(request, pk: int, action: str = "change") -> OperationRun:
     site = _site(request)
     return get_object_or_404(
         OperationRun.objects.restrict(request.user, action).select_related("work_order", "operation", "workstation"),
-        pk=pk, site=site,
+        pk=pk,
+        site=site,
     )
 
 
@@ -99,7 +102,9 @@ def board(request):
     site = _site(request)
     columns = selectors.wip_board(user=request.user, site=site)
     template = "wip/_board.html" if request.htmx else "wip/board.html"
-    return render(request, template, {"site": site, "columns": columns, "live_events": LIVE_EVENTS, "now": timezone.now()})
+    return render(
+        request, template, {"site": site, "columns": columns, "live_events": LIVE_EVENTS, "now": timezone.now()}
+    )
 
 
 # --- stations and the operator's station page ----------------------------------------
@@ -130,9 +135,13 @@ def station(request, code: str):
     rows = selectors.dispatch_list(user=request.user, workstation=workstation)
     can_work = request.user.has_perm("wip.change_operationrun")
     context = {
-        "site": workstation.site, "station": workstation, "rows": rows, "can_work": can_work,
+        "site": workstation.site,
+        "station": workstation,
+        "rows": rows,
+        "can_work": can_work,
         "can_record_defect": request.user.has_perm("wip.add_defect"),
-        "rule": dict(dispatch.RULES).get(selectors.dispatch_rule(workstation.site)), "live_events": LIVE_EVENTS,
+        "rule": dict(dispatch.RULES).get(selectors.dispatch_rule(workstation.site)),
+        "live_events": LIVE_EVENTS,
     }
     template = "wip/_station_queue.html" if request.htmx else "wip/station.html"
     return render(request, template, context)
@@ -152,7 +161,9 @@ def station_scan(request, code: str):
         number = work_order.number
 
         def arrive():
-            result = services.operation_arrive(workstation=workstation, work_order=work_order, actor=request.user, strict=True)
+            result = services.operation_arrive(
+                workstation=workstation, work_order=work_order, actor=request.user, strict=True
+            )
             if not result.changed:
                 raise DomainError(f"{number} is already here.", code="already_here")
 
@@ -171,19 +182,28 @@ def run_action(request, pk: int, verb: str):
         station = _station(request, request.POST["workstation"])
     number = run.work_order.number
     if verb == "start":
-        _attempt(request, lambda: services.operation_start(run=run, operator=request.user, workstation=station),
-                 f"Started {number} step {run.sequence}.")
+        _attempt(
+            request,
+            lambda: services.operation_start(run=run, operator=request.user, workstation=station),
+            f"Started {number} step {run.sequence}.",
+        )
     elif verb == "pause":
         _attempt(request, lambda: services.operation_pause(run=run, actor=request.user), f"Paused {number}.")
     elif verb == "resume":
         _attempt(request, lambda: services.operation_resume(run=run, operator=request.user), f"Resumed {number}.")
     elif verb == "complete":
+
         def complete():
             remaining = run.quantity - run.scrap_quantity
             good = _decimal(request.POST.get("good_quantity", remaining), "good_quantity")
             scrap = _decimal(request.POST.get("scrap_quantity", "0"), "scrap_quantity")
-            services.operation_complete(run=run, good_quantity=good, scrap_quantity=scrap,
-                                        scrap_code=request.POST.get("scrap_code") or "SCRAP", actor=request.user)
+            services.operation_complete(
+                run=run,
+                good_quantity=good,
+                scrap_quantity=scrap,
+                scrap_code=request.POST.get("scrap_code") or "SCRAP",
+                actor=request.user,
+            )
 
         _attempt(request, complete, f"Completed {number} step {run.sequence}.")
     else:
@@ -201,9 +221,13 @@ def run_defect(request, pk: int):
     def record():
         rework_to = request.POST.get("rework_to_sequence", "")
         services.defect_record(
-            run=run, code=request.POST.get("code", ""), quantity=_decimal(request.POST.get("quantity", ""), "quantity"),
-            disposition=request.POST.get("disposition", ""), description=request.POST.get("description", ""),
-            rework_to_sequence=int(rework_to) if rework_to.isdigit() else None, actor=request.user,
+            run=run,
+            code=request.POST.get("code", ""),
+            quantity=_decimal(request.POST.get("quantity", ""), "quantity"),
+            disposition=request.POST.get("disposition", ""),
+            description=request.POST.get("description", ""),
+            rework_to_sequence=int(rework_to) if rework_to.isdigit() else None,
+            actor=request.user,
         )
 
     _attempt(request, record, f"Defect recorded on {run.work_order.number}.")
@@ -221,16 +245,30 @@ def work_orders(request):
     status = request.GET.get("status", "open")
     qs = selectors.work_orders_for_user(user=request.user, site=site)
     if status == "open":
-        qs = qs.filter(status__in=(WorkOrderStatus.PLANNED, WorkOrderStatus.RELEASED, WorkOrderStatus.IN_PROGRESS,
-                                   WorkOrderStatus.ON_HOLD))
+        qs = qs.filter(
+            status__in=(
+                WorkOrderStatus.PLANNED,
+                WorkOrderStatus.RELEASED,
+                WorkOrderStatus.IN_PROGRESS,
+                WorkOrderStatus.ON_HOLD,
+            )
+        )
     elif status in WorkOrderStatus.values:
         qs = qs.filter(status=status)
     page = Paginator(qs.order_by("due_at", "number"), 50).get_page(request.GET.get("page"))
     plan = selectors.site_schedule(site=site)
     rows = [(wo, plan.orders.get(wo.number)) for wo in page]
-    return render(request, "wip/work_orders.html", {
-        "site": site, "page": page, "rows": rows, "status": status, "statuses": WorkOrderStatus.choices,
-    })
+    return render(
+        request,
+        "wip/work_orders.html",
+        {
+            "site": site,
+            "page": page,
+            "rows": rows,
+            "status": status,
+            "statuses": WorkOrderStatus.choices,
+        },
+    )
 
 
 @login_required
@@ -243,20 +281,35 @@ def work_order(request, number: str):
     steps, estimate = selectors.work_order_timeline(work_order=wo, now=now)
     defects = Defect.objects.restrict(request.user, "view").filter(work_order=wo).select_related("run", "workstation")
     holds = Hold.objects.restrict(request.user, "view").filter(work_order=wo).select_related("placed_by", "released_by")
-    return render(request, "wip/work_order.html", {
-        "site": site, "wo": wo, "steps": steps, "estimate": estimate, "gantt": charts.gantt(steps, now=now),
-        "defects": defects.order_by("-reported_at"), "holds": holds.order_by("-placed_at"), "live_events": LIVE_EVENTS,
-        "can_change": request.user.has_perm("wip.change_workorder"),
-        "can_hold": request.user.has_perm("wip.add_hold"),
-    })
+    return render(
+        request,
+        "wip/work_order.html",
+        {
+            "site": site,
+            "wo": wo,
+            "steps": steps,
+            "estimate": estimate,
+            "gantt": charts.gantt(steps, now=now),
+            "defects": defects.order_by("-reported_at"),
+            "holds": holds.order_by("-placed_at"),
+            "live_events": LIVE_EVENTS,
+            "can_change": request.user.has_perm("wip.change_workorder"),
+            "can_hold": request.user.has_perm("wip.add_hold"),
+        },
+    )
 
 
 @login_required
 @require_POST
 def work_order_action(request, number: str, verb: str):
     site = _site(request)
-    needed = {"release": "wip.change_workorder", "complete": "wip.change_workorder", "cancel": "wip.change_workorder",
-              "hold": "wip.add_hold", "release-hold": "wip.change_hold"}
+    needed = {
+        "release": "wip.change_workorder",
+        "complete": "wip.change_workorder",
+        "cancel": "wip.change_workorder",
+        "hold": "wip.add_hold",
+        "release-hold": "wip.change_hold",
+    }
     if verb not in needed:
         raise Http404("No such action.")
     if not request.user.has_perm(needed[verb]):
@@ -266,13 +319,21 @@ def work_order_action(request, number: str, verb: str):
     if verb == "release":
         _attempt(request, lambda: services.work_order_release(work_order=wo, actor=request.user), f"{number} released.")
     elif verb == "complete":
-        _attempt(request, lambda: services.work_order_complete(work_order=wo, actor=request.user), f"{number} completed.")
+        _attempt(
+            request, lambda: services.work_order_complete(work_order=wo, actor=request.user), f"{number} completed."
+        )
     elif verb == "cancel":
-        _attempt(request, lambda: services.work_order_cancel(work_order=wo, reason=reason, actor=request.user),
-                 f"{number} cancelled.")
+        _attempt(
+            request,
+            lambda: services.work_order_cancel(work_order=wo, reason=reason, actor=request.user),
+            f"{number} cancelled.",
+        )
     elif verb == "hold":
-        _attempt(request, lambda: services.hold_place(work_order=wo, reason=reason, actor=request.user), f"{number} on hold.")
+        _attempt(
+            request, lambda: services.hold_place(work_order=wo, reason=reason, actor=request.user), f"{number} on hold."
+        )
     else:
+
         def release_all():
             holds = list(Hold.objects.restrict(request.user, "change").filter(work_order=wo, released_at__isnull=True))
             if not holds:
@@ -302,11 +363,20 @@ def bottlenecks(request):
     if Workstation.objects.restrict(request.user, "view").filter(site=site).exists():
         metrics = selectors.site_metrics(site=site, start=now - dt.timedelta(hours=hours), end=now, now=now)
     bars = charts.utilisation_bars([(m.code, m.utilisation) for m in metrics.stations]) if metrics else []
-    return render(request, "wip/bottlenecks.html", {
-        "site": site, "metrics": metrics, "hours": hours, "bars": bars, "bars_height": len(bars) * 26 + 8,
-        "load": load,
-        "heatmap": charts.load_heatmap(load["stations"]), "rule": dict(dispatch.RULES).get(load.get("rule")),
-    })
+    return render(
+        request,
+        "wip/bottlenecks.html",
+        {
+            "site": site,
+            "metrics": metrics,
+            "hours": hours,
+            "bars": bars,
+            "bars_height": len(bars) * 26 + 8,
+            "load": load,
+            "heatmap": charts.load_heatmap(load["stations"]),
+            "rule": dict(dispatch.RULES).get(load.get("rule")),
+        },
+    )
 
 
 # --- quality -------------------------------------------------------------------------------
@@ -317,15 +387,21 @@ def bottlenecks(request):
 @permission_required("wip.view_defect", raise_exception=True)
 def quality(request):
     site = _site(request)
-    return render(request, "wip/quality.html", {
-        "site": site,
-        "defects": selectors.open_defects(user=request.user, site=site)[:200],
-        "inspections": selectors.recent_inspections(user=request.user, site=site).prefetch_related("results__check_item")[:50],
-        "holds": selectors.open_holds(user=request.user, site=site)[:200],
-        "dispositions": [c for c in Disposition.choices if c[0]],
-        "can_dispose": request.user.has_perm("wip.change_defect"),
-        "can_release_hold": request.user.has_perm("wip.change_hold"),
-    })
+    return render(
+        request,
+        "wip/quality.html",
+        {
+            "site": site,
+            "defects": selectors.open_defects(user=request.user, site=site)[:200],
+            "inspections": selectors.recent_inspections(user=request.user, site=site).prefetch_related(
+                "results__check_item"
+            )[:50],
+            "holds": selectors.open_holds(user=request.user, site=site)[:200],
+            "dispositions": [c for c in Disposition.choices if c[0]],
+            "can_dispose": request.user.has_perm("wip.change_defect"),
+            "can_release_hold": request.user.has_perm("wip.change_hold"),
+        },
+    )
 
 
 @login_required
@@ -335,10 +411,16 @@ def defect_dispose(request, pk: int):
     site = _site(request)
     defect = get_object_or_404(Defect.objects.restrict(request.user, "change"), pk=pk, site=site)
     rework_to = request.POST.get("rework_to_sequence", "")
-    _attempt(request, lambda: services.defect_dispose(
-        defect=defect, disposition=request.POST.get("disposition", ""), actor=request.user,
-        rework_to_sequence=int(rework_to) if rework_to.isdigit() else None,
-    ), f"Defect {defect.code} decided.")
+    _attempt(
+        request,
+        lambda: services.defect_dispose(
+            defect=defect,
+            disposition=request.POST.get("disposition", ""),
+            actor=request.user,
+            rework_to_sequence=int(rework_to) if rework_to.isdigit() else None,
+        ),
+        f"Defect {defect.code} decided.",
+    )
     return _back(request, reverse("wip:quality"))
 
 
@@ -348,8 +430,11 @@ def defect_dispose(request, pk: int):
 def hold_release(request, pk: int):
     site = _site(request)
     hold = get_object_or_404(Hold.objects.restrict(request.user, "change"), pk=pk, site=site)
-    _attempt(request, lambda: services.hold_release(hold=hold, actor=request.user, note=request.POST.get("note", "")),
-             "Hold released.")
+    _attempt(
+        request,
+        lambda: services.hold_release(hold=hold, actor=request.user, note=request.POST.get("note", "")),
+        "Hold released.",
+    )
     return _back(request, reverse("wip:quality"))
 
 
@@ -358,14 +443,22 @@ def hold_release(request, pk: int):
 
 def dashboard_panel(*, user, site) -> dict:
     """Counts for the home page (two queries)."""
-    orders = WorkOrder.objects.restrict(user, "view").filter(site=site).aggregate(
-        open=Count("pk", filter=Q(status__in=(WorkOrderStatus.RELEASED, WorkOrderStatus.IN_PROGRESS))),
-        held=Count("pk", filter=Q(status=WorkOrderStatus.ON_HOLD)),
-        planned=Count("pk", filter=Q(status=WorkOrderStatus.PLANNED)),
+    orders = (
+        WorkOrder.objects.restrict(user, "view")
+        .filter(site=site)
+        .aggregate(
+            open=Count("pk", filter=Q(status__in=(WorkOrderStatus.RELEASED, WorkOrderStatus.IN_PROGRESS))),
+            held=Count("pk", filter=Q(status=WorkOrderStatus.ON_HOLD)),
+            planned=Count("pk", filter=Q(status=WorkOrderStatus.PLANNED)),
+        )
     )
-    runs = OperationRun.objects.restrict(user, "view").filter(site=site).aggregate(
-        queued=Count("pk", filter=Q(status=RunStatus.QUEUED), distinct=True),
-        running=Count("pk", filter=Q(status=RunStatus.RUNNING), distinct=True),
-        open_defects=Count("defects", filter=Q(defects__disposition=Disposition.OPEN)),
+    runs = (
+        OperationRun.objects.restrict(user, "view")
+        .filter(site=site)
+        .aggregate(
+            queued=Count("pk", filter=Q(status=RunStatus.QUEUED), distinct=True),
+            running=Count("pk", filter=Q(status=RunStatus.RUNNING), distinct=True),
+            open_defects=Count("defects", filter=Q(defects__disposition=Disposition.OPEN)),
+        )
     )
     return {**orders, **runs}

@@ -47,17 +47,30 @@ class EpcisCaptureView(APIView):
     permission_model = StockMove  # capture posts stock moves: inventory.add_stockmove
     required_scope = "epcis_capture"
 
-    @extend_schema(request={"application/ld+json": bytes}, responses={202: dict},
-                   parameters=[OpenApiParameter("GS1-Capture-Error-Behaviour", str, OpenApiParameter.HEADER,
-                                                required=False, description="Only `rollback` (the default).")])
+    @extend_schema(
+        request={"application/ld+json": bytes},
+        responses={202: dict},
+        parameters=[
+            OpenApiParameter(
+                "GS1-Capture-Error-Behaviour",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Only `rollback` (the default).",
+            )
+        ],
+    )
     def post(self, request):
         behaviour = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
         if behaviour != "rollback":
-            raise EpcisInvalid("Only GS1-Capture-Error-Behaviour: rollback is supported.",
-                               field="GS1-Capture-Error-Behaviour")
+            raise EpcisInvalid(
+                "Only GS1-Capture-Error-Behaviour: rollback is supported.", field="GS1-Capture-Error-Behaviour"
+            )
         media_type = (request.content_type or "").split(";")[0].strip().lower()
         if media_type not in {"application/json", "application/ld+json"}:
-            raise UnsupportedMediaType(media_type or "(none)", detail="Send the EPCIS document as application/json or application/ld+json.")
+            raise UnsupportedMediaType(
+                media_type or "(none)", detail="Send the EPCIS document as application/json or application/ld+json."
+            )
         try:
             body = request.body
         except RawPostDataException as exc:  # the stream was consumed before the view (no Content-Length)
@@ -68,8 +81,9 @@ class EpcisCaptureView(APIView):
         def handler() -> Response:
             result = epcis_capture(body=request.body, user=request.user)
             location = reverse("epcis-capture-detail", kwargs={"pk": result.capture.pk})
-            return Response(_job(result.capture), status=status.HTTP_202_ACCEPTED,
-                            headers={"Location": location, **VERSION_HEADERS})
+            return Response(
+                _job(result.capture), status=status.HTTP_202_ACCEPTED, headers={"Location": location, **VERSION_HEADERS}
+            )
 
         response = idempotent(request, handler)
         if response.status_code == status.HTTP_202_ACCEPTED and "Location" not in response:
@@ -93,11 +107,24 @@ class EpcisEventsView(APIView):
 
     required_scope = "read_inventory"
 
-    @extend_schema(parameters=[
-        OpenApiParameter(name, str, required=False) for name in (
-            "eventType", "GE_eventTime", "LT_eventTime", "EQ_bizStep", "MATCH_epc", "MATCH_anyEPCClass",
-            "EQ_readPoint", "EQ_bizLocation", "perPage", "nextPageToken")
-    ], responses={200: dict})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, str, required=False)
+            for name in (
+                "eventType",
+                "GE_eventTime",
+                "LT_eventTime",
+                "EQ_bizStep",
+                "MATCH_epc",
+                "MATCH_anyEPCClass",
+                "EQ_readPoint",
+                "EQ_bizLocation",
+                "perPage",
+                "nextPageToken",
+            )
+        ],
+        responses={200: dict},
+    )
     def get(self, request):
         query = epcis_query.query_from_params(request.query_params)
         page = epcis_query.epcis_events(user=request.user, query=query)

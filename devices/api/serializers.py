@@ -13,8 +13,19 @@ class ReaderUploadSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReaderUpload
         fields = [
-            "id", "device", "site", "upload_key", "format", "content_type", "size", "received_at", "status",
-            "reason", "result", "attempts", "processed_at",
+            "id",
+            "device",
+            "site",
+            "upload_key",
+            "format",
+            "content_type",
+            "size",
+            "received_at",
+            "status",
+            "reason",
+            "result",
+            "attempts",
+            "processed_at",
         ]
 
 
@@ -35,8 +46,21 @@ class DeviceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Device
         fields = [
-            "device_id", "name", "kind", "site", "upload_format", "reader_name", "location", "upload_period_s",
-            "last_seen_at", "battery_pct", "battery_voltage", "firmware", "status", "active", "read_points",
+            "device_id",
+            "name",
+            "kind",
+            "site",
+            "upload_format",
+            "reader_name",
+            "location",
+            "upload_period_s",
+            "last_seen_at",
+            "battery_pct",
+            "battery_voltage",
+            "firmware",
+            "status",
+            "active",
+            "read_points",
         ]
 
     def get_status(self, obj: Device) -> str:
@@ -76,8 +100,11 @@ class TagSerializer(serializers.ModelSerializer):
         if not current:
             return None
         a = current[0]
-        return {"target_kind": a.target_kind, "target": a.code or str(a.target_object or ""),
-                "valid_from": a.valid_from.isoformat().replace("+00:00", "Z")}
+        return {
+            "target_kind": a.target_kind,
+            "target": a.code or str(a.target_object or ""),
+            "valid_from": a.valid_from.isoformat().replace("+00:00", "Z"),
+        }
 
 
 class UnknownTagSerializer(serializers.ModelSerializer):

@@ -63,25 +63,30 @@ class ReaderUploadViewSet(ScopedReadOnlyViewSet):
 
     def get_queryset(self):
         if is_device(self.request.user):
-            return ReaderUpload.objects.filter(device=self.request.user.device).select_related(
-                "device", "site"
-            ).defer("body")
+            return (
+                ReaderUpload.objects.filter(device=self.request.user.device)
+                .select_related("device", "site")
+                .defer("body")
+            )
         return super().get_queryset()
 
     @extend_schema(
         request={"*/*": bytes},
         parameters=[
-            OpenApiParameter("X-Upload-Id", str, OpenApiParameter.HEADER, required=False,
-                             description="The device's own id of this upload; a retry sends the same."),
+            OpenApiParameter(
+                "X-Upload-Id",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="The device's own id of this upload; a retry sends the same.",
+            ),
         ],
         responses={202: None, 200: None},
     )
     def create(self, request, *args, **kwargs):
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > services.MAX_UPLOAD_BYTES:
-            raise UploadTooLarge(
-                f"The upload is {length} bytes; the limit is {services.MAX_UPLOAD_BYTES} bytes."
-            )
+            raise UploadTooLarge(f"The upload is {length} bytes; the limit is {services.MAX_UPLOAD_BYTES} bytes.")
         try:
             body = request.body
         except RequestDataTooBig:
@@ -91,7 +96,9 @@ class ReaderUploadViewSet(ScopedReadOnlyViewSet):
             device=request.user.device, body=body, content_type=request.content_type or "", upload_key=explicit
         )
         token = kwargs.get("token")
-        location = f"/api/v1/devices/u/{token}/uploads/{upload.pk}/" if token else f"/api/v1/devices/uploads/{upload.pk}/"
+        location = (
+            f"/api/v1/devices/u/{token}/uploads/{upload.pk}/" if token else f"/api/v1/devices/uploads/{upload.pk}/"
+        )
         return Response(
             {"id": upload.pk, "status": upload.status, "duplicate": not created},
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,

@@ -47,8 +47,15 @@ def _params(location, site_arbitration: dict) -> ZoneParams:
         values["dwell_ms"] = values["workstation_dwell_ms"]
     override = ZoneSetting.objects.filter(location=location).first()
     if override is not None:
-        for name in ("window_reads", "window_ms", "offset_db", "hold_off_ms", "decay_db_per_ms", "min_reads",
-                     "dwell_ms"):
+        for name in (
+            "window_reads",
+            "window_ms",
+            "offset_db",
+            "hold_off_ms",
+            "decay_db_per_ms",
+            "min_reads",
+            "dwell_ms",
+        ):
             if getattr(override, name) is not None:
                 values[name] = getattr(override, name)
     return ZoneParams.from_settings(values)
@@ -67,8 +74,14 @@ def _effect(assignment: TagAssignment, location, at: dt.datetime, reference: str
         unit = SerialUnit.objects.select_related("item", "location").get(pk=assignment.serial_id)
         if unit.status == SerialUnit.Status.IN_STOCK and not unit.location.path.startswith(location.path):
             inventory_services.stock_transfer(
-                item=unit.item, quantity=Decimal(1), source=unit.location, destination=location, serials=[unit],
-                reference=reference, reference_type=StockMove.ReferenceType.DEVICE, occurred_at=at,
+                item=unit.item,
+                quantity=Decimal(1),
+                source=unit.location,
+                destination=location,
+                serials=[unit],
+                reference=reference,
+                reference_type=StockMove.ReferenceType.DEVICE,
+                occurred_at=at,
             )
     elif assignment.target_kind == "lot":
         lot = assignment.lot
@@ -79,8 +92,14 @@ def _effect(assignment: TagAssignment, location, at: dt.datetime, reference: str
         ):
             if not level.location.path.startswith(location.path):
                 inventory_services.stock_transfer(
-                    item=lot.item, quantity=level.on_hand, source=level.location, destination=location, lot=lot,
-                    reference=reference, reference_type=StockMove.ReferenceType.DEVICE, occurred_at=at,
+                    item=lot.item,
+                    quantity=level.on_hand,
+                    source=level.location,
+                    destination=location,
+                    lot=lot,
+                    reference=reference,
+                    reference_type=StockMove.ReferenceType.DEVICE,
+                    occurred_at=at,
                 )
 
 
@@ -116,8 +135,9 @@ def process_naive(upload_id: int) -> dict[str, int]:
         t = to_ms(read.last_seen)
         if read_point is not None:
             location = read_point.location
-            arb = Arbiter.load(state.arbitration, zone=state.location_id,
-                               since=to_ms(state.since) if state.since else None)
+            arb = Arbiter.load(
+                state.arbitration, zone=state.location_id, since=to_ms(state.since) if state.since else None
+            )
             _, move = arb.observe(location.pk, t, read.rssi, read.count, zone_params)
             state.arbitration = arb.dump()
             state.location_id = arb.zone
@@ -129,16 +149,26 @@ def process_naive(upload_id: int) -> dict[str, int]:
         state.last_device = device
         state.updated_at = timezone.now()
         state.save()
-        assignment = TagAssignment.objects.filter(tag=tag, valid_to__isnull=True).select_related("lot__item",
-                                                                                                   "work_order").first()
+        assignment = (
+            TagAssignment.objects.filter(tag=tag, valid_to__isnull=True)
+            .select_related("lot__item", "work_order")
+            .first()
+        )
         if assignment is None:
             unknown, created = UnknownTag.objects.get_or_create(
-                tag=tag, defaults={"site": site, "first_seen_at": read.last_seen, "last_seen_at": read.last_seen,
-                                   "reads": read.count, "last_device": device},
+                tag=tag,
+                defaults={
+                    "site": site,
+                    "first_seen_at": read.last_seen,
+                    "last_seen_at": read.last_seen,
+                    "reads": read.count,
+                    "last_device": device,
+                },
             )
             if not created:
-                UnknownTag.objects.filter(pk=unknown.pk).update(reads=F("reads") + read.count,
-                                                                last_seen_at=read.last_seen)
+                UnknownTag.objects.filter(pk=unknown.pk).update(
+                    reads=F("reads") + read.count, last_seen_at=read.last_seen
+                )
         elif move is not None:
             counters["moves"] += 1
             try:

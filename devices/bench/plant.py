@@ -101,8 +101,12 @@ def seed(spec: PlantSpec) -> World:
 
     mix = spec.mix
     n = spec.tags
-    kinds = (["serial"] * mix["serial"] + ["lot"] * mix["lot"] + ["work_order"] * mix["work_order"]
-             + ["unknown"] * mix["unknown"])
+    kinds = (
+        ["serial"] * mix["serial"]
+        + ["lot"] * mix["lot"]
+        + ["work_order"] * mix["work_order"]
+        + ["unknown"] * mix["unknown"]
+    )
     kinds += ["container"] * (n - len(kinds))
     rng.shuffle(kinds)
     # Work-order totes start near the stations (zones 0-4), so some arrive at one.
@@ -117,8 +121,9 @@ def seed(spec: PlantSpec) -> World:
     lot_item = Item.objects.create(sku="BENCH-BULK", name="Bench bulk", tracking=Item.Tracking.LOT)
     product = Item.objects.create(sku="BENCH-FG", name="Bench product", kind=Item.Kind.FINISHED_GOOD)
     routing = Routing.objects.create(site=site, code="BENCH-RT", item=product)
-    Operation.objects.create(routing=routing, sequence=10, name="Assemble", group=group,
-                             run_minutes_per_unit=Decimal("1"))
+    Operation.objects.create(
+        routing=routing, sequence=10, name="Assemble", group=group, run_minutes_per_unit=Decimal("1")
+    )
     serials_by_zone: dict[int, list[str]] = {}
     lots_by_zone: dict[int, list[str]] = {}
     assignments = []
@@ -130,16 +135,21 @@ def seed(spec: PlantSpec) -> World:
         elif kind == "lot":
             lots_by_zone.setdefault(zone_of[i], []).append(f"L{i:06d}")
         elif kind == "container":
-            assignments.append(TagAssignment(tag=tags[i], target_kind=TargetKind.CONTAINER, code=f"TOTE-{i:06d}",
-                                              valid_from=valid_from))
+            assignments.append(
+                TagAssignment(
+                    tag=tags[i], target_kind=TargetKind.CONTAINER, code=f"TOTE-{i:06d}", valid_from=valid_from
+                )
+            )
         elif kind == "work_order":
             wo_count += 1
-            wo = wip_services.work_order_create(site=site, number=f"BWO-{i:06d}", item=product,
-                                                quantity=Decimal(1), routing=routing)
+            wo = wip_services.work_order_create(
+                site=site, number=f"BWO-{i:06d}", item=product, quantity=Decimal(1), routing=routing
+            )
             # released before the simulated day starts, so the totes' arrivals are news
             wip_services.work_order_release(work_order=wo, at=timezone.now() - dt.timedelta(days=2))
-            assignments.append(TagAssignment(tag=tags[i], target_kind=TargetKind.WORK_ORDER, work_order=wo,
-                                              valid_from=valid_from))
+            assignments.append(
+                TagAssignment(tag=tags[i], target_kind=TargetKind.WORK_ORDER, work_order=wo, valid_from=valid_from)
+            )
     for z, serials in serials_by_zone.items():
         stock.stock_receive(item=serial_item, quantity=Decimal(len(serials)), location=zones[z], serials=serials)
     for z, codes in lots_by_zone.items():
@@ -149,21 +159,28 @@ def seed(spec: PlantSpec) -> World:
     lots = {lot.code: lot.pk for lot in Lot.objects.filter(item=lot_item)}
     for i, kind in enumerate(kinds):
         if kind == "serial":
-            assignments.append(TagAssignment(tag=tags[i], target_kind=TargetKind.SERIAL, serial_id=units[f"S{i:06d}"],
-                                              valid_from=valid_from))
+            assignments.append(
+                TagAssignment(
+                    tag=tags[i], target_kind=TargetKind.SERIAL, serial_id=units[f"S{i:06d}"], valid_from=valid_from
+                )
+            )
         elif kind == "lot":
-            assignments.append(TagAssignment(tag=tags[i], target_kind=TargetKind.LOT, lot_id=lots[f"L{i:06d}"],
-                                              valid_from=valid_from))
+            assignments.append(
+                TagAssignment(tag=tags[i], target_kind=TargetKind.LOT, lot_id=lots[f"L{i:06d}"], valid_from=valid_from)
+            )
     TagAssignment.objects.bulk_create(assignments, batch_size=2000)
     # Every tag starts settled in its zone, as in a plant that has been running.
     since = timezone.now() - dt.timedelta(days=1, hours=1)
     TagState.objects.bulk_create(
-        [TagState(tag=t, site=site, location=zones[zone_of[i]], since=since, last_seen_at=since)
-         for i, t in enumerate(tags)],
+        [
+            TagState(tag=t, site=site, location=zones[zone_of[i]], since=since, last_seen_at=since)
+            for i, t in enumerate(tags)
+        ],
         batch_size=2000,
     )
-    return World(zones=[z.pk for z in zones], tags=tag_ids, epcs=epcs, zone_of=zone_of,
-                 readers=[d.device_id for d in readers])
+    return World(
+        zones=[z.pk for z in zones], tags=tag_ids, epcs=epcs, zone_of=zone_of, readers=[d.device_id for d in readers]
+    )
 
 
 def _stamp(t: dt.datetime) -> str:
@@ -203,15 +220,37 @@ def generate_uploads(world: World, spec: PlantSpec, *, start: dt.datetime) -> li
                     for _k in range(rng.randint(1, 3)):
                         event_num += 1
                         t = base + dt.timedelta(milliseconds=rng.randrange(1000))
-                        batch.append({"type": "SIMPLE", "timestamp": _stamp(t), "data": {
-                            "eventNum": event_num, "format": "epc", "idHex": epc, "antenna": antenna + 1,
-                            "peakRssi": -50 - rng.randint(0, 6), "reads": 1}})
+                        batch.append(
+                            {
+                                "type": "SIMPLE",
+                                "timestamp": _stamp(t),
+                                "data": {
+                                    "eventNum": event_num,
+                                    "format": "epc",
+                                    "idHex": epc,
+                                    "antenna": antenna + 1,
+                                    "peakRssi": -50 - rng.randint(0, 6),
+                                    "reads": 1,
+                                },
+                            }
+                        )
                     if neighbour is not None and rng.random() < 0.3:
                         event_num += 1
                         t = base + dt.timedelta(milliseconds=rng.randrange(1000))
-                        batch.append({"type": "SIMPLE", "timestamp": _stamp(t), "data": {
-                            "eventNum": event_num, "format": "epc", "idHex": epc, "antenna": antenna + 2,
-                            "peakRssi": -66 - rng.randint(0, 6), "reads": 1}})
+                        batch.append(
+                            {
+                                "type": "SIMPLE",
+                                "timestamp": _stamp(t),
+                                "data": {
+                                    "eventNum": event_num,
+                                    "format": "epc",
+                                    "idHex": epc,
+                                    "antenna": antenna + 2,
+                                    "peakRssi": -66 - rng.randint(0, 6),
+                                    "reads": 1,
+                                },
+                            }
+                        )
         for reader, batch in enumerate(batches):
             if len(out) < spec.uploads:
                 batch.sort(key=lambda e: e["timestamp"])
@@ -224,8 +263,13 @@ def store_uploads(uploads: list[tuple[str, bytes]], *, received_at: dt.datetime)
     devices = {d.device_id: d for d in Device.objects.filter(device_id__in={u[0] for u in uploads})}
     rows = [
         ReaderUpload(
-            site_id=devices[device_id].site_id, device=devices[device_id], upload_key=f"sha256:{body_hash(body)}",
-            format="zebra_iotc", body=body, content_type="application/json", size=len(body),
+            site_id=devices[device_id].site_id,
+            device=devices[device_id],
+            upload_key=f"sha256:{body_hash(body)}",
+            format="zebra_iotc",
+            body=body,
+            content_type="application/json",
+            size=len(body),
             received_at=received_at + dt.timedelta(milliseconds=n),
         )
         for n, (device_id, body) in enumerate(uploads)

@@ -86,8 +86,14 @@ def _run(upload_ids: list[int], process, *, snapshot_after: int, checkpoints: in
         statuses[status] = statuses.get(status, 0) + 1
         reads += (result or {}).get("reads", 0)
         moves += (result or {}).get("moves", 0)
-        for key in ("transfers", "arrivals", "arrivals_ignored", "moves_already_booked", "moves_without_effect",
-                    "effect_errors"):
+        for key in (
+            "transfers",
+            "arrivals",
+            "arrivals_ignored",
+            "moves_already_booked",
+            "moves_without_effect",
+            "effect_errors",
+        ):
             effects[key] = effects.get(key, 0) + (result or {}).get(key, 0)
     return {
         "uploads": len(upload_ids),
@@ -108,8 +114,9 @@ def _run(upload_ids: list[int], process, *, snapshot_after: int, checkpoints: in
 def phase_pipeline(upload_ids: list[int], *, snapshot_after: int) -> dict[str, Any]:
     from devices.services import reader_upload_process
 
-    return _run(upload_ids, lambda pk: reader_upload_process(upload_id=pk), snapshot_after=snapshot_after,
-                checkpoints=10)
+    return _run(
+        upload_ids, lambda pk: reader_upload_process(upload_id=pk), snapshot_after=snapshot_after, checkpoints=10
+    )
 
 
 def _worker(queue, results) -> None:

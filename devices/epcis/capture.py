@@ -94,8 +94,14 @@ class EventRefused(DomainError):
         etype = event.get("type", "?")
         name = exc.field or field_hint or "(event)"
         detail = f"event [{index}] ({etype}) field {name}: {exc.detail}"
-        super().__init__(detail, code=exc.code, field=f"epcisBody.eventList[{index}].{name}",
-                         event_index=index, event_id=event.get("eventID"), **exc.extra)
+        super().__init__(
+            detail,
+            code=exc.code,
+            field=f"epcisBody.eventList[{index}].{name}",
+            event_index=index,
+            event_id=event.get("eventID"),
+            **exc.extra,
+        )
         self.status = exc.status
 
 
@@ -264,8 +270,13 @@ def epcis_capture(*, body: bytes, user: Any) -> CaptureResult:
         try:
             with transaction.atomic():
                 record = EpcisEvent.objects.create(
-                    event_id=event_id, event_type=event.get("type", ""), event_time=state.at, capture=capture,
-                    biz_step=bare(event.get("bizStep"))[:255], outcome=EpcisOutcome.RECORDED, body=event,
+                    event_id=event_id,
+                    event_type=event.get("type", ""),
+                    event_time=state.at,
+                    capture=capture,
+                    biz_step=bare(event.get("bizStep"))[:255],
+                    outcome=EpcisOutcome.RECORDED,
+                    body=event,
                     transformation_id=str(event.get("transformationID", ""))[:255],
                 )
         except IntegrityError:
@@ -300,11 +311,11 @@ def epcis_capture(*, body: bytes, user: Any) -> CaptureResult:
 def _field_of(message: str) -> str | None:
     # "event [3] (ObjectEvent) field action: ..." -> "epcisBody.eventList[3].action"
     if message.startswith("event [") and " field " in message:
-        index = message[7:message.index("]")]
+        index = message[7 : message.index("]")]
         name = message.split(" field ", 1)[1].split(":", 1)[0]
         return f"epcisBody.eventList[{index}].{name}"
     if message.startswith("document field "):
-        return message[len("document field "):].split(":", 1)[0]
+        return message[len("document field ") :].split(":", 1)[0]
     return None
 
 
@@ -340,8 +351,10 @@ def _locate(state: _EventState, resolver: _Resolver) -> tuple[Location | None, _
 def _require_location(location: Location | None, place: _Where | None, what: str) -> Location:
     if location is None:
         uri = place.uri if place else "(none)"
-        raise UnknownLocation(f"{what} needs a location of yours as bizLocation or readPoint; {uri} is not one.",
-                              field="bizLocation" if place is None else "bizLocation.id")
+        raise UnknownLocation(
+            f"{what} needs a location of yours as bizLocation or readPoint; {uri} is not one.",
+            field="bizLocation" if place is None else "bizLocation.id",
+        )
     return location
 
 
@@ -353,7 +366,9 @@ def _quantity(value: Any, *, item: Item, uom: str | None, field_name: str) -> De
     if uom:
         unit = mapping.UOM_TO_UNIT.get(uom)
         if unit != item.unit:
-            raise ValidationFailed(f"{item.sku} is kept in {item.unit}, not {uom}.", field=field_name, code="wrong_unit")
+            raise ValidationFailed(
+                f"{item.sku} is kept in {item.unit}, not {uom}.", field=field_name, code="wrong_unit"
+            )
     return qty
 
 
@@ -410,8 +425,15 @@ class _Objects:
 
 
 def _resolve_objects(
-    epcs: list[str], quantities: list[dict[str, Any]], *, resolver: _Resolver, state: _EventState,
-    list_field: str, quantity_field: str, allow_unknown: bool, expand_containers: bool = True,
+    epcs: list[str],
+    quantities: list[dict[str, Any]],
+    *,
+    resolver: _Resolver,
+    state: _EventState,
+    list_field: str,
+    quantity_field: str,
+    allow_unknown: bool,
+    expand_containers: bool = True,
 ) -> _Objects:
     found = _Objects()
     for position, uri in enumerate(epcs):
@@ -435,8 +457,13 @@ def _resolve_objects(
         elif ref.kind in ("asset", "other"):
             found.others.append(uri)
         else:
-            _unknown(found, uri, allow_unknown, f"{uri} is a class, not an instance: list it in a quantity list.",
-                     f"{list_field}[{position}]")
+            _unknown(
+                found,
+                uri,
+                allow_unknown,
+                f"{uri} is a class, not an instance: list it in a quantity list.",
+                f"{list_field}[{position}]",
+            )
     for position, entry in enumerate(quantities):
         uri = entry["epcClass"]
         ref = parse_object(uri)
@@ -469,9 +496,11 @@ def _unknown(found: _Objects, uri: str, allow: bool, message: str, field_name: s
 
 
 def _expand_container(code: str, found: _Objects, resolver: _Resolver, state: _EventState) -> None:
-    rows = Containment.objects.filter(parent=code, unpacked_at__isnull=True, site_id__in=resolver.allowed).select_related(
-        "serial__item", "serial__lot", "serial__location", "item", "lot"
-    ).order_by("pk")
+    rows = (
+        Containment.objects.filter(parent=code, unpacked_at__isnull=True, site_id__in=resolver.allowed)
+        .select_related("serial__item", "serial__lot", "serial__location", "item", "lot")
+        .order_by("pk")
+    )
     for row in rows:
         state.site_id = state.site_id or row.site_id
         if row.serial_id is not None:
@@ -503,8 +532,16 @@ def _levels(item: Item, lot: Lot | None, *, site_id: int, near: Location | None,
     return levels
 
 
-def _take(item: Item, lot: Lot | None, qty: Decimal | None, *, site_id: int | None, near: Location | None,
-          resolver: _Resolver, field_name: str) -> list[tuple[Location, Lot | None, Decimal]]:
+def _take(
+    item: Item,
+    lot: Lot | None,
+    qty: Decimal | None,
+    *,
+    site_id: int | None,
+    near: Location | None,
+    resolver: _Resolver,
+    field_name: str,
+) -> list[tuple[Location, Lot | None, Decimal]]:
     """(location, lot, quantity) to take ``qty`` of an item (all of it when None) from."""
     if site_id is None:
         raise UnknownLocation(f"Where {item.sku} is taken from is not a site of yours.", field="bizLocation")
@@ -541,20 +578,41 @@ def _take(item: Item, lot: Lot | None, qty: Decimal | None, *, site_id: int | No
 # --------------------------------------------------------------------------- object effects
 
 
-def _receive_new(objects: _Objects, *, state: _EventState, location: Location, reference: tuple[str, str],
-                 supplier: str, produce: bool) -> None:
+def _receive_new(
+    objects: _Objects,
+    *,
+    state: _EventState,
+    location: Location,
+    reference: tuple[str, str],
+    supplier: str,
+    produce: bool,
+) -> None:
     lot_code, expiry = _ilmd(state.event)
     for item, serials in objects.new_serials.values():
         lot = lot_code if (item.tracking != Item.Tracking.NONE and lot_code) else None
         if produce:
             moves = stock.stock_produce(
-                item=item, quantity=Decimal(len(serials)), location=location, serials=serials, lot_code=lot,
-                expiry_date=expiry, reference=reference[0], reference_type=reference[1], occurred_at=state.at,
+                item=item,
+                quantity=Decimal(len(serials)),
+                location=location,
+                serials=serials,
+                lot_code=lot,
+                expiry_date=expiry,
+                reference=reference[0],
+                reference_type=reference[1],
+                occurred_at=state.at,
             )
         else:
             moves = stock.stock_receive(
-                item=item, quantity=Decimal(len(serials)), location=location, serials=serials, lot_code=lot,
-                expiry_date=expiry, reference=reference[0], reference_type=reference[1], supplier=supplier,
+                item=item,
+                quantity=Decimal(len(serials)),
+                location=location,
+                serials=serials,
+                lot_code=lot,
+                expiry_date=expiry,
+                reference=reference[0],
+                reference_type=reference[1],
+                supplier=supplier,
                 occurred_at=state.at,
             )
         state.moves.extend(moves)
@@ -565,78 +623,157 @@ def _receive_new(objects: _Objects, *, state: _EventState, location: Location, r
         code = code or (lot_code if item.is_lot_tracked else None)
         call = stock.stock_produce if produce else stock.stock_receive
         extra = {} if produce else {"supplier": supplier}
-        moves = call(item=item, quantity=qty, location=location, lot_code=code, expiry_date=expiry,
-                     reference=reference[0], reference_type=reference[1], occurred_at=state.at, **extra)
+        moves = call(
+            item=item,
+            quantity=qty,
+            location=location,
+            lot_code=code,
+            expiry_date=expiry,
+            reference=reference[0],
+            reference_type=reference[1],
+            occurred_at=state.at,
+            **extra,
+        )
         state.moves.extend(moves)
         state.count("produced" if produce else "received")
 
 
-def _move_units(units: list[SerialUnit], *, state: _EventState, destination: Location, reference: tuple[str, str]) -> None:
+def _move_units(
+    units: list[SerialUnit], *, state: _EventState, destination: Location, reference: tuple[str, str]
+) -> None:
     for unit in units:
         if not _in_stock(unit):
-            raise inv_errors.SerialNotAvailable(f"Serial {unit.serial} of {unit.item.sku} is {unit.status}.",
-                                                  field="epcList")
+            raise inv_errors.SerialNotAvailable(
+                f"Serial {unit.serial} of {unit.item.sku} is {unit.status}.", field="epcList"
+            )
         if _inside(unit.location, destination):
             state.count("already_booked")
             continue
         moves = stock.stock_transfer(
-            item=unit.item, quantity=Decimal(1), source=unit.location, destination=destination, serials=[unit],
-            reference=reference[0], reference_type=reference[1], occurred_at=state.at,
+            item=unit.item,
+            quantity=Decimal(1),
+            source=unit.location,
+            destination=destination,
+            serials=[unit],
+            reference=reference[0],
+            reference_type=reference[1],
+            occurred_at=state.at,
         )
         unit.location = destination
         state.moves.extend(moves)
         state.count("transferred")
 
 
-def _move_quantities(objects: _Objects, *, state: _EventState, destination: Location, resolver: _Resolver,
-                     reference: tuple[str, str]) -> None:
+def _move_quantities(
+    objects: _Objects, *, state: _EventState, destination: Location, resolver: _Resolver, reference: tuple[str, str]
+) -> None:
     for item, lot, code, qty, name in objects.quantities:
         if code and lot is None:
             raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
-        picks = [p for p in _take(item, lot, qty, site_id=destination.site_id, near=None, resolver=resolver,
-                                  field_name=f"{name}.quantity") if not _inside(p[0], destination)]
+        picks = [
+            p
+            for p in _take(
+                item, lot, qty, site_id=destination.site_id, near=None, resolver=resolver, field_name=f"{name}.quantity"
+            )
+            if not _inside(p[0], destination)
+        ]
         if len({p[0].pk for p in picks}) > 1 and qty is None:
-            raise DomainError(f"{item.sku} is stocked in several places; which one moved is unknown.",
-                              code="ambiguous_source", field=f"{name}.epcClass")
+            raise DomainError(
+                f"{item.sku} is stocked in several places; which one moved is unknown.",
+                code="ambiguous_source",
+                field=f"{name}.epcClass",
+            )
         for source, pick_lot, take in picks:
-            state.moves.extend(stock.stock_transfer(
-                item=item, quantity=take, source=source, destination=destination, lot=pick_lot,
-                reference=reference[0], reference_type=reference[1], occurred_at=state.at,
-            ))
+            state.moves.extend(
+                stock.stock_transfer(
+                    item=item,
+                    quantity=take,
+                    source=source,
+                    destination=destination,
+                    lot=pick_lot,
+                    reference=reference[0],
+                    reference_type=reference[1],
+                    occurred_at=state.at,
+                )
+            )
             state.count("transferred")
 
 
-def _outbound(objects: _Objects, *, state: _EventState, resolver: _Resolver, location: Location | None,
-              place: _Where | None, kind: str, reference: tuple[str, str], partner: str) -> None:
+def _outbound(
+    objects: _Objects,
+    *,
+    state: _EventState,
+    resolver: _Resolver,
+    location: Location | None,
+    place: _Where | None,
+    kind: str,
+    reference: tuple[str, str],
+    partner: str,
+) -> None:
     """Ship or scrap: each unit from where it is, quantities from the event's place."""
     for unit in objects.units:
         if not _in_stock(unit):
             state.count("already_booked")  # already shipped / consumed: the world agrees
             continue
         if kind == "ship":
-            moves = stock.stock_ship(item=unit.item, quantity=Decimal(1), location=unit.location, serials=[unit],
-                                     reference=reference[0], reference_type=reference[1], customer=partner,
-                                     occurred_at=state.at)
+            moves = stock.stock_ship(
+                item=unit.item,
+                quantity=Decimal(1),
+                location=unit.location,
+                serials=[unit],
+                reference=reference[0],
+                reference_type=reference[1],
+                customer=partner,
+                occurred_at=state.at,
+            )
         else:
-            moves = stock.stock_scrap(item=unit.item, quantity=Decimal(1), location=unit.location, serials=[unit],
-                                      reason="EPCIS " + (bare(state.event.get("bizStep")) or "DELETE"),
-                                      reference=reference[0], reference_type=reference[1], occurred_at=state.at)
+            moves = stock.stock_scrap(
+                item=unit.item,
+                quantity=Decimal(1),
+                location=unit.location,
+                serials=[unit],
+                reason="EPCIS " + (bare(state.event.get("bizStep")) or "DELETE"),
+                reference=reference[0],
+                reference_type=reference[1],
+                occurred_at=state.at,
+            )
         state.moves.extend(moves)
         state.count("shipped" if kind == "ship" else "scrapped")
     site_id = location.site_id if location else (place.site_id if place else None)
     for item, lot, code, qty, name in objects.quantities:
         if code and lot is None:
             raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
-        for source, pick_lot, take in _take(item, lot, qty, site_id=site_id or state.site_id, near=location,
-                                            resolver=resolver, field_name=f"{name}.quantity"):
+        for source, pick_lot, take in _take(
+            item,
+            lot,
+            qty,
+            site_id=site_id or state.site_id,
+            near=location,
+            resolver=resolver,
+            field_name=f"{name}.quantity",
+        ):
             if kind == "ship":
-                moves = stock.stock_ship(item=item, quantity=take, location=source, lot=pick_lot,
-                                         reference=reference[0], reference_type=reference[1], customer=partner,
-                                         occurred_at=state.at)
+                moves = stock.stock_ship(
+                    item=item,
+                    quantity=take,
+                    location=source,
+                    lot=pick_lot,
+                    reference=reference[0],
+                    reference_type=reference[1],
+                    customer=partner,
+                    occurred_at=state.at,
+                )
             else:
-                moves = stock.stock_scrap(item=item, quantity=take, location=source, lot=pick_lot,
-                                          reason="EPCIS " + (bare(state.event.get("bizStep")) or "DELETE"),
-                                          reference=reference[0], reference_type=reference[1], occurred_at=state.at)
+                moves = stock.stock_scrap(
+                    item=item,
+                    quantity=take,
+                    location=source,
+                    lot=pick_lot,
+                    reason="EPCIS " + (bare(state.event.get("bizStep")) or "DELETE"),
+                    reference=reference[0],
+                    reference_type=reference[1],
+                    occurred_at=state.at,
+                )
             state.moves.extend(moves)
             state.count("shipped" if kind == "ship" else "scrapped")
 
@@ -646,8 +783,9 @@ def _arrivals(epcs: list[str], *, state: _EventState, location: Location | None,
     if location is None or not epcs:
         return
     assignments = list(
-        TagAssignment.objects.current().filter(tag__tag_id__in=epcs, tag__site_id=location.site_id,
-                                               work_order__isnull=False).select_related("work_order")
+        TagAssignment.objects.current()
+        .filter(tag__tag_id__in=epcs, tag__site_id=location.site_id, work_order__isnull=False)
+        .select_related("work_order")
     )
     if not assignments:
         return
@@ -655,23 +793,39 @@ def _arrivals(epcs: list[str], *, state: _EventState, location: Location | None,
     if station is None:
         return
     for assignment in assignments:
-        result = wip_services.operation_arrive(workstation=station, work_order=assignment.work_order,
-                                               occurred_at=state.at)
+        result = wip_services.operation_arrive(
+            workstation=station, work_order=assignment.work_order, occurred_at=state.at
+        )
         state.count("arrivals" if result.changed else "arrivals_ignored")
 
 
 # --------------------------------------------------------------------------- event handlers
 
 
-def _apply_object_semantics(state: _EventState, resolver: _Resolver, *, action: str, epcs: list[str],
-                            quantities: list[dict[str, Any]], list_field: str, quantity_field: str) -> None:
+def _apply_object_semantics(
+    state: _EventState,
+    resolver: _Resolver,
+    *,
+    action: str,
+    epcs: list[str],
+    quantities: list[dict[str, Any]],
+    list_field: str,
+    quantity_field: str,
+) -> None:
     event = state.event
     step = bare(event.get("bizStep"))
     location, place = _locate(state, resolver)
     event_id = _event_id(event)
     observe = action == "OBSERVE"
-    objects = _resolve_objects(epcs, quantities, resolver=resolver, state=state, list_field=list_field,
-                               quantity_field=quantity_field, allow_unknown=observe)
+    objects = _resolve_objects(
+        epcs,
+        quantities,
+        resolver=resolver,
+        state=state,
+        list_field=list_field,
+        quantity_field=quantity_field,
+        allow_unknown=observe,
+    )
     if objects.unknown:
         state.unknown = True
         state.count("unknown_epcs", len(objects.unknown))
@@ -679,8 +833,16 @@ def _apply_object_semantics(state: _EventState, resolver: _Resolver, *, action: 
         if objects.new_serials and not observe:
             item, serials = next(iter(objects.new_serials.values()))
             raise UnknownEpc(f"No serial {serials[0]} of {item.sku}.", field=list_field)
-        _outbound(objects, state=state, resolver=resolver, location=location, place=place, kind="scrap",
-                  reference=(event_id[:100], EPCIS_REF), partner="")
+        _outbound(
+            objects,
+            state=state,
+            resolver=resolver,
+            location=location,
+            place=place,
+            kind="scrap",
+            reference=(event_id[:100], EPCIS_REF),
+            partner="",
+        )
         return
     if step in mapping.SHIP_STEPS:
         if objects.new_serials:
@@ -695,8 +857,16 @@ def _apply_object_semantics(state: _EventState, resolver: _Resolver, *, action: 
             state.unknown = True
             state.count("unknown_epcs", len(objects.quantities))
             objects.quantities = []
-        _outbound(objects, state=state, resolver=resolver, location=location, place=place, kind="ship",
-                  reference=_references(event, purpose="ship", event_id=event_id), partner=_party(event, "destination"))
+        _outbound(
+            objects,
+            state=state,
+            resolver=resolver,
+            location=location,
+            place=place,
+            kind="ship",
+            reference=_references(event, purpose="ship", event_id=event_id),
+            partner=_party(event, "destination"),
+        )
         return
     receiving = action == "ADD" or step in mapping.RECEIVE_STEPS
     if receiving:
@@ -711,8 +881,14 @@ def _apply_object_semantics(state: _EventState, resolver: _Resolver, *, action: 
         if produce:
             reference = _references(event, purpose="production", event_id=event_id)
         if location is not None:
-            _receive_new(objects, state=state, location=location, reference=reference,
-                         supplier=_party(event, "source"), produce=produce)
+            _receive_new(
+                objects,
+                state=state,
+                location=location,
+                reference=reference,
+                supplier=_party(event, "source"),
+                produce=produce,
+            )
             _move_units(objects.units, state=state, destination=location, reference=(event_id[:100], EPCIS_REF))
         return
     # Any other observation: objects in stock elsewhere move to the event's location.
@@ -723,19 +899,30 @@ def _apply_object_semantics(state: _EventState, resolver: _Resolver, *, action: 
         if not objects.units and not objects.quantities:
             state.unknown = state.unknown or bool(place is None or place.foreign)
         return
-    _move_units([u for u in objects.units if _in_stock(u)], state=state, destination=location,
-                reference=(event_id[:100], EPCIS_REF))
+    _move_units(
+        [u for u in objects.units if _in_stock(u)],
+        state=state,
+        destination=location,
+        reference=(event_id[:100], EPCIS_REF),
+    )
     if objects.quantities:
-        _move_quantities(objects, state=state, destination=location, resolver=resolver,
-                         reference=(event_id[:100], EPCIS_REF))
+        _move_quantities(
+            objects, state=state, destination=location, resolver=resolver, reference=(event_id[:100], EPCIS_REF)
+        )
     _arrivals(epcs, state=state, location=location, resolver=resolver)
 
 
 def _object_event(state: _EventState, resolver: _Resolver, user: Any) -> None:
     event = state.event
-    _apply_object_semantics(state, resolver, action=event["action"], epcs=list(event.get("epcList", ())),
-                            quantities=list(event.get("quantityList", ())), list_field="epcList",
-                            quantity_field="quantityList")
+    _apply_object_semantics(
+        state,
+        resolver,
+        action=event["action"],
+        epcs=list(event.get("epcList", ())),
+        quantities=list(event.get("quantityList", ())),
+        list_field="epcList",
+        quantity_field="quantityList",
+    )
 
 
 def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> None:
@@ -758,8 +945,15 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
         return
     # ADD / OBSERVE: the bizStep applies to the children (an aggregation's ADD adds them to the
     # parent, it does not commission them: an observation of the children), then their containment.
-    _apply_object_semantics(state, resolver, action="OBSERVE", epcs=children, quantities=child_quantities,
-                            list_field="childEPCs", quantity_field="childQuantityList")
+    _apply_object_semantics(
+        state,
+        resolver,
+        action="OBSERVE",
+        epcs=children,
+        quantities=child_quantities,
+        list_field="childEPCs",
+        quantity_field="childQuantityList",
+    )
     if not parent:
         return
     site_id = state.site_id
@@ -767,10 +961,20 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
         if action == "ADD":
             raise UnknownLocation("Packing needs a place or objects of yours.", field="bizLocation")
         return
-    objects = _resolve_objects(children, child_quantities, resolver=resolver, state=state, list_field="childEPCs",
-                               quantity_field="childQuantityList", allow_unknown=True, expand_containers=False)
+    objects = _resolve_objects(
+        children,
+        child_quantities,
+        resolver=resolver,
+        state=state,
+        list_field="childEPCs",
+        quantity_field="childQuantityList",
+        allow_unknown=True,
+        expand_containers=False,
+    )
     open_children = set(
-        Containment.objects.filter(site_id=site_id, parent=parent, unpacked_at__isnull=True).values_list("child", flat=True)
+        Containment.objects.filter(site_id=site_id, parent=parent, unpacked_at__isnull=True).values_list(
+            "child", flat=True
+        )
     )
     rows = []
     by_serial = {(u.item.gtin, u.serial): u for u in objects.units}
@@ -787,8 +991,17 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
         if entry["epcClass"] in open_children:
             continue
         lot = lot or (resolver.lot(item, code) if code else None)
-        rows.append(Containment(site_id=site_id, parent=parent, child=entry["epcClass"], item=item, lot=lot,
-                                quantity=qty, packed_at=state.at))
+        rows.append(
+            Containment(
+                site_id=site_id,
+                parent=parent,
+                child=entry["epcClass"],
+                item=item,
+                lot=lot,
+                quantity=qty,
+                packed_at=state.at,
+            )
+        )
     Containment.objects.bulk_create(rows)
     state.count("containments", len(rows))
 
@@ -798,39 +1011,71 @@ def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) ->
     event_id = _event_id(event)
     location, place = _locate(state, resolver)
     reference = _references(event, purpose="production", event_id=event_id)
-    inputs = _resolve_objects(list(event.get("inputEPCList", ())), list(event.get("inputQuantityList", ())),
-                              resolver=resolver, state=state, list_field="inputEPCList",
-                              quantity_field="inputQuantityList", allow_unknown=False)
+    inputs = _resolve_objects(
+        list(event.get("inputEPCList", ())),
+        list(event.get("inputQuantityList", ())),
+        resolver=resolver,
+        state=state,
+        list_field="inputEPCList",
+        quantity_field="inputQuantityList",
+        allow_unknown=False,
+    )
     if inputs.new_serials:
         item, serials = next(iter(inputs.new_serials.values()))
         raise UnknownEpc(f"No serial {serials[0]} of {item.sku} to consume.", field="inputEPCList")
     consumed: list[StockMove] = []
     for unit in inputs.units:
         if not _in_stock(unit):
-            raise inv_errors.SerialNotAvailable(f"Serial {unit.serial} of {unit.item.sku} is {unit.status}.",
-                                                  field="inputEPCList")
-        consumed.extend(stock.stock_issue(item=unit.item, quantity=Decimal(1), location=unit.location, serials=[unit],
-                                          reference=reference[0], reference_type=reference[1], occurred_at=state.at))
+            raise inv_errors.SerialNotAvailable(
+                f"Serial {unit.serial} of {unit.item.sku} is {unit.status}.", field="inputEPCList"
+            )
+        consumed.extend(
+            stock.stock_issue(
+                item=unit.item,
+                quantity=Decimal(1),
+                location=unit.location,
+                serials=[unit],
+                reference=reference[0],
+                reference_type=reference[1],
+                occurred_at=state.at,
+            )
+        )
     site_id = location.site_id if location else (place.site_id if place else state.site_id)
     for item, lot, code, qty, name in inputs.quantities:
         if code and lot is None:
             raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
         if qty is None:
             raise ValidationFailed(f"Say how much {item.sku} was consumed.", field=f"{name}.quantity")
-        for source, pick_lot, take in _take(item, lot, qty, site_id=site_id, near=location, resolver=resolver,
-                                            field_name=f"{name}.quantity"):
-            consumed.extend(stock.stock_issue(item=item, quantity=take, location=source, lot=pick_lot,
-                                              reference=reference[0], reference_type=reference[1],
-                                              occurred_at=state.at))
+        for source, pick_lot, take in _take(
+            item, lot, qty, site_id=site_id, near=location, resolver=resolver, field_name=f"{name}.quantity"
+        ):
+            consumed.extend(
+                stock.stock_issue(
+                    item=item,
+                    quantity=take,
+                    location=source,
+                    lot=pick_lot,
+                    reference=reference[0],
+                    reference_type=reference[1],
+                    occurred_at=state.at,
+                )
+            )
     state.moves.extend(consumed)
     state.count("consumed", len(consumed))
-    outputs = _resolve_objects(list(event.get("outputEPCList", ())), list(event.get("outputQuantityList", ())),
-                               resolver=resolver, state=state, list_field="outputEPCList",
-                               quantity_field="outputQuantityList", allow_unknown=False)
+    outputs = _resolve_objects(
+        list(event.get("outputEPCList", ())),
+        list(event.get("outputQuantityList", ())),
+        resolver=resolver,
+        state=state,
+        list_field="outputEPCList",
+        quantity_field="outputQuantityList",
+        allow_unknown=False,
+    )
     if outputs.units:
         unit = outputs.units[0]
-        raise inv_errors.SerialDuplicate(f"Serial {unit.serial} of {unit.item.sku} already exists.",
-                                           field="outputEPCList")
+        raise inv_errors.SerialDuplicate(
+            f"Serial {unit.serial} of {unit.item.sku} already exists.", field="outputEPCList"
+        )
     if not (outputs.new_serials or outputs.quantities):
         return
     target = _require_location(location, place, "Producing")
@@ -838,26 +1083,51 @@ def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) ->
     earlier: list[StockMove] = []
     if tid:
         # The inputs of one transformation may come in earlier events with the same transformationID.
-        ids = [i for effects in EpcisEvent.objects.filter(transformation_id=tid).exclude(event_id=event_id)
-               .values_list("effects", flat=True) for i in (effects or {}).get("move_ids", ())]
-        earlier = list(StockMove.objects.filter(pk__in=ids, kind=StockMove.Kind.ISSUE)
-                       .select_related("item", "lot", "serial").order_by("pk"))
+        ids = [
+            i
+            for effects in EpcisEvent.objects.filter(transformation_id=tid)
+            .exclude(event_id=event_id)
+            .values_list("effects", flat=True)
+            for i in (effects or {}).get("move_ids", ())
+        ]
+        earlier = list(
+            StockMove.objects.filter(pk__in=ids, kind=StockMove.Kind.ISSUE)
+            .select_related("item", "lot", "serial")
+            .order_by("pk")
+        )
     lot_code, expiry = _ilmd(event)
     for item, serials in outputs.new_serials.values():
-        state.moves.extend(stock.stock_produce(
-            item=item, quantity=Decimal(len(serials)), location=target, serials=serials,
-            lot_code=lot_code if item.tracking != Item.Tracking.NONE else None, expiry_date=expiry,
-            consumed=earlier + consumed, reference=reference[0], reference_type=reference[1], occurred_at=state.at,
-        ))
+        state.moves.extend(
+            stock.stock_produce(
+                item=item,
+                quantity=Decimal(len(serials)),
+                location=target,
+                serials=serials,
+                lot_code=lot_code if item.tracking != Item.Tracking.NONE else None,
+                expiry_date=expiry,
+                consumed=earlier + consumed,
+                reference=reference[0],
+                reference_type=reference[1],
+                occurred_at=state.at,
+            )
+        )
         state.count("produced", len(serials))
     for item, _lot, code, qty, name in outputs.quantities:
         if qty is None:
             raise ValidationFailed(f"Say how much {item.sku} was made.", field=f"{name}.quantity")
-        state.moves.extend(stock.stock_produce(
-            item=item, quantity=qty, location=target, lot_code=code or (lot_code if item.is_lot_tracked else None),
-            expiry_date=expiry, consumed=earlier + consumed, reference=reference[0], reference_type=reference[1],
-            occurred_at=state.at,
-        ))
+        state.moves.extend(
+            stock.stock_produce(
+                item=item,
+                quantity=qty,
+                location=target,
+                lot_code=code or (lot_code if item.is_lot_tracked else None),
+                expiry_date=expiry,
+                consumed=earlier + consumed,
+                reference=reference[0],
+                reference_type=reference[1],
+                occurred_at=state.at,
+            )
+        )
         state.count("produced")
 
 
@@ -873,4 +1143,3 @@ HANDLERS = {
     "AssociationEvent": _recorded_only,
     "TransactionEvent": _recorded_only,
 }
-

@@ -33,9 +33,17 @@ PRIVATE = "urn:shopfloor"
 
 # ------------------------------------------------------------------ vocabularies
 
-CBV_PREFIXES = ("https://ref.gs1.org/cbv/BizStep-", "https://ref.gs1.org/cbv/Disp-", "https://ref.gs1.org/cbv/BTT-",
-                "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:disp:", "urn:epcglobal:cbv:btt:",
-                "https://gs1.org/voc/", "gs1:", "cbv:")
+CBV_PREFIXES = (
+    "https://ref.gs1.org/cbv/BizStep-",
+    "https://ref.gs1.org/cbv/Disp-",
+    "https://ref.gs1.org/cbv/BTT-",
+    "urn:epcglobal:cbv:bizstep:",
+    "urn:epcglobal:cbv:disp:",
+    "urn:epcglobal:cbv:btt:",
+    "https://gs1.org/voc/",
+    "gs1:",
+    "cbv:",
+)
 
 
 def bare(value: str | None) -> str:
@@ -44,7 +52,7 @@ def bare(value: str | None) -> str:
         return ""
     for prefix in CBV_PREFIXES:
         if value.startswith(prefix):
-            value = value[len(prefix):]
+            value = value[len(prefix) :]
             break
     # Older URN form of a bizStep/disposition ("Disp-in_progress" / "BizStep-receiving") already stripped above.
     return value
@@ -85,8 +93,19 @@ BTT_SALES_ORDER = f"{PRIVATE}:btt:so"
 REFERENCE_BTT = {"purchase_order": "po", "work_order": "prodorder", "sales_order": BTT_SALES_ORDER}
 
 #: UN/ECE Rec 20 codes <-> Item.unit ("pcs" is a count: no uom).
-UOM_TO_UNIT = {"KGM": "kg", "GRM": "g", "TNE": "t", "MTR": "m", "MTK": "m2", "LTR": "l", "MLT": "ml",
-               "H87": "pcs", "C62": "pcs", "EA": "pcs", "XBX": "box"}
+UOM_TO_UNIT = {
+    "KGM": "kg",
+    "GRM": "g",
+    "TNE": "t",
+    "MTR": "m",
+    "MTK": "m2",
+    "LTR": "l",
+    "MLT": "ml",
+    "H87": "pcs",
+    "C62": "pcs",
+    "EA": "pcs",
+    "XBX": "box",
+}
 UNIT_TO_UOM = {"kg": "KGM", "g": "GRM", "t": "TNE", "m": "MTR", "m2": "MTK", "l": "LTR", "ml": "MLT", "box": "XBX"}
 
 
@@ -138,7 +157,7 @@ def _private_parts(uri: str, kind: str) -> list[str] | None:
     prefix = f"{PRIVATE}:{kind}:"
     if not uri.startswith(prefix):
         return None
-    return [unquote(p) for p in uri[len(prefix):].split(":")]
+    return [unquote(p) for p in uri[len(prefix) :].split(":")]
 
 
 class ObjectRef:
@@ -209,7 +228,7 @@ def sscc_uri(sscc: str) -> str:
     cpl = company_prefix_length(sscc[1:])
     if cpl is None:
         return f"{DIGITAL_LINK}/00/{sscc}"
-    return f"urn:epc:id:sscc:{sscc[1:1 + cpl]}.{sscc[0]}{sscc[1 + cpl:17]}"
+    return f"urn:epc:id:sscc:{sscc[1 : 1 + cpl]}.{sscc[0]}{sscc[1 + cpl : 17]}"
 
 
 def _cp_split(gtin: str) -> tuple[str, str] | None:
@@ -217,7 +236,7 @@ def _cp_split(gtin: str) -> tuple[str, str] | None:
     cpl = company_prefix_length(gtin[1:])
     if cpl is None or not 6 <= cpl <= 12:
         return None
-    return gtin[1:1 + cpl], gtin[0] + gtin[1 + cpl:13]
+    return gtin[1 : 1 + cpl], gtin[0] + gtin[1 + cpl : 13]
 
 
 def serial_uri(*, gtin: str, sku: str, serial: str) -> str:

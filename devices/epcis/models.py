@@ -21,7 +21,11 @@ class EpcisCapture(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     site = models.ForeignKey(
-        "tracker.Site", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        "tracker.Site",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text="The site of the document's first located event (empty: none was located).",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -86,7 +90,9 @@ class Containment(models.Model):
     site = models.ForeignKey("tracker.Site", on_delete=models.CASCADE, related_name="+")
     parent = models.CharField(max_length=255)
     child = models.CharField(max_length=255, help_text="Child EPC URI, or the epcClass of a child quantity.")
-    serial = models.ForeignKey("inventory.SerialUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    serial = models.ForeignKey(
+        "inventory.SerialUnit", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     lot = models.ForeignKey("inventory.Lot", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     item = models.ForeignKey("inventory.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     quantity = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)

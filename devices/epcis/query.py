@@ -44,12 +44,15 @@ from tracker.errors import ValidationFailed
 from tracker.models import Location, LocationKind
 from wip.models import InspectionState, OperationRun, RunStatus
 
-CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
-           {"shopfloor": "https://shopfloor.example/epcis/"}]
+CONTEXT = [
+    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+    {"shopfloor": "https://shopfloor.example/epcis/"},
+]
 NAMESPACE = uuid.UUID("6f1c1c7e-5d0b-4f52-9e39-3f3c2b1c7a10")
 DEFAULT_PAGE, MAX_PAGE = 100, 1000
-EVENT_TYPES = frozenset({"ObjectEvent", "AggregationEvent", "TransformationEvent", "AssociationEvent",
-                         "TransactionEvent"})
+EVENT_TYPES = frozenset(
+    {"ObjectEvent", "AggregationEvent", "TransformationEvent", "AssociationEvent", "TransactionEvent"}
+)
 RUN_PHASES = (("queued", "queued_at", 1), ("started", "started_at", 2), ("finished", "finished_at", 3))
 MOVE_RANK = 0
 
@@ -234,8 +237,9 @@ def _moves(base: QuerySet, query: EventQuery, locations: dict[str, list[int]]) -
     ).order_by("occurred_at", "pk")
 
 
-def _runs(base: QuerySet, query: EventQuery, phase: str, field: str, rank: int,
-          locations: dict[str, list[int]]) -> QuerySet | None:
+def _runs(
+    base: QuerySet, query: EventQuery, phase: str, field: str, rank: int, locations: dict[str, list[int]]
+) -> QuerySet | None:
     if query.event_types is not None and "ObjectEvent" not in query.event_types:
         return None
     if query.epcs:
@@ -266,7 +270,12 @@ def _runs(base: QuerySet, query: EventQuery, phase: str, field: str, rank: int,
             qs = qs.filter(workstation__location_id__in=locations[key])
     qs = qs.filter(_after_q(field, rank, query.after))
     return qs.select_related(
-        "work_order", "work_order__item", "work_order__site", "operation", "workstation", "workstation__location",
+        "work_order",
+        "work_order__item",
+        "work_order__site",
+        "operation",
+        "workstation",
+        "workstation__location",
         "workstation__location__site",
     ).order_by(field, "pk")
 
@@ -295,8 +304,9 @@ def _time_fields(when: dt.datetime, time_zone: str) -> dict[str, str]:
 
 
 def _location_id(location: Location) -> str:
-    return mapping.location_uri(location_gln=location.gln, site_gln=location.site.gln,
-                                site_code=location.site.code, code=location.code)
+    return mapping.location_uri(
+        location_gln=location.gln, site_gln=location.site.gln, site_code=location.site.code, code=location.code
+    )
 
 
 def _what(move: StockMove) -> tuple[list[str], list[dict[str, Any]]]:
@@ -339,11 +349,14 @@ def move_event(move: StockMove) -> dict[str, Any]:
         if quantities:
             event[f"{side}QuantityList"] = quantities
         if move.reference_type == "work_order" and move.reference:
-            event["transformationID"] = mapping.work_order_uri(site_gln=site.gln, site_code=site.code,
-                                                               number=move.reference)
+            event["transformationID"] = mapping.work_order_uri(
+                site_gln=site.gln, site_code=site.code, number=move.reference
+            )
         if kind == "produce" and move.lot_id is not None and move.lot.expiry_date:
-            event["ilmd"] = {"cbvmda:lotNumber": move.lot.code,
-                             "cbvmda:itemExpirationDate": move.lot.expiry_date.isoformat()}
+            event["ilmd"] = {
+                "cbvmda:lotNumber": move.lot.code,
+                "cbvmda:itemExpirationDate": move.lot.expiry_date.isoformat(),
+            }
     else:
         if kind in ("receipt",) or (kind in ("adjust", "count") and source.is_virtual):
             action = "ADD"
@@ -363,12 +376,19 @@ def move_event(move: StockMove) -> dict[str, Any]:
         event["bizLocation"] = {"id": _location_id(destination)}
     btt = mapping.REFERENCE_BTT.get(move.reference_type)
     if btt and move.reference:
-        event["bizTransactionList"] = [{"type": btt, "bizTransaction": mapping.transaction_uri(
-            site_gln=site.gln, site_code=site.code, reference_type=move.reference_type, reference=move.reference)}]
+        event["bizTransactionList"] = [
+            {
+                "type": btt,
+                "bizTransaction": mapping.transaction_uri(
+                    site_gln=site.gln, site_code=site.code, reference_type=move.reference_type, reference=move.reference
+                ),
+            }
+        ]
     if move.partner:
         party = "destination" if kind == "ship" else "source"
-        event[f"{party}List"] = [{"type": "owning_party",
-                                  "source" if party == "source" else "destination": _party_uri(move.partner)}]
+        event[f"{party}List"] = [
+            {"type": "owning_party", "source" if party == "source" else "destination": _party_uri(move.partner)}
+        ]
     return event
 
 
@@ -409,8 +429,12 @@ def run_event(run: OperationRun, phase: str, when: dt.datetime) -> dict[str, Any
         where = {"id": _location_id(run.workstation.location)}
         event["readPoint"] = where
         event["bizLocation"] = dict(where)
-    event["bizTransactionList"] = [{"type": "prodorder", "bizTransaction": mapping.work_order_uri(
-        site_gln=site.gln, site_code=site.code, number=work_order.number)}]
+    event["bizTransactionList"] = [
+        {
+            "type": "prodorder",
+            "bizTransaction": mapping.work_order_uri(site_gln=site.gln, site_code=site.code, number=work_order.number),
+        }
+    ]
     event["shopfloor:workOrder"] = work_order.number
     event["shopfloor:operation"] = {"sequence": run.sequence, "name": run.operation.name, "phase": phase}
     return event

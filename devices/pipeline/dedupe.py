@@ -73,8 +73,14 @@ def aggregate(reads: Iterable, *, bucket_ms: int, future_limit_ms: int) -> Aggre
         rssi = read.rssi
         if group is None:
             # [t, first, count, rssi_sum, rssi_count, epc_hex]
-            groups[key] = [t, first, count, 0.0 if rssi is None else rssi * count, 0 if rssi is None else count,
-                           read.epc_hex]
+            groups[key] = [
+                t,
+                first,
+                count,
+                0.0 if rssi is None else rssi * count,
+                0 if rssi is None else count,
+                read.epc_hex,
+            ]
         else:
             if t > group[0]:
                 group[0] = t

@@ -58,7 +58,6 @@ class EffectContext:
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
-
     def location(self, zone: Zone) -> Location:
         return self.objects["location"][zone.id]
 
@@ -85,8 +84,13 @@ def apply_moves(*, moves: list[TagMove], ctx: EffectContext) -> None:
             ctx.count("effect_errors")
             if len(ctx.errors) < MAX_ERRORS_KEPT:
                 ctx.errors.append(
-                    {"tag": move.tag_id, "zone": move.to_zone.code, "target": target.label, "code": exc.code,
-                     "detail": str(exc.detail)[:300]}
+                    {
+                        "tag": move.tag_id,
+                        "zone": move.to_zone.code,
+                        "target": target.label,
+                        "code": exc.code,
+                        "detail": str(exc.detail)[:300],
+                    }
                 )
 
 
@@ -112,7 +116,9 @@ def _preload(moves: list[TagMove], ctx: EffectContext) -> None:
             station_zones.add(move.to_zone.id)
     ctx.objects["location"] = Location.objects.in_bulk(zones) if zones else {}
     ctx.objects["serial"] = (
-        SerialUnit.objects.select_related("item", "location", "lot").in_bulk(wanted["serial"]) if wanted["serial"] else {}
+        SerialUnit.objects.select_related("item", "location", "lot").in_bulk(wanted["serial"])
+        if wanted["serial"]
+        else {}
     )
     ctx.objects["lot"] = Lot.objects.select_related("item").in_bulk(wanted["lot"]) if wanted["lot"] else {}
     ctx.objects["work_order"] = WorkOrder.objects.in_bulk(wanted["work_order"]) if wanted["work_order"] else {}
@@ -172,8 +178,14 @@ def _serial_transferred(move: TagMove, ctx: EffectContext) -> None:
         ctx.count("moves_already_booked")
         return
     inventory_services.stock_transfer(
-        item=unit.item, quantity=Decimal(1), source=unit.location, destination=destination, serials=[unit],
-        reference=ctx.reference, reference_type=StockMove.ReferenceType.DEVICE, occurred_at=move.at,
+        item=unit.item,
+        quantity=Decimal(1),
+        source=unit.location,
+        destination=destination,
+        serials=[unit],
+        reference=ctx.reference,
+        reference_type=StockMove.ReferenceType.DEVICE,
+        occurred_at=move.at,
     )
     unit.location = destination  # stock_transfer updated the row; later moves start from here
     ctx.count("transfers")
@@ -197,7 +209,9 @@ def _lot_transferred(move: TagMove, ctx: EffectContext) -> None:
         level
         for level in StockLevel.objects.filter(
             lot=lot, site_id=destination.site_id, location__is_virtual=False, on_hand__gt=0
-        ).select_related("location").order_by("pk")
+        )
+        .select_related("location")
+        .order_by("pk")
         if not _inside(level.location, destination)
     ]
     if not levels:
@@ -212,8 +226,14 @@ def _lot_transferred(move: TagMove, ctx: EffectContext) -> None:
         raise _Refused("ambiguous_source", f"Lot {lot.code} is stocked in several places; which one moved is unknown.")
     for level in levels:
         inventory_services.stock_transfer(
-            item=lot.item, quantity=level.on_hand, source=level.location, destination=destination, lot=lot,
-            reference=ctx.reference, reference_type=StockMove.ReferenceType.DEVICE, occurred_at=move.at,
+            item=lot.item,
+            quantity=level.on_hand,
+            source=level.location,
+            destination=destination,
+            lot=lot,
+            reference=ctx.reference,
+            reference_type=StockMove.ReferenceType.DEVICE,
+            occurred_at=move.at,
         )
         ctx.count("transfers")
 

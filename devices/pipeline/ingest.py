@@ -29,6 +29,7 @@ from tracker.services import alert_clear
 MAX_EVENT_MOVES = 200  # moves listed in one tag.seen event; the count is always complete
 MAX_WARNINGS_KEPT = 20
 
+
 class _Params:
     """Zone -> ZoneParams with a default for zones without a read point row."""
 
@@ -62,8 +63,12 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         reads = [*reads, *scan_reads]
     agg = aggregate(reads, bucket_ms=conf["bucket_ms"], future_limit_ms=received_ms + conf["future_tolerance_s"] * 1000)
     counters.update(
-        reads=agg.reads, observations=len(agg.observations), quarantined=agg.quarantined,
-        duplicates=agg.duplicates, scans=len(parsed.scans), epcis_events=len(parsed.epcis_events),
+        reads=agg.reads,
+        observations=len(agg.observations),
+        quarantined=agg.quarantined,
+        duplicates=agg.duplicates,
+        scans=len(parsed.scans),
+        epcis_events=len(parsed.epcis_events),
     )
 
     rpmap = ReadPointMap.load(device=device)
@@ -97,9 +102,7 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
             j += 1
         pk = tags[tag_id]
         state = states[pk]
-        arb = Arbiter.load(
-            state.arbitration, zone=state.location_id, since=state.since
-        )
+        arb = Arbiter.load(state.arbitration, zone=state.location_id, since=state.since)
         target = targets.get(pk)
         last_t = None
         reads_n = 0
@@ -123,8 +126,12 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
             elif move is not None:
                 moves.append(
                     effects.TagMove(
-                        tag_pk=pk, tag_id=tag_id, from_zone=zones.get(move.from_zone) if move.from_zone else None,
-                        to_zone=zones[move.to_zone], at=from_ms(move.at), target=target,
+                        tag_pk=pk,
+                        tag_id=tag_id,
+                        from_zone=zones.get(move.from_zone) if move.from_zone else None,
+                        to_zone=zones[move.to_zone],
+                        at=from_ms(move.at),
+                        target=target,
                     )
                 )
         i = j
@@ -176,8 +183,9 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         counters["samples"] = len(rows)
         counters.update(telemetry.rules_apply(site_id=site.pk, samples=rows, lots_in_zone=effects.lots_in_zone))
 
-    _devices_save(uploader=device, changed=changed_devices, seen_at=upload.received_at,
-                  forwarded_for=rpmap.forwarded_for)
+    _devices_save(
+        uploader=device, changed=changed_devices, seen_at=upload.received_at, forwarded_for=rpmap.forwarded_for
+    )
 
     if parsed.warnings:
         counters["warnings"] = parsed.warnings[:MAX_WARNINGS_KEPT]
@@ -188,8 +196,9 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
     return counters
 
 
-def _devices_save(*, uploader: Device, changed: dict[int, Device], seen_at: dt.datetime,
-                  forwarded_for: set[int] = frozenset()) -> None:
+def _devices_save(
+    *, uploader: Device, changed: dict[int, Device], seen_at: dt.datetime, forwarded_for: set[int] = frozenset()
+) -> None:
     """Last seen, battery and health of the uploader, of the devices reports named
     and of the readers whose reports a gateway forwarded."""
     forwarded = forwarded_for - set(changed) - {uploader.pk}

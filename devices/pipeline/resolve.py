@@ -39,8 +39,15 @@ IMPLICIT_TARGETS = {
 }
 
 
-ZONE_SETTING_FIELDS = ("window_reads", "window_ms", "offset_db", "hold_off_ms", "decay_db_per_ms", "min_reads",
-                       "dwell_ms")
+ZONE_SETTING_FIELDS = (
+    "window_reads",
+    "window_ms",
+    "offset_db",
+    "hold_off_ms",
+    "decay_db_per_ms",
+    "min_reads",
+    "dwell_ms",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +105,18 @@ class ReadPointMap:
         rows = (
             ReadPoint.objects.filter(device__site_id=device.site_id, active=True, device__active=True)
             .order_by("pk")
-            .values_list("device_id", "device__device_id", "device__reader_name", "port", "reported_as",
-                         "location_id", "location__code", "location__kind",
-                         # the zone's arbitration overrides, in the same query
-                         *(f"location__arbitration__{name}" for name in ZONE_SETTING_FIELDS))
+            .values_list(
+                "device_id",
+                "device__device_id",
+                "device__reader_name",
+                "port",
+                "reported_as",
+                "location_id",
+                "location__code",
+                "location__kind",
+                # the zone's arbitration overrides, in the same query
+                *(f"location__arbitration__{name}" for name in ZONE_SETTING_FIELDS),
+            )
         )
         return cls(device, rows)
 
@@ -126,16 +141,21 @@ class ReadPointMap:
         return zone
 
 
-def zone_params(*, site_arbitration: dict[str, Any], zones: dict[int, Zone],
-                overrides: dict[int, dict[str, Any]] | None = None) -> dict[int, ZoneParams]:
+def zone_params(
+    *, site_arbitration: dict[str, Any], zones: dict[int, Zone], overrides: dict[int, dict[str, Any]] | None = None
+) -> dict[int, ZoneParams]:
     """Effective arbitration parameters per zone: site settings, then the zone's
     overrides (``ReadPointMap.overrides``; read from ``ZoneSetting`` when not given)."""
     base = {**ARBITRATION_DEFAULTS, **site_arbitration}
     if overrides is None:
-        overrides = {
-            zs.location_id: {n: getattr(zs, n) for n in ZONE_SETTING_FIELDS if getattr(zs, n) is not None}
-            for zs in ZoneSetting.objects.filter(location_id__in=list(zones))
-        } if zones else {}
+        overrides = (
+            {
+                zs.location_id: {n: getattr(zs, n) for n in ZONE_SETTING_FIELDS if getattr(zs, n) is not None}
+                for zs in ZoneSetting.objects.filter(location_id__in=list(zones))
+            }
+            if zones
+            else {}
+        )
     params = {}
     for zone_id, zone in zones.items():
         values = dict(base)
@@ -188,8 +208,9 @@ def sgtin_parts(tag_id: str) -> tuple[str, str] | None:
     return gtin, unquote(tag_id.rsplit(".", 1)[-1])
 
 
-def targets_load(*, tags: dict[str, int], site_id: int,
-                 assignments: dict[int, tuple] | None = None) -> dict[int, Target]:
+def targets_load(
+    *, tags: dict[str, int], site_id: int, assignments: dict[int, tuple] | None = None
+) -> dict[int, Target]:
     """{Tag pk: Target} for the tags with a current assignment, else a GS1 identity
     that names its object: an SGTIN of a serial unit this site knows (by item GTIN
     and serial), an SSCC or GRAI (container), a GIAI (asset). The others are unknown.

@@ -56,8 +56,9 @@ def is_pg() -> bool:
 _pg = is_pg
 
 
-def load_tags_locked(*, site_id: int, tag_ids: list[str]) -> tuple[dict[str, int], dict[int, StateRow],
-                                                                   dict[int, tuple]]:
+def load_tags_locked(
+    *, site_id: int, tag_ids: list[str]
+) -> tuple[dict[str, int], dict[int, StateRow], dict[int, tuple]]:
     """PostgreSQL, one statement: the tags of ``site`` among ``tag_ids`` that have a
     state, their states locked in pk order (FOR UPDATE OF the state rows only) and
     their current assignments."""
@@ -154,18 +155,30 @@ def write_states(*, states: list[StateRow], device_id: int, now: dt.datetime) ->
         rows = sorted(states, key=lambda r: r.tag_pk)
         dumps = json.JSONEncoder(separators=(",", ":")).encode
         params = [
-            device_id, now,
-            [r.tag_pk for r in rows], [r.location_id for r in rows], [r.since for r in rows],
-            [r.last_seen for r in rows], [dumps(r.arbitration) for r in rows], [r.missing_since for r in rows],
+            device_id,
+            now,
+            [r.tag_pk for r in rows],
+            [r.location_id for r in rows],
+            [r.since for r in rows],
+            [r.last_seen for r in rows],
+            [dumps(r.arbitration) for r in rows],
+            [r.missing_since for r in rows],
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
         return
     TagState.objects.bulk_update(
         [
-            TagState(tag_id=r.tag_pk, location_id=r.location_id, since=_dt(r.since), last_seen_at=_dt(r.last_seen),
-                     arbitration=r.arbitration, missing_since=_dt(r.missing_since), last_device_id=device_id,
-                     updated_at=now)
+            TagState(
+                tag_id=r.tag_pk,
+                location_id=r.location_id,
+                since=_dt(r.since),
+                last_seen_at=_dt(r.last_seen),
+                arbitration=r.arbitration,
+                missing_since=_dt(r.missing_since),
+                last_device_id=device_id,
+                updated_at=now,
+            )
             for r in states
         ],
         ["location", "since", "last_seen_at", "arbitration", "missing_since", "last_device", "updated_at"],
@@ -191,8 +204,14 @@ def upsert_unknown(*, site_id: int, device_id: int, seen: dict[int, tuple[dt.dat
             "last_location_id = COALESCE(EXCLUDED.last_location_id, t.last_location_id), "
             "last_device_id = EXCLUDED.last_device_id"
         ).replace(f'INTO "{table}"', f'INTO "{table}" AS t')
-        params = [site_id, device_id, pks, [seen[p][0] for p in pks], [seen[p][1] for p in pks],
-                  [seen[p][2] for p in pks]]
+        params = [
+            site_id,
+            device_id,
+            pks,
+            [seen[p][0] for p in pks],
+            [seen[p][1] for p in pks],
+            [seen[p][2] for p in pks],
+        ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
         return
@@ -200,8 +219,9 @@ def upsert_unknown(*, site_id: int, device_id: int, seen: dict[int, tuple[dt.dat
     rows = []
     for pk in pks:
         seen_at, reads, zone = seen[pk]
-        row = existing.get(pk) or UnknownTag(tag_id=pk, site_id=site_id, first_seen_at=seen_at,
-                                              last_seen_at=seen_at, reads=0)
+        row = existing.get(pk) or UnknownTag(
+            tag_id=pk, site_id=site_id, first_seen_at=seen_at, last_seen_at=seen_at, reads=0
+        )
         row.reads = (row.reads or 0) + reads
         row.last_seen_at = max(row.last_seen_at, seen_at)
         row.first_seen_at = min(row.first_seen_at, seen_at)
@@ -210,6 +230,9 @@ def upsert_unknown(*, site_id: int, device_id: int, seen: dict[int, tuple[dt.dat
         row.last_device_id = device_id
         rows.append(row)
     UnknownTag.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["tag"],
-        update_fields=["first_seen_at", "last_seen_at", "reads", "last_location", "last_device"], batch_size=2000,
+        rows,
+        update_conflicts=True,
+        unique_fields=["tag"],
+        update_fields=["first_seen_at", "last_seen_at", "reads", "last_location", "last_device"],
+        batch_size=2000,
     )

@@ -44,8 +44,14 @@ def devices_by_ref(*, site_id: int, refs: Iterable[str]) -> dict[str, Device]:
     return found
 
 
-def health_apply(*, health: Iterable, uploader: Device, devices: dict[str, Device], received_at: dt.datetime,
-                 changed: dict[int, Device]) -> int:
+def health_apply(
+    *,
+    health: Iterable,
+    uploader: Device,
+    devices: dict[str, Device],
+    received_at: dt.datetime,
+    changed: dict[int, Device],
+) -> int:
     """Battery, firmware and health figures onto the devices they name (the uploader
     when the report names no device). Returns the number of reports applied."""
     applied = 0
@@ -70,8 +76,9 @@ def health_apply(*, health: Iterable, uploader: Device, devices: dict[str, Devic
     return applied
 
 
-def samples_store(*, site_id: int, samples: list, devices: dict[str, Device], zone_of_sensor: dict[str, int],
-                  upload_id: int) -> list[SensorSample]:
+def samples_store(
+    *, site_id: int, samples: list, devices: dict[str, Device], zone_of_sensor: dict[str, int], upload_id: int
+) -> list[SensorSample]:
     """Store the samples (each once); return the rows with device and location set."""
     rows = []
     for s in samples:
@@ -95,8 +102,9 @@ def samples_store(*, site_id: int, samples: list, devices: dict[str, Device], zo
     return rows
 
 
-def _subjects(rule: ThresholdRule, sample: SensorSample, zone_paths: dict[int, str],
-              lots_in_zone: LotsInZone | None) -> list[str]:
+def _subjects(
+    rule: ThresholdRule, sample: SensorSample, zone_paths: dict[int, str], lots_in_zone: LotsInZone | None
+) -> list[str]:
     """The alert subjects ``sample`` speaks about for ``rule`` (none if it does not apply)."""
     if rule.scope == RuleScope.DEVICE:
         return [f"device:{sample.device.device_id}"] if sample.device_id == rule.device_id else []
@@ -155,7 +163,9 @@ def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: Lots
         return counters
     states: dict[tuple[int, str], ThresholdRuleState] = {
         (st.rule_id, st.subject): st
-        for st in ThresholdRuleState.objects.filter(rule_id__in={k[0] for k in series}).order_by("pk").select_for_update()
+        for st in ThresholdRuleState.objects.filter(rule_id__in={k[0] for k in series})
+        .order_by("pk")
+        .select_for_update()
     }
     to_write: list[ThresholdRuleState] = []
     for rule_pk, subject in sorted(series):
@@ -168,8 +178,9 @@ def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: Lots
         )
         prefix = f"{subject}|"
         alerting = {
-            key[1][len(prefix):] for key, st in states.items() if key[0] == rule_pk and key[1].startswith(prefix)
-            and st.alerting
+            key[1][len(prefix) :]
+            for key, st in states.items()
+            if key[0] == rule_pk and key[1].startswith(prefix) and st.alerting
         }
         events: list[tuple[int, str, Any]] = []
         for sensor, values in series[(rule_pk, subject)].items():
@@ -202,8 +213,13 @@ def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: Lots
                 alerting.add(sensor)
                 pending_update = None
                 _, created = alert_raise(
-                    site=site_id, kind=rule.alert_kind, subject=subject, message=_message(rule, subject, tr.value),
-                    severity=rule.severity, data=_data(rule, tr, sensor), at=from_ms(tr.at),
+                    site=site_id,
+                    kind=rule.alert_kind,
+                    subject=subject,
+                    message=_message(rule, subject, tr.value),
+                    severity=rule.severity,
+                    data=_data(rule, tr, sensor),
+                    at=from_ms(tr.at),
                 )
                 counters["alerts_raised" if created else "alerts_updated"] += 1
             else:
@@ -212,8 +228,13 @@ def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: Lots
         if pending_update is not None and alerting:
             sensor, tr = pending_update
             alert_raise(
-                site=site_id, kind=rule.alert_kind, subject=subject, message=_message(rule, subject, tr.value),
-                severity=rule.severity, data=_data(rule, tr, sensor), at=from_ms(tr.at),
+                site=site_id,
+                kind=rule.alert_kind,
+                subject=subject,
+                message=_message(rule, subject, tr.value),
+                severity=rule.severity,
+                data=_data(rule, tr, sensor),
+                at=from_ms(tr.at),
             )
             counters["alerts_updated"] += 1
     ThresholdRuleState.objects.bulk_create(
@@ -231,8 +252,13 @@ def _message(rule: ThresholdRule, subject: str, value: Decimal) -> str:
 
 
 def _data(rule: ThresholdRule, tr: Any, sensor: str) -> dict[str, Any]:
-    data = {"rule": rule.pk, "metric": rule.metric, "value": str(tr.value), "sensor": sensor,
-            "at": from_ms(tr.at).isoformat()}
+    data = {
+        "rule": rule.pk,
+        "metric": rule.metric,
+        "value": str(tr.value),
+        "sensor": sensor,
+        "at": from_ms(tr.at).isoformat(),
+    }
     if tr.since is not None:
         data["breaching_since"] = from_ms(tr.since).isoformat()
     return data

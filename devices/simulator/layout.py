@@ -100,14 +100,39 @@ STATIONS: tuple[Station, ...] = (
 )
 
 READERS: tuple[Reader, ...] = (
-    Reader("DP-ZR-DOCK", "Zebra FX9600 dock door", "fixed_reader", "zebra_iotc", "fx9600-dock",
-           {1: "DP-RECV", 2: "DP-STORES", 3: "DP-FG", 4: "DP-SHIP"}),
-    Reader("DP-ZR-LINE1", "Zebra FX9600 line 1", "fixed_reader", "zebra_iotc", "fx9600-line1",
-           {1: "DP-CUT", 2: "DP-WELD", 3: "DP-PAINT", 4: "DP-REWORK"}),
-    Reader("DP-IMP-LINE2", "Impinj R700 line 2", "fixed_reader", "impinj_iot", "impinj-14-46-36",
-           {1: "DP-ASSY", 2: "DP-TEST", 3: "DP-PACK"}),
-    Reader("DP-RUUVI-GW", "Ruuvi Gateway cold store", "ble_gateway", "ruuvi_gateway", "C8:25:2D:11:22:33",
-           {None: "DP-COLD"}, upload_period_s=10),
+    Reader(
+        "DP-ZR-DOCK",
+        "Zebra FX9600 dock door",
+        "fixed_reader",
+        "zebra_iotc",
+        "fx9600-dock",
+        {1: "DP-RECV", 2: "DP-STORES", 3: "DP-FG", 4: "DP-SHIP"},
+    ),
+    Reader(
+        "DP-ZR-LINE1",
+        "Zebra FX9600 line 1",
+        "fixed_reader",
+        "zebra_iotc",
+        "fx9600-line1",
+        {1: "DP-CUT", 2: "DP-WELD", 3: "DP-PAINT", 4: "DP-REWORK"},
+    ),
+    Reader(
+        "DP-IMP-LINE2",
+        "Impinj R700 line 2",
+        "fixed_reader",
+        "impinj_iot",
+        "impinj-14-46-36",
+        {1: "DP-ASSY", 2: "DP-TEST", 3: "DP-PACK"},
+    ),
+    Reader(
+        "DP-RUUVI-GW",
+        "Ruuvi Gateway cold store",
+        "ble_gateway",
+        "ruuvi_gateway",
+        "C8:25:2D:11:22:33",
+        {None: "DP-COLD"},
+        upload_period_s=10,
+    ),
 )
 
 SENSORS: tuple[Sensor, ...] = (
@@ -115,48 +140,121 @@ SENSORS: tuple[Sensor, ...] = (
 )
 
 #: The cold store alarm: above 8 °C for 30 s raises it, back under 6 °C clears it.
-COLD_RULE = {"name": "Cold store above 8 °C", "metric": "temperature", "create": Decimal("8"),
-             "clear": Decimal("6"), "duration_s": 30, "severity": "critical"}
+COLD_RULE = {
+    "name": "Cold store above 8 °C",
+    "metric": "temperature",
+    "create": Decimal("8"),
+    "clear": Decimal("6"),
+    "duration_s": 30,
+    "severity": "critical",
+}
 
 COMPONENTS: tuple[Component, ...] = (
-    Component("DP-TUBE-30", "Steel tube 30x2 mm", "m", "lot", "DP-STORES",
-              (("TUBE-2611A", Decimal("900")), ("TUBE-2611B", Decimal("600"))), Decimal("400"), Decimal("1000")),
-    Component("DP-SHEET-2", "Steel sheet 2 mm", "pcs", "lot", "DP-STORES",
-              (("SHEET-2610", Decimal("700")),), Decimal("250"), Decimal("500")),
-    Component("DP-CASTER", "Caster 100 mm", "pcs", "none", "DP-STORES",
-              (("", Decimal("800")),), Decimal("300"), Decimal("800")),
-    Component("DP-SCREW-M6", "Screw M6x16", "pcs", "none", "DP-STORES",
-              (("", Decimal("12000")),), Decimal("3000"), Decimal("10000")),
-    Component("DP-PAINT-5015", "Powder coat RAL 5015", "kg", "lot", "DP-STORES",
-              (("RAL5015-44", Decimal("260")),), Decimal("120"), Decimal("200")),
-    Component("DP-BOX-L", "Carton large", "pcs", "none", "DP-STORES",
-              (("", Decimal("420")),), Decimal("150"), Decimal("400")),
+    Component(
+        "DP-TUBE-30",
+        "Steel tube 30x2 mm",
+        "m",
+        "lot",
+        "DP-STORES",
+        (("TUBE-2611A", Decimal("900")), ("TUBE-2611B", Decimal("600"))),
+        Decimal("400"),
+        Decimal("1000"),
+    ),
+    Component(
+        "DP-SHEET-2",
+        "Steel sheet 2 mm",
+        "pcs",
+        "lot",
+        "DP-STORES",
+        (("SHEET-2610", Decimal("700")),),
+        Decimal("250"),
+        Decimal("500"),
+    ),
+    Component(
+        "DP-CASTER",
+        "Caster 100 mm",
+        "pcs",
+        "none",
+        "DP-STORES",
+        (("", Decimal("800")),),
+        Decimal("300"),
+        Decimal("800"),
+    ),
+    Component(
+        "DP-SCREW-M6",
+        "Screw M6x16",
+        "pcs",
+        "none",
+        "DP-STORES",
+        (("", Decimal("12000")),),
+        Decimal("3000"),
+        Decimal("10000"),
+    ),
+    Component(
+        "DP-PAINT-5015",
+        "Powder coat RAL 5015",
+        "kg",
+        "lot",
+        "DP-STORES",
+        (("RAL5015-44", Decimal("260")),),
+        Decimal("120"),
+        Decimal("200"),
+    ),
+    Component(
+        "DP-BOX-L", "Carton large", "pcs", "none", "DP-STORES", (("", Decimal("420")),), Decimal("150"), Decimal("400")
+    ),
     # Kept cold: the reason the cold store has a temperature alarm.
-    Component("DP-ADHESIVE-2K", "Two-part adhesive", "kg", "lot", "DP-COLD",
-              (("ADH-2611", Decimal("40")), ("ADH-2609", Decimal("12"))), Decimal("20"), Decimal("40"),
-              shelf_life_days=120),
+    Component(
+        "DP-ADHESIVE-2K",
+        "Two-part adhesive",
+        "kg",
+        "lot",
+        "DP-COLD",
+        (("ADH-2611", Decimal("40")), ("ADH-2609", Decimal("12"))),
+        Decimal("20"),
+        Decimal("40"),
+        shelf_life_days=120,
+    ),
 )
 
 PRODUCTS: tuple[Product, ...] = (
     Product(
-        "DP-CART", "Tool cart",
+        "DP-CART",
+        "Tool cart",
         ("DP-CUT", "DP-WELD", "DP-PAINT", "DP-ASSY", "DP-TEST", "DP-PACK"),
-        (("DP-TUBE-30", Decimal("4.2"), 10), ("DP-SHEET-2", Decimal("2"), 10), ("DP-PAINT-5015", Decimal("0.6"), 30),
-         ("DP-CASTER", Decimal("4"), 40), ("DP-SCREW-M6", Decimal("24"), 40), ("DP-BOX-L", Decimal("1"), 60)),
+        (
+            ("DP-TUBE-30", Decimal("4.2"), 10),
+            ("DP-SHEET-2", Decimal("2"), 10),
+            ("DP-PAINT-5015", Decimal("0.6"), 30),
+            ("DP-CASTER", Decimal("4"), 40),
+            ("DP-SCREW-M6", Decimal("24"), 40),
+            ("DP-BOX-L", Decimal("1"), 60),
+        ),
         mix=0.5,
     ),
     Product(
-        "DP-SHELF", "Shelf unit",
+        "DP-SHELF",
+        "Shelf unit",
         ("DP-CUT", "DP-PAINT", "DP-ASSY", "DP-PACK"),
-        (("DP-SHEET-2", Decimal("5"), 10), ("DP-PAINT-5015", Decimal("0.9"), 20), ("DP-SCREW-M6", Decimal("32"), 30),
-         ("DP-BOX-L", Decimal("1"), 40)),
-        inspection_at=None, mix=0.3,
+        (
+            ("DP-SHEET-2", Decimal("5"), 10),
+            ("DP-PAINT-5015", Decimal("0.9"), 20),
+            ("DP-SCREW-M6", Decimal("32"), 30),
+            ("DP-BOX-L", Decimal("1"), 40),
+        ),
+        inspection_at=None,
+        mix=0.3,
     ),
     Product(
-        "DP-BENCH", "Workbench",
+        "DP-BENCH",
+        "Workbench",
         ("DP-CUT", "DP-WELD", "DP-PAINT", "DP-ASSY", "DP-TEST", "DP-PACK"),
-        (("DP-TUBE-30", Decimal("6.5"), 10), ("DP-PAINT-5015", Decimal("0.8"), 30), ("DP-SCREW-M6", Decimal("40"), 40),
-         ("DP-BOX-L", Decimal("1"), 60)),
+        (
+            ("DP-TUBE-30", Decimal("6.5"), 10),
+            ("DP-PAINT-5015", Decimal("0.8"), 30),
+            ("DP-SCREW-M6", Decimal("40"), 40),
+            ("DP-BOX-L", Decimal("1"), 60),
+        ),
         mix=0.2,
     ),
 )

@@ -210,8 +210,12 @@ class Engine:
         if len(self.open) >= c.max_wip:
             return
         product = self.rng.choices(layout.PRODUCTS, weights=[p.mix for p in layout.PRODUCTS])[0]
-        order = Order(number=f"{next(self._numbers)}", product=product, quantity=self.rng.randint(*c.quantity),
-                      released_at=self.now)
+        order = Order(
+            number=f"{next(self._numbers)}",
+            product=product,
+            quantity=self.rng.randint(*c.quantity),
+            released_at=self.now,
+        )
         if not self.actuator.release(order, self.now):
             return  # no free tote or no stock: the planner tries again at the next release
         self.open[order.number] = order

@@ -53,7 +53,8 @@ class HttpTransport:
 
     def post(self, *, device_id: str, body: bytes) -> int:
         response = self.client.post(
-            UPLOAD_PATH, content=body,
+            UPLOAD_PATH,
+            content=body,
             headers={"Authorization": f"Bearer {self.keys[device_id]}", "Content-Type": "application/json"},
         )
         return response.status_code
@@ -73,7 +74,9 @@ class InProcessTransport:
 
     def post(self, *, device_id: str, body: bytes) -> int:
         response = self.client.post(
-            UPLOAD_PATH, data=body, content_type="application/json",
+            UPLOAD_PATH,
+            data=body,
+            content_type="application/json",
             HTTP_AUTHORIZATION=f"Bearer {self.keys[device_id]}",
         )
         return response.status_code
@@ -93,8 +96,9 @@ class Counters:
 class PlantActuator:
     """Makes the model's decisions happen in Shopfloor."""
 
-    def __init__(self, *, site: Site, transport: Transport, clock: Clock, horizon_minutes: float,
-                 seed: int = 7) -> None:
+    def __init__(
+        self, *, site: Site, transport: Transport, clock: Clock, horizon_minutes: float, seed: int = 7
+    ) -> None:
         self.site = site
         self.transport = transport
         self.clock = clock
@@ -112,7 +116,9 @@ class PlantActuator:
         self.sensor_sequence = self.rng.randrange(0, 60000)
         self.last_read: dict[str, dt.datetime] = {}
         # Where each tote and pallet stands, for the readers' presence reads (pallets start in stores).
-        self.zone_of: dict[str, str] = {p.epc: "DP-STORES" for p in layout.PALLET_LOTS if p.component != "DP-ADHESIVE-2K"}
+        self.zone_of: dict[str, str] = {
+            p.epc: "DP-STORES" for p in layout.PALLET_LOTS if p.component != "DP-ADHESIVE-2K"
+        }
         self.free_totes = [layout.tote_epc(n) for n in range(1, layout.TOTES + 1)]
         self.tote_of: dict[str, str] = {}
         self.stations = {ws.code: ws for ws in Workstation.objects.filter(site=site)}
@@ -152,14 +158,20 @@ class PlantActuator:
             except DomainError as exc:
                 self._error(exc)
         for n in range(1, layout.TOTES + 1):
-            device_services.tag_assign(site=self.site, tag_id=layout.tote_epc(n), target_kind="container",
-                                       code=f"TOTE-{n:02d}", note="back in the pool")
+            device_services.tag_assign(
+                site=self.site,
+                tag_id=layout.tote_epc(n),
+                target_kind="container",
+                code=f"TOTE-{n:02d}",
+                note="back in the pool",
+            )
         # Totes and pallets stay where the last run left them: the readers go on seeing them there.
         from devices.models import TagState
 
         known = {layout.tote_epc(n) for n in range(1, layout.TOTES + 1)} | set(self.zone_of)
-        for tag_id, zone in TagState.objects.filter(site=self.site, tag__tag_id__in=known, location__isnull=False) \
-                .values_list("tag__tag_id", "location__code"):
+        for tag_id, zone in TagState.objects.filter(
+            site=self.site, tag__tag_id__in=known, location__isnull=False
+        ).values_list("tag__tag_id", "location__code"):
             self.zone_of[tag_id] = zone
         return cancelled
 
@@ -173,10 +185,17 @@ class PlantActuator:
         number = f"{self.prefix}-{order.number.zfill(3)}"
         try:
             wo = wip.work_order_create(
-                site=self.site, number=number, item=item, quantity=Decimal(order.quantity),
-                routing=self.routings[order.product.sku], due_at=at + dt.timedelta(hours=self.rng.uniform(3, 8)),
-                priority=self.rng.choice((3, 5, 5, 5, 7)), external_ref="simulator",
-                issue_location=self.stores, output_location=self.finished_goods, actor=self.planner,
+                site=self.site,
+                number=number,
+                item=item,
+                quantity=Decimal(order.quantity),
+                routing=self.routings[order.product.sku],
+                due_at=at + dt.timedelta(hours=self.rng.uniform(3, 8)),
+                priority=self.rng.choice((3, 5, 5, 5, 7)),
+                external_ref="simulator",
+                issue_location=self.stores,
+                output_location=self.finished_goods,
+                actor=self.planner,
             )
             self._replenish(wo)
             wip.work_order_release(work_order=wo, actor=self.planner, at=at)
@@ -186,8 +205,15 @@ class PlantActuator:
         order.number = number
         order.tote = self.free_totes.pop(0)
         self.tote_of[number] = order.tote
-        device_services.tag_assign(site=self.site, tag_id=order.tote, target_kind="work_order", work_order=wo,
-                                   valid_from=at, note="simulator", actor=self.planner)
+        device_services.tag_assign(
+            site=self.site,
+            tag_id=order.tote,
+            target_kind="work_order",
+            work_order=wo,
+            valid_from=at,
+            note="simulator",
+            actor=self.planner,
+        )
         return True
 
     def _replenish(self, wo: WorkOrder) -> None:
@@ -197,9 +223,12 @@ class PlantActuator:
             if available_quantity(item=line.component, site=self.site) < needed:
                 spec = next(c for c in layout.COMPONENTS if c.sku == line.component.sku)
                 stock.stock_receive(
-                    item=line.component, quantity=max(spec.reorder_quantity, needed), location=self.stores,
+                    item=line.component,
+                    quantity=max(spec.reorder_quantity, needed),
+                    location=self.stores,
                     lot_code=f"{spec.sku[3:7]}-{timezone.now():%y%m%d%H%M%S}" if spec.tracking == "lot" else None,
-                    reference=f"PO-SIM-{self.counters.replenishments + 1:04d}", supplier="Demo Supplier GmbH",
+                    reference=f"PO-SIM-{self.counters.replenishments + 1:04d}",
+                    supplier="Demo Supplier GmbH",
                 )
                 self.counters.replenishments += 1
 
@@ -216,9 +245,15 @@ class PlantActuator:
         if leaving is not None and from_zone != to_zone:
             # Fading out at the antenna it leaves ...
             for dt_s in (-1.0, -0.5):
-                by_device.setdefault(leaving.device_id, []).append(writers.Read(
-                    order.tote, leaving.port or 1, start + dt.timedelta(seconds=dt_s), -72 + self.rng.uniform(-2, 2), 3
-                ))
+                by_device.setdefault(leaving.device_id, []).append(
+                    writers.Read(
+                        order.tote,
+                        leaving.port or 1,
+                        start + dt.timedelta(seconds=dt_s),
+                        -72 + self.rng.uniform(-2, 2),
+                        3,
+                    )
+                )
         arriving = self.antennas[to_zone]
         # ... and strong at the one it arrives at (reads more than a second apart: the
         # pipeline aggregates per second). In real time the burst starts now and the
@@ -226,10 +261,15 @@ class PlantActuator:
         # tolerance): the arrival is then never older than what the services did last.
         steps = 4 if burst > 2 else 2
         for k in range(steps):
-            by_device.setdefault(arriving.device_id, []).append(writers.Read(
-                order.tote, arriving.port or 1, start + dt.timedelta(seconds=burst * k / (steps - 1)),
-                -44 + self.rng.uniform(-2, 2), 3,
-            ))
+            by_device.setdefault(arriving.device_id, []).append(
+                writers.Read(
+                    order.tote,
+                    arriving.port or 1,
+                    start + dt.timedelta(seconds=burst * k / (steps - 1)),
+                    -44 + self.rng.uniform(-2, 2),
+                    3,
+                )
+            )
         self.last_read[order.tote] = start + dt.timedelta(seconds=burst)
         self.zone_of[order.tote] = to_zone
         for device_id, reads in by_device.items():
@@ -277,7 +317,8 @@ class PlantActuator:
         return (
             OperationRun.objects.select_related("operation", "workstation")
             .filter(work_order__number=order.number, workstation__code=station, status__in=statuses)
-            .order_by("pk").first()
+            .order_by("pk")
+            .first()
         )
 
     def start(self, order: Order, station: str, t: float) -> bool:
@@ -288,8 +329,12 @@ class PlantActuator:
                     time.sleep(0.05)  # fast mode against a real worker: give it a moment
                 return False
             # The reading never turned into an arrival (a lost upload): the operator scans it in.
-            result = wip.operation_arrive(workstation=self.stations[station], work_order=WorkOrder.objects.get(
-                number=order.number), occurred_at=self.ts(t), actor=self.operator)
+            result = wip.operation_arrive(
+                workstation=self.stations[station],
+                work_order=WorkOrder.objects.get(number=order.number),
+                occurred_at=self.ts(t),
+                actor=self.operator,
+            )
             self.counters.fallback_arrivals += 1
             run = result.run
             if run is None or run.status != RunStatus.QUEUED:
@@ -309,31 +354,48 @@ class PlantActuator:
             return
         try:
             wip.operation_complete(
-                run=run, good_quantity=run.quantity - scrap, scrap_quantity=Decimal(scrap),
+                run=run,
+                good_quantity=run.quantity - scrap,
+                scrap_quantity=Decimal(scrap),
                 scrap_code={"DP-PAINT": "PAINT_RUN", "DP-WELD": "WELD_POROSITY"}.get(station, "DAMAGED"),
-                actor=self.operator, at=self.ts(t),
+                actor=self.operator,
+                at=self.ts(t),
             )
         except DomainError as exc:
             self._error(exc)
 
     def inspect(self, order: Order, station: str, passed: bool, t: float) -> None:
         run = (
-            OperationRun.objects.filter(work_order__number=order.number, workstation__code=station,
-                                        status=RunStatus.DONE, inspection=InspectionState.PENDING)
-            .order_by("-pk").first()
+            OperationRun.objects.filter(
+                work_order__number=order.number,
+                workstation__code=station,
+                status=RunStatus.DONE,
+                inspection=InspectionState.PENDING,
+            )
+            .order_by("-pk")
+            .first()
         )
         if run is None:
             return
         at = self.ts(t)
         try:
             wip.inspection_record(
-                run=run, results=[{"check": "Function test", "passed": passed}], inspector=self.inspector, at=at,
-                notes="" if passed else "Drawer slide binds", defect_code="FUNCTION_TEST",
+                run=run,
+                results=[{"check": "Function test", "passed": passed}],
+                inspector=self.inspector,
+                at=at,
+                notes="" if passed else "Drawer slide binds",
+                defect_code="FUNCTION_TEST",
             )
             if not passed:
                 for defect in Defect.objects.open().filter(run=run).order_by("pk"):
-                    wip.defect_dispose(defect=defect, disposition="rework", rework_to_sequence=run.sequence,
-                                       actor=self.inspector, at=at + dt.timedelta(seconds=1))
+                    wip.defect_dispose(
+                        defect=defect,
+                        disposition="rework",
+                        rework_to_sequence=run.sequence,
+                        actor=self.inspector,
+                        at=at + dt.timedelta(seconds=1),
+                    )
         except DomainError as exc:
             self._error(exc)
 
@@ -345,8 +407,14 @@ class PlantActuator:
         except DomainError as exc:
             self._error(exc)
         n = int(order.tote.rsplit(".", 1)[1]) - 5000
-        device_services.tag_assign(site=self.site, tag_id=order.tote, target_kind="container", code=f"TOTE-{n:02d}",
-                                   valid_from=at, note="emptied")
+        device_services.tag_assign(
+            site=self.site,
+            tag_id=order.tote,
+            target_kind="container",
+            code=f"TOTE-{n:02d}",
+            valid_from=at,
+            note="emptied",
+        )
         self.tote_of.pop(order.number, None)
         self.free_totes.append(order.tote)
 
@@ -356,13 +424,22 @@ class PlantActuator:
         reports = []
         for sensor in layout.SENSORS:
             self.sensor_sequence = (self.sensor_sequence + 1) % 65535
-            reports.append(writers.RuuviReport(
-                mac=sensor.mac, at=at, rssi=-68 + self.rng.randint(-3, 3), temperature=Decimal(str(temperature)),
-                humidity=humidity, pressure_pa=101325 + self.rng.randint(-200, 200), battery_mv=2950,
-                sequence=self.sensor_sequence,
-            ))
+            reports.append(
+                writers.RuuviReport(
+                    mac=sensor.mac,
+                    at=at,
+                    rssi=-68 + self.rng.randint(-3, 3),
+                    temperature=Decimal(str(temperature)),
+                    humidity=humidity,
+                    pressure_pa=101325 + self.rng.randint(-200, 200),
+                    battery_mv=2950,
+                    sequence=self.sensor_sequence,
+                )
+            )
         self.nonce += 1
-        self._send(gateway.device_id, writers.ruuvi_gateway(reports, gw_mac=gateway.reader_name, nonce=self.nonce, at=at))
+        self._send(
+            gateway.device_id, writers.ruuvi_gateway(reports, gw_mac=gateway.reader_name, nonce=self.nonce, at=at)
+        )
 
     def _error(self, exc: DomainError) -> None:
         self.counters.errors[exc.code] += 1
@@ -380,8 +457,9 @@ def simulate(*, config: Config, transport: Transport, stop=None) -> tuple[Engine
     """Run the model against the demo plant until its bound (or ``stop`` is set)."""
     site = Site.objects.get(code=layout.SITE_CODE)
     clock = Clock(config.speed)
-    actuator = PlantActuator(site=site, transport=transport, clock=clock, horizon_minutes=horizon(config),
-                             seed=config.seed)
+    actuator = PlantActuator(
+        site=site, transport=transport, clock=clock, horizon_minutes=horizon(config), seed=config.seed
+    )
     actuator.reset()
     engine = Engine(config, actuator, clock)
     engine.run(stop=stop)

@@ -69,7 +69,9 @@ class SeedReport:
     keys_file: Path | None = None
 
 
-def _location(site: Site, zone: layout.Zone | layout.Station, kind: str, parent: str | None, report: SeedReport) -> Location:
+def _location(
+    site: Site, zone: layout.Zone | layout.Station, kind: str, parent: str | None, report: SeedReport
+) -> Location:
     found = Location.objects.filter(code=zone.code).first()
     if found is not None:
         return found
@@ -96,7 +98,11 @@ def _stations(site: Site, report: SeedReport) -> dict[str, Workstation]:
         station = Workstation.objects.filter(location=location).first()
         if station is None:
             station = wip_services.workstation_create(
-                location=location, name=spec.name, capacity=spec.capacity, wip_limit=spec.wip_limit, group=group,
+                location=location,
+                name=spec.name,
+                capacity=spec.capacity,
+                wip_limit=spec.wip_limit,
+                group=group,
                 supply_location=Location.objects.get(code="DP-STORES"),
             )
             report.created.append(f"workstation {station.code}")
@@ -115,9 +121,16 @@ def _items(site: Site, report: SeedReport) -> dict[str, Item]:
         item = Item.objects.filter(sku=spec.sku).first()
         if item is None:
             item = stock.item_create(
-                sku=spec.sku, name=spec.name, unit=spec.unit, tracking=spec.tracking, kind=Item.Kind.COMPONENT,
-                reorder_point=spec.reorder_point, reorder_quantity=spec.reorder_quantity,
-                safety_stock=spec.reorder_point / 2, lead_time_days=5, shelf_life_days=spec.shelf_life_days,
+                sku=spec.sku,
+                name=spec.name,
+                unit=spec.unit,
+                tracking=spec.tracking,
+                kind=Item.Kind.COMPONENT,
+                reorder_point=spec.reorder_point,
+                reorder_quantity=spec.reorder_quantity,
+                safety_stock=spec.reorder_point / 2,
+                lead_time_days=5,
+                shelf_life_days=spec.shelf_life_days,
             )
             report.created.append(f"item {item.sku}")
         items[spec.sku] = item
@@ -127,17 +140,28 @@ def _items(site: Site, report: SeedReport) -> dict[str, Item]:
         for lot_code, quantity in spec.lots:
             expiry = None
             if spec.shelf_life_days:
-                expiry = timezone.localdate() + dt.timedelta(days=spec.shelf_life_days // (2 if lot_code.endswith("09") else 1))
+                expiry = timezone.localdate() + dt.timedelta(
+                    days=spec.shelf_life_days // (2 if lot_code.endswith("09") else 1)
+                )
             stock.stock_receive(
-                item=item, quantity=quantity, location=location, lot_code=lot_code or None, expiry_date=expiry,
-                reference="PO-DEMO-0001", supplier="Demo Supplier GmbH",
+                item=item,
+                quantity=quantity,
+                location=location,
+                lot_code=lot_code or None,
+                expiry_date=expiry,
+                reference="PO-DEMO-0001",
+                supplier="Demo Supplier GmbH",
             )
             report.created.append(f"stock {item.sku} {lot_code or ''} {quantity}")
     for n, spec in enumerate(layout.PRODUCTS, start=1):
         item = Item.objects.filter(sku=spec.sku).first()
         if item is None:
             item = stock.item_create(
-                sku=spec.sku, name=spec.name, unit="pcs", tracking=Item.Tracking.LOT, kind=Item.Kind.FINISHED_GOOD,
+                sku=spec.sku,
+                name=spec.name,
+                unit="pcs",
+                tracking=Item.Tracking.LOT,
+                kind=Item.Kind.FINISHED_GOOD,
                 gtin=_gtin(f"0{layout.COMPANY_PREFIX}{n:05d}"),
             )
             report.created.append(f"item {item.sku}")
@@ -162,8 +186,12 @@ def _routings(site: Site, items: dict[str, Item], stations: dict[str, Workstatio
                 st = next(s for s in layout.STATIONS if s.code == station_code)
                 # At the station's group, not the station: the order "arrives" where its tote is read.
                 operation = Operation.objects.create(
-                    routing=routing, sequence=index * 10, name=st.name, group=station.group,
-                    setup_minutes=st.minutes[0] / 2, run_minutes_per_unit=st.minutes[1] / 10,
+                    routing=routing,
+                    sequence=index * 10,
+                    name=st.name,
+                    group=station.group,
+                    setup_minutes=st.minutes[0] / 2,
+                    run_minutes_per_unit=st.minutes[1] / 10,
                     inspection_required=station_code == spec.inspection_at,
                 )
                 if operation.inspection_required:
@@ -173,8 +201,10 @@ def _routings(site: Site, items: dict[str, Item], stations: dict[str, Workstatio
         if not BillOfMaterials.objects.filter(code=bom_code).exists():
             bom = BillOfMaterials.objects.create(site=site, code=bom_code, item=items[spec.sku])
             BomLine.objects.bulk_create(
-                [BomLine(bom=bom, component=items[sku], quantity_per_unit=q, operation_sequence=seq)
-                 for sku, q, seq in spec.bom]
+                [
+                    BomLine(bom=bom, component=items[sku], quantity_per_unit=q, operation_sequence=seq)
+                    for sku, q, seq in spec.bom
+                ]
             )
             report.created.append(f"bom {bom_code}")
 
@@ -186,15 +216,23 @@ def _devices(site: Site, report: SeedReport, keys: dict[str, str]) -> bool:
         device = Device.objects.filter(device_id=spec.device_id).first()
         if device is None:
             device = Device.objects.create(
-                site=site, device_id=spec.device_id, name=spec.name, kind=spec.kind, upload_format=spec.upload_format,
-                reader_name=spec.reader_name, upload_period_s=spec.upload_period_s,
+                site=site,
+                device_id=spec.device_id,
+                name=spec.name,
+                kind=spec.kind,
+                upload_format=spec.upload_format,
+                reader_name=spec.reader_name,
+                upload_period_s=spec.upload_period_s,
                 location=Location.objects.get(code=next(iter(spec.ports.values()))) if None in spec.ports else None,
             )
             report.created.append(f"device {device.device_id}")
         for port, zone in spec.ports.items():
             location = Location.objects.get(code=zone)
             ReadPoint.objects.get_or_create(
-                device=device, port=port, reported_as="", defaults={"location": location, "name": f"{spec.name} → {zone}"}
+                device=device,
+                port=port,
+                reported_as="",
+                defaults={"location": location, "name": f"{spec.name} → {zone}"},
             )
         if not _key_works(keys.get(device.device_id), device):
             _, secret = device_services.device_key_create(device=device, name="demo simulator")
@@ -204,7 +242,11 @@ def _devices(site: Site, report: SeedReport, keys: dict[str, str]) -> bool:
     for spec in layout.SENSORS:
         if not Device.objects.filter(device_id=spec.device_id).exists():
             Device.objects.create(
-                site=site, device_id=spec.device_id, name=spec.name, kind="sensor", reader_name=spec.mac,
+                site=site,
+                device_id=spec.device_id,
+                name=spec.name,
+                kind="sensor",
+                reader_name=spec.mac,
                 location=Location.objects.get(code=spec.zone),
             )
             report.created.append(f"sensor {spec.device_id}")
@@ -212,9 +254,16 @@ def _devices(site: Site, report: SeedReport, keys: dict[str, str]) -> bool:
     rule = layout.COLD_RULE
     if not ThresholdRule.objects.filter(site=site, name=rule["name"]).exists():
         ThresholdRule.objects.create(
-            site=site, name=rule["name"], metric=rule["metric"], scope=RuleScope.ZONE, location=cold,
-            direction="above", create_threshold=rule["create"], clear_threshold=rule["clear"],
-            duration_s=rule["duration_s"], severity=rule["severity"],
+            site=site,
+            name=rule["name"],
+            metric=rule["metric"],
+            scope=RuleScope.ZONE,
+            location=cold,
+            direction="above",
+            create_threshold=rule["create"],
+            clear_threshold=rule["clear"],
+            duration_s=rule["duration_s"],
+            severity=rule["severity"],
         )
         report.created.append("threshold rule (cold store)")
     return changed
@@ -243,7 +292,9 @@ def _tags(site: Site, report: SeedReport) -> None:
         epc = layout.tote_epc(n)
         if TagAssignment.objects.filter(tag__site=site, tag__tag_id=epc).exists():
             continue
-        device_services.tag_assign(site=site, tag_id=epc, target_kind="container", code=f"TOTE-{n:02d}", note="demo tote")
+        device_services.tag_assign(
+            site=site, tag_id=epc, target_kind="container", code=f"TOTE-{n:02d}", note="demo tote"
+        )
         report.created.append(f"tote tag {epc}")
 
 
@@ -251,7 +302,9 @@ def _users(site: Site, report: SeedReport) -> None:
     User = get_user_model()
     admin = User.objects.filter(username="admin").first()
     if admin is None:
-        admin = User.objects.create_superuser(username="admin", email="admin@example.com", password=layout.DEMO_PASSWORD)
+        admin = User.objects.create_superuser(
+            username="admin", email="admin@example.com", password=layout.DEMO_PASSWORD
+        )
         report.created.append("user admin")
     report.logins.append(("admin", "superuser (Django admin)"))
     for role, username in layout.ROLE_USERS.items():

@@ -42,9 +42,13 @@ class Read:
 def epc_hex(epc: str) -> str:
     """The 96-bit tag encoding of a GRAI or SSCC pure identity, as the reader reports it."""
     if epc.startswith("urn:epc:id:grai:"):
-        return GRAI(epc).hex(binary_coding_scheme=GRAI.BinaryCodingScheme.GRAI_96, filter_value=GRAIFilterValue.ALL_OTHERS)
+        return GRAI(epc).hex(
+            binary_coding_scheme=GRAI.BinaryCodingScheme.GRAI_96, filter_value=GRAIFilterValue.ALL_OTHERS
+        )
     if epc.startswith("urn:epc:id:sscc:"):
-        return SSCC(epc).hex(binary_coding_scheme=SSCC.BinaryCodingScheme.SSCC_96, filter_value=SSCCFilterValue.ALL_OTHERS)
+        return SSCC(epc).hex(
+            binary_coding_scheme=SSCC.BinaryCodingScheme.SSCC_96, filter_value=SSCCFilterValue.ALL_OTHERS
+        )
     raise ValueError(f"the simulator writes GRAI and SSCC tags only, not {epc!r}")
 
 
@@ -85,28 +89,38 @@ def impinj_iot(reads: list[Read], *, hostname: str) -> bytes:
     events = []
     for r in reads:
         hex_ = epc_hex(r.epc)
-        events.append({
-            "timestamp": _iso_z(r.at),
-            "hostname": hostname,
-            "eventType": "tagInventory",
-            "tagInventoryEvent": {
-                "epc": base64.b64encode(bytes.fromhex(hex_)).decode(),
-                "epcHex": hex_,
-                "antennaPort": r.antenna,
-                "antennaName": f"port {r.antenna}",
-                "peakRssiCdbm": int(round(r.rssi * 100)),
-                "frequency": 915250,
-                "transmitPowerCdbm": 3000,
-                "tagSeenCount": r.reads,
-                "lastSeenTime": _iso_z(r.at, 6),
-            },
-        })
+        events.append(
+            {
+                "timestamp": _iso_z(r.at),
+                "hostname": hostname,
+                "eventType": "tagInventory",
+                "tagInventoryEvent": {
+                    "epc": base64.b64encode(bytes.fromhex(hex_)).decode(),
+                    "epcHex": hex_,
+                    "antennaPort": r.antenna,
+                    "antennaName": f"port {r.antenna}",
+                    "peakRssiCdbm": int(round(r.rssi * 100)),
+                    "frequency": 915250,
+                    "transmitPowerCdbm": 3000,
+                    "tagSeenCount": r.reads,
+                    "lastSeenTime": _iso_z(r.at, 6),
+                },
+            }
+        )
     return json.dumps(events, separators=(",", ":")).encode()
 
 
 def ruuvi_df5(
-    *, temperature: Decimal | float, humidity: float, pressure_pa: int, battery_mv: int, sequence: int, mac: str,
-    movement: int = 0, tx_power_dbm: int = 4, acceleration_mg: tuple[int, int, int] = (0, 0, 1000),
+    *,
+    temperature: Decimal | float,
+    humidity: float,
+    pressure_pa: int,
+    battery_mv: int,
+    sequence: int,
+    mac: str,
+    movement: int = 0,
+    tx_power_dbm: int = 4,
+    acceleration_mg: tuple[int, int, int] = (0, 0, 1000),
 ) -> str:
     """A complete BLE advertisement (flags + manufacturer data) carrying a RuuviTag
     data format 5 ("RAWv2") frame, as hex: what a Ruuvi Gateway relays."""
@@ -115,9 +129,9 @@ def ruuvi_df5(
     p = max(0, min(0xFFFE, pressure_pa - 50000))
     power = ((max(0, min(2046, battery_mv - 1600))) << 5) | max(0, min(30, (tx_power_dbm + 40) // 2))
     mac_bytes = bytes(int(b, 16) for b in mac.split(":"))
-    payload = struct.pack(
-        ">BhHHhhhHBH", 5, t, h, p, *acceleration_mg, power, movement & 0xFF, sequence & 0xFFFF
-    ) + mac_bytes
+    payload = (
+        struct.pack(">BhHHhhhHBH", 5, t, h, p, *acceleration_mg, power, movement & 0xFF, sequence & 0xFFFF) + mac_bytes
+    )
     manufacturer = b"\xff\x99\x04" + payload  # AD type 0xFF, company id 0x0499 little-endian
     ad = bytes([0x02, 0x01, 0x06, len(manufacturer)]) + manufacturer
     return ad.hex().upper()
@@ -142,12 +156,23 @@ def ruuvi_gateway(reports: list[RuuviReport], *, gw_mac: str, nonce: int, at: dt
             "rssi": r.rssi,
             "timestamp": str(int(r.at.timestamp())),
             "data": ruuvi_df5(
-                temperature=r.temperature, humidity=r.humidity, pressure_pa=r.pressure_pa,
-                battery_mv=r.battery_mv, sequence=r.sequence, mac=r.mac,
+                temperature=r.temperature,
+                humidity=r.humidity,
+                pressure_pa=r.pressure_pa,
+                battery_mv=r.battery_mv,
+                sequence=r.sequence,
+                mac=r.mac,
             ),
         }
         for r in reports
     }
-    doc = {"data": {"coordinates": "", "timestamp": str(int(at.timestamp())), "nonce": str(nonce), "gw_mac": gw_mac,
-                    "tags": tags}}
+    doc = {
+        "data": {
+            "coordinates": "",
+            "timestamp": str(int(at.timestamp())),
+            "nonce": str(nonce),
+            "gw_mac": gw_mac,
+            "tags": tags,
+        }
+    }
     return json.dumps(doc, separators=(",", ":")).encode()

@@ -31,8 +31,12 @@ def story(db):
     zones = {
         code: LocationFactory(site=site, kind=kind, code=code, parent=floor)
         for code, kind in (
-            ("STORES", "zone"), ("WS030-IN", "zone"), ("WS030-OUT", "zone"), ("QC01", "zone"),
-            ("COLD", "zone"), ("DOCK2", "dock"),
+            ("STORES", "zone"),
+            ("WS030-IN", "zone"),
+            ("WS030-OUT", "zone"),
+            ("QC01", "zone"),
+            ("COLD", "zone"),
+            ("DOCK2", "dock"),
         )
     }
     # QC and the dock take a single read (slow conveyors, portal readers): per-zone settings.
@@ -62,15 +66,26 @@ def story(db):
     reader = DeviceFactory(site=site, device_id="SPEEDWAY-R10", reader_name="SpeedwayR-10-EF-25", upload_format="")
     ReadPointFactory(device=reader, port=1, location=zones["WS030-IN"])
     ReadPointFactory(device=reader, port=2, location=zones["WS030-OUT"])
-    add("MINEW-G1", "minew_ble", kind=DeviceKind.BLE_GATEWAY, whole="COLD", reader_name="AC233FC0A1B2",
-        upload_period_s=60)
+    add(
+        "MINEW-G1",
+        "minew_ble",
+        kind=DeviceKind.BLE_GATEWAY,
+        whole="COLD",
+        reader_name="AC233FC0A1B2",
+        upload_period_s=60,
+    )
     add("RUUVI-GW", "ruuvi_gateway", kind=DeviceKind.BLE_GATEWAY, whole="COLD", reader_name="C8:25:2D:11:22:33")
     add("HH-TC52-0042", "gs1_scans", kind=DeviceKind.HANDHELD)
-    add("PARTNER-EPCIS", "epcis2", kind=DeviceKind.GATEWAY, reported={
-        "urn:epc:id:sgln:9501101.00001.QC01": "QC01",
-        "urn:epc:id:sgln:9501101.00001.COLD1": "COLD",
-        "urn:epc:id:sgln:9501101.00001.DOCK2": "DOCK2",
-    })
+    add(
+        "PARTNER-EPCIS",
+        "epcis2",
+        kind=DeviceKind.GATEWAY,
+        reported={
+            "urn:epc:id:sgln:9501101.00001.QC01": "QC01",
+            "urn:epc:id:sgln:9501101.00001.COLD1": "COLD",
+            "urn:epc:id:sgln:9501101.00001.DOCK2": "DOCK2",
+        },
+    )
     for sensor in ("ble:d1:22:7a:05:3c:11", "ble:e4:1a:9f:22:0b:7c"):
         DeviceFactory(site=site, device_id=sensor, kind=DeviceKind.SENSOR, upload_format="", location=zones["COLD"])
     return s

@@ -33,8 +33,16 @@ def example(fmt: str) -> bytes:
     return (UPLOADS / EXAMPLES[fmt]).read_bytes()
 
 
-def post_upload(body: bytes, secret: str, *, how: str = "bearer", device_id: str = "", content_type: str = "application/json",
-                headers: dict | None = None, client: APIClient | None = None):
+def post_upload(
+    body: bytes,
+    secret: str,
+    *,
+    how: str = "bearer",
+    device_id: str = "",
+    content_type: str = "application/json",
+    headers: dict | None = None,
+    client: APIClient | None = None,
+):
     client = client or APIClient()
     extra = dict(headers or {})
     url = "/api/v1/devices/uploads/"

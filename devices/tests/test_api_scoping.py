@@ -75,11 +75,14 @@ def _count_queries(django_assert_num_queries, client, url, expected):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("url,make", [
-    ("/api/v1/devices/uploads/", lambda site: ReaderUploadFactory(device=DeviceFactory(site=site))),
-    ("/api/v1/devices/devices/", lambda site: ReadPointFactory(device=DeviceFactory(site=site))),
-    ("/api/v1/devices/tags/", lambda site: TagAssignmentFactory(tag=TagFactory(site=site))),
-])
+@pytest.mark.parametrize(
+    "url,make",
+    [
+        ("/api/v1/devices/uploads/", lambda site: ReaderUploadFactory(device=DeviceFactory(site=site))),
+        ("/api/v1/devices/devices/", lambda site: ReadPointFactory(device=DeviceFactory(site=site))),
+        ("/api/v1/devices/tags/", lambda site: TagAssignmentFactory(tag=TagFactory(site=site))),
+    ],
+)
 def test_list_query_count_does_not_grow_with_rows(site_a, url, make, django_assert_num_queries):
     client = _client(site_a)
     make(site_a)

@@ -179,8 +179,12 @@ def test_state_survives_dump_and_load():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([A, B]), st.integers(0, 60_000), st.integers(-90, -30),
-                          st.integers(1, 3)), max_size=80))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([A, B]), st.integers(0, 60_000), st.integers(-90, -30), st.integers(1, 3)),
+        max_size=80,
+    )
+)
 def test_splitting_uploads_and_reloading_state_changes_nothing(reads):
     """Processing reads in one go or in two uploads with a save/reload between
     ends in the same zone (the state is complete)."""
@@ -205,8 +209,13 @@ class _Read:
 
 
 def test_aggregation_buckets_orders_and_quarantines():
-    reads = [_Read("t2", "r", 2500, rssi=-60), _Read("t1", "r", 1200, 2, -50), _Read("t1", "r", 1900, 1, -56),
-             _Read("t1", "r", 2100), _Read("t1", "r", 999_999_999)]
+    reads = [
+        _Read("t2", "r", 2500, rssi=-60),
+        _Read("t1", "r", 1200, 2, -50),
+        _Read("t1", "r", 1900, 1, -56),
+        _Read("t1", "r", 2100),
+        _Read("t1", "r", 999_999_999),
+    ]
     agg = aggregate(reads, bucket_ms=1000, future_limit_ms=10_000)
     assert agg.quarantined == 1 and agg.reads == 6
     assert [(o.tag_id, o.t, o.count) for o in agg.observations] == [("t1", 1900, 3), ("t1", 2100, 1), ("t2", 2500, 1)]

@@ -52,8 +52,12 @@ def level(item, location, lot=None) -> Decimal:
 
 
 def ledger_size() -> tuple[int, int, int, int]:
-    return (StockMove.objects.count(), EpcisEvent.objects.count(), Containment.objects.count(),
-            SerialUnit.objects.count())
+    return (
+        StockMove.objects.count(),
+        EpcisEvent.objects.count(),
+        Containment.objects.count(),
+        SerialUnit.objects.count(),
+    )
 
 
 @pytest.fixture
@@ -161,10 +165,15 @@ def test_9_6_4_transformation_consumes_inputs_and_produces_with_genealogy(gs1, c
     assert GenealogyLink.objects.filter(output_serial__in=outputs).count() == 4 * 4
 
 
-@pytest.mark.parametrize("name", [
-    "Example_9.6.1-ObjectEvent.jsonld", "Example_9.6.2-ObjectEvent.jsonld",
-    "Example_9.6.3-AggregationEvent.jsonld", "Example_9.6.4-TransformationEvent.jsonld",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Example_9.6.1-ObjectEvent.jsonld",
+        "Example_9.6.2-ObjectEvent.jsonld",
+        "Example_9.6.3-AggregationEvent.jsonld",
+        "Example_9.6.4-TransformationEvent.jsonld",
+    ],
+)
 def test_examples_captured_twice_take_effect_once(gs1, clerk, api_client, name):
     site, loc, items = gs1
     if "9.6.4" in name:
@@ -187,8 +196,10 @@ def test_examples_captured_twice_take_effect_once(gs1, clerk, api_client, name):
 def partner_plant(db):
     site = site_with_gln("plant-9501101", "9501101000018")
     floor = LocationFactory(site=site, kind="area", code="P9-FLOOR")
-    locs = {code: LocationFactory(site=site, kind="zone", code=code, parent=floor)
-            for code in ("STORES9", "WS030", "QC01", "PACK1", "COLD1", "DOCK2")}
+    locs = {
+        code: LocationFactory(site=site, kind="zone", code=code, parent=floor)
+        for code in ("STORES9", "WS030", "QC01", "PACK1", "COLD1", "DOCK2")
+    }
     component = SerialItemFactory(sku="P9-COMP", gtin=gtin_of("9501101", "153001"))
     unit = SerialItemFactory(sku="P9-UNIT", gtin=gtin_of("9501101", "053000"))
     receive(component, locs["WS030"], 1, serials=["20007"])
@@ -293,7 +304,9 @@ def test_api_key_needs_the_epcis_capture_scope(gs1, make_user, api_client):
     _, reader = services.api_key_create(user=user, name="reader", scopes=["read_inventory"])
     _, writer = services.api_key_create(user=user, name="writer", scopes=["epcis_capture"])
     body = example("Example_9.6.2-ObjectEvent.jsonld")
-    denied = api_client.post(CAPTURE, data=body, content_type="application/ld+json", HTTP_AUTHORIZATION=f"Bearer {reader}")
+    denied = api_client.post(
+        CAPTURE, data=body, content_type="application/ld+json", HTTP_AUTHORIZATION=f"Bearer {reader}"
+    )
     assert denied.status_code == 403
     ok = api_client.post(CAPTURE, data=body, content_type="application/ld+json", HTTP_AUTHORIZATION=f"Bearer {writer}")
     assert ok.status_code == 202, ok.content
@@ -329,14 +342,23 @@ def wo_life(db):
         wip.operation_start(run=run, at=t0 + dt.timedelta(minutes=30 * n + 2))
         wip.operation_complete(run=run, good_quantity=Decimal("2"), at=t0 + dt.timedelta(minutes=30 * n + 20))
         if n == 2:
-            wip.inspection_record(run=run, at=t0 + dt.timedelta(minutes=30 * n + 25),
-                                  results=[{"check": "visual", "passed": True}, {"check": "torque", "value": Decimal("11")}])
+            wip.inspection_record(
+                run=run,
+                at=t0 + dt.timedelta(minutes=30 * n + 25),
+                results=[{"check": "visual", "passed": True}, {"check": "torque", "value": Decimal("11")}],
+            )
     wip.work_order_complete(work_order=order, location=plant.stores, at=t0 + dt.timedelta(hours=2))
     from inventory import services as stock
 
     lot = Lot.objects.get(item=plant.product, code="L-LOT-1")
-    stock.stock_ship(item=plant.product, quantity=Decimal("2"), location=plant.stores, lot=lot, reference="SO-9",
-                     occurred_at=t0 + dt.timedelta(hours=3))
+    stock.stock_ship(
+        item=plant.product,
+        quantity=Decimal("2"),
+        location=plant.stores,
+        lot=lot,
+        reference="SO-9",
+        occurred_at=t0 + dt.timedelta(hours=3),
+    )
     return site, plant, order
 
 
@@ -359,8 +381,11 @@ def test_exported_work_order_life_validates(wo_life, make_user, api_client):
     ship = next(e for e in events if e["bizStep"] == "shipping")
     assert ship["disposition"] == "in_transit"
     assert ship["bizTransactionList"][0]["bizTransaction"].endswith(":SO-9")
-    assert all(e["readPoint"]["id"].startswith(("urn:epc:id:sgln:", "https://id.gs1.org/414/"))
-               for e in events if "readPoint" in e)
+    assert all(
+        e["readPoint"]["id"].startswith(("urn:epc:id:sgln:", "https://id.gs1.org/414/"))
+        for e in events
+        if "readPoint" in e
+    )
     times = [e["eventTime"] for e in events]
     assert times == sorted(times)
 
@@ -368,7 +393,9 @@ def test_exported_work_order_life_validates(wo_life, make_user, api_client):
 def test_query_filters_and_paging(wo_life, make_user, api_client):
     site, plant, order = wo_life
     api_client.force_authenticate(make_user("plant manager", site))
-    everything = api_client.get(EVENTS, {"perPage": 1000}).json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    everything = api_client.get(EVENTS, {"perPage": 1000}).json()["epcisBody"]["queryResults"]["resultsBody"][
+        "eventList"
+    ]
     # Paging walks the same events in the same order.
     seen, url, params = [], EVENTS, {"perPage": 4}
     while True:
@@ -448,18 +475,29 @@ def test_a_travelers_observation_at_a_station_is_an_arrival(db, make_user, api_c
     order = WorkOrderFactory(routing=plant.routing, bom=plant.bom, quantity=Decimal("1"))
     wip.work_order_release(work_order=order)
     traveler = "urn:epc:id:giai:9501101.TRAV1"
-    TagAssignmentFactory(tag=TagFactory(site=site, tag_id=traveler), target_kind="work_order", work_order=order,
-                         code="")
+    TagAssignmentFactory(
+        tag=TagFactory(site=site, tag_id=traveler), target_kind="work_order", work_order=order, code=""
+    )
     api_client.force_authenticate(make_user("plant manager", site))
     doc = {
         "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
-        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2025-11-18T10:00:00Z",
-        "epcisBody": {"eventList": [{
-            "type": "ObjectEvent", "eventID": "urn:uuid:7a1f0c0e-2f5b-4c55-9a3e-0d6c1b7a0001",
-            "eventTime": timezone.now().isoformat(), "eventTimeZoneOffset": "+01:00",
-            "epcList": [traveler], "action": "OBSERVE", "bizStep": "arriving",
-            "readPoint": {"id": "urn:epc:id:sgln:9501101.00001.T-CUT"},
-        }]},
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": "2025-11-18T10:00:00Z",
+        "epcisBody": {
+            "eventList": [
+                {
+                    "type": "ObjectEvent",
+                    "eventID": "urn:uuid:7a1f0c0e-2f5b-4c55-9a3e-0d6c1b7a0001",
+                    "eventTime": timezone.now().isoformat(),
+                    "eventTimeZoneOffset": "+01:00",
+                    "epcList": [traveler],
+                    "action": "OBSERVE",
+                    "bizStep": "arriving",
+                    "readPoint": {"id": "urn:epc:id:sgln:9501101.00001.T-CUT"},
+                }
+            ]
+        },
     }
     response = post(api_client, doc)
     assert response.status_code == 202, response.content

@@ -91,7 +91,8 @@ def test_llrp_from_edge_agent_uses_the_forwarded_readers_antennas(story, django_
     assert zone_of(TOTE) == "WS030-IN"
     assert zone_of(UNIT_20007) == "WS030-OUT"
     assert set(UnknownTag.objects.values_list("tag__tag_id", flat=True)) == {
-        UNIT_20007, "epc:hex:E2801160600002050000000A1B2C3D4E"
+        UNIT_20007,
+        "epc:hex:E2801160600002050000000A1B2C3D4E",
     }
     # the forwarded reader counts as heard, like the agent that forwarded it
     from devices.models import Device
@@ -115,8 +116,13 @@ def test_minew_gateway_health_samples_and_beacons(story, django_capture_on_commi
 
 
 def test_ruuvi_samples_raise_a_zone_rule(story, django_capture_on_commit_callbacks):
-    rule = ThresholdRuleFactory(site=story.site, location=story.zones["COLD"], metric="temperature",
-                                create_threshold=Decimal("8"), clear_threshold=Decimal("6"))
+    rule = ThresholdRuleFactory(
+        site=story.site,
+        location=story.zones["COLD"],
+        metric="temperature",
+        create_threshold=Decimal("8"),
+        clear_threshold=Decimal("6"),
+    )
     _, upload = post_processed(story, "ruuvi_gateway", django_capture_on_commit_callbacks)
     assert upload.status == UploadStatus.PROCESSED
     assert upload.upload_key == "key:C8:25:2D:11:22:33:2636366621"
@@ -175,8 +181,12 @@ MALFORMED = {
 
 def _nothing_left():
     return (
-        Tag.objects.count(), TagState.objects.count(), UnknownTag.objects.count(), SensorSample.objects.count(),
-        device_moves().count(), Alert.objects.count(),
+        Tag.objects.count(),
+        TagState.objects.count(),
+        UnknownTag.objects.count(),
+        SensorSample.objects.count(),
+        device_moves().count(),
+        Alert.objects.count(),
     )
 
 

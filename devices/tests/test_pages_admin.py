@@ -112,8 +112,9 @@ def test_assign_to_a_work_order_by_number(site_a):
     client.post(f"/devices/unknown/{u.pk}/assign/", {"target_kind": "work_order", "reference": "WO-555"})
     assert TagAssignment.objects.get(tag=u.tag).work_order == order
     u2 = unknown(site_a, "epc:hex:0BAD")
-    response = client.post(f"/devices/unknown/{u2.pk}/assign/", {"target_kind": "work_order", "reference": "WO-404"},
-                           follow=True)
+    response = client.post(
+        f"/devices/unknown/{u2.pk}/assign/", {"target_kind": "work_order", "reference": "WO-404"}, follow=True
+    )
     assert "No work order" in response.content.decode()
     assert UnknownTag.objects.filter(pk=u2.pk).exists()
 
@@ -121,10 +122,15 @@ def test_assign_to_a_work_order_by_number(site_a):
 def test_assigning_needs_the_permission_and_the_site(site_a, site_b):
     mine, theirs = unknown(site_a, "epc:hex:0A"), unknown(site_b, "epc:hex:0B")
     viewer = client_for(user_with_role("viewer", site_a))
-    assert viewer.post(f"/devices/unknown/{mine.pk}/assign/", {"target_kind": "asset", "reference": "X"}).status_code == 404
+    assert (
+        viewer.post(f"/devices/unknown/{mine.pk}/assign/", {"target_kind": "asset", "reference": "X"}).status_code
+        == 404
+    )
     manager = client_for(user_with_role("plant manager", site_a))
-    assert manager.post(f"/devices/unknown/{theirs.pk}/assign/",
-                        {"target_kind": "asset", "reference": "X"}).status_code == 404
+    assert (
+        manager.post(f"/devices/unknown/{theirs.pk}/assign/", {"target_kind": "asset", "reference": "X"}).status_code
+        == 404
+    )
     assert not TagAssignment.objects.exists()
 
 
@@ -142,8 +148,19 @@ def test_admin_lists_render(admin_client, site_a):
     ReaderUploadFactory(device=device)
     TagAssignmentFactory(tag=TagFactory(site=site_a))
     ThresholdRuleFactory(site=site_a, location=ReadPointFactory(device=device, port=7).location)
-    for model in ("device", "devicekey", "readpoint", "tag", "tagassignment", "tagstate", "unknowntag",
-                  "readerupload", "sensorsample", "thresholdrule", "zonesetting"):
+    for model in (
+        "device",
+        "devicekey",
+        "readpoint",
+        "tag",
+        "tagassignment",
+        "tagstate",
+        "unknowntag",
+        "readerupload",
+        "sensorsample",
+        "thresholdrule",
+        "zonesetting",
+    ):
         url = f"/admin/devices/{model}/"
         if model == "readpoint":
             continue  # edited inline on the device
@@ -153,8 +170,7 @@ def test_admin_lists_render(admin_client, site_a):
 
 def test_admin_key_is_shown_once_and_stored_hashed(admin_client, site_a):
     device = DeviceFactory(site=site_a)
-    response = admin_client.post("/admin/devices/devicekey/add/", {"device": device.pk, "name": "gateway"},
-                                 follow=True)
+    response = admin_client.post("/admin/devices/devicekey/add/", {"device": device.pk, "name": "gateway"}, follow=True)
     text = response.content.decode()
     key = DeviceKey.objects.get(device=device)
     secret = next(w for w in text.replace("<", " ").split() if w.startswith("sfd_"))
@@ -173,8 +189,9 @@ def test_admin_revokes_keys(admin_client, site_a):
 
 def test_admin_create_key_action_on_devices(admin_client, site_a):
     device = DeviceFactory(site=site_a)
-    response = admin_client.post("/admin/devices/device/", {"action": "create_key", "_selected_action": [device.pk]},
-                                 follow=True)
+    response = admin_client.post(
+        "/admin/devices/device/", {"action": "create_key", "_selected_action": [device.pk]}, follow=True
+    )
     assert "sfd_" in response.content.decode()
     assert device.keys.count() == 1
 
@@ -193,10 +210,16 @@ def test_admin_upload_is_read_only_and_shows_the_raw_body(admin_client, site_a):
 def test_admin_assignment_closes_the_previous_one(admin_client, site_a):
     tag = TagFactory(site=site_a)
     first = TagAssignmentFactory(tag=tag, code="TOTE-1")
-    response = admin_client.post("/admin/devices/tagassignment/add/", {
-        "tag": tag.pk, "target_kind": "container", "code": "TOTE-2",
-        "valid_from_0": timezone.now().strftime("%Y-%m-%d"), "valid_from_1": timezone.now().strftime("%H:%M:%S"),
-    })
+    response = admin_client.post(
+        "/admin/devices/tagassignment/add/",
+        {
+            "tag": tag.pk,
+            "target_kind": "container",
+            "code": "TOTE-2",
+            "valid_from_0": timezone.now().strftime("%Y-%m-%d"),
+            "valid_from_1": timezone.now().strftime("%H:%M:%S"),
+        },
+    )
     import re
 
     assert response.status_code == 302, re.findall(r'class="errorlist[^>]*>(.*?)</ul>', response.content.decode(), re.S)

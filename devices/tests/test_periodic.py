@@ -47,10 +47,22 @@ def test_beat_schedule_names_real_tasks():
 def test_readers_are_silent_after_ten_minutes_gateways_after_three_periods(site_a):
     DeviceFactory(site=site_a, device_id="R-QUIET", last_seen_at=ago(minutes=11))
     DeviceFactory(site=site_a, device_id="R-OK", last_seen_at=ago(minutes=9))
-    DeviceFactory(site=site_a, device_id="GW-QUIET", kind=DeviceKind.BLE_GATEWAY, upload_format="minew_ble",
-                  upload_period_s=60, last_seen_at=ago(minutes=4))
-    DeviceFactory(site=site_a, device_id="GW-OK", kind=DeviceKind.BLE_GATEWAY, upload_format="minew_ble",
-                  upload_period_s=60, last_seen_at=ago(minutes=2))
+    DeviceFactory(
+        site=site_a,
+        device_id="GW-QUIET",
+        kind=DeviceKind.BLE_GATEWAY,
+        upload_format="minew_ble",
+        upload_period_s=60,
+        last_seen_at=ago(minutes=4),
+    )
+    DeviceFactory(
+        site=site_a,
+        device_id="GW-OK",
+        kind=DeviceKind.BLE_GATEWAY,
+        upload_format="minew_ble",
+        upload_period_s=60,
+        last_seen_at=ago(minutes=2),
+    )
     DeviceFactory(site=site_a, device_id="NEVER-SEEN")  # not yet installed: no alarm
     DeviceFactory(site=site_a, device_id="OFF", active=False, last_seen_at=ago(days=3))
     assert services.devices_check_silent(now=NOW) == {"silent": 2}
@@ -60,8 +72,9 @@ def test_readers_are_silent_after_ten_minutes_gateways_after_three_periods(site_
 
 
 def test_battery_low_with_hysteresis(site_a):
-    tag = DeviceFactory(site=site_a, device_id="BEACON-1", kind=DeviceKind.TAG, upload_format="",
-                        battery_pct=Decimal(15))
+    tag = DeviceFactory(
+        site=site_a, device_id="BEACON-1", kind=DeviceKind.TAG, upload_format="", battery_pct=Decimal(15)
+    )
     tasks.check_battery_low()
     assert open_alerts("device.battery_low") == {"device:BEACON-1"}
     tag.battery_pct = Decimal(22)  # above the low mark, below the ok mark: stays raised
@@ -83,8 +96,9 @@ def test_tag_missing_only_when_its_reader_is_alive(site_a):
         t = TagFactory(site=site_a, tag_id=tag_id)
         if assigned:
             TagAssignmentFactory(tag=t)
-        TagState.objects.create(tag=t, site=site_a, location=zone, since=ago(days=1), last_seen_at=seen,
-                                last_device=device)
+        TagState.objects.create(
+            tag=t, site=site_a, location=zone, since=ago(days=1), last_seen_at=seen, last_device=device
+        )
 
     tag("T-GONE", alive, ago(minutes=20))
     tag("T-HERE", alive, ago(minutes=2))

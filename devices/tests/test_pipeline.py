@@ -47,8 +47,13 @@ def zebra(*events) -> bytes:
     out = []
     for n, antenna, seconds, rssi, reads in events:
         t = T0 + dt.timedelta(seconds=seconds)
-        out.append({"type": "SIMPLE", "timestamp": t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000",
-                    "data": {"idHex": epc(n), "antenna": antenna, "peakRssi": rssi, "reads": reads}})
+        out.append(
+            {
+                "type": "SIMPLE",
+                "timestamp": t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000",
+                "data": {"idHex": epc(n), "antenna": antenna, "peakRssi": rssi, "reads": reads},
+            }
+        )
     return json.dumps(out).encode()
 
 
@@ -105,8 +110,9 @@ def test_tote_only_passing_by_a_station_does_not_arrive(site_a):
     order = WorkOrderFactory(routing=routing, number="WO-78")
     reader = DeviceFactory(site=site_a)
     ReadPointFactory(device=reader, port=1, location=ws.location)
-    TagAssignmentFactory(tag=TagFactory(site=site_a, tag_id=tag_id(2)), target_kind=TargetKind.WORK_ORDER,
-                         work_order=order, code="")
+    TagAssignmentFactory(
+        tag=TagFactory(site=site_a, tag_id=tag_id(2)), target_kind=TargetKind.WORK_ORDER, work_order=order, code=""
+    )
     upload = process(reader, zebra((2, 1, 0, -50, 3), (2, 1, 0.5, -50, 3)))  # 0.5 s: shorter than the dwell
     assert upload.result["moves"] == 0 and "arrivals" not in upload.result
 
@@ -141,8 +147,9 @@ def test_a_refused_effect_is_recorded_and_the_rest_applies(floor, site_a):
 
     inventory_services.lot_set_status(lot=held, status="on_hold", reason="QA")
     for n, lot in ((4, held), (5, fine)):
-        TagAssignmentFactory(tag=TagFactory(site=site_a, tag_id=tag_id(n)), target_kind=TargetKind.LOT, lot=lot,
-                             code="")
+        TagAssignmentFactory(
+            tag=TagFactory(site=site_a, tag_id=tag_id(n)), target_kind=TargetKind.LOT, lot=lot, code=""
+        )
     upload = process(reader, zebra((4, 2, 0, -50, 3), (5, 2, 0, -50, 3)))
     assert upload.status == UploadStatus.PROCESSED
     assert upload.result["transfers"] == 1 and upload.result["effect_errors"] == 1

@@ -38,8 +38,12 @@ def _body(prefix: int) -> bytes:
     for n in range(15):
         for second, antenna in ((0, 1), (0.5, 1), (30, 2), (30.5, 2)):
             t = T0 + dt.timedelta(seconds=second)
-            events.append({"timestamp": t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000",
-                           "data": {"idHex": _epc(prefix, n), "antenna": antenna, "peakRssi": -50, "reads": 2}})
+            events.append(
+                {
+                    "timestamp": t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}+0000",
+                    "data": {"idHex": _epc(prefix, n), "antenna": antenna, "peakRssi": -50, "reads": 2},
+                }
+            )
     return json.dumps(events).encode()
 
 
@@ -64,12 +68,16 @@ def _world(prefix: int):
     for n in range(5):
         receive(bulk, z1, 10 + n, lot_code=f"L{n}")
         lot = Lot.objects.get(item=bulk, code=f"L{n}")
-        TagAssignmentFactory(tag=TagFactory(site=site, tag_id=f"epc:hex:{_epc(prefix, n)}"),
-                             target_kind=TargetKind.LOT, lot=lot, code="")
+        TagAssignmentFactory(
+            tag=TagFactory(site=site, tag_id=f"epc:hex:{_epc(prefix, n)}"), target_kind=TargetKind.LOT, lot=lot, code=""
+        )
     for n in range(5, 10):
-        TagAssignmentFactory(tag=TagFactory(site=site, tag_id=f"epc:hex:{_epc(prefix, n)}"),
-                             target_kind=TargetKind.SERIAL, serial=SerialUnit.objects.get(item=unit, serial=f"S{n}"),
-                             code="")
+        TagAssignmentFactory(
+            tag=TagFactory(site=site, tag_id=f"epc:hex:{_epc(prefix, n)}"),
+            target_kind=TargetKind.SERIAL,
+            serial=SerialUnit.objects.get(item=unit, serial=f"S{n}"),
+            code="",
+        )
     return site, reader
 
 
@@ -82,8 +90,12 @@ def _snapshot(site, prefix: int) -> dict:
             for s in TagState.objects.filter(site=site).select_related("tag", "location")
         ),
         "levels": sorted(
-            (lv.item.sku.replace(strip, ""), lv.location.code.replace(strip, ""), lv.lot.code if lv.lot else "",
-             lv.on_hand)
+            (
+                lv.item.sku.replace(strip, ""),
+                lv.location.code.replace(strip, ""),
+                lv.lot.code if lv.lot else "",
+                lv.on_hand,
+            )
             for lv in StockLevel.objects.filter(site=site, on_hand__gt=0).select_related("item", "location", "lot")
         ),
         "device_moves": StockMove.objects.filter(reference_type="device", source__site=site).count(),
@@ -203,5 +215,8 @@ def test_concurrent_uploads_for_the_same_tags_serialize():
     states = TagState.objects.filter(site=site).select_related("location")
     assert {s.location.code for s in states} == {"P5-Z1"}
     assert not StockLevel.objects.filter(site=site, location__code="P5-Z2", on_hand__gt=0).exists()
-    assert sum(StockLevel.objects.filter(site=site, location__code="P5-Z1", item__sku="P5-BULK")
-               .values_list("on_hand", flat=True)) == Decimal(10 + 11 + 12 + 13 + 14)
+    assert sum(
+        StockLevel.objects.filter(site=site, location__code="P5-Z1", item__sku="P5-BULK").values_list(
+            "on_hand", flat=True
+        )
+    ) == Decimal(10 + 11 + 12 + 13 + 14)

@@ -77,8 +77,15 @@ def test_below_rules_mirror():
 
 
 def _sample(site, device, value, at, metric="temperature", location=None):
-    row = SensorSample(site=site, device=device, sensor_id=device.device_id, metric=metric, value=D(str(value)),
-                       observed_at=at, location=location or device.location)
+    row = SensorSample(
+        site=site,
+        device=device,
+        sensor_id=device.device_id,
+        metric=metric,
+        value=D(str(value)),
+        observed_at=at,
+        location=location or device.location,
+    )
     row.save()
     return row
 
@@ -128,8 +135,13 @@ def test_zone_rule_one_alert_while_any_sensor_breaches(site_a, cold):
     alert = Alert.objects.get(kind=rule.alert_kind, cleared_at__isnull=True)
     assert alert.subject == "zone:COLD-1"
     # the second sensor warms up too, then the first cools: still open
-    rules_apply(site_id=site_a.pk, samples=[_sample(site_a, s2, 9, T0 + dt.timedelta(seconds=10)),
-                                            _sample(site_a, s1, 5, T0 + dt.timedelta(seconds=11))])
+    rules_apply(
+        site_id=site_a.pk,
+        samples=[
+            _sample(site_a, s2, 9, T0 + dt.timedelta(seconds=10)),
+            _sample(site_a, s1, 5, T0 + dt.timedelta(seconds=11)),
+        ],
+    )
     assert Alert.objects.filter(kind=rule.alert_kind, cleared_at__isnull=True).count() == 1
     # the last one cools: cleared
     out = rules_apply(site_id=site_a.pk, samples=[_sample(site_a, s2, 5, T0 + dt.timedelta(seconds=20))])
@@ -159,5 +171,6 @@ def test_lots_in_zone_rule_alerts_each_lot(site_a, cold):
     out = rules_apply(site_id=site_a.pk, samples=[_sample(site_a, s1, 9, T0)], lots_in_zone=lots_in_zone)
     assert out["alerts_raised"] == 2
     assert set(Alert.objects.filter(kind=rule.alert_kind).values_list("subject", flat=True)) == {
-        "lot:MILK/M-1", "lot:MILK/M-2"
+        "lot:MILK/M-1",
+        "lot:MILK/M-2",
     }

@@ -49,8 +49,9 @@ def test_each_way_of_presenting_the_key_is_accepted(reader, how, django_capture_
 
 def test_bearer_with_token_scheme_too(reader):
     _, secret = reader
-    response = APIClient().generic("POST", "/api/v1/devices/uploads/", BODY, content_type="application/json",
-                                   HTTP_AUTHORIZATION=f"Token {secret}")
+    response = APIClient().generic(
+        "POST", "/api/v1/devices/uploads/", BODY, content_type="application/json", HTTP_AUTHORIZATION=f"Token {secret}"
+    )
     assert response.status_code == 202
 
 
@@ -62,11 +63,14 @@ def test_anonymous_upload_is_refused(reader):
     assert not ReaderUpload.objects.exists()
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda s: s[:-3] + "xyz",  # wrong secret
-    lambda s: "sfd_000000000000_" + s.split("_", 2)[2],  # unknown prefix
-    lambda s: "sfd_nonsense",  # malformed
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda s: s[:-3] + "xyz",  # wrong secret
+        lambda s: "sfd_000000000000_" + s.split("_", 2)[2],  # unknown prefix
+        lambda s: "sfd_nonsense",  # malformed
+    ],
+)
 def test_wrong_keys_are_refused(reader, mangle):
     _, secret = reader
     response = post_upload(BODY, mangle(secret))
@@ -109,8 +113,13 @@ def test_basic_auth_must_name_the_keys_device(reader, site_a):
 
 def test_basic_with_a_password_is_not_a_device(reader):
     credentials = base64.b64encode(b"FX-1:password").decode()
-    response = APIClient().generic("POST", "/api/v1/devices/uploads/", BODY, content_type="application/json",
-                                   HTTP_AUTHORIZATION=f"Basic {credentials}")
+    response = APIClient().generic(
+        "POST",
+        "/api/v1/devices/uploads/",
+        BODY,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Basic {credentials}",
+    )
     assert response.status_code in (401, 403)
     assert not ReaderUpload.objects.exists()
 
@@ -167,8 +176,13 @@ def test_explicit_upload_id_wins_over_the_body(reader):
     _, secret = reader
     first = post_upload(BODY, secret, headers={"HTTP_X_UPLOAD_ID": "batch-7"})
     changed = post_upload(BODY.replace(b"-52", b"-53"), secret, headers={"HTTP_X_UPLOAD_ID": "batch-7"})
-    query = APIClient().generic("POST", "/api/v1/devices/uploads/?upload_id=batch-8", BODY,
-                                content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    query = APIClient().generic(
+        "POST",
+        "/api/v1/devices/uploads/?upload_id=batch-8",
+        BODY,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
     assert changed.status_code == 200 and changed.json()["id"] == first.json()["id"]
     assert query.status_code == 202
     assert set(ReaderUpload.objects.values_list("upload_key", flat=True)) == {"key:batch-7", "key:batch-8"}

@@ -15,9 +15,25 @@ class ItemSerializer(serializers.ModelSerializer):
     class Meta:
         model = Item
         fields = [
-            "sku", "name", "description", "kind", "unit", "gtin", "tracking", "shelf_life_days", "reorder_point",
-            "safety_stock", "reorder_quantity", "max_stock", "lead_time_days", "allow_negative", "standard_cost",
-            "external_id", "active", "created_at", "updated_at",
+            "sku",
+            "name",
+            "description",
+            "kind",
+            "unit",
+            "gtin",
+            "tracking",
+            "shelf_life_days",
+            "reorder_point",
+            "safety_stock",
+            "reorder_quantity",
+            "max_stock",
+            "lead_time_days",
+            "allow_negative",
+            "standard_cost",
+            "external_id",
+            "active",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
         # Uniqueness is checked by the service (409 duplicate), not by a validator query here.
@@ -33,8 +49,18 @@ class LotSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lot
         fields = [
-            "key", "item", "code", "site", "origin", "origin_reference", "supplier", "manufactured_date",
-            "expiry_date", "status", "status_reason", "created_at",
+            "key",
+            "item",
+            "code",
+            "site",
+            "origin",
+            "origin_reference",
+            "supplier",
+            "manufactured_date",
+            "expiry_date",
+            "status",
+            "status_reason",
+            "created_at",
         ]
 
     def get_key(self, lot: Lot) -> str:
@@ -46,7 +72,9 @@ class SerialSerializer(serializers.ModelSerializer):
     item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
     lot = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     location = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    status = serializers.CharField(read_only=True, help_text="in_stock, in_transit, consumed, shipped, scrapped, on_hold")
+    status = serializers.CharField(
+        read_only=True, help_text="in_stock, in_transit, consumed, shipped, scrapped, on_hold"
+    )
 
     class Meta:
         model = SerialUnit
@@ -81,8 +109,24 @@ class StockMoveSerializer(serializers.ModelSerializer):
     class Meta:
         model = StockMove
         fields = [
-            "id", "kind", "item", "quantity", "unit", "source", "destination", "lot", "serial", "reference",
-            "reference_type", "partner", "external_id", "batch", "occurred_at", "recorded_at", "actor", "note",
+            "id",
+            "kind",
+            "item",
+            "quantity",
+            "unit",
+            "source",
+            "destination",
+            "lot",
+            "serial",
+            "reference",
+            "reference_type",
+            "partner",
+            "external_id",
+            "batch",
+            "occurred_at",
+            "recorded_at",
+            "actor",
+            "note",
         ]
 
 
@@ -202,8 +246,18 @@ class ReservationSerializer(serializers.ModelSerializer):
     class Meta:
         model = StockReservation
         fields = [
-            "id", "item", "site", "lot", "location", "quantity", "quantity_requested", "reference", "reference_type",
-            "status", "created_at", "closed_at",
+            "id",
+            "item",
+            "site",
+            "lot",
+            "location",
+            "quantity",
+            "quantity_requested",
+            "reference",
+            "reference_type",
+            "status",
+            "created_at",
+            "closed_at",
         ]
 
 

@@ -92,7 +92,9 @@ def _csv_payload(request) -> tuple[str, bool]:
         text = upload.read().decode("utf-8-sig", errors="replace")
     else:
         text = request.data.get("csv", "") if hasattr(request.data, "get") else ""
-    dry_value = request.query_params.get("dry_run") or (request.data.get("dry_run") if hasattr(request.data, "get") else "")
+    dry_value = request.query_params.get("dry_run") or (
+        request.data.get("dry_run") if hasattr(request.data, "get") else ""
+    )
     dry_run = str(dry_value).lower() in {"1", "true", "yes", "on"}
     if not text:
         raise serializers.ValidationError({"file": ["Upload a CSV file (field 'file') or send 'csv' text."]})
@@ -173,33 +175,62 @@ def _post_move(data: dict, user) -> list[StockMove]:
     reference = data.get("reference", "")
     if kind == "receive":
         return services.stock_receive(
-            **common, quantity=data["quantity"], location=data["location"], lot_code=data.get("lot") or None,
-            serials=data.get("serials"), expiry_date=data.get("expiry_date"),
-            manufactured_date=data.get("manufactured_date"), reference=reference,
-            reference_type=data.get("reference_type", "purchase_order"), supplier=data.get("supplier", ""),
-            occurred_at=data.get("occurred_at"), external_id=data.get("external_id", ""),
+            **common,
+            quantity=data["quantity"],
+            location=data["location"],
+            lot_code=data.get("lot") or None,
+            serials=data.get("serials"),
+            expiry_date=data.get("expiry_date"),
+            manufactured_date=data.get("manufactured_date"),
+            reference=reference,
+            reference_type=data.get("reference_type", "purchase_order"),
+            supplier=data.get("supplier", ""),
+            occurred_at=data.get("occurred_at"),
+            external_id=data.get("external_id", ""),
         )
     if kind == "transfer":
         return services.stock_transfer(
-            **common, quantity=data["quantity"], source=data["source"], destination=data["destination"],
-            lot=data.get("lot"), serials=data.get("serials"), reference=reference,
-            reference_type=data.get("reference_type", "transfer"), occurred_at=data.get("occurred_at"),
+            **common,
+            quantity=data["quantity"],
+            source=data["source"],
+            destination=data["destination"],
+            lot=data.get("lot"),
+            serials=data.get("serials"),
+            reference=reference,
+            reference_type=data.get("reference_type", "transfer"),
+            occurred_at=data.get("occurred_at"),
         )
     if kind == "issue":
         return services.stock_issue(
-            **common, quantity=data["quantity"], location=data["location"], lot=data.get("lot"),
-            serials=data.get("serials"), reference=reference,
-            reference_type=data.get("reference_type", "work_order"), occurred_at=data.get("occurred_at"),
+            **common,
+            quantity=data["quantity"],
+            location=data["location"],
+            lot=data.get("lot"),
+            serials=data.get("serials"),
+            reference=reference,
+            reference_type=data.get("reference_type", "work_order"),
+            occurred_at=data.get("occurred_at"),
         )
     if kind == "scrap":
         return services.stock_scrap(
-            **common, quantity=data["quantity"], location=data["location"], lot=data.get("lot"),
-            serials=data.get("serials"), reason=data.get("reason", ""), reference=reference,
-            reference_type=data.get("reference_type", ""), occurred_at=data.get("occurred_at"),
+            **common,
+            quantity=data["quantity"],
+            location=data["location"],
+            lot=data.get("lot"),
+            serials=data.get("serials"),
+            reason=data.get("reason", ""),
+            reference=reference,
+            reference_type=data.get("reference_type", ""),
+            occurred_at=data.get("occurred_at"),
         )
     return services.stock_adjust(
-        **common, location=data["location"], quantity_delta=data["quantity"], lot=data.get("lot"),
-        serials=data.get("serials"), reason=data.get("reason", ""), occurred_at=data.get("occurred_at"),
+        **common,
+        location=data["location"],
+        quantity_delta=data["quantity"],
+        lot=data.get("lot"),
+        serials=data.get("serials"),
+        reason=data.get("reason", ""),
+        occurred_at=data.get("occurred_at"),
     )
 
 
@@ -249,12 +280,14 @@ class LotViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
 
         def handler():
             result = services.lot_recall(lot=lot, actor=request.user, reason=body.validated_data["reason"])
-            return Response({
-                "lot": s.LotSerializer(result.lot).data,
-                "held_lots": [f"{x.item.sku}/{x.code}" for x in result.held_lots],
-                "held_serials": [f"{x.item.sku}/{x.serial}" for x in result.held_serials],
-                "affected_shipments": result.affected_shipments,
-            })
+            return Response(
+                {
+                    "lot": s.LotSerializer(result.lot).data,
+                    "held_lots": [f"{x.item.sku}/{x.code}" for x in result.held_lots],
+                    "held_serials": [f"{x.item.sku}/{x.serial}" for x in result.held_serials],
+                    "affected_shipments": result.affected_shipments,
+                }
+            )
 
         return idempotent(request, handler)
 
@@ -293,8 +326,13 @@ class _DocumentViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
                     line["lot"] = s._LotByCode.resolve(body, line["item"], line.get("lot"), field=f"lines[{index}].lot")
                 lines.append(line)
             doc = type(self).service(
-                site=data["site"], reference=data["reference"], lines=lines, external_id=data["external_id"],
-                actor=request.user, occurred_at=data.get("occurred_at"), **{self.partner_arg: data["partner"]},
+                site=data["site"],
+                reference=data["reference"],
+                lines=lines,
+                external_id=data["external_id"],
+                actor=request.user,
+                occurred_at=data.get("occurred_at"),
+                **{self.partner_arg: data["partner"]},
             )
             payload = self.get_serializer(doc).data
             payload["moves"] = s.StockMoveSerializer(doc.moves_posted, many=True).data
@@ -368,12 +406,18 @@ class TraceView(APIView):
 
     required_scope = {"GET": READ}
 
-    @extend_schema(parameters=[
-        OpenApiParameter("lot", str), OpenApiParameter("serial", str),
-        OpenApiParameter("direction", str, enum=["backward", "forward"]),
-    ], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lot", str),
+            OpenApiParameter("serial", str),
+            OpenApiParameter("direction", str, enum=["backward", "forward"]),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
-        lot, serial = resolve_trace_subject(request.user, request.query_params.get("lot"), request.query_params.get("serial"))
+        lot, serial = resolve_trace_subject(
+            request.user, request.query_params.get("lot"), request.query_params.get("serial")
+        )
         direction = request.query_params.get("direction", "backward")
         if direction not in ("backward", "forward"):
             raise serializers.ValidationError({"direction": ["backward or forward"]})
@@ -390,8 +434,12 @@ def resolve_trace_subject(user, lot_key: str | None, serial_key: str | None):
     as for a missing one): lots by ``restrict()``, serials by ``traceable_serials``."""
     if serial_key:
         sku, code = _split_key(serial_key)
-        unit = selectors.traceable_serials(user=user).filter(item__sku=sku, serial=code).select_related(
-            "item", "lot").first()
+        unit = (
+            selectors.traceable_serials(user=user)
+            .filter(item__sku=sku, serial=code)
+            .select_related("item", "lot")
+            .first()
+        )
         if unit is None:
             raise NotFound("No such serial.")
         return None, unit

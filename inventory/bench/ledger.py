@@ -120,7 +120,9 @@ def _master_data(n_items: int) -> tuple[Site, list[Location], list[Item]]:
                     )
                 )
     items = [
-        inventory_services.item_create(sku=f"BL-{i:05d}", name=f"Bench item {i}", unit="pcs", reorder_point=Decimal("0"))
+        inventory_services.item_create(
+            sku=f"BL-{i:05d}", name=f"Bench item {i}", unit="pcs", reorder_point=Decimal("0")
+        )
         for i in range(n_items)
     ]
     # On a fresh database tracker's post_migrate role sync runs before the other apps'
@@ -152,7 +154,9 @@ def _column_sql(model: type[models.Model], exprs: dict[str, str]) -> tuple[list[
         elif field.null:
             selects.append("NULL")
         else:
-            raise RuntimeError(f"bench ledger: no value for {model.__name__}.{field.name}; update inventory/bench/ledger.py")
+            raise RuntimeError(
+                f"bench ledger: no value for {model.__name__}.{field.name}; update inventory/bench/ledger.py"
+            )
     return columns, selects, params
 
 
@@ -170,8 +174,9 @@ def _secondary_indexes(table: str) -> list[tuple[str, str]]:
         return list(cur.fetchall())
 
 
-def _insert_moves(*, cycles: int, site: Site, bins: list[Location], items: list[Item],
-                  progress: Callable[[str], None]) -> None:
+def _insert_moves(
+    *, cycles: int, site: Site, bins: list[Location], items: list[Item], progress: Callable[[str], None]
+) -> None:
     supplier = tracker_services.virtual_location(site=site, kind=LocationKind.SUPPLIER)
     customer = tracker_services.virtual_location(site=site, kind=LocationKind.CUSTOMER)
     table = StockMove._meta.db_table
@@ -203,9 +208,14 @@ def _insert_moves(*, cycles: int, site: Site, bins: list[Location], items: list[
     assert not default_params, "StockMove defaults are all covered explicitly"  # noqa: S101
     span_us = 2 * 365 * 24 * 3600 * 10**6
     params = {
-        "items": [it.pk for it in items], "n_items": n_items, "bins": [b.pk for b in bins], "n_bins": n_bins,
-        "supplier": supplier.pk, "customer": customer.pk,
-        "start": timezone.now() - dt.timedelta(microseconds=span_us), "step": max(1, span_us // (4 * cycles)),
+        "items": [it.pk for it in items],
+        "n_items": n_items,
+        "bins": [b.pk for b in bins],
+        "n_bins": n_bins,
+        "supplier": supplier.pk,
+        "customer": customer.pk,
+        "start": timezone.now() - dt.timedelta(microseconds=span_us),
+        "step": max(1, span_us // (4 * cycles)),
     }
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selects)} "  # noqa: S608
@@ -239,8 +249,13 @@ def _insert_levels(site: Site) -> int:
     keeping = [loc.pk for loc in locations if keeps_level(loc)]
     moves = StockMove._meta.db_table
     exprs = {
-        "item": "s.item_id", "location": "s.loc", "lot": "s.lot_id", "site": str(int(site.pk)),
-        "on_hand": "s.qty", "reserved": "0", "updated_at": "now()",
+        "item": "s.item_id",
+        "location": "s.loc",
+        "lot": "s.lot_id",
+        "site": str(int(site.pk)),
+        "on_hand": "s.qty",
+        "reserved": "0",
+        "updated_at": "now()",
     }
     columns, selects, params = _column_sql(StockLevel, exprs)
     assert not params, "StockLevel columns are all covered explicitly"  # noqa: S101

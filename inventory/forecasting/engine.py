@@ -68,7 +68,11 @@ def _holt_winters(m: int) -> Callable[[np.ndarray, int], np.ndarray]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = ExponentialSmoothing(
-                train, trend="add", damped_trend=True, seasonal="add", seasonal_periods=m,
+                train,
+                trend="add",
+                damped_trend=True,
+                seasonal="add",
+                seasonal_periods=m,
                 # an estimated start is accurate but costs seconds with 52 seasonal states
                 initialization_method="heuristic" if m > 13 else "estimated",
             )
@@ -156,8 +160,6 @@ def candidates(y: np.ndarray, n_train_min: int) -> list[Candidate]:
     return out
 
 
-
-
 def _mase_scale(train: np.ndarray) -> float:
     diffs = np.abs(np.diff(train))
     scale = float(diffs.mean()) if len(diffs) else 0.0
@@ -169,7 +171,7 @@ def backtest(y: np.ndarray, candidate: Candidate, *, folds: int, horizon: int) -
     errors, scaled = [], []
     for k in range(folds, 0, -1):
         origin = n - horizon - (k - 1)
-        train, test = y[:origin], y[origin:origin + horizon]
+        train, test = y[:origin], y[origin : origin + horizon]
         try:
             pred = candidate.fit(train, horizon)
         except Exception:  # a model that cannot fit this fold loses the comparison
@@ -183,11 +185,16 @@ def backtest(y: np.ndarray, candidate: Candidate, *, folds: int, horizon: int) -
 def trim_history(y: np.ndarray) -> np.ndarray:
     """History from the first week with demand (leading zeros are 'not sold yet')."""
     nonzero = np.flatnonzero(y > 0)
-    return y[nonzero[0]:] if len(nonzero) else y[:0]
+    return y[nonzero[0] :] if len(nonzero) else y[:0]
 
 
 def forecast_series(
-    y: np.ndarray, *, horizon: int = HORIZON, folds: int = FOLDS, backtest_horizon: int = BACKTEST_HORIZON, z: float = 1.96,
+    y: np.ndarray,
+    *,
+    horizon: int = HORIZON,
+    folds: int = FOLDS,
+    backtest_horizon: int = BACKTEST_HORIZON,
+    z: float = 1.96,
 ) -> Forecast:
     """Choose a method by backtest and forecast ``horizon`` weeks; ``InsufficientHistory`` if too short."""
     y = trim_history(np.asarray(y, dtype=float))
@@ -201,16 +208,20 @@ def forecast_series(
     best = min(scores, key=lambda s: s.mase)
     m0 = season_length(y, n_train_min) or 1  # the baseline repeats the season the series shows
     baseline = backtest(y, Candidate("seasonal_naive", m0, seasonal_naive(m0)), folds=folds, horizon=backtest_horizon)
-    chosen = next(c for c in candidates(y, n_train_min) if c.name == best.name and c.season_length == best.season_length)
+    chosen = next(
+        c for c in candidates(y, n_train_min) if c.name == best.name and c.season_length == best.season_length
+    )
     mean = np.maximum(chosen.fit(y, horizon), 0.0)
-    rmse_by_step = np.sqrt((best.errors ** 2).mean(axis=0))
+    rmse_by_step = np.sqrt((best.errors**2).mean(axis=0))
     spread = np.array([rmse_by_step[min(i, len(rmse_by_step) - 1)] for i in range(horizon)])
     return Forecast(
-        method=best.name, season_length=best.season_length,
+        method=best.name,
+        season_length=best.season_length,
         mean=[round(float(v), 4) for v in mean],
         lower=[round(float(v), 4) for v in np.maximum(mean - z * spread, 0.0)],
         upper=[round(float(v), 4) for v in mean + z * spread],
-        mase=round(best.mase, 4), baseline_mase=round(baseline.mase, 4),
+        mase=round(best.mase, 4),
+        baseline_mase=round(baseline.mase, 4),
         sigma_weekly=round(float(rmse_by_step[0]), 4),
         scores={f"{s.name}{'/' + str(s.season_length) if s.season_length else ''}": round(s.mase, 4) for s in scores},
     )
@@ -235,7 +246,12 @@ class ReorderSuggestion:
 
 
 def reorder_suggestion(
-    *, mean_weekly: float, sigma_weekly: float, lead_time_days: int, service_level: float = 0.95, discrete: bool = True,
+    *,
+    mean_weekly: float,
+    sigma_weekly: float,
+    lead_time_days: int,
+    service_level: float = 0.95,
+    discrete: bool = True,
 ) -> ReorderSuggestion:
     """Safety stock ``z·σ_LT`` and reorder point ``μ_LT + SS`` for a cycle service level.
 
@@ -265,7 +281,15 @@ def reorder_suggestion(
         f"reorder point = μ_LT + safety stock = {mu_lt:.4f} + {ss:.4f} = {rop:.4f} → {rop_d}",
     ]
     return ReorderSuggestion(
-        service_level=service_level, z=z, lead_time_days=lead_time_days, lead_time_weeks=weeks,
-        mean_weekly=mean_weekly, sigma_weekly=sigma_weekly, demand_during_lead_time=mu_lt, sigma_lead_time=sigma_lt,
-        safety_stock=ss_d, reorder_point=rop_d, arithmetic=arithmetic,
+        service_level=service_level,
+        z=z,
+        lead_time_days=lead_time_days,
+        lead_time_weeks=weeks,
+        mean_weekly=mean_weekly,
+        sigma_weekly=sigma_weekly,
+        demand_during_lead_time=mu_lt,
+        sigma_lead_time=sigma_lt,
+        safety_stock=ss_d,
+        reorder_point=rop_d,
+        arithmetic=arithmetic,
     )

@@ -27,8 +27,9 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def weekly_demand(*, site: Site, item_ids: list[int] | None = None, weeks: int = 156,
-                  today: dt.date | None = None) -> dict[int, tuple[list[dt.date], np.ndarray]]:
+def weekly_demand(
+    *, site: Site, item_ids: list[int] | None = None, weeks: int = 156, today: dt.date | None = None
+) -> dict[int, tuple[list[dt.date], np.ndarray]]:
     """Per item: the Monday of each week and its demand, over the last ``weeks`` complete
     weeks (the current, partial week is left out so it does not read as a drop)."""
     today = today or timezone.localdate()
@@ -36,7 +37,8 @@ def weekly_demand(*, site: Site, item_ids: list[int] | None = None, weeks: int =
     start = end - dt.timedelta(weeks=weeks)
     tz = timezone.get_current_timezone()
     moves = StockMove.objects.filter(
-        kind__in=DEMAND_KINDS, source__site=site,
+        kind__in=DEMAND_KINDS,
+        source__site=site,
         occurred_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=tz),
         occurred_at__lt=dt.datetime.combine(end, dt.time.min, tzinfo=tz),
     )
@@ -51,8 +53,7 @@ def weekly_demand(*, site: Site, item_ids: list[int] | None = None, weeks: int =
         per_item[row["item_id"]][week] = float(row["q"])
     calendar = [start + dt.timedelta(weeks=i) for i in range(weeks)]
     return {
-        item_id: (calendar, np.array([values.get(w, 0.0) for w in calendar]))
-        for item_id, values in per_item.items()
+        item_id: (calendar, np.array([values.get(w, 0.0) for w in calendar])) for item_id, values in per_item.items()
     }
 
 

@@ -22,9 +22,18 @@ HISTORY_SHOWN = 104
 
 def _store(*, item_id: int, site: Site, weeks: list[dt.date], y: np.ndarray, now: dt.datetime) -> DemandForecast:
     history = [[w.isoformat(), float(q)] for w, q in zip(weeks, y, strict=True)][-HISTORY_SHOWN:]
-    defaults: dict[str, Any] = {"computed_at": now, "history": history, "scores": {}, "forecast": [], "method": "",
-                                "season_length": None, "mase": None, "baseline_mase": None, "sigma_weekly": None,
-                                "message": ""}
+    defaults: dict[str, Any] = {
+        "computed_at": now,
+        "history": history,
+        "scores": {},
+        "forecast": [],
+        "method": "",
+        "season_length": None,
+        "mase": None,
+        "baseline_mase": None,
+        "sigma_weekly": None,
+        "message": "",
+    }
     try:
         result = engine.forecast_series(y)
     except engine.InsufficientHistory as exc:
@@ -32,11 +41,17 @@ def _store(*, item_id: int, site: Site, weeks: list[dt.date], y: np.ndarray, now
     else:
         first = (weeks[-1] if weeks else week_start(now.date())) + dt.timedelta(weeks=1)
         defaults.update(
-            status=DemandForecast.Status.OK, method=result.method, season_length=result.season_length,
-            mase=result.mase, baseline_mase=result.baseline_mase, sigma_weekly=result.sigma_weekly,
+            status=DemandForecast.Status.OK,
+            method=result.method,
+            season_length=result.season_length,
+            mase=result.mase,
+            baseline_mase=result.baseline_mase,
+            sigma_weekly=result.sigma_weekly,
             scores=result.scores,
-            forecast=[[(first + dt.timedelta(weeks=i)).isoformat(), m, lo, hi]
-                      for i, (m, lo, hi) in enumerate(zip(result.mean, result.lower, result.upper, strict=True))],
+            forecast=[
+                [(first + dt.timedelta(weeks=i)).isoformat(), m, lo, hi]
+                for i, (m, lo, hi) in enumerate(zip(result.mean, result.lower, result.upper, strict=True))
+            ],
         )
     forecast, _ = DemandForecast.objects.update_or_create(item_id=item_id, site=site, defaults=defaults)
     return forecast
@@ -52,7 +67,11 @@ def forecasts_refresh(*, site: Site, items: list[Item] | None = None, now: dt.da
     now = now or timezone.now()
     ids = [i.pk for i in items] if items is not None else None
     series = weekly_demand(site=site, item_ids=ids, today=timezone.localdate(now))
-    targets = ids if ids is not None else list(Item.objects.filter(pk__in=series.keys(), active=True).values_list("pk", flat=True))
+    targets = (
+        ids
+        if ids is not None
+        else list(Item.objects.filter(pk__in=series.keys(), active=True).values_list("pk", flat=True))
+    )
     for item_id in targets:
         weeks, y = series.get(item_id, ([], np.zeros(0)))
         with transaction.atomic():
@@ -67,8 +86,11 @@ def forecast_suggestion(*, forecast: DemandForecast, service_level: float = 0.95
     horizon_weeks = max(1, -(-forecast.item.lead_time_days // 7))
     lead_mean = sum(row[1] for row in forecast.forecast[:horizon_weeks]) / min(horizon_weeks, len(forecast.forecast))
     return engine.reorder_suggestion(
-        mean_weekly=lead_mean, sigma_weekly=forecast.sigma_weekly or 0.0,
-        lead_time_days=forecast.item.lead_time_days, service_level=service_level, discrete=forecast.item.is_discrete,
+        mean_weekly=lead_mean,
+        sigma_weekly=forecast.sigma_weekly or 0.0,
+        lead_time_days=forecast.item.lead_time_days,
+        service_level=service_level,
+        discrete=forecast.item.is_discrete,
     )
 
 
@@ -82,12 +104,20 @@ def forecast_suggestion_apply(*, forecast: DemandForecast, actor: Any, service_l
     suggestion = forecast_suggestion(forecast=forecast, service_level=service_level)
     if suggestion is None:
         raise ValidationFailed("This item has no forecast to suggest from.", code="no_forecast")
-    item = item_update(item=forecast.item, actor=actor, reorder_point=suggestion.reorder_point,
-                       safety_stock=suggestion.safety_stock)
+    item = item_update(
+        item=forecast.item, actor=actor, reorder_point=suggestion.reorder_point, safety_stock=suggestion.safety_stock
+    )
     audit_record(
-        actor=actor, action="forecast.suggestion_applied", obj=item, site=forecast.site,
-        changes={"service_level": service_level, "method": forecast.method,
-                 "reorder_point": str(suggestion.reorder_point), "safety_stock": str(suggestion.safety_stock),
-                 "arithmetic": suggestion.arithmetic},
+        actor=actor,
+        action="forecast.suggestion_applied",
+        obj=item,
+        site=forecast.site,
+        changes={
+            "service_level": service_level,
+            "method": forecast.method,
+            "reorder_point": str(suggestion.reorder_point),
+            "safety_stock": str(suggestion.safety_stock),
+            "arithmetic": suggestion.arithmetic,
+        },
     )
     return item

@@ -44,7 +44,9 @@ def rows_by(report, key):
 def test_stock_value(site_a, ledger):
     r = analytics.stock_value(site=site_a, start=START, end=END)
     assert [(x["item__sku"], x["quantity"], x["value"], x["share"]) for x in r.rows] == [
-        ("A", D(50), D(100), D("71.4")), ("=C", D(40), D(40), D("28.6"))]
+        ("A", D(50), D(100), D("71.4")),
+        ("=C", D(40), D(40), D("28.6")),
+    ]
     by_kind = analytics.stock_value(site=site_a, start=START, end=END, group="kind")
     assert [(x["item__kind"], x["value"]) for x in by_kind.rows] == [("component", D(140))]
 
@@ -53,7 +55,11 @@ def test_turnover_and_days_of_supply(site_a, ledger):
     r = rows_by(analytics.turnover(site=site_a, start=START, end=END), "sku")
     # A: 100 at start, 50 at end, average 75; consumed 50 → 0.67; 50 on hand / 5 a day = 10 days
     assert (r["A"]["on_hand_start"], r["A"]["on_hand_end"], r["A"]["turnover"], r["A"]["days_of_supply"]) == (
-        D(100), D(50), D("0.67"), D("10.0"))
+        D(100),
+        D(50),
+        D("0.67"),
+        D("10.0"),
+    )
     assert r["B"]["consumed"] == D(10) and r["B"]["turnover"] is None  # average 0: undefined
 
 
@@ -61,7 +67,9 @@ def test_abc(site_a, ledger):
     r = analytics.abc(site=site_a, start=START, end=END, a=50)
     # A 50 × 2 = 100, B 10 × 5 = 50: A starts at 0 % → A; B starts at 66.7 % → B
     assert [(x["item__sku"], x["value"], x["cumulative_share"], x["class"]) for x in r.rows] == [
-        ("A", D(100), D("66.7"), "A"), ("B", D(50), D("100.0"), "B")]
+        ("A", D(100), D("66.7"), "A"),
+        ("B", D(50), D("100.0"), "B"),
+    ]
 
 
 def test_slow_movers_and_dead_stock(site_a, ledger):
@@ -84,7 +92,9 @@ def test_lot_ageing_and_expiry(site_a, bins):
     receive(item, bin1, 7, lot_code="NEW", expiry_date=today + dt.timedelta(days=60))
     r = analytics.lot_ageing(site=site_a, start=today, end=today)
     assert [(x["expiry_bucket"], x["age_bucket"], x["quantity"], x["value"]) for x in r.rows] == [
-        ("≤ 30 d", "0-30 d", D(5), D(15)), ("31-90 d", "0-30 d", D(7), D(21))]
+        ("≤ 30 d", "0-30 d", D(5), D(15)),
+        ("31-90 d", "0-30 d", D(7), D(21)),
+    ]
     assert r.summary["exposed_value"] == D(15)
 
 
@@ -98,7 +108,9 @@ def test_cycle_count_accuracy(site_a, ledger, bins, make_user):
     today = dt.datetime.now(dt.UTC).date()
     r = analytics.count_accuracy(site=site_a, start=today, end=today)
     assert [(x["item__sku"], x["lines"], x["exact"], x["abs_variance"], x["variance_value"]) for x in r.rows] == [
-        ("A", 1, 0, D(2), D(4)), ("=C", 1, 1, D(0), D(0))]
+        ("A", 1, 0, D(2), D(4)),
+        ("=C", 1, 1, D(0), D(0)),
+    ]
     assert r.summary["accuracy"] == D("50.0")
 
 
@@ -144,9 +156,15 @@ def test_api_is_scoped(api_client, site_a, site_b, ledger, make_user):
     assert api_client.get("/api/v1/inventory/analytics/abc/?site=plant-a").status_code == 404
     api_client.force_authenticate(make_user("viewer", site_a))
     body = api_client.get("/api/v1/inventory/analytics/abc/?site=plant-a&start=2025-01-01&end=2025-01-10&a=50").json()
-    assert [(r["item__sku"], D(r["value"]), r["class"]) for r in body["rows"]] == [("A", D(100), "A"), ("B", D(50), "B")]
+    assert [(r["item__sku"], D(r["value"]), r["class"]) for r in body["rows"]] == [
+        ("A", D(100), "A"),
+        ("B", D(50), "B"),
+    ]
     assert api_client.get("/api/v1/inventory/analytics/nope/?site=plant-a").status_code == 404
-    assert api_client.get("/api/v1/inventory/analytics/abc/?site=plant-a&start=2025-02-01&end=2025-01-01").status_code == 400
+    assert (
+        api_client.get("/api/v1/inventory/analytics/abc/?site=plant-a&start=2025-02-01&end=2025-01-01").status_code
+        == 400
+    )
 
 
 def test_forecast_page(client, site_a, ledger, make_user):

@@ -46,13 +46,31 @@ def problem(response, status, code):
 def test_receive_then_transfer_by_natural_keys(client, bins):
     _, bin1, bin2 = bins
     ItemFactory(sku="BOLT-M6")
-    r = client.post(MOVES, {"kind": "receive", "item": "BOLT-M6", "quantity": "10", "location": "A-BIN1",
-                            "reference": "PO-77", "external_id": "ERP-1"}, format="json")
+    r = client.post(
+        MOVES,
+        {
+            "kind": "receive",
+            "item": "BOLT-M6",
+            "quantity": "10",
+            "location": "A-BIN1",
+            "reference": "PO-77",
+            "external_id": "ERP-1",
+        },
+        format="json",
+    )
     assert r.status_code == 201, r.content
     [move] = r.json()["moves"]
-    assert (move["item"], move["destination"], move["quantity"], move["reference"]) == ("BOLT-M6", "A-BIN1", "10.0000", "PO-77")
-    r = client.post(MOVES, {"kind": "transfer", "item": "BOLT-M6", "quantity": "4", "source": "A-BIN1",
-                            "destination": "A-BIN2"}, format="json")
+    assert (move["item"], move["destination"], move["quantity"], move["reference"]) == (
+        "BOLT-M6",
+        "A-BIN1",
+        "10.0000",
+        "PO-77",
+    )
+    r = client.post(
+        MOVES,
+        {"kind": "transfer", "item": "BOLT-M6", "quantity": "4", "source": "A-BIN1", "destination": "A-BIN2"},
+        format="json",
+    )
     assert r.status_code == 201
     levels = {row["location"]: row["on_hand"] for row in results(client.get("/api/v1/inventory/levels/?item=BOLT-M6"))}
     assert levels == {"A-BIN1": "6.0000", "A-BIN2": "4.0000"}
@@ -81,7 +99,11 @@ def test_idempotency_key_replays_and_rejects_a_different_body(client, bins):
         ({"quantity": "0"}, 400, "invalid_quantity"),
         ({"quantity": "-2"}, 400, "invalid_quantity"),
         ({"location": "B-BIN1"}, 400, "validation_failed"),  # another site's location: does not exist
-        ({"kind": "transfer", "source": "A-BIN1", "destination": "A-BIN2", "quantity": "99"}, 409, "insufficient_stock"),
+        (
+            {"kind": "transfer", "source": "A-BIN1", "destination": "A-BIN2", "quantity": "99"},
+            409,
+            "insufficient_stock",
+        ),
         ({"kind": "issue", "quantity": "99"}, 409, "insufficient_stock"),
     ],
 )
@@ -96,36 +118,80 @@ def test_bad_input_on_plain_item(client, bins, bin_b, body, status, code):
 
 def test_missing_lot_for_lot_tracked_item(client, bins):
     LotItemFactory(sku="GLUE")
-    problem(client.post(MOVES, {"kind": "receive", "item": "GLUE", "quantity": "1", "location": "A-BIN1"},
-                        format="json"), 400, "lot_required")
+    problem(
+        client.post(MOVES, {"kind": "receive", "item": "GLUE", "quantity": "1", "location": "A-BIN1"}, format="json"),
+        400,
+        "lot_required",
+    )
 
 
 def test_duplicate_serial(client, bins):
     SerialItemFactory(sku="PUMP")
-    ok = client.post(MOVES, {"kind": "receive", "item": "PUMP", "quantity": "1", "location": "A-BIN1",
-                             "serials": ["P-1"]}, format="json")
+    ok = client.post(
+        MOVES,
+        {"kind": "receive", "item": "PUMP", "quantity": "1", "location": "A-BIN1", "serials": ["P-1"]},
+        format="json",
+    )
     assert ok.status_code == 201
-    problem(client.post(MOVES, {"kind": "receive", "item": "PUMP", "quantity": "1", "location": "A-BIN1",
-                                "serials": ["P-1"]}, format="json"), 409, "serial_duplicate")
+    problem(
+        client.post(
+            MOVES,
+            {"kind": "receive", "item": "PUMP", "quantity": "1", "location": "A-BIN1", "serials": ["P-1"]},
+            format="json",
+        ),
+        409,
+        "serial_duplicate",
+    )
 
 
 def test_expired_lot(client, bins):
     item = LotItemFactory(sku="MILK")
     receive(item, bins[1], 5, lot_code="M1")
     Lot.objects.filter(code="M1").update(expiry_date=timezone.localdate() - dt.timedelta(days=1))
-    problem(client.post(MOVES, {"kind": "transfer", "item": "MILK", "quantity": "1", "lot": "M1",
-                                "source": "A-BIN1", "destination": "A-BIN2"}, format="json"), 409, "lot_expired")
+    problem(
+        client.post(
+            MOVES,
+            {
+                "kind": "transfer",
+                "item": "MILK",
+                "quantity": "1",
+                "lot": "M1",
+                "source": "A-BIN1",
+                "destination": "A-BIN2",
+            },
+            format="json",
+        ),
+        409,
+        "lot_expired",
+    )
     past = (timezone.localdate() - dt.timedelta(days=3)).isoformat()
-    problem(client.post(MOVES, {"kind": "receive", "item": "MILK", "quantity": "1", "lot": "M2",
-                                "location": "A-BIN1", "expiry_date": past}, format="json"), 409, "lot_expired")
+    problem(
+        client.post(
+            MOVES,
+            {
+                "kind": "receive",
+                "item": "MILK",
+                "quantity": "1",
+                "lot": "M2",
+                "location": "A-BIN1",
+                "expiry_date": past,
+            },
+            format="json",
+        ),
+        409,
+        "lot_expired",
+    )
 
 
 def test_transfer_to_another_sites_location_writes_nothing(client, bins, bin_b):
     item = ItemFactory(sku="X-SITE")
     receive(item, bins[1], 5)
     before = StockMove.objects.count()
-    r = client.post(MOVES, {"kind": "transfer", "item": "X-SITE", "quantity": "1", "source": "A-BIN1",
-                            "destination": "B-BIN1"}, format="json")
+    r = client.post(
+        MOVES,
+        {"kind": "transfer", "item": "X-SITE", "quantity": "1", "source": "A-BIN1", "destination": "B-BIN1"},
+        format="json",
+    )
     assert r.status_code == 400 and "destination" in r.json()["errors"]
     assert StockMove.objects.count() == before
 
@@ -141,7 +207,10 @@ def test_receipt_of_several_lines_is_all_or_nothing(client, bins):
     ItemFactory(sku="R-1")
     LotItemFactory(sku="R-2")
     body = {
-        "site": "plant-a", "reference": "PO-9", "partner": "ACME", "external_id": "ERP-PO-9",
+        "site": "plant-a",
+        "reference": "PO-9",
+        "partner": "ACME",
+        "external_id": "ERP-PO-9",
         "lines": [
             {"item": "R-1", "quantity": "5", "location": "A-BIN1"},
             {"item": "R-2", "quantity": "2", "location": "A-BIN2"},  # no lot: lot_required
@@ -154,38 +223,66 @@ def test_receipt_of_several_lines_is_all_or_nothing(client, bins):
     r = client.post("/api/v1/inventory/receipts/", body, format="json", HTTP_IDEMPOTENCY_KEY="po-9")
     assert r.status_code == 201, r.content
     assert [m["item"] for m in r.json()["moves"]] == ["R-1", "R-2"]
-    assert client.post("/api/v1/inventory/receipts/", body, format="json", HTTP_IDEMPOTENCY_KEY="po-9").status_code == 201
+    assert (
+        client.post("/api/v1/inventory/receipts/", body, format="json", HTTP_IDEMPOTENCY_KEY="po-9").status_code == 201
+    )
     assert Receipt.objects.count() == 1 and StockMove.objects.count() == 2
 
 
 def test_shipment_of_sales_order(client, bins):
     item = ItemFactory(sku="S-1")
     receive(item, bins[1], 5)
-    r = client.post("/api/v1/inventory/shipments/", {"site": "plant-a", "reference": "SO-1", "partner": "Bob Ltd",
-                                                     "lines": [{"item": "S-1", "quantity": "2", "location": "A-BIN1"}]},
-                    format="json")
+    r = client.post(
+        "/api/v1/inventory/shipments/",
+        {
+            "site": "plant-a",
+            "reference": "SO-1",
+            "partner": "Bob Ltd",
+            "lines": [{"item": "S-1", "quantity": "2", "location": "A-BIN1"}],
+        },
+        format="json",
+    )
     assert r.status_code == 201, r.content
     assert r.json()["moves"][0]["destination"] == "PLANT-A-CUSTOMER"
-    problem(client.post("/api/v1/inventory/shipments/", {"site": "plant-a", "reference": "SO-2",
-                                                         "lines": [{"item": "S-1", "quantity": "9", "location": "A-BIN1"}]},
-                        format="json"), 409, "insufficient_stock")
+    problem(
+        client.post(
+            "/api/v1/inventory/shipments/",
+            {"site": "plant-a", "reference": "SO-2", "lines": [{"item": "S-1", "quantity": "9", "location": "A-BIN1"}]},
+            format="json",
+        ),
+        409,
+        "insufficient_stock",
+    )
 
 
 def test_reserve_and_release(client, bins):
     item = ItemFactory(sku="RES")
     receive(item, bins[1], 5)
-    r = client.post("/api/v1/inventory/reservations/", {"item": "RES", "quantity": "4", "site": "plant-a",
-                                                        "reference": "WO-1"}, format="json")
+    r = client.post(
+        "/api/v1/inventory/reservations/",
+        {"item": "RES", "quantity": "4", "site": "plant-a", "reference": "WO-1"},
+        format="json",
+    )
     assert r.status_code == 201, r.content
-    problem(client.post("/api/v1/inventory/reservations/", {"item": "RES", "quantity": "2", "site": "plant-a",
-                                                            "reference": "WO-2"}, format="json"), 409, "insufficient_stock")
+    problem(
+        client.post(
+            "/api/v1/inventory/reservations/",
+            {"item": "RES", "quantity": "2", "site": "plant-a", "reference": "WO-2"},
+            format="json",
+        ),
+        409,
+        "insufficient_stock",
+    )
     r = client.post("/api/v1/inventory/reservations/release/", {"reference": "WO-1"}, format="json")
     assert r.json() == {"released": 1}
 
 
 def test_items_create_and_duplicate(client):
-    r = client.post("/api/v1/inventory/items/", {"sku": "NEW-1", "name": "New", "unit": "kg", "gtin": "4006381333931"},
-                    format="json")
+    r = client.post(
+        "/api/v1/inventory/items/",
+        {"sku": "NEW-1", "name": "New", "unit": "kg", "gtin": "4006381333931"},
+        format="json",
+    )
     assert r.status_code == 201, r.content
     assert r.json()["gtin"] == "04006381333931"
     problem(client.post("/api/v1/inventory/items/", {"sku": "NEW-1", "name": "Again"}, format="json"), 409, "duplicate")
@@ -264,8 +361,12 @@ class TestSerialsScoped(ScopedEndpointMatrix):
 
 def _document(site, service, **partner):
     move = _stocked(site)
-    return service(site=site, reference=f"{site.code}-DOC", lines=[
-        {"item": move.item, "quantity": D(1), "location": move.destination}], **partner)
+    return service(
+        site=site,
+        reference=f"{site.code}-DOC",
+        lines=[{"item": move.item, "quantity": D(1), "location": move.destination}],
+        **partner,
+    )
 
 
 class TestReceiptsScoped(ScopedEndpointMatrix):
@@ -333,10 +434,16 @@ def _count(client, url) -> int:
     return len(ctx.captured_queries)
 
 
-@pytest.mark.parametrize("url", [
-    "/api/v1/inventory/levels/", MOVES, "/api/v1/inventory/lots/", "/api/v1/inventory/serials/",
-    "/api/v1/inventory/items/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/inventory/levels/",
+        MOVES,
+        "/api/v1/inventory/lots/",
+        "/api/v1/inventory/serials/",
+        "/api/v1/inventory/items/",
+    ],
+)
 def test_list_query_count_does_not_grow(client, bins, url):
     def make(n, start):
         for i in range(start, start + n):
@@ -347,7 +454,6 @@ def test_list_query_count_does_not_grow(client, bins, url):
     one = _count(client, url)
     make(12, 1)
     assert _count(client, url) == one
-
 
 
 def test_level_filters_by_subtree_site_and_lot(client, bins, site_a):

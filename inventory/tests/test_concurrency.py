@@ -42,7 +42,9 @@ def test_concurrent_transfers_issues_and_receipts():
         try:
             barrier.wait()
             for _ in range(OPS_PER_THREAD):
-                op = rnd.choice(["transfer", "transfer", "issue", "issue", "receive", "far", "fefo", "reserve", "release"])
+                op = rnd.choice(
+                    ["transfer", "transfer", "issue", "issue", "receive", "far", "fefo", "reserve", "release"]
+                )
                 qty = D(rnd.randint(1, 15))
                 src, dst = rnd.sample(bins, 2)
                 try:

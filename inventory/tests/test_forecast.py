@@ -94,8 +94,12 @@ def test_nightly_task_stores_forecasts_and_suggestion_applies(site_a, make_user,
     for w in range(1, 41):
         day = dt.datetime.combine(monday - dt.timedelta(weeks=w), dt.time(10), tzinfo=dt.UTC)
         services.stock_issue(item=busy, quantity=Decimal(int(50 + rng.normal(0, 5))), location=bin1, occurred_at=day)
-    services.stock_issue(item=new, quantity=Decimal(3), location=bin1,
-                         occurred_at=dt.datetime.combine(monday - dt.timedelta(weeks=1), dt.time(10), tzinfo=dt.UTC))
+    services.stock_issue(
+        item=new,
+        quantity=Decimal(3),
+        location=bin1,
+        occurred_at=dt.datetime.combine(monday - dt.timedelta(weeks=1), dt.time(10), tzinfo=dt.UTC),
+    )
     assert forecasts_refresh_all_sites.delay().get() == 1
     fc = DemandForecast.objects.get(item=busy, site=site_a)
     assert fc.status == "ok" and len(fc.forecast) == engine.HORIZON and fc.sigma_weekly > 0

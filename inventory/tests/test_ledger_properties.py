@@ -76,14 +76,16 @@ class LedgerMachine(RuleBasedStateMachine):
             services.stock_ship(item=self.serialised, quantity=D(1), location=source, serials=[code])
             del self.serial_at[code]
         elif dst != src:
-            services.stock_transfer(item=self.serialised, quantity=D(1), source=source,
-                                    destination=self.locations[dst], serials=[code])
+            services.stock_transfer(
+                item=self.serialised, quantity=D(1), source=source, destination=self.locations[dst], serials=[code]
+            )
             self.serial_at[code] = dst
             self.expected[(self.serialised.pk, self.locations[dst].pk, None)] += 1
         else:
             with pytest.raises(errors.InvalidLocation):
-                services.stock_transfer(item=self.serialised, quantity=D(1), source=source, destination=source,
-                                        serials=[code])
+                services.stock_transfer(
+                    item=self.serialised, quantity=D(1), source=source, destination=source, serials=[code]
+                )
             return
         self.expected[(self.serialised.pk, source.pk, None)] -= 1
 
@@ -154,8 +156,13 @@ class LedgerMachine(RuleBasedStateMachine):
             with pytest.raises(errors.InsufficientStock):
                 services.stock_transfer(item=item, quantity=qty, source=source, destination=destination, lot=lot)
 
-    @rule(loc=st.integers(0, 2), qty=quantities, lotted=st.booleans(), lot_no=st.integers(0, 2),
-          how=st.sampled_from(["issue", "ship", "scrap"]))
+    @rule(
+        loc=st.integers(0, 2),
+        qty=quantities,
+        lotted=st.booleans(),
+        lot_no=st.integers(0, 2),
+        how=st.sampled_from(["issue", "ship", "scrap"]),
+    )
     def consume(self, loc, qty, lotted, lot_no, how):
         item, lot = self._pick(lotted, lot_no)
         if item is None:
@@ -218,7 +225,9 @@ def test_random_operation_sequences_keep_the_invariant():
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=15, stateful_step_count=25, deadline=None,
+            max_examples=15,
+            stateful_step_count=25,
+            deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )

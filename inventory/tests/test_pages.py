@@ -32,10 +32,17 @@ def _count(client, url) -> int:
     return len(ctx.captured_queries)
 
 
-@pytest.mark.parametrize("url", [
-    "/inventory/", "/inventory/items/", "/inventory/items/PG-SER-0/", "/inventory/replenishment/",
-    "/inventory/expiring/?days=9999", "/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/inventory/",
+        "/inventory/items/",
+        "/inventory/items/PG-SER-0/",
+        "/inventory/replenishment/",
+        "/inventory/expiring/?days=9999",
+        "/",
+    ],
+)
 def test_pages_render_with_constant_query_counts(clerk_client, bins, url):
     def make(start, n):
         for i in range(start, start + n):
@@ -88,11 +95,17 @@ def test_scan_endpoint_and_bad_scan(clerk_client, bins):
 def test_transfer_form_shows_domain_errors(clerk_client, bins):
     item = ItemFactory(sku="TF-1")
     receive(item, bins[1], 2)
-    r = clerk_client.post("/inventory/transfer/", {"item": "TF-1", "quantity": "5", "source": "A-BIN1", "destination": "A-BIN2"})
+    r = clerk_client.post(
+        "/inventory/transfer/", {"item": "TF-1", "quantity": "5", "source": "A-BIN1", "destination": "A-BIN2"}
+    )
     assert r.status_code == 200 and "Only 2" in r.content.decode()
-    r = clerk_client.post("/inventory/transfer/", {"item": "TF-1", "quantity": "2", "source": "A-BIN1", "destination": "B-BIN1"})
+    r = clerk_client.post(
+        "/inventory/transfer/", {"item": "TF-1", "quantity": "2", "source": "A-BIN1", "destination": "B-BIN1"}
+    )
     assert r.status_code == 200 and "No location" in r.content.decode()
-    r = clerk_client.post("/inventory/transfer/", {"item": "TF-1", "quantity": "2", "source": "A-BIN1", "destination": "A-BIN2"})
+    r = clerk_client.post(
+        "/inventory/transfer/", {"item": "TF-1", "quantity": "2", "source": "A-BIN1", "destination": "A-BIN2"}
+    )
     assert r.status_code == 302 and StockLevel.objects.get(item=item, location=bins[2]).on_hand == 2
 
 
@@ -114,8 +127,14 @@ def test_trace_page_and_recall(clerk_client, bins):
     comp = LotItemFactory(sku="TP-C")
     receive(comp, bins[1], 5, lot_code="TPC-1", reference="PO-5", supplier="Acme")
     issued = services.stock_issue(item=comp, quantity=D(2), location=bins[1], reference="WO-5")
-    services.stock_produce(item=SerialItemFactory(sku="TP-F"), quantity=D(1), location=bins[1], serials=["TPF-1"],
-                           consumed=issued, reference="WO-5")
+    services.stock_produce(
+        item=SerialItemFactory(sku="TP-F"),
+        quantity=D(1),
+        location=bins[1],
+        serials=["TPF-1"],
+        consumed=issued,
+        reference="WO-5",
+    )
     body = clerk_client.get("/inventory/trace/?lot=TP-C/TPC-1&direction=forward").content.decode()
     assert "TPF-1" in body and "WO-5" in body
     body = clerk_client.get("/inventory/trace/?serial=TP-F/TPF-1").content.decode()

@@ -23,15 +23,25 @@ def test_receipt_shipment_and_recall_are_broadcast():
     bin_ = LocationFactory(site=site, kind="bin")
     item, lotted = ItemFactory(), LotItemFactory()
     with mock.patch("inventory.services.broadcast") as broadcast:
-        services.receipt_create(site=site, reference="PO-9", supplier="Acme", lines=[
-            {"item": item, "quantity": D(5), "location": bin_},
-        ])
+        services.receipt_create(
+            site=site,
+            reference="PO-9",
+            supplier="Acme",
+            lines=[
+                {"item": item, "quantity": D(5), "location": bin_},
+            ],
+        )
         assert "receipt.posted" in _types(broadcast)
         event = next(c.kwargs for c in broadcast.call_args_list if c.kwargs["type"] == "receipt.posted")
         assert event["site_id"] == site.pk and event["data"]["receipt"]["reference"] == "PO-9"
-        services.shipment_create(site=site, reference="SO-9", customer="Zed", lines=[
-            {"item": item, "quantity": D(2), "location": bin_},
-        ])
+        services.shipment_create(
+            site=site,
+            reference="SO-9",
+            customer="Zed",
+            lines=[
+                {"item": item, "quantity": D(2), "location": bin_},
+            ],
+        )
         assert "shipment.posted" in _types(broadcast)
         receive(lotted, bin_, 3, lot_code="L-9")
         services.lot_recall(lot=lotted.lots.get(code="L-9"), reason="supplier notice")

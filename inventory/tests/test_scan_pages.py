@@ -47,7 +47,9 @@ def test_scan_endpoint_resolves_location_labels_at_the_current_site(clerk_client
     # The same answer for a site that does not exist: nothing says B-BIN1 is somewhere else.
     missing = clerk_client.get("/inventory/scan/", {"code": "]C14144000001000005254B-NONE"}).json()
     assert missing["error"].replace("B-NONE", "B-BIN1") == other["error"]
-    with django_assert_num_queries(8):  # session, user, 2 permission caches, site ids, profile, current site; the location
+    with django_assert_num_queries(
+        8
+    ):  # session, user, 2 permission caches, site ids, profile, current site; the location
         clerk_client.get("/inventory/scan/", {"code": labelled["A-BIN1"]})
 
 
@@ -62,15 +64,18 @@ def test_transfer_scans_fill_from_then_to_without_javascript(clerk_client, bins,
     second = clerk_client.post("/inventory/transfer/", {**form.data.dict(), "scan": labelled["A-BIN2"]})
     assert second.status_code == 302, second.context["form"].errors
     assert StockLevel.objects.get(item=item, location=bins[2]).on_hand == 2
-    full = clerk_client.post("/inventory/transfer/", {"scan": labelled["A-BIN1"], "item": "TS-1", "quantity": "1",
-                                                      "source": "A-BIN1", "destination": "A-BIN2"})
+    full = clerk_client.post(
+        "/inventory/transfer/",
+        {"scan": labelled["A-BIN1"], "item": "TS-1", "quantity": "1", "source": "A-BIN1", "destination": "A-BIN2"},
+    )
     assert "location fields are filled" in full.content.decode()
 
 
 def test_another_sites_bin_label_does_not_fill_the_transfer(clerk_client, bins, labelled):
     receive(ItemFactory(sku="TS-2"), bins[1], 5)
-    page = clerk_client.post("/inventory/transfer/", {"scan": labelled["B-BIN1"], "item": "TS-2", "quantity": "1",
-                                                      "source": "A-BIN1"})
+    page = clerk_client.post(
+        "/inventory/transfer/", {"scan": labelled["B-BIN1"], "item": "TS-2", "quantity": "1", "source": "A-BIN1"}
+    )
     assert page.status_code == 200 and "No location with GLN" in page.content.decode()
     assert StockLevel.objects.filter(location__code="B-BIN1").count() == 0
 

@@ -36,8 +36,9 @@ def _move(w, **body):
 @covers("inventory-move-list POST")
 @pytest.mark.parametrize("kind", ["receive", "issue", "adjust", "scrap"])
 def test_a_move_at_another_sites_location_is_refused(api, w, kind):
-    refused(api, "POST", f"{INV}/moves/", _move(w, kind=kind, location=w.b.stores.code, reason="count"),
-            field="location")
+    refused(
+        api, "POST", f"{INV}/moves/", _move(w, kind=kind, location=w.b.stores.code, reason="count"), field="location"
+    )
     accepted(api, "POST", f"{INV}/moves/", _move(w, kind=kind, location=w.a.stores.code, reason="count"))
 
 
@@ -54,13 +55,25 @@ def test_a_move_of_another_sites_lot_or_serial_is_refused(api, w):
     a, b = w.a, w.b
     transfer = {"kind": "transfer", "quantity": "1", "source": a.stores.code, "destination": a.plant.cut.code}
     refused(api, "POST", f"{INV}/moves/", {**transfer, "item": b.lot.item.sku, "lot": b.lot.code}, field="lot")
-    refused(api, "POST", f"{INV}/moves/", {**transfer, "item": b.serial.item.sku, "serials": [b.serial.serial]},
-            status=409)
+    refused(
+        api, "POST", f"{INV}/moves/", {**transfer, "item": b.serial.item.sku, "serials": [b.serial.serial]}, status=409
+    )
     accepted(api, "POST", f"{INV}/moves/", {**transfer, "item": a.lot.item.sku, "lot": a.lot.code})
     accepted(api, "POST", f"{INV}/moves/", {**transfer, "item": a.serial.item.sku, "serials": [a.serial.serial]})
     # Receiving B's serial number again at A is a duplicate, not a second unit.
-    refused(api, "POST", f"{INV}/moves/", {"kind": "receive", "item": b.serial.item.sku, "quantity": "1",
-                                           "location": a.stores.code, "serials": [b.serial.serial]}, status=409)
+    refused(
+        api,
+        "POST",
+        f"{INV}/moves/",
+        {
+            "kind": "receive",
+            "item": b.serial.item.sku,
+            "quantity": "1",
+            "location": a.stores.code,
+            "serials": [b.serial.serial],
+        },
+        status=409,
+    )
 
 
 @covers("inventory-level-import-csv POST")
@@ -74,8 +87,12 @@ def test_opening_stock_at_another_sites_location_imports_nothing(api, w):
 
 
 def _document(w, site, location, **line):
-    return {"site": site.code, "reference": "DOC-1", "partner": "Acme",
-            "lines": [{"item": w.a.plant.screws.sku, "quantity": "1", "location": location.code, **line}]}
+    return {
+        "site": site.code,
+        "reference": "DOC-1",
+        "partner": "Acme",
+        "lines": [{"item": w.a.plant.screws.sku, "quantity": "1", "location": location.code, **line}],
+    }
 
 
 @covers("inventory-receipt-list POST", "inventory-shipment-list POST")
@@ -91,8 +108,9 @@ def test_a_document_for_another_site_or_its_location_is_refused(api, w, kind):
 def test_a_shipment_of_another_sites_lot_is_refused(api, w):
     body = _document(w, w.a.site, w.a.stores, item=w.b.lot.item.sku, lot=w.b.lot.code)
     refused(api, "POST", f"{INV}/shipments/", body, field="lines[0].lot")
-    accepted(api, "POST", f"{INV}/shipments/", _document(w, w.a.site, w.a.stores, item=w.a.lot.item.sku,
-                                                         lot=w.a.lot.code))
+    accepted(
+        api, "POST", f"{INV}/shipments/", _document(w, w.a.site, w.a.stores, item=w.a.lot.item.sku, lot=w.a.lot.code)
+    )
 
 
 @covers("inventory-reservation-list POST")
@@ -108,8 +126,9 @@ def test_a_reservation_at_another_site_its_location_or_lot_is_refused(api, w):
 @covers("inventory-reservation-release POST")
 def test_releasing_another_sites_reservation_is_not_found(api, w):
     refused(api, "POST", f"{INV}/reservations/release/", {"reference": w.b.reservation.reference}, status=404)
-    assert accepted(api, "POST", f"{INV}/reservations/release/",
-                    {"reference": w.a.reservation.reference}).json() == {"released": 1}
+    assert accepted(api, "POST", f"{INV}/reservations/release/", {"reference": w.a.reservation.reference}).json() == {
+        "released": 1
+    }
 
 
 @covers("inventory-level-export GET", "inventory-move-export GET")

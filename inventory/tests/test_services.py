@@ -127,7 +127,8 @@ def test_fefo_issue_splits_across_lots_and_skips_held(bins):
     receive(item, bin1, 9, lot_code="HELD", expiry_date=today + dt.timedelta(days=1))
     services.lot_set_status(lot=Lot.objects.get(code="HELD"), status="on_hold")
     assert [(lt.code, q) for lt, q in fefo_lots(item=item, location_or_site=bin1, quantity=D(4))] == [
-        ("EARLY", 2), ("LATE", 2)
+        ("EARLY", 2),
+        ("LATE", 2),
     ]
     moves = services.stock_issue(item=item, quantity=D(4), location=bin1, reference="WO-1")
     assert [(m.lot.code, m.quantity) for m in moves] == [("EARLY", 2), ("LATE", 2)]
@@ -193,7 +194,9 @@ def test_produce_records_genealogy(bins):
     receive(comp, bin1, 10, lot_code="C1")
     issued = services.stock_issue(item=comp, quantity=D(4), location=bin1, reference="WO-9")
     fg = SerialItemFactory()
-    services.stock_produce(item=fg, quantity=D(2), location=bin1, serials=["F1", "F2"], consumed=issued, reference="WO-9")
+    services.stock_produce(
+        item=fg, quantity=D(2), location=bin1, serials=["F1", "F2"], consumed=issued, reference="WO-9"
+    )
     unit = SerialUnit.objects.get(serial="F1")
     assert unit.consumed_links.get().input_lot.code == "C1"
     assert ledger_differences() == []

@@ -30,7 +30,8 @@ def at(day: int, month: int = 3, hour: int = 12) -> dt.datetime:
 
 def rows(**filters) -> list[tuple]:
     return list(
-        StockDaily.objects.filter(**filters).order_by("site", "item", "day")
+        StockDaily.objects.filter(**filters)
+        .order_by("site", "item", "day")
         .values_list("site__code", "item__sku", "day", "inflow", "outflow", "consumed", "last_out_at")
     )
 
@@ -87,8 +88,13 @@ def test_a_backdated_move_lands_on_its_own_day(site_a, bins):
     receive(item, bin1, 5, occurred_at=at(20))
     # 23:59:59.9 on the 9th UTC is still the 9th; the day is UTC whatever the site's time zone
     late = dt.datetime(2025, 3, 9, 23, 59, 59, 900000, tzinfo=dt.UTC)
-    services.stock_issue(item=item, quantity=D(2), location=bin1, occurred_at=late.astimezone(dt.timezone(dt.timedelta(hours=2))))
-    assert [(r[2], r[5], r[6]) for r in rows()] == [(dt.date(2025, 3, 9), D(2), late), (dt.date(2025, 3, 20), D(0), None)]
+    services.stock_issue(
+        item=item, quantity=D(2), location=bin1, occurred_at=late.astimezone(dt.timezone(dt.timedelta(hours=2)))
+    )
+    assert [(r[2], r[5], r[6]) for r in rows()] == [
+        (dt.date(2025, 3, 9), D(2), late),
+        (dt.date(2025, 3, 20), D(0), None),
+    ]
     assert ledger_differences() == []
 
 
@@ -151,7 +157,9 @@ def test_verify_ledger_reports_a_rollup_that_differs_from_the_ledger(site_a, bin
     call_command("verify_ledger", stdout=open(__import__("os").devnull, "w"))  # noqa: SIM115
     StockDaily.objects.create(site=site_a, item=item, day=dt.date(2025, 3, 1), outflow=D(1))
     problems = ledger_differences()
-    assert [(p["problem"], p["key"]) for p in problems] == [("daily_mismatch", (site_a.pk, item.pk, dt.date(2025, 3, 1)))]
+    assert [(p["problem"], p["key"]) for p in problems] == [
+        ("daily_mismatch", (site_a.pk, item.pk, dt.date(2025, 3, 1)))
+    ]
     assert problems[0]["outflow"] == "ledger 0, rollup 1"
     with pytest.raises(CommandError, match="1 ledger problem"):
         call_command("verify_ledger", stderr=open(__import__("os").devnull, "w"))  # noqa: SIM115
@@ -164,6 +172,7 @@ START, END = dt.date(2025, 3, 1), dt.date(2025, 3, 31)
 
 def _reference(site, start: dt.date, end: dt.date) -> dict[str, dict]:
     """Per SKU, from the raw ledger and levels in plain Python: what the flow reports compute."""
+
     def real_here(loc):
         return loc.site_id == site.pk and not loc.is_virtual
 
@@ -180,8 +189,12 @@ def _reference(site, start: dt.date, end: dt.date) -> dict[str, dict]:
         if m.kind in ("issue", "ship") and m.source.site_id == site.pk:
             consumed[m.item_id][day] += m.quantity
             last_out[m.item_id] = max(last_out.get(m.item_id, m.occurred_at), m.occurred_at)
-    now = dict(StockLevel.objects.filter(site=site, location__is_virtual=False).values("item_id")
-               .annotate(s=Sum("on_hand")).values_list("item_id", "s"))
+    now = dict(
+        StockLevel.objects.filter(site=site, location__is_virtual=False)
+        .values("item_id")
+        .annotate(s=Sum("on_hand"))
+        .values_list("item_id", "s")
+    )
     from inventory.models import Item
 
     out = {}
@@ -199,10 +212,14 @@ def _reference(site, start: dt.date, end: dt.date) -> dict[str, dict]:
             under_days += item.reorder_point > 0 and level < item.reorder_point
             day += dt.timedelta(days=1)
         out[item.sku] = {
-            "listed": level_now > 0 or moved_since, "at_start": at_start, "at_end": level_now - sum(
-                (q for d, q in net[item.pk].items() if d > end), D(0)),
+            "listed": level_now > 0 or moved_since,
+            "at_start": at_start,
+            "at_end": level_now - sum((q for d, q in net[item.pk].items() if d > end), D(0)),
             "consumed": sum((q for d, q in consumed[item.pk].items() if start <= d <= end), D(0)),
-            "last_out": last_out.get(item.pk), "now": level_now, "out_days": out_days, "under_days": under_days,
+            "last_out": last_out.get(item.pk),
+            "now": level_now,
+            "out_days": out_days,
+            "under_days": under_days,
             "reorder_point": item.reorder_point,
         }
     return out
@@ -223,7 +240,8 @@ def _random_ledger(seed: int, site_a, site_b) -> None:
         item = rnd.choice(moving)
         qty = D(rnd.randint(1, 12)) if item.unit == "pcs" else D(rnd.randint(1, 120)) / 10
         when = dt.datetime.combine(START, dt.time.min, tzinfo=dt.UTC) + dt.timedelta(
-            days=rnd.randint(-20, 45), hours=rnd.choice([0, 0, 6, 23]), minutes=rnd.choice([0, 59]))
+            days=rnd.randint(-20, 45), hours=rnd.choice([0, 0, 6, 23]), minutes=rnd.choice([0, 59])
+        )
         loc, other = rnd.sample(locations, 2)
         op = rnd.choice(["receive", "receive", "issue", "ship", "scrap", "transfer", "adjust"])
         try:
@@ -258,10 +276,16 @@ def test_flow_reports_equal_a_walk_of_the_ledger(site_a, site_b, seed):
         for sku, r in turnover.items():
             w = want[sku]
             assert (r["on_hand_start"], r["on_hand_end"], r["consumed"], r["on_hand"]) == (
-                w["at_start"], w["at_end"], w["consumed"], w["now"]), sku
+                w["at_start"],
+                w["at_end"],
+                w["consumed"],
+                w["now"],
+            ), sku
 
         abc = analytics.abc(site=site, start=START, end=END).rows
-        assert {r["item__sku"]: r["consumed"] for r in abc} == {s: w["consumed"] for s, w in want.items() if w["consumed"]}
+        assert {r["item__sku"]: r["consumed"] for r in abc} == {
+            s: w["consumed"] for s, w in want.items() if w["consumed"]
+        }
 
         slow = {r["sku"]: r for r in analytics.slow_movers(site=site, start=START, end=END, dead_days=10).rows}
         t1 = dt.datetime.combine(END + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
@@ -273,13 +297,17 @@ def test_flow_reports_equal_a_walk_of_the_ledger(site_a, site_b, seed):
             if dead or w["consumed"] * 10 < w["now"]:
                 r = slow[sku]
                 assert (r["status"], r["consumed"], r["days_idle"]) == (
-                    "dead" if dead else "slow", w["consumed"], (t1 - w["last_out"]).days if w["last_out"] else None), sku
+                    "dead" if dead else "slow",
+                    w["consumed"],
+                    (t1 - w["last_out"]).days if w["last_out"] else None,
+                ), sku
             else:
                 assert sku not in slow
 
         stockouts = {r["sku"]: r for r in analytics.stockouts(site=site, start=START, end=END).rows}
         expected = {
-            sku: (w["out_days"], w["under_days"]) for sku, w in want.items()
+            sku: (w["out_days"], w["under_days"])
+            for sku, w in want.items()
             if (w["listed"] or w["reorder_point"] > 0) and (w["out_days"] or w["under_days"])
         }
         assert {sku: (r["stockout_days"], r["under_reorder_days"]) for sku, r in stockouts.items()} == expected
@@ -379,8 +407,12 @@ def test_merges_running_alongside_posts_lose_and_double_nothing():
                 item, location = rnd.choice(items), bins[seed]
                 receive(item, location, rnd.randint(1, 9), occurred_at=day - dt.timedelta(days=n % 3))
                 try:  # issues of one item only: issuing two items at one site can deadlock on tracker_location
-                    services.stock_issue(item=items[0], quantity=D(1), location=location,
-                                         occurred_at=day - dt.timedelta(days=rnd.randint(0, 2)))
+                    services.stock_issue(
+                        item=items[0],
+                        quantity=D(1),
+                        location=location,
+                        occurred_at=day - dt.timedelta(days=rnd.randint(0, 2)),
+                    )
                 except errors.InsufficientStock:
                     pass
         except BaseException as exc:
@@ -413,4 +445,6 @@ def test_merges_running_alongside_posts_lose_and_double_nothing():
     assert ledger_differences() == []
     keys = StockDaily.objects.values_list("site", "item", "day")
     assert StockDaily.objects.filter(merged=False).count() == 0
-    assert len(keys) <= 2 * len(set(keys))  # merged (a race may leave two merged rows for a key; never more posts' worth)
+    assert len(keys) <= 2 * len(
+        set(keys)
+    )  # merged (a race may leave two merged rows for a key; never more posts' worth)

@@ -29,11 +29,14 @@ def assembly(bins):
     receive(comp_b, bin1, 10, lot_code="CB-1", reference="PO-2", supplier="Bolt Co")
     issued = services.stock_issue(item=comp_a, quantity=D(4), location=bin1, reference="WO-SUB")
     issued += services.stock_issue(item=comp_b, quantity=D(2), location=bin1, reference="WO-SUB")
-    services.stock_produce(item=sub, quantity=D(3), location=bin2, lot_code="SUB-1", consumed=issued, reference="WO-SUB")
+    services.stock_produce(
+        item=sub, quantity=D(3), location=bin2, lot_code="SUB-1", consumed=issued, reference="WO-SUB"
+    )
     sub_lot = Lot.objects.get(code="SUB-1")
     issued_sub = services.stock_issue(item=sub, quantity=D(2), location=bin2, lot=sub_lot, reference="WO-FG")
-    services.stock_produce(item=fg, quantity=D(2), location=bin2, serials=["FG-1", "FG-2"], consumed=issued_sub,
-                           reference="WO-FG")
+    services.stock_produce(
+        item=fg, quantity=D(2), location=bin2, serials=["FG-1", "FG-2"], consumed=issued_sub, reference="WO-FG"
+    )
     services.stock_ship(item=fg, quantity=D(1), location=bin2, serials=["FG-1"], reference="SO-1", customer="Zed GmbH")
     return {"comp_a": Lot.objects.get(code="CA-1"), "sub": sub_lot, "fg1": SerialUnit.objects.get(serial="FG-1")}
 
@@ -82,12 +85,19 @@ def test_recall_holds_everything_downstream_in_stock_and_lists_shipments(assembl
     assert body["lot"]["status"] == "recalled"
     assert body["held_lots"] == ["SUB/SUB-1"]  # one SUB unit is still in stock
     assert body["held_serials"] == ["FG/FG-2"]  # FG-1 was shipped: listed as a shipment instead
-    assert [(s["reference"], s["customer"], s["serial"]) for s in body["affected_shipments"]] == [("SO-1", "Zed GmbH", "FG-1")]
+    assert [(s["reference"], s["customer"], s["serial"]) for s in body["affected_shipments"]] == [
+        ("SO-1", "Zed GmbH", "FG-1")
+    ]
     from inventory import errors
 
     with pytest.raises(errors.LotOnHold):
-        services.stock_transfer(item=assembly["sub"].item, quantity=D(1), source=bins[2], destination=bins[1],
-                                lot=Lot.objects.get(code="SUB-1"))
+        services.stock_transfer(
+            item=assembly["sub"].item,
+            quantity=D(1),
+            source=bins[2],
+            destination=bins[1],
+            lot=Lot.objects.get(code="SUB-1"),
+        )
 
 
 # --- CSV ---------------------------------------------------------------------------------
@@ -118,14 +128,19 @@ def test_opening_stock_import_via_api(api_client, site_a, bins):
     r = api_client.post("/api/v1/inventory/levels/import/?dry_run=true", {"csv": bad}, format="json")
     assert r.status_code == 400
     assert [(e["row"], e["code"]) for e in r.json()["errors"]] == [
-        (4, "lot_required"), (5, "not_found"), (6, "not_found"), (7, "invalid_quantity"),
+        (4, "lot_required"),
+        (5, "not_found"),
+        (6, "not_found"),
+        (7, "invalid_quantity"),
     ]
     assert not StockMove.objects.exists()
     r = api_client.post("/api/v1/inventory/levels/import/?dry_run=true", {"csv": good}, format="json")
     assert r.status_code == 200 and r.json()["imported"] == 2 and not StockMove.objects.exists()
     r = api_client.post("/api/v1/inventory/levels/import/", {"csv": good}, format="json", HTTP_IDEMPOTENCY_KEY="os-1")
     assert r.status_code == 200 and StockLevel.objects.get(item__sku="OS-P").on_hand == 5
-    again = api_client.post("/api/v1/inventory/levels/import/", {"csv": good}, format="json", HTTP_IDEMPOTENCY_KEY="os-1")
+    again = api_client.post(
+        "/api/v1/inventory/levels/import/", {"csv": good}, format="json", HTTP_IDEMPOTENCY_KEY="os-1"
+    )
     assert again.json() == r.json() and StockLevel.objects.get(item__sku="OS-P").on_hand == 5
 
 

@@ -35,8 +35,14 @@ def consumed(bins):
     _, bin1, bin2 = bins
     (move,) = receive(SerialItemFactory(sku="MOTOR"), bin1, 1, serials=["M-1"])
     issued = services.stock_issue(item=move.item, quantity=D(1), location=bin1, serials=["M-1"], reference="WO-ASM")
-    services.stock_produce(item=LotItemFactory(sku="PUMP-ASM"), quantity=D(1), location=bin2, lot_code="ASM-1",
-                           consumed=issued, reference="WO-ASM")
+    services.stock_produce(
+        item=LotItemFactory(sku="PUMP-ASM"),
+        quantity=D(1),
+        location=bin2,
+        lot_code="ASM-1",
+        consumed=issued,
+        reference="WO-ASM",
+    )
     unit = SerialUnit.objects.select_related("item", "location").get(serial="M-1")
     assert unit.status == SerialUnit.Status.CONSUMED and unit.location.is_virtual
     return unit

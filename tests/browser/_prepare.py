@@ -40,7 +40,8 @@ def main(keys_file: str) -> dict:
     report = seed(keys_file=Path(keys_file))
     site = report.site
     other = Site.objects.filter(code="other-plant").first() or tracker_services.site_create(
-        code="other-plant", name="Other Plant")
+        code="other-plant", name="Other Plant"
+    )
     User = get_user_model()
     if not User.objects.filter(username="outsider").exists():
         outsider = User.objects.create_user(username="outsider", password=layout.DEMO_PASSWORD)
@@ -54,9 +55,15 @@ def main(keys_file: str) -> dict:
     def order(number: str, sku: str) -> WorkOrder:
         wo = WorkOrder.objects.filter(number=number).first()
         if wo is None:
-            wo = wip.work_order_create(site=site, number=number, item=Item.objects.get(sku=sku), quantity=Decimal(5),
-                                       routing=Routing.objects.get(code=f"RT-{sku}"), issue_location=stores,
-                                       output_location=fg)
+            wo = wip.work_order_create(
+                site=site,
+                number=number,
+                item=Item.objects.get(sku=sku),
+                quantity=Decimal(5),
+                routing=Routing.objects.get(code=f"RT-{sku}"),
+                issue_location=stores,
+                output_location=fg,
+            )
             wip.work_order_release(work_order=wo)
         return wo
 

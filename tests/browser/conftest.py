@@ -74,16 +74,25 @@ def plant(tmp_path_factory):
         pytest.skip(f"needs Chromium at {CHROMIUM}")
     tmp = tmp_path_factory.mktemp("browser")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SQLITE_PATH")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", DEBUG="1", PYTHONUNBUFFERED="1",
-               CHANNELS_PREFIX=f"shopfloor-browser-{os.getpid()}")
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="1",
+        PYTHONUNBUFFERED="1",
+        CHANNELS_PREFIX=f"shopfloor-browser-{os.getpid()}",
+    )
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
         env["DATABASE_URL"] = _postgres_url(os.environ["DATABASE_URL"])
     else:
         env["SQLITE_PATH"] = str(tmp / "browser.sqlite3")
     keys_file = tmp / "keys.json"
     prepared = subprocess.run(  # noqa: S603 - our interpreter, our arguments
-        [sys.executable, "-m", "tests.browser._prepare", str(keys_file)], cwd=ROOT, env=env, check=True,
-        capture_output=True, text=True, timeout=240,
+        [sys.executable, "-m", "tests.browser._prepare", str(keys_file)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     info = json.loads(prepared.stdout.strip().splitlines()[-1])
     if env.get("REDIS_URL") and env.get("DATABASE_URL") and os.environ.get("BROWSER_SERVER") != "runserver":
@@ -91,15 +100,25 @@ def plant(tmp_path_factory):
         return
     port = _free_port()
     logs = open(tmp / "server.log", "w")  # closed at teardown
-    children = [subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
-        [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
-    )]
+    children = [
+        subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
+            [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=logs,
+            stderr=subprocess.STDOUT,
+        )
+    ]
     if env.get("REDIS_URL"):
-        children.append(subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-l", "warning"],
-            cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT,
-        ))
+        children.append(
+            subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-l", "warning"],
+                cwd=ROOT,
+                env=env,
+                stdout=logs,
+                stderr=subprocess.STDOUT,
+            )
+        )
     url = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -113,8 +132,13 @@ def plant(tmp_path_factory):
         if time.monotonic() > deadline or children[0].poll() is not None:
             raise RuntimeError(f"server did not start; see {tmp / 'server.log'}")
         time.sleep(0.2)
-    info.update(url=url, keys=json.loads(keys_file.read_text()), log=tmp / "server.log",
-                worker="celery" if env.get("REDIS_URL") else "in-process", server="runserver")
+    info.update(
+        url=url,
+        keys=json.loads(keys_file.read_text()),
+        log=tmp / "server.log",
+        worker="celery" if env.get("REDIS_URL") else "in-process",
+        server="runserver",
+    )
     yield info
     for child in children:
         child.terminate()
@@ -130,14 +154,26 @@ def _production_shape(info: dict, env: dict, tmp: Path):
     """``make serve`` on 127.0.0.1: web, worker and beat under honcho, as one process group."""
     from devices.bench.api.server import Server, manage, server_env
 
-    prod = server_env(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"],
-                      extra={"CHANNELS_PREFIX": env["CHANNELS_PREFIX"], "WEB_CONCURRENCY": "2",
-                             "CELERY_CONCURRENCY": "1", "LOG_LEVEL": "INFO",
-                             "CELERY_BEAT_SCHEDULE_FILE": str(tmp / "celerybeat-schedule")})
+    prod = server_env(
+        database_url=env["DATABASE_URL"],
+        redis_url=env["REDIS_URL"],
+        extra={
+            "CHANNELS_PREFIX": env["CHANNELS_PREFIX"],
+            "WEB_CONCURRENCY": "2",
+            "CELERY_CONCURRENCY": "1",
+            "LOG_LEVEL": "INFO",
+            "CELERY_BEAT_SCHEDULE_FILE": str(tmp / "celerybeat-schedule"),
+        },
+    )
     manage("collectstatic", "--noinput", "-v", "0", env=prod)
     with Server(prod, log_path=tmp / "server.log", processes=("web", "worker", "beat")) as server:
-        info.update(url=server.base_url, keys=json.loads((tmp / "keys.json").read_text()),
-                    log=tmp / "server.log", worker="celery", server="production")
+        info.update(
+            url=server.base_url,
+            keys=json.loads((tmp / "keys.json").read_text()),
+            log=tmp / "server.log",
+            worker="celery",
+            server="production",
+        )
         yield info
 
 
@@ -146,8 +182,9 @@ def browser(plant):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         yield browser
         browser.close()
 

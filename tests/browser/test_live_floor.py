@@ -37,10 +37,10 @@ def test_card_moves_to_the_next_station_when_its_tote_is_read(page_for, plant, a
     now = dt.datetime.now(dt.UTC)
     # Reads start now: an arrival dated before the order finished cutting (in the fixture)
     # would rightly be ignored as stale.
-    reads = [writers.Read(layout.tote_epc(1), 2, now + dt.timedelta(seconds=1.1 * k), -45, 3)
-             for k in range(4)]
+    reads = [writers.Read(layout.tote_epc(1), 2, now + dt.timedelta(seconds=1.1 * k), -45, 3) for k in range(4)]
     response = httpx.post(
-        f"{plant['url']}/api/v1/devices/uploads/", content=writers.zebra_iotc(reads, first_event_num=1),
+        f"{plant['url']}/api/v1/devices/uploads/",
+        content=writers.zebra_iotc(reads, first_event_num=1),
         headers={"Authorization": f"Bearer {plant['keys']['DP-ZR-LINE1']}", "Content-Type": "application/json"},
     )
     assert response.status_code == 202, response.text

@@ -140,15 +140,42 @@ def make_plant(site=None, *, prefix: str = "P", steel_qty: int = 100, screws_qty
     steel = LotItemFactory(sku=f"{prefix}-STEEL", kind=Item.Kind.RAW_MATERIAL)
     screws = ItemFactory(sku=f"{prefix}-SCREW")
     routing = RoutingFactory(site=site, code=f"{prefix}-RT-WIDGET", item=product)
-    OperationFactory(routing=routing, sequence=10, name="Cut", workstation=cut,
-                     setup_minutes=Decimal("10"), run_minutes_per_unit=Decimal("2"))
-    OperationFactory(routing=routing, sequence=20, name="Assemble", workstation=assemble,
-                     setup_minutes=Decimal("5"), run_minutes_per_unit=Decimal("3"), allow_split=True)
-    final = OperationFactory(routing=routing, sequence=30, name="Test", workstation=test,
-                             setup_minutes=Decimal("0"), run_minutes_per_unit=Decimal("1"), inspection_required=True)
+    OperationFactory(
+        routing=routing,
+        sequence=10,
+        name="Cut",
+        workstation=cut,
+        setup_minutes=Decimal("10"),
+        run_minutes_per_unit=Decimal("2"),
+    )
+    OperationFactory(
+        routing=routing,
+        sequence=20,
+        name="Assemble",
+        workstation=assemble,
+        setup_minutes=Decimal("5"),
+        run_minutes_per_unit=Decimal("3"),
+        allow_split=True,
+    )
+    final = OperationFactory(
+        routing=routing,
+        sequence=30,
+        name="Test",
+        workstation=test,
+        setup_minutes=Decimal("0"),
+        run_minutes_per_unit=Decimal("1"),
+        inspection_required=True,
+    )
     CheckItemFactory(operation=final, name="visual", kind="pass_fail", sequence=1)
-    CheckItemFactory(operation=final, name="torque", kind="measurement", sequence=2,
-                     lower_limit=Decimal("10"), upper_limit=Decimal("12"), unit="Nm")
+    CheckItemFactory(
+        operation=final,
+        name="torque",
+        kind="measurement",
+        sequence=2,
+        lower_limit=Decimal("10"),
+        upper_limit=Decimal("12"),
+        unit="Nm",
+    )
     bom = BomFactory(site=site, code=f"{prefix}-BOM-WIDGET", item=product)
     BomLineFactory(bom=bom, component=steel, quantity_per_unit=Decimal("2"), operation_sequence=10)
     BomLineFactory(bom=bom, component=screws, quantity_per_unit=Decimal("4"), operation_sequence=20)

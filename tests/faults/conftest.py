@@ -46,8 +46,19 @@ class PrivateRedis:
             return False
 
     def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--daemonize", "yes"]
+        argv = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+        ]
         subprocess.run(argv, check=True, capture_output=True)  # noqa: S603 - fixed argv, redis-server from PATH
         for _ in range(100):
             if self.ping():
@@ -83,8 +94,12 @@ def celery_on(private_redis):
     app.conf.broker_url = private_redis.url
     # Publishing must fail fast while the broker is down (the upload is in the DB anyway).
     previous_retry = app.conf.task_publish_retry_policy
-    app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
-                                          "interval_max": 0.1}
+    app.conf.task_publish_retry_policy = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.1,
+        "interval_max": 0.1,
+    }
     _reset_pools(app)
     yield app
     _reset_pools(app)
@@ -104,8 +119,6 @@ def worker_database_url() -> str:
 
     parts = urlsplit(os.environ["DATABASE_URL"])
     return urlunsplit(parts._replace(path="/" + settings.DATABASES["default"]["NAME"]))
-
-
 
 
 class Worker:
@@ -135,13 +148,22 @@ def start_worker(private_redis, tmp_path):
 
     def start(**env_extra: str) -> Worker:
         log = tmp_path / f"worker-{len(started)}.log"
-        env = {**os.environ, "REDIS_URL": private_redis.url, "DATABASE_URL": worker_database_url(),
-               "CONN_MAX_AGE": "60", **env_extra}
+        env = {
+            **os.environ,
+            "REDIS_URL": private_redis.url,
+            "DATABASE_URL": worker_database_url(),
+            "CONN_MAX_AGE": "60",
+            **env_extra,
+        }
         env.pop("DB_POOL", None)
         with open(log, "wb") as fh:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "tests.faults.worker"], cwd=ROOT, env=env, stdout=fh,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", "tests.faults.worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         worker = Worker(proc, log)
         started.append(worker)

@@ -26,16 +26,26 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _pg_env() -> dict[str, str]:
     db = settings.DATABASES["default"]
-    env = {**os.environ, "PGHOST": db["HOST"] or "127.0.0.1", "PGPORT": str(db["PORT"] or 5432),
-           "PGUSER": db["USER"] or "postgres"}
+    env = {
+        **os.environ,
+        "PGHOST": db["HOST"] or "127.0.0.1",
+        "PGPORT": str(db["PORT"] or 5432),
+        "PGUSER": db["USER"] or "postgres",
+    }
     if db["PASSWORD"]:
         env["PGPASSWORD"] = db["PASSWORD"]
     return env
 
 
 def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, env=kwargs.pop("env", _pg_env()), capture_output=True, text=True, timeout=120,  # noqa: S603
-                          **kwargs)
+    return subprocess.run(
+        argv,
+        env=kwargs.pop("env", _pg_env()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
 
 
 def test_dump_restore_into_a_new_database_and_verify_the_ledger(tmp_path):
@@ -66,11 +76,19 @@ def test_dump_restore_into_a_new_database_and_verify_the_ledger(tmp_path):
         verify = _run([sys.executable, "manage.py", "verify_ledger"], env=env, cwd=ROOT)
         assert verify.returncode == 0, verify.stdout + verify.stderr
         assert "Ledger OK" in verify.stdout
-        count = _run([sys.executable, "manage.py", "shell", "-c",
-                      "from inventory.models import StockMove, StockLevel;"
-                      "print(StockMove.objects.count());"
-                      "print(sorted(StockLevel.objects.values_list('item__sku', 'location__code', 'on_hand')))"],
-                     env=env, cwd=ROOT)
+        count = _run(
+            [
+                sys.executable,
+                "manage.py",
+                "shell",
+                "-c",
+                "from inventory.models import StockMove, StockLevel;"
+                "print(StockMove.objects.count());"
+                "print(sorted(StockLevel.objects.values_list('item__sku', 'location__code', 'on_hand')))",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
         assert count.returncode == 0, count.stderr
         lines = count.stdout.strip().splitlines()
         assert int(lines[-2]) == moves

@@ -15,8 +15,13 @@ from devices.models import ReaderUpload, UploadStatus
 from tests.faults.conftest import wait_for
 from tests.faults.pipeline_world import bodies, clean_snapshot, make_world, snapshot
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.real_worker, pytest.mark.slow,
-              pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.real_worker,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def test_uploads_during_a_broker_outage_are_processed_once_when_it_returns(private_redis, celery_on, start_worker):
@@ -26,16 +31,28 @@ def test_uploads_during_a_broker_outage_are_processed_once_when_it_returns(priva
 
     private_redis.stop()
     answers = [
-        client.generic("POST", "/api/v1/devices/uploads/", body, content_type="application/json",
-                       HTTP_AUTHORIZATION=f"Bearer {secret}", HTTP_X_UPLOAD_ID=f"outage-{n}")
+        client.generic(
+            "POST",
+            "/api/v1/devices/uploads/",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+            HTTP_X_UPLOAD_ID=f"outage-{n}",
+        )
         for n, body in enumerate(bodies(32))
     ]
     assert [a.status_code for a in answers] == [202] * 4, [a.content for a in answers]
     ids = [a.json()["id"] for a in answers]
     assert list(ReaderUpload.objects.filter(pk__in=ids).values_list("status", flat=True)) == ["queued"] * 4
     # a retry of the same upload during the outage is still one upload
-    again = client.generic("POST", "/api/v1/devices/uploads/", bodies(32)[0], content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Bearer {secret}", HTTP_X_UPLOAD_ID="outage-0")
+    again = client.generic(
+        "POST",
+        "/api/v1/devices/uploads/",
+        bodies(32)[0],
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+        HTTP_X_UPLOAD_ID="outage-0",
+    )
     assert again.status_code == 200 and again.json()["id"] == ids[0]
 
     private_redis.start()
@@ -45,8 +62,12 @@ def test_uploads_during_a_broker_outage_are_processed_once_when_it_returns(priva
     assert services.reader_uploads_requeue_stale(now=later) == 4
     assert services.reader_uploads_requeue_stale(now=later) == 4
     worker = start_worker()
-    wait_for(lambda: ReaderUpload.objects.filter(pk__in=ids, status=UploadStatus.PROCESSED).count() == 4,
-             timeout=90, what="the swept uploads to be processed", worker=worker)
+    wait_for(
+        lambda: ReaderUpload.objects.filter(pk__in=ids, status=UploadStatus.PROCESSED).count() == 4,
+        timeout=90,
+        what="the swept uploads to be processed",
+        worker=worker,
+    )
     worker.stop()
     assert list(ReaderUpload.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == [1] * 4
     assert snapshot(site, 32) == clean

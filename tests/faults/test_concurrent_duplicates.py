@@ -51,8 +51,13 @@ def test_same_upload_from_several_clients_is_stored_and_processed_once():
     body = bodies(52, 1)[0]
 
     def send(_):
-        return APIClient().generic("POST", "/api/v1/devices/uploads/", body, content_type="application/json",
-                                   HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return APIClient().generic(
+            "POST",
+            "/api/v1/devices/uploads/",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+        )
 
     responses = _at_once(send)
     codes = sorted(r.status_code for r in responses)
@@ -67,8 +72,12 @@ def test_same_receipt_with_one_idempotency_key_posts_once():
     LocationFactory(site=site, kind="bin", code="CR-BIN")
     ItemFactory(sku="CR-1")
     user = user_with_role("warehouse clerk", site)
-    body = {"site": "conc-r", "reference": "PO-CONC", "partner": "Acme",
-            "lines": [{"item": "CR-1", "quantity": "7", "location": "CR-BIN"}]}
+    body = {
+        "site": "conc-r",
+        "reference": "PO-CONC",
+        "partner": "Acme",
+        "lines": [{"item": "CR-1", "quantity": "7", "location": "CR-BIN"}],
+    }
 
     def send(_):
         client = APIClient()

@@ -18,13 +18,25 @@ URL = "/devices/pipeline/"
 
 def _seed(site, n: int):
     now = timezone.now()
-    device = DeviceFactory(site=site, device_id=f"PP-{n}", silent_since=now - dt.timedelta(minutes=30),
-                           last_seen_at=now - dt.timedelta(hours=1))
+    device = DeviceFactory(
+        site=site,
+        device_id=f"PP-{n}",
+        silent_since=now - dt.timedelta(minutes=30),
+        last_seen_at=now - dt.timedelta(hours=1),
+    )
     for i in range(n):
-        ReaderUploadFactory(device=device, received_at=now - dt.timedelta(seconds=30 + i),
-                            status=UploadStatus.PROCESSED, processed_at=now - dt.timedelta(seconds=28 + i))
-        ReaderUploadFactory(device=device, received_at=now - dt.timedelta(seconds=40 + i),
-                            status=UploadStatus.REJECTED, reason=f"not JSON at line {i % 2 + 1}")
+        ReaderUploadFactory(
+            device=device,
+            received_at=now - dt.timedelta(seconds=30 + i),
+            status=UploadStatus.PROCESSED,
+            processed_at=now - dt.timedelta(seconds=28 + i),
+        )
+        ReaderUploadFactory(
+            device=device,
+            received_at=now - dt.timedelta(seconds=40 + i),
+            status=UploadStatus.REJECTED,
+            reason=f"not JSON at line {i % 2 + 1}",
+        )
     ReaderUploadFactory(device=device, received_at=now - dt.timedelta(seconds=200))
 
 

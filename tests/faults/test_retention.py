@@ -38,24 +38,35 @@ def world(site_a):
     device = DeviceFactory(site=site_a, device_id="RET-1")
     at = lambda days, hour=12: NOW - dt.timedelta(days=days) + dt.timedelta(hours=hour - 1)  # noqa: E731
     ups = {
-        "old1": ReaderUploadFactory(device=device, received_at=at(40), status=UploadStatus.PROCESSED,
-                                    body=b'{"a": 1}\x00\xff', result={"moves": 2}, processed_at=at(40)),
-        "old1b": ReaderUploadFactory(device=device, received_at=at(40, 23), status=UploadStatus.REJECTED,
-                                     reason="bad json at 1:1"),
+        "old1": ReaderUploadFactory(
+            device=device,
+            received_at=at(40),
+            status=UploadStatus.PROCESSED,
+            body=b'{"a": 1}\x00\xff',
+            result={"moves": 2},
+            processed_at=at(40),
+        ),
+        "old1b": ReaderUploadFactory(
+            device=device, received_at=at(40, 23), status=UploadStatus.REJECTED, reason="bad json at 1:1"
+        ),
         "old2": ReaderUploadFactory(device=device, received_at=at(35), status=UploadStatus.PROCESSED),
         "old_queued": ReaderUploadFactory(device=device, received_at=at(45), status=UploadStatus.QUEUED),
         "recent": ReaderUploadFactory(device=device, received_at=at(3), status=UploadStatus.PROCESSED),
     }
-    SensorSample.objects.create(site=site_a, device=device, sensor_id="s", metric="temperature", value=4,
-                                observed_at=at(40), upload=ups["old1"])
+    SensorSample.objects.create(
+        site=site_a, device=device, sensor_id="s", metric="temperature", value=4, observed_at=at(40), upload=ups["old1"]
+    )
     receive(ItemFactory(sku="RET-ITEM"), LocationFactory(site=site_a, code="RET-BIN"), 5)
     AuditEvent.objects.create(action="test.kept", site=site_a)
     return device, ups
 
 
 def _ledger_and_audit():
-    return (StockMove.objects.count(), AuditEvent.objects.count(),
-            list(StockMove.objects.order_by("pk").values_list("pk", "quantity")))
+    return (
+        StockMove.objects.count(),
+        AuditEvent.objects.count(),
+        list(StockMove.objects.order_by("pk").values_list("pk", "quantity")),
+    )
 
 
 def test_cutoff_is_the_start_of_a_utc_day():
@@ -67,8 +78,10 @@ def test_archive_writes_one_file_per_day_deletes_only_finished_uploads_and_keeps
     kept = _ledger_and_audit()
     summary = uploads_archive(now=NOW)
     assert summary["archived"] == summary["deleted"] == 3
-    assert sorted(summary["days"]) == [ups["old1"].received_at.date().isoformat(),
-                                       ups["old2"].received_at.date().isoformat()]
+    assert sorted(summary["days"]) == [
+        ups["old1"].received_at.date().isoformat(),
+        ups["old2"].received_at.date().isoformat(),
+    ]
     left = set(ReaderUpload.objects.values_list("pk", flat=True))
     assert left == {ups["old_queued"].pk, ups["recent"].pk}  # queued stays however old
     assert _ledger_and_audit() == kept
@@ -83,13 +96,17 @@ def test_archive_writes_one_file_per_day_deletes_only_finished_uploads_and_keeps
 
 def test_restore_a_day_puts_back_the_same_rows_once(world, folder):
     device, ups = world
-    before = {u.pk: (u.upload_key, bytes(u.body), u.status, u.reason, u.result, u.received_at, u.attempts)
-              for u in ReaderUpload.objects.filter(pk__in=[ups["old1"].pk, ups["old1b"].pk])}
+    before = {
+        u.pk: (u.upload_key, bytes(u.body), u.status, u.reason, u.result, u.received_at, u.attempts)
+        for u in ReaderUpload.objects.filter(pk__in=[ups["old1"].pk, ups["old1b"].pk])
+    }
     uploads_archive(now=NOW)
     day = ups["old1"].received_at.date()
     assert uploads_restore(day=day) == {"restored": 2, "present": 0, "skipped": 0}
-    after = {u.pk: (u.upload_key, bytes(u.body), u.status, u.reason, u.result, u.received_at, u.attempts)
-             for u in ReaderUpload.objects.filter(pk__in=before)}
+    after = {
+        u.pk: (u.upload_key, bytes(u.body), u.status, u.reason, u.result, u.received_at, u.attempts)
+        for u in ReaderUpload.objects.filter(pk__in=before)
+    }
     assert after == before
     assert uploads_restore(day=day) == {"restored": 0, "present": 2, "skipped": 0}
     # archived again later: merged by id into the same file, no duplicate line
@@ -101,8 +118,9 @@ def test_restore_a_day_puts_back_the_same_rows_once(world, folder):
 def test_an_upload_finished_late_is_merged_into_its_days_file(world, folder):
     device, ups = world
     uploads_archive(now=NOW)
-    late = ReaderUploadFactory(device=device, received_at=ups["old1"].received_at + dt.timedelta(minutes=5),
-                               status=UploadStatus.PROCESSED)
+    late = ReaderUploadFactory(
+        device=device, received_at=ups["old1"].received_at + dt.timedelta(minutes=5), status=UploadStatus.PROCESSED
+    )
     assert uploads_archive(now=NOW)["archived"] == 1
     rows = [json.loads(line) for line in gzip.open(day_file(late.received_at.date(), folder), "rt")]
     assert sorted(r["id"] for r in rows) == sorted([ups["old1"].pk, ups["old1b"].pk, late.pk])

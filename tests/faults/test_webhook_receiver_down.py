@@ -29,8 +29,9 @@ def test_events_emitted_while_the_receiver_is_down_are_each_delivered_once_when_
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     site = SiteFactory()
-    endpoint = services.webhook_endpoint_create(owner=UserFactory(), site=site, url=f"http://127.0.0.1:{port}/hook",
-                                                event_types=["alert.raised"])
+    endpoint = services.webhook_endpoint_create(
+        owner=UserFactory(), site=site, url=f"http://127.0.0.1:{port}/hook", event_types=["alert.raised"]
+    )
     _Handler.script, _Handler.seen, _Handler.hits, _Handler.secret = [], {}, [], endpoint.secret
     with django_capture_on_commit_callbacks(execute=True):
         for n in range(5):

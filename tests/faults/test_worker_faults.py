@@ -17,8 +17,13 @@ from devices.tasks import process_reader_upload
 from tests.faults.conftest import wait_for
 from tests.faults.pipeline_world import bodies, clean_snapshot, make_world, snapshot
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.real_worker, pytest.mark.slow,
-              pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.real_worker,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def _store(reader, prefix: int) -> list[int]:

@@ -39,9 +39,14 @@ def _install_hooks() -> None:
 
             pid = connection.connection.info.backend_pid
             settings = connection.settings_dict
-            with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
-                                 password=settings["PASSWORD"] or None, dbname=settings["NAME"],
-                                 autocommit=True) as side:
+            with psycopg.connect(
+                host=settings["HOST"],
+                port=settings["PORT"] or 5432,
+                user=settings["USER"],
+                password=settings["PASSWORD"] or None,
+                dbname=settings["NAME"],
+                autocommit=True,
+            ) as side:
                 side.execute("SELECT pg_terminate_backend(%s)", [pid])
         return real(**kwargs)
 
@@ -57,8 +62,18 @@ def main() -> None:
     from config.celery import app
 
     app.conf.worker_hijack_root_logger = False
-    app.worker_main(["worker", "--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle",
-                     "--without-heartbeat", "--loglevel=WARNING", *sys.argv[1:]])
+    app.worker_main(
+        [
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=WARNING",
+            *sys.argv[1:],
+        ]
+    )
 
 
 if __name__ == "__main__":

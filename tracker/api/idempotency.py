@@ -72,7 +72,9 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
     key = key.strip()
     if not key or len(key) > 255:
         return problem_response(
-            status_code=400, code="invalid_idempotency_key", title="Invalid Idempotency-Key",
+            status_code=400,
+            code="invalid_idempotency_key",
+            title="Invalid Idempotency-Key",
             detail="Idempotency-Key must be 1 to 255 characters.",
         )
     owner, fingerprint = _owner(request), _fingerprint(request)
@@ -81,7 +83,9 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
             record = IdempotencyRecord.objects.get(owner=owner, key=key)
             if record.request_hash != fingerprint:
                 return problem_response(
-                    status_code=422, code="idempotency_key_reused", title="Idempotency-Key reused",
+                    status_code=422,
+                    code="idempotency_key_reused",
+                    title="Idempotency-Key reused",
                     detail="This Idempotency-Key was used with a different request.",
                 )
             replay = Response(record.response_body, status=record.status_code)

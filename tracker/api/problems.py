@@ -62,8 +62,12 @@ def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         errors = {exc.field: [exc.detail]} if exc.field else None
         return problem_response(
-            status_code=exc.status, code=exc.code, title=exc.code.replace("_", " ").capitalize(),
-            detail=exc.detail, errors=errors, **exc.extra,
+            status_code=exc.status,
+            code=exc.code,
+            title=exc.code.replace("_", " ").capitalize(),
+            detail=exc.detail,
+            errors=errors,
+            **exc.extra,
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -79,9 +83,11 @@ def problem_exception_handler(exc, context):
     else:
         detail, errors = str(getattr(exc, "detail", exc)), None
     problem = problem_response(
-        status_code=response.status_code, code=code,
+        status_code=response.status_code,
+        code=code,
         title=code.replace("_", " ").capitalize(),
-        detail=detail, errors=errors,
+        detail=detail,
+        errors=errors,
     )
     for header in ("WWW-Authenticate", "Retry-After", "Allow"):
         if header in response:

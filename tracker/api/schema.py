@@ -8,4 +8,8 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     name = "partnerKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer", "description": "Partner API key: `Authorization: Bearer sfk_…` (or the `X-API-Key` header)."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Partner API key: `Authorization: Bearer sfk_…` (or the `X-API-Key` header).",
+        }

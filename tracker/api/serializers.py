@@ -37,6 +37,17 @@ class AlertSerializer(serializers.ModelSerializer):
     class Meta:
         model = Alert
         fields = [
-            "id", "site", "kind", "severity", "subject", "message", "data", "raised_at",
-            "updated_at", "occurrences", "acknowledged_by", "acknowledged_at", "cleared_at",
+            "id",
+            "site",
+            "kind",
+            "severity",
+            "subject",
+            "message",
+            "data",
+            "raised_at",
+            "updated_at",
+            "occurrences",
+            "acknowledged_by",
+            "acknowledged_at",
+            "cleared_at",
         ]

@@ -60,7 +60,10 @@ class AlertViewSet(ScopedReadOnlyViewSet):
     filterset_class = AlertFilter
     restrict_actions = {"acknowledge": "change"}
     write_permission_actions = {"acknowledge": "change"}
-    required_scope = {"GET": None, "*": closed_to_keys("Acknowledging an alert says a person on the floor has seen it.")}
+    required_scope = {
+        "GET": None,
+        "*": closed_to_keys("Acknowledging an alert says a person on the floor has seen it."),
+    }
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])

@@ -16,8 +16,28 @@ from urllib.parse import quote
 GS = "\x1d"
 #: AIs whose length is fixed by the standard (first two digits), so no FNC1 follows them.
 _PREDEFINED_LENGTH_PREFIXES = {
-    "00", "01", "02", "03", "04", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
-    "31", "32", "33", "34", "35", "36", "41",
+    "00",
+    "01",
+    "02",
+    "03",
+    "04",
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "16",
+    "17",
+    "18",
+    "19",
+    "20",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "41",
 }
 DEFAULT_DIGITAL_LINK_BASE = "https://id.gs1.org"
 
@@ -55,7 +75,9 @@ class Gs1Data:
             cleaned.append((ai, yymmdd(value) if isinstance(value, dt.date) else str(value)))
         if not cleaned:
             raise Gs1Error("No GS1 data.")
-        ordered = sorted(cleaned, key=lambda p: 0 if _predefined(p[0]) else 1)  # stable: keeps caller order inside groups
+        ordered = sorted(
+            cleaned, key=lambda p: 0 if _predefined(p[0]) else 1
+        )  # stable: keeps caller order inside groups
         data = cls(tuple(ordered))
         try:
             parsed = GS1Message.parse_hri(data.hri)
@@ -105,7 +127,7 @@ class Gs1Data:
             return None
         base = base.rstrip("/")
         if base != DEFAULT_DIGITAL_LINK_BASE:
-            uri = base + uri[len(DEFAULT_DIGITAL_LINK_BASE):]
+            uri = base + uri[len(DEFAULT_DIGITAL_LINK_BASE) :]
         return uri
 
 

@@ -42,12 +42,21 @@ class Label:
 
     @classmethod
     def for_gs1(
-        cls, *, title: str, pairs, symbology: Symbology = Symbology.GS1_128, lines=(), digital_link_base: str | None = None,
+        cls,
+        *,
+        title: str,
+        pairs,
+        symbology: Symbology = Symbology.GS1_128,
+        lines=(),
+        digital_link_base: str | None = None,
     ) -> Label:
         from tracker.labels.gs1 import DEFAULT_DIGITAL_LINK_BASE
 
         data = Gs1Data.of(pairs)
         return cls(
-            title=title, symbology=symbology, gs1=data,
-            qr=data.digital_link(digital_link_base or DEFAULT_DIGITAL_LINK_BASE), lines=tuple(lines),
+            title=title,
+            symbology=symbology,
+            gs1=data,
+            qr=data.digital_link(digital_link_base or DEFAULT_DIGITAL_LINK_BASE),
+            lines=tuple(lines),
         )

@@ -20,9 +20,13 @@ def _draw_matrix(canvas, matrix: Matrix, x: float, y_top: float, module: float, 
                 while c < len(row) and row[c]:
                     c += 1
                 if matrix.linear:
-                    canvas.rect(x + start * module, y_top - bar_height, (c - start) * module, bar_height, stroke=0, fill=1)
+                    canvas.rect(
+                        x + start * module, y_top - bar_height, (c - start) * module, bar_height, stroke=0, fill=1
+                    )
                 else:
-                    canvas.rect(x + start * module, y_top - (r + 1) * module, (c - start) * module, module, stroke=0, fill=1)
+                    canvas.rect(
+                        x + start * module, y_top - (r + 1) * module, (c - start) * module, module, stroke=0, fill=1
+                    )
             else:
                 c += 1
 

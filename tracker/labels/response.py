@@ -14,7 +14,9 @@ from tracker.labels.symbols import label_svg
 from tracker.labels.zpl import labels_zpl
 
 
-def labels_response(request, labels: Sequence[Label], *, filename: str, title: str, errors: Sequence[str] = ()) -> HttpResponse:
+def labels_response(
+    request, labels: Sequence[Label], *, filename: str, title: str, errors: Sequence[str] = ()
+) -> HttpResponse:
     fmt = request.GET.get("format", "html")
     if fmt == "pdf" and labels:
         response = HttpResponse(labels_pdf(labels, title=title), content_type="application/pdf")
@@ -27,6 +29,14 @@ def labels_response(request, labels: Sequence[Label], *, filename: str, title: s
     query = request.GET.copy()
     query.pop("format", None)
     previews = [mark_safe(label_svg(label)) for label in labels]  # noqa: S308 - built from escaped parts in label_svg
-    return render(request, "labels/sheet.html", {
-        "title": title, "previews": previews, "errors": errors, "query": query.urlencode(), "count": len(labels),
-    })
+    return render(
+        request,
+        "labels/sheet.html",
+        {
+            "title": title,
+            "previews": previews,
+            "errors": errors,
+            "query": query.urlencode(),
+            "count": len(labels),
+        },
+    )

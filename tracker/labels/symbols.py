@@ -67,7 +67,9 @@ def matrix_svg(matrix: Matrix, *, module: float = 2.0, bar_height: float = 50.0,
                     x += 1
                 ry = quiet * module + y * module
                 rh = bar_height if matrix.linear else module
-                rects.append(f'<rect x="{(start + quiet) * module:g}" y="{ry:g}" width="{(x - start) * module:g}" height="{rh:g}"/>')
+                rects.append(
+                    f'<rect x="{(start + quiet) * module:g}" y="{ry:g}" width="{(x - start) * module:g}" height="{rh:g}"/>'
+                )
             else:
                 x += 1
     return (

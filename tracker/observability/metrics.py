@@ -81,7 +81,9 @@ class CeleryQueueDepthCollector:
 
     def collect(self):
         family = GaugeMetricFamily(
-            "shopfloor_celery_queue_depth", "Messages waiting in each Celery queue (Redis list length).", labels=["queue"]
+            "shopfloor_celery_queue_depth",
+            "Messages waiting in each Celery queue (Redis list length).",
+            labels=["queue"],
         )
         if self.redis_url:
             try:

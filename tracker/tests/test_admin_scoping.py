@@ -47,7 +47,9 @@ def staff_with_every_permission():
 
 
 def test_every_model_with_site_data_is_superuser_only_and_the_rest_is_reviewed():
-    site_data = {model._meta.label for model, model_admin in _registered() if isinstance(model_admin, SuperuserOnlyAdmin)}
+    site_data = {
+        model._meta.label for model, model_admin in _registered() if isinstance(model_admin, SuperuserOnlyAdmin)
+    }
     assert site_data == {model._meta.label for model, _ in _registered() if superuser_only(model)}
     assert "otp_totp.TOTPDevice" in site_data  # second-factor secrets, not site data, but superusers only
     assert {model._meta.label for model, _ in _registered()} - site_data == set(GLOBAL_MODELS)

@@ -67,7 +67,9 @@ def test_location_create_is_idempotent_and_scoped(api_client):
     assert again.status_code == 201 and again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert Location.objects.filter(code="IA-Z1").count() == 1
-    changed = api_client.post("/api/v1/locations/", {**body, "name": "Other"}, HTTP_IDEMPOTENCY_KEY="k-1", format="json")
+    changed = api_client.post(
+        "/api/v1/locations/", {**body, "name": "Other"}, HTTP_IDEMPOTENCY_KEY="k-1", format="json"
+    )
     assert changed.status_code == 422
     assert changed.json()["code"] == "idempotency_key_reused"
     # another site's location as parent, or another site: refused, nothing written

@@ -69,17 +69,30 @@ def test_item_label(site_a, clerk, symbology):
     assert set(scans(label)) == {"barcode", "barcode, no AIM id", "qr"}
     for how, text in scans(label).items():
         assert _form_fields(parse_scan(text, user=clerk, site=site_a)) == {
-            "sku": "BOLT", "lot": None, "serial": None, "expiry_date": None, "location": None, "error": None}, how
+            "sku": "BOLT",
+            "lot": None,
+            "serial": None,
+            "expiry_date": None,
+            "location": None,
+            "error": None,
+        }, how
 
 
 @pytest.mark.parametrize("symbology", GS1_SYMBOLOGIES)
 def test_lot_label(site_a, clerk, symbology):
-    lot = LotFactory(item=LotItemFactory(sku="STEEL", gtin=GTIN), site=site_a, code="L-42/7",
-                     expiry_date=dt.date(2027, 3, 31))
+    lot = LotFactory(
+        item=LotItemFactory(sku="STEEL", gtin=GTIN), site=site_a, code="L-42/7", expiry_date=dt.date(2027, 3, 31)
+    )
     for how, text in scans(lot_label(lot, symbology=symbology, errors=[])).items():
         result = parse_scan(text, user=clerk, site=site_a)
-        assert _form_fields(result) == {"sku": "STEEL", "lot": "L-42/7", "serial": None, "expiry_date": "2027-03-31",
-                                        "location": None, "error": None}, how
+        assert _form_fields(result) == {
+            "sku": "STEEL",
+            "lot": "L-42/7",
+            "serial": None,
+            "expiry_date": "2027-03-31",
+            "location": None,
+            "error": None,
+        }, how
         assert result["gtin"] == GTIN
 
 
@@ -91,8 +104,13 @@ def test_serial_label(site_a, clerk, symbology):
     (move,) = receive(item, bin1, 1, serials=["SN-9"], lot_code=lot.code)
     for how, text in scans(serial_label(move.serial, symbology=symbology, errors=[])).items():
         assert _form_fields(parse_scan(text, user=clerk, site=site_a)) == {
-            "sku": "PUMP", "lot": "PL-1", "serial": "SN-9", "expiry_date": "2028-01-15", "location": None,
-            "error": None}, how
+            "sku": "PUMP",
+            "lot": "PL-1",
+            "serial": "SN-9",
+            "expiry_date": "2028-01-15",
+            "location": None,
+            "error": None,
+        }, how
 
 
 def test_labels_without_gtin_are_plain_keys_the_forms_resolve(site_a, clerk):
@@ -102,15 +120,21 @@ def test_labels_without_gtin_are_plain_keys_the_forms_resolve(site_a, clerk):
     (move,) = receive(SerialItemFactory(sku="MOTOR"), bin1, 1, serials=["M-77"])
     expected = [
         (item_label(item, symbology=Symbology.GS1_128, errors=[]), {"sku": "WASHER"}),
-        (lot_label(lot, symbology=Symbology.GS1_128, errors=[]), {"sku": "OIL", "lot": "OIL-L1", "expiry_date": "2027-01-02"}),
+        (
+            lot_label(lot, symbology=Symbology.GS1_128, errors=[]),
+            {"sku": "OIL", "lot": "OIL-L1", "expiry_date": "2027-01-02"},
+        ),
         (serial_label(move.serial, symbology=Symbology.GS1_128, errors=[]), {"sku": "MOTOR", "serial": "M-77"}),
     ]
     for label, fields in expected:
         assert label.symbology == Symbology.CODE128 and label.qr is None
         for how, text in scans(label).items():
             result = _form_fields(parse_scan(text, user=clerk, site=site_a))
-            assert result == {"sku": None, "lot": None, "serial": None, "expiry_date": None, "location": None,
-                              "error": None} | fields, (label.title, how)
+            assert (
+                result
+                == {"sku": None, "lot": None, "serial": None, "expiry_date": None, "location": None, "error": None}
+                | fields
+            ), (label.title, how)
 
 
 # --- locations -----------------------------------------------------------------
@@ -126,7 +150,13 @@ def test_location_label_with_the_sites_gln_and_the_code_as_extension(site_a, cle
     assert label.qr == f"https://id.gs1.org/414/{SITE_GLN}/254/A-BIN1"
     for how, text in scans(label).items():
         assert _form_fields(parse_scan(text, user=clerk, site=site_a)) == {
-            "sku": None, "lot": None, "serial": None, "expiry_date": None, "location": "A-BIN1", "error": None}, how
+            "sku": None,
+            "lot": None,
+            "serial": None,
+            "expiry_date": None,
+            "location": "A-BIN1",
+            "error": None,
+        }, how
 
 
 def test_location_label_with_its_own_gln(site_a, clerk):
@@ -160,7 +190,11 @@ def test_another_sites_location_is_not_found(site_a, site_b, clerk, make_user):
         site.save()
     theirs = LocationFactory(site=site_b, kind="bin", code="B-BIN1")
     own_gln = LocationFactory(site=site_b, kind="bin", code="B-BIN2", gln=BIN_GLN)
-    texts = [t for loc in (theirs, own_gln) for t in scans(location_label(loc, symbology=Symbology.GS1_128, errors=[])).values()]
+    texts = [
+        t
+        for loc in (theirs, own_gln)
+        for t in scans(location_label(loc, symbology=Symbology.GS1_128, errors=[])).values()
+    ]
     for text in texts:
         result = parse_scan(text, user=clerk, site=site_a)
         assert result["location"] is None and result["error"], text
@@ -231,11 +265,21 @@ def test_tote_label_names_the_order_its_tag_carries(site_a, order, make_user, sy
         assert work_order_from_scan(user=operator, site=site_a, text=text) == order, how
 
     rfid_tote = TagFactory(site=site_a)
-    TagAssignmentFactory(tag=rfid_tote, target_kind="container", code="TOTE-7",
-                         valid_to=dt.datetime(2030, 1, 1, tzinfo=dt.UTC), valid_from=dt.datetime(2029, 1, 1, tzinfo=dt.UTC))
+    TagAssignmentFactory(
+        tag=rfid_tote,
+        target_kind="container",
+        code="TOTE-7",
+        valid_to=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+        valid_from=dt.datetime(2029, 1, 1, tzinfo=dt.UTC),
+    )
     other = work_order_create(site=site_a, item=order.item, routing=order.routing, quantity=1, number="WO-78")
-    TagAssignmentFactory(tag=rfid_tote, target_kind="work_order", work_order=other, code="",
-                         valid_from=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    TagAssignmentFactory(
+        tag=rfid_tote,
+        target_kind="work_order",
+        work_order=other,
+        code="",
+        valid_from=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    )
     plain = tote_label("TOTE-7", symbology=symbology)
     for how, text in scans(plain).items():
         assert work_order_from_scan(user=operator, site=site_a, text=text) == other, how
@@ -243,7 +287,9 @@ def test_tote_label_names_the_order_its_tag_carries(site_a, order, make_user, sy
 
 def test_an_empty_or_foreign_tote_names_nothing(site_a, site_b, order, make_user):
     TagAssignmentFactory(tag=TagFactory(site=site_a), target_kind="container", code="TOTE-EMPTY")
-    TagAssignmentFactory(tag=TagFactory(site=site_a, tag_id="TOTE-A"), target_kind="work_order", work_order=order, code="")
+    TagAssignmentFactory(
+        tag=TagFactory(site=site_a, tag_id="TOTE-A"), target_kind="work_order", work_order=order, code=""
+    )
     operator = make_user("operator", site_a)
     assert work_order_from_scan(user=operator, site=site_a, text="TOTE-EMPTY") is None
     outsider = make_user("operator", site_b)

@@ -60,7 +60,12 @@ def test_admin_creates_user_role_and_site_grant_then_user_sees_that_site():
     c.force_login(admin)
     response = c.post(
         "/admin/auth/user/add/",
-        {"username": "newbie", "password1": "a-Long-pass-123", "password2": "a-Long-pass-123", "usable_password": "true"},
+        {
+            "username": "newbie",
+            "password1": "a-Long-pass-123",
+            "password2": "a-Long-pass-123",
+            "usable_password": "true",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     from django.contrib.auth import get_user_model
@@ -121,7 +126,11 @@ def test_check_deploy_is_clean_with_production_settings():
     env.pop("DATABASE_URL", None)
     result = subprocess.run(  # noqa: S603
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -83,8 +83,9 @@ def test_declared_scope_is_required(two_sites):
 
 
 def test_required_scope_by_action_method_and_fallback():
-    view = SimpleNamespace(action="create", required_scope={"create": "write_work_orders", "GET": "read_inventory",
-                                                             "*": "webhooks"})
+    view = SimpleNamespace(
+        action="create", required_scope={"create": "write_work_orders", "GET": "read_inventory", "*": "webhooks"}
+    )
     assert required_scope(view, SimpleNamespace(method="POST")) == "write_work_orders"
     view.action = "list"
     assert required_scope(view, SimpleNamespace(method="GET")) == "read_inventory"

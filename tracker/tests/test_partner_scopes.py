@@ -90,7 +90,9 @@ def _api_routes():
 
 
 def _declared(route, method: str):
-    view = SimpleNamespace(action=route.actions.get(method), required_scope=getattr(route.view_class, "required_scope", None))
+    view = SimpleNamespace(
+        action=route.actions.get(method), required_scope=getattr(route.view_class, "required_scope", None)
+    )
     return required_scope(view, SimpleNamespace(method=method))
 
 
@@ -127,7 +129,9 @@ def _declaring_views():
     for name, route in _api_routes():
         if getattr(route.view_class, "required_scope", None) is None:
             continue
-        marks = [pytest.mark.xfail(strict=True, reason="ApiKeyScopePermission dropped")] if name in KNOWN_UNENFORCED else []
+        marks = (
+            [pytest.mark.xfail(strict=True, reason="ApiKeyScopePermission dropped")] if name in KNOWN_UNENFORCED else []
+        )
         yield pytest.param(name, marks=marks)
 
 
@@ -187,8 +191,10 @@ def test_writes_for_people_only_are_closed_to_every_key(plant, order):
     wip.operation_complete(run=run, good_quantity=Decimal(1), scrap_quantity=Decimal(1))
     defect = Defect.objects.get(run=run)
     with nothing_written():
-        for url, body in ((f"/api/v1/alerts/{alert.pk}/acknowledge/", {}),
-                          (f"/api/v1/wip/defects/{defect.pk}/dispose/", {"disposition": "use_as_is"})):
+        for url, body in (
+            (f"/api/v1/alerts/{alert.pk}/acknowledge/", {}),
+            (f"/api/v1/wip/defects/{defect.pk}/dispose/", {"disposition": "use_as_is"}),
+        ):
             response = every_scope.post(url, body, format="json")
             assert response.status_code == 403, url
             assert "not open to API keys" in response.json()["detail"], url

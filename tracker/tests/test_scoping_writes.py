@@ -80,8 +80,9 @@ class TestWebhookDeliveriesScoped(ScopedEndpointMatrix):
 
     def make_object(self, site):
         endpoint = WebhookEndpointFactory(site=site)
-        event = WebhookEvent.objects.create(site=site, type="stock.changed", payload={"type": "stock.changed"},
-                                            created_at=timezone.now())
+        event = WebhookEvent.objects.create(
+            site=site, type="stock.changed", payload={"type": "stock.changed"}, created_at=timezone.now()
+        )
         return WebhookDelivery.objects.create(endpoint=endpoint, event=event, status=DeliveryStatus.DEAD, attempts=1)
 
 

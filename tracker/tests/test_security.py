@@ -42,7 +42,10 @@ def test_page_login_locks_out_after_repeated_failures_then_admin_unlocks(setting
     assert "Too many failed logins" in locked.content.decode()
     assert client.get("/").status_code == 302  # not logged in despite the right password
     assert AuditEvent.objects.filter(action="auth.locked_out", object_repr="alice").exists()
-    assert AuditEvent.objects.filter(action="auth.login_failed", object_repr="alice").count() >= settings.AXES_FAILURE_LIMIT
+    assert (
+        AuditEvent.objects.filter(action="auth.login_failed", object_repr="alice").count()
+        >= settings.AXES_FAILURE_LIMIT
+    )
 
     # The admin's axes pages list the attempt; deleting it unlocks.
     admin = Client()
@@ -273,8 +276,18 @@ def test_session_and_csrf_cookies_are_http_only(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/accounts/login/", "/", "/alerts/", "/admin/", "/admin/tracker/site/", "/admin/tracker/site/add/",
-     "/admin/auth/user/", "/admin/axes/accessattempt/", "/api/v1/sites/", "/api/v1/docs/"],
+    [
+        "/accounts/login/",
+        "/",
+        "/alerts/",
+        "/admin/",
+        "/admin/tracker/site/",
+        "/admin/tracker/site/add/",
+        "/admin/auth/user/",
+        "/admin/axes/accessattempt/",
+        "/api/v1/sites/",
+        "/api/v1/docs/",
+    ],
 )
 def test_no_inline_script_on_pages_admin_and_api(path):
     site = SiteFactory()
@@ -320,7 +333,12 @@ def test_production_settings_are_hardened():
         " s.CONTENT_SECURITY_POLICY['DIRECTIVES']['connect-src'])"
     )
     result = subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == (
@@ -397,5 +415,7 @@ def test_two_megabyte_upload_body_is_accepted_and_larger_bodies_refused(settings
 
 def test_oversized_request_is_a_400_not_a_500(client, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
-    response = client.post("/accounts/login/", data=b"a=" + b"x" * 4096, content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/accounts/login/", data=b"a=" + b"x" * 4096, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 400

@@ -284,7 +284,9 @@ def test_endpoint_failing_for_a_day_is_disabled_and_its_owner_alerted(
 
 
 def test_sweeper_disables_an_endpoint_failing_for_a_day_without_new_traffic(endpoint):
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=timezone.now() - dt.timedelta(hours=24, minutes=1))
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=timezone.now() - dt.timedelta(hours=24, minutes=1)
+    )
     services.webhooks_sweep()
     endpoint.refresh_from_db()
     assert not endpoint.active
@@ -358,7 +360,9 @@ def test_endpoint_create_checks_the_url(public_dns):
     site, owner = SiteFactory(), UserFactory()
     public_dns["internal.example"] = ["127.0.0.1"]
     with pytest.raises(targets.TargetRefused):
-        services.webhook_endpoint_create(owner=owner, site=site, url="https://internal.example/h", event_types=["stock.changed"])
+        services.webhook_endpoint_create(
+            owner=owner, site=site, url="https://internal.example/h", event_types=["stock.changed"]
+        )
     with pytest.raises(services.ValidationFailed):
         services.webhook_endpoint_create(owner=owner, site=site, url="https://ok.example/h", event_types=["nope"])
     endpoint = services.webhook_endpoint_create(
@@ -405,7 +409,9 @@ def http_receiver(settings):
     server.server_close()
 
 
-def test_real_http_receiver_failing_twice_gets_the_event_exactly_once(http_receiver, django_capture_on_commit_callbacks):
+def test_real_http_receiver_failing_twice_gets_the_event_exactly_once(
+    http_receiver, django_capture_on_commit_callbacks
+):
     url, handler = http_receiver
     site = SiteFactory()
     endpoint = services.webhook_endpoint_create(owner=UserFactory(), site=site, url=url, event_types=["alert.raised"])
@@ -426,7 +432,9 @@ def test_real_http_receiver_failing_twice_gets_the_event_exactly_once(http_recei
     assert [a.status_code for a in delivery.attempt_log.all()] == [500, 500, 200, 200]
 
 
-def test_cache_outage_does_not_lose_or_fail_the_event(endpoint, receiver, monkeypatch, django_capture_on_commit_callbacks):
+def test_cache_outage_does_not_lose_or_fail_the_event(
+    endpoint, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
     def down(*args, **kwargs):
         raise ConnectionError("cache down")
 

@@ -38,7 +38,10 @@ def world():
 
 def _delivery(endpoint, status=DeliveryStatus.SUCCEEDED):
     event = WebhookEvent.objects.create(
-        site=endpoint.site, type="stock.changed", payload={"type": "stock.changed", "data": {}}, created_at=timezone.now()
+        site=endpoint.site,
+        type="stock.changed",
+        payload={"type": "stock.changed", "data": {}},
+        created_at=timezone.now(),
     )
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, status=status, attempts=1)
     WebhookAttempt.objects.create(delivery=delivery, at=timezone.now(), status_code=200, response_ms=12)

@@ -42,8 +42,17 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["event__id", "endpoint__url"]
     list_select_related = ["event", "endpoint"]
     readonly_fields = [
-        "endpoint", "event", "status", "attempts", "next_attempt_at", "last_attempt_at", "last_status_code",
-        "last_error", "last_response_ms", "delivered_at", "created_at",
+        "endpoint",
+        "event",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_attempt_at",
+        "last_status_code",
+        "last_error",
+        "last_response_ms",
+        "delivered_at",
+        "created_at",
     ]
     inlines = [WebhookAttemptInline]
     actions = ["replay"]

@@ -30,8 +30,17 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookEndpoint
         fields = [
-            "id", "site", "owner", "url", "description", "event_types", "active", "disabled_reason",
-            "failing_since", "created_at", "updated_at",
+            "id",
+            "site",
+            "owner",
+            "url",
+            "description",
+            "event_types",
+            "active",
+            "disabled_reason",
+            "failing_since",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -51,7 +60,9 @@ class WebhookEndpointCreateSerializer(serializers.Serializer):
 
 class WebhookEndpointUpdateSerializer(serializers.Serializer):
     url = serializers.URLField(max_length=500, required=False)
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EVENT_TYPES), min_length=1, required=False)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EVENT_TYPES), min_length=1, required=False
+    )
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False)
 
@@ -124,8 +135,20 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = [
-            "id", "endpoint", "site", "event_id", "event_type", "status", "attempts", "next_attempt_at",
-            "last_attempt_at", "last_status_code", "last_error", "last_response_ms", "delivered_at", "created_at",
+            "id",
+            "endpoint",
+            "site",
+            "event_id",
+            "event_type",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_attempt_at",
+            "last_status_code",
+            "last_error",
+            "last_response_ms",
+            "delivered_at",
+            "created_at",
         ]
 
 

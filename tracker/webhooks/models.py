@@ -33,7 +33,7 @@ class WebhookEndpoint(models.Model):
     description = models.CharField(max_length=200, blank=True)
     # Standard Webhooks form: "whsec_" + base64 of the HMAC key bytes.
     secret = models.CharField(max_length=100, default=generate_secret)
-    event_types = models.JSONField(default=list, help_text="Subscribed event types, e.g. [\"stock.changed\"]")
+    event_types = models.JSONField(default=list, help_text='Subscribed event types, e.g. ["stock.changed"]')
     active = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)

@@ -206,7 +206,9 @@ def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | None, s
         with httpx.Client(
             transport=http_transport, timeout=conf("WEBHOOK_TIMEOUT_SECONDS"), follow_redirects=False
         ) as client:
-            response = client.send(client.build_request("POST", url, content=body, headers=headers, extensions=extensions))
+            response = client.send(
+                client.build_request("POST", url, content=body, headers=headers, extensions=extensions)
+            )
     except httpx.TimeoutException:
         return None, "timeout", "", int((time.monotonic() - started) * 1000)
     except httpx.HTTPError as exc:
@@ -289,7 +291,9 @@ def deliveries_drain(*, event_id: str | None = None, batch: int | None = None) -
     due = WebhookDelivery.objects.due(now)
     if event_id is not None:
         due = due.filter(event_id=event_id)
-    rows = list(due.order_by("next_attempt_at", "pk").values_list("pk", "endpoint_id")[: batch or conf("WEBHOOK_SWEEP_BATCH")])
+    rows = list(
+        due.order_by("next_attempt_at", "pk").values_list("pk", "endpoint_id")[: batch or conf("WEBHOOK_SWEEP_BATCH")]
+    )
     failing: set[int] = set()
     tried = 0
     for delivery_id, endpoint_id in rows:
@@ -320,9 +324,7 @@ def _check_event_types(event_types: list[str]) -> list[str]:
         raise ValidationFailed("Subscribe to at least one event type.", field="event_types")
     unknown = sorted(set(event_types) - set(EVENT_TYPES))
     if unknown:
-        raise ValidationFailed(
-            f"Unknown event types {unknown}; known: {list(EVENT_TYPES)}.", field="event_types"
-        )
+        raise ValidationFailed(f"Unknown event types {unknown}; known: {list(EVENT_TYPES)}.", field="event_types")
     return sorted(set(event_types), key=EVENT_TYPES.index)
 
 
@@ -341,9 +343,7 @@ def webhook_endpoint_create(
 
 
 @transaction.atomic
-def webhook_endpoint_update(
-    *, endpoint: WebhookEndpoint, actor: AbstractBaseUser, **changes: Any
-) -> WebhookEndpoint:
+def webhook_endpoint_update(*, endpoint: WebhookEndpoint, actor: AbstractBaseUser, **changes: Any) -> WebhookEndpoint:
     """Change url, event types, description or ``active``; re-enabling clears the failure state."""
     allowed = {"url", "event_types", "description", "active"}
     unknown = set(changes) - allowed
@@ -365,7 +365,10 @@ def webhook_endpoint_update(
         setattr(endpoint, name, value)
     endpoint.save()
     audit_record(
-        actor=actor, action="webhook.endpoint_changed", obj=endpoint, site=endpoint.site,
+        actor=actor,
+        action="webhook.endpoint_changed",
+        obj=endpoint,
+        site=endpoint.site,
         changes={k: v for k, v in changes.items() if k != "secret"},
     )
     subscriptions_changed(endpoint.site_id)
@@ -412,11 +415,20 @@ def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> Webho
     from tracker.services import alert_raise
 
     alert_raise(
-        site=endpoint.site_id, kind=ALERT_KIND_DISABLED, subject=_alert_subject(endpoint), message=message,
-        severity=Severity.WARNING, data={"endpoint": endpoint.pk, "owner": owner.pk, "url": endpoint.url},
+        site=endpoint.site_id,
+        kind=ALERT_KIND_DISABLED,
+        subject=_alert_subject(endpoint),
+        message=message,
+        severity=Severity.WARNING,
+        data={"endpoint": endpoint.pk, "owner": owner.pk, "url": endpoint.url},
     )
-    audit_record(actor=None, action="webhook.endpoint_disabled", obj=endpoint, site=endpoint.site,
-                 changes={"reason": reason[:200]})
+    audit_record(
+        actor=None,
+        action="webhook.endpoint_disabled",
+        obj=endpoint,
+        site=endpoint.site,
+        changes={"reason": reason[:200]},
+    )
     logger.warning("webhook endpoint %s disabled: %s", endpoint.pk, reason)
     if owner.email:
         transaction.on_commit(

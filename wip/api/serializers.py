@@ -43,8 +43,20 @@ class WorkstationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Workstation
         fields = [
-            "code", "name", "site", "location", "group", "capacity", "wip_limit", "supply_location", "active",
-            "operators", "queue_length", "wip", "running", "over_wip_limit",
+            "code",
+            "name",
+            "site",
+            "location",
+            "group",
+            "capacity",
+            "wip_limit",
+            "supply_location",
+            "active",
+            "operators",
+            "queue_length",
+            "wip",
+            "running",
+            "over_wip_limit",
         ]
 
     def get_over_wip_limit(self, obj) -> bool:
@@ -65,8 +77,15 @@ class OperationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Operation
         fields = [
-            "sequence", "name", "workstation", "group", "setup_minutes", "run_minutes_per_unit",
-            "inspection_required", "allow_split", "check_items",
+            "sequence",
+            "name",
+            "workstation",
+            "group",
+            "setup_minutes",
+            "run_minutes_per_unit",
+            "inspection_required",
+            "allow_split",
+            "check_items",
         ]
 
 
@@ -92,9 +111,27 @@ class RunSerializer(serializers.ModelSerializer):
     class Meta:
         model = OperationRun
         fields = [
-            "id", "work_order", "sequence", "operation", "attempt", "status", "quantity", "good_quantity",
-            "scrap_quantity", "released_quantity", "planned_minutes", "inspection", "workstation", "operator",
-            "queued_at", "started_at", "paused_at", "paused_seconds", "finished_at", "rework_of", "split_from",
+            "id",
+            "work_order",
+            "sequence",
+            "operation",
+            "attempt",
+            "status",
+            "quantity",
+            "good_quantity",
+            "scrap_quantity",
+            "released_quantity",
+            "planned_minutes",
+            "inspection",
+            "workstation",
+            "operator",
+            "queued_at",
+            "started_at",
+            "paused_at",
+            "paused_seconds",
+            "finished_at",
+            "rework_of",
+            "split_from",
         ]
 
 
@@ -120,10 +157,29 @@ class WorkOrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = WorkOrder
         fields = [
-            "number", "site", "item", "quantity", "routing", "bom", "due_at", "priority", "status", "external_ref",
-            "issue_location", "output_location", "output_lot_code", "output_serials", "output_lot",
-            "quantity_completed", "quantity_scrapped", "created_at", "released_at", "started_at", "completed_at",
-            "cancelled_at", "runs",
+            "number",
+            "site",
+            "item",
+            "quantity",
+            "routing",
+            "bom",
+            "due_at",
+            "priority",
+            "status",
+            "external_ref",
+            "issue_location",
+            "output_location",
+            "output_lot_code",
+            "output_serials",
+            "output_lot",
+            "quantity_completed",
+            "quantity_scrapped",
+            "created_at",
+            "released_at",
+            "started_at",
+            "completed_at",
+            "cancelled_at",
+            "runs",
         ]
 
 
@@ -133,19 +189,27 @@ class WorkOrderCreateSerializer(serializers.Serializer):
     item = ScopedSlugRelatedField(slug_field="sku", queryset=Item.objects.all())
     quantity = serializers.DecimalField(min_value=0, **QTY)
     routing = ScopedSlugRelatedField(slug_field="code", queryset=Routing.objects.all())
-    bom = ScopedSlugRelatedField(slug_field="code", queryset=BillOfMaterials.objects.all(), required=False, allow_null=True)
+    bom = ScopedSlugRelatedField(
+        slug_field="code", queryset=BillOfMaterials.objects.all(), required=False, allow_null=True
+    )
     due_at = serializers.DateTimeField(required=False, allow_null=True)
     priority = serializers.IntegerField(min_value=1, max_value=9, default=5)
     external_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     output_lot_code = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     output_serials = serializers.ListField(child=serializers.CharField(max_length=64), required=False, default=list)
-    issue_location = ScopedSlugRelatedField(slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True)
-    output_location = ScopedSlugRelatedField(slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True)
+    issue_location = ScopedSlugRelatedField(
+        slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True
+    )
+    output_location = ScopedSlugRelatedField(
+        slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True
+    )
     release = serializers.BooleanField(default=False, help_text="Release it at once.")
 
 
 class StationInputSerializer(serializers.Serializer):
-    workstation = ScopedSlugRelatedField(slug_field="code", queryset=Workstation.objects.all(), required=False, allow_null=True)
+    workstation = ScopedSlugRelatedField(
+        slug_field="code", queryset=Workstation.objects.all(), required=False, allow_null=True
+    )
 
 
 class ArriveSerializer(serializers.Serializer):
@@ -154,7 +218,9 @@ class ArriveSerializer(serializers.Serializer):
 
 
 class WorkOrderCompleteSerializer(serializers.Serializer):
-    location = ScopedSlugRelatedField(slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True)
+    location = ScopedSlugRelatedField(
+        slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True
+    )
     lot_code = serializers.CharField(max_length=64, required=False, allow_blank=True)
     serials = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
 
@@ -173,7 +239,9 @@ class ComponentSerializer(serializers.Serializer):
     quantity = serializers.DecimalField(min_value=0, **QTY)
     lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
     serials = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
-    location = ScopedSlugRelatedField(slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True)
+    location = ScopedSlugRelatedField(
+        slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True
+    )
 
     def validate(self, attrs):
         code = attrs.pop("lot", "")
@@ -255,9 +323,23 @@ class DefectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Defect
         fields = [
-            "id", "work_order", "run", "sequence", "workstation", "inspection", "code", "description", "quantity",
-            "disposition", "rework_to_sequence", "component", "component_lot", "reported_by", "reported_at",
-            "disposed_by", "disposed_at",
+            "id",
+            "work_order",
+            "run",
+            "sequence",
+            "workstation",
+            "inspection",
+            "code",
+            "description",
+            "quantity",
+            "disposition",
+            "rework_to_sequence",
+            "component",
+            "component_lot",
+            "reported_by",
+            "reported_at",
+            "disposed_by",
+            "disposed_at",
         ]
 
 
@@ -292,13 +374,23 @@ class HoldSerializer(serializers.ModelSerializer):
     class Meta:
         model = Hold
         fields = [
-            "id", "work_order", "lot", "item", "reason", "placed_by", "placed_at", "released_by", "released_at",
+            "id",
+            "work_order",
+            "lot",
+            "item",
+            "reason",
+            "placed_by",
+            "placed_at",
+            "released_by",
+            "released_at",
             "release_note",
         ]
 
 
 class HoldCreateSerializer(serializers.Serializer):
-    work_order = ScopedSlugRelatedField(slug_field="number", queryset=WorkOrder.objects.all(), required=False, allow_null=True)
+    work_order = ScopedSlugRelatedField(
+        slug_field="number", queryset=WorkOrder.objects.all(), required=False, allow_null=True
+    )
     item = ScopedSlugRelatedField(slug_field="sku", queryset=Item.objects.all(), required=False, allow_null=True)
     lot = serializers.CharField(max_length=64, required=False, allow_blank=True)
     reason = serializers.CharField(max_length=2000)

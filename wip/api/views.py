@@ -77,17 +77,28 @@ class WorkstationViewSet(ScopedReadOnlyViewSet):
         station = self.get_object()
         rows = selectors.dispatch_list(user=request.user, workstation=station)
         site = station.site
-        return _ok({
-            "workstation": station.code, "rule": selectors.dispatch_rule(site),
-            "results": s.DispatchRowSerializer(rows, many=True).data,
-        })
+        return _ok(
+            {
+                "workstation": station.code,
+                "rule": selectors.dispatch_rule(site),
+                "results": s.DispatchRowSerializer(rows, many=True).data,
+            }
+        )
 
 
 class RoutingViewSet(ScopedReadOnlyViewSet):
-    queryset = Routing.objects.select_related("site", "item").prefetch_related(
-        Prefetch("operations", queryset=Operation.objects.select_related("workstation", "group")
-                 .prefetch_related("check_items").order_by("sequence"))
-    ).order_by("code")
+    queryset = (
+        Routing.objects.select_related("site", "item")
+        .prefetch_related(
+            Prefetch(
+                "operations",
+                queryset=Operation.objects.select_related("workstation", "group")
+                .prefetch_related("check_items")
+                .order_by("sequence"),
+            )
+        )
+        .order_by("code")
+    )
     serializer_class = s.RoutingSerializer
     filterset_class = filters.RoutingFilter
     lookup_field = "code"
@@ -114,7 +125,9 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         WorkOrder.objects.select_related(
             "site", "item", "routing", "bom", "output_lot", "issue_location", "output_location"
         )
-        .prefetch_related(Prefetch("runs", queryset=OperationRun.objects.select_related("workstation").order_by("sequence", "pk")))
+        .prefetch_related(
+            Prefetch("runs", queryset=OperationRun.objects.select_related("workstation").order_by("sequence", "pk"))
+        )
         .order_by("-created_at", "-pk")
     )
     serializer_class = s.WorkOrderSerializer
@@ -180,7 +193,9 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         if not candidates:
             # Nothing queued: starting the first waiting step gives the precise refusal
             # (predecessor_not_done, on hold...); no step at all means not released.
-            waiting = OperationRun.objects.filter(work_order=work_order, status=RunStatus.WAITING).order_by("sequence", "pk")
+            waiting = OperationRun.objects.filter(work_order=work_order, status=RunStatus.WAITING).order_by(
+                "sequence", "pk"
+            )
             candidates = list(waiting[:1])
             if not candidates:
                 raise InvalidTransition(
@@ -197,11 +212,19 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         body = s.ArriveSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         result = services.operation_arrive(
-            workstation=body.validated_data["workstation"], work_order=work_order,
-            occurred_at=body.validated_data.get("occurred_at"), actor=request.user, strict=True,
+            workstation=body.validated_data["workstation"],
+            work_order=work_order,
+            occurred_at=body.validated_data.get("occurred_at"),
+            actor=request.user,
+            strict=True,
         )
-        return _ok({"changed": result.changed, "reason": result.reason,
-                    "run": s.RunSerializer(result.run).data if result.run else None})
+        return _ok(
+            {
+                "changed": result.changed,
+                "reason": result.reason,
+                "run": s.RunSerializer(result.run).data if result.run else None,
+            }
+        )
 
     @extend_schema(request=s.WorkOrderCompleteSerializer, responses=s.WorkOrderSerializer)
     @action(detail=True, methods=["post"])
@@ -210,14 +233,18 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         work_order = self.get_object()
         body = s.WorkOrderCompleteSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
-        return self._answer(services.work_order_complete(work_order=work_order, actor=request.user, **body.validated_data))
+        return self._answer(
+            services.work_order_complete(work_order=work_order, actor=request.user, **body.validated_data)
+        )
 
     @extend_schema(request=s.ReasonSerializer, responses=s.HoldSerializer)
     @action(detail=True, methods=["post"])
     def hold(self, request, number=None):
         body = s.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        hold = services.hold_place(work_order=self.get_object(), reason=body.validated_data["reason"], actor=request.user)
+        hold = services.hold_place(
+            work_order=self.get_object(), reason=body.validated_data["reason"], actor=request.user
+        )
         return _ok(s.HoldSerializer(hold).data, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.HoldReleaseSerializer, responses=s.WorkOrderSerializer)
@@ -241,8 +268,11 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     def cancel(self, request, number=None):
         body = s.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._answer(services.work_order_cancel(
-            work_order=self.get_object(), reason=body.validated_data["reason"], actor=request.user))
+        return self._answer(
+            services.work_order_cancel(
+                work_order=self.get_object(), reason=body.validated_data["reason"], actor=request.user
+            )
+        )
 
     @action(detail=True, methods=["get"])
     def timeline(self, request, number=None):
@@ -254,23 +284,31 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         def t(value):
             return when.to_representation(value) if value else None
 
-        return _ok({
-            "work_order": work_order.number,
-            "eta": t(estimate.eta) if estimate else None,
-            "late_risk": estimate.risk if estimate else None,
-            "steps": [
-                {
-                    "run": st.run.pk, "sequence": st.run.sequence, "operation": st.run.operation.name,
-                    "attempt": st.run.attempt, "status": st.run.status,
-                    "workstation": st.run.workstation.code if st.run.workstation_id else None,
-                    "planned_minutes": st.planned_minutes, "actual_minutes": st.actual_minutes,
-                    "queue_minutes": st.queue_minutes, "planned_start": t(st.planned_start),
-                    "planned_end": t(st.planned_end), "started_at": t(st.run.started_at),
-                    "finished_at": t(st.run.finished_at),
-                }
-                for st in steps
-            ],
-        })
+        return _ok(
+            {
+                "work_order": work_order.number,
+                "eta": t(estimate.eta) if estimate else None,
+                "late_risk": estimate.risk if estimate else None,
+                "steps": [
+                    {
+                        "run": st.run.pk,
+                        "sequence": st.run.sequence,
+                        "operation": st.run.operation.name,
+                        "attempt": st.run.attempt,
+                        "status": st.run.status,
+                        "workstation": st.run.workstation.code if st.run.workstation_id else None,
+                        "planned_minutes": st.planned_minutes,
+                        "actual_minutes": st.actual_minutes,
+                        "queue_minutes": st.queue_minutes,
+                        "planned_start": t(st.planned_start),
+                        "planned_end": t(st.planned_end),
+                        "started_at": t(st.run.started_at),
+                        "finished_at": t(st.run.finished_at),
+                    }
+                    for st in steps
+                ],
+            }
+        )
 
 
 RUN_PERMISSIONS = {
@@ -305,24 +343,32 @@ class OperationRunViewSet(ScopedReadOnlyViewSet):
         return spec[0] if spec else OperationRun
 
     def _answer(self, run: OperationRun, code=status.HTTP_200_OK) -> Response:
-        return _ok(s.RunSerializer(OperationRun.objects.select_related(
-            "work_order", "workstation", "operator", "operation").get(pk=run.pk)).data, code)
+        return _ok(
+            s.RunSerializer(
+                OperationRun.objects.select_related("work_order", "workstation", "operator", "operation").get(pk=run.pk)
+            ).data,
+            code,
+        )
 
     @extend_schema(request=s.StationInputSerializer, responses=s.RunSerializer)
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
         body = s.StationInputSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
-        return self._answer(services.operation_start(
-            run=self.get_object(), operator=request.user, workstation=body.validated_data.get("workstation")))
+        return self._answer(
+            services.operation_start(
+                run=self.get_object(), operator=request.user, workstation=body.validated_data.get("workstation")
+            )
+        )
 
     @extend_schema(request=s.ReasonSerializer, responses=s.RunSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         body = s.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._answer(services.operation_pause(run=self.get_object(), actor=request.user,
-                                                     reason=body.validated_data["reason"]))
+        return self._answer(
+            services.operation_pause(run=self.get_object(), actor=request.user, reason=body.validated_data["reason"])
+        )
 
     @extend_schema(request=None, responses=s.RunSerializer)
     @action(detail=True, methods=["post"])
@@ -342,8 +388,9 @@ class OperationRunViewSet(ScopedReadOnlyViewSet):
     def skip(self, request, pk=None):
         body = s.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return self._answer(services.operation_skip(run=self.get_object(), actor=request.user,
-                                                    reason=body.validated_data["reason"]))
+        return self._answer(
+            services.operation_skip(run=self.get_object(), actor=request.user, reason=body.validated_data["reason"])
+        )
 
     @extend_schema(request=s.InspectSerializer, responses={201: s.InspectionSerializer})
     @action(detail=True, methods=["post"])
@@ -352,8 +399,11 @@ class OperationRunViewSet(ScopedReadOnlyViewSet):
         body = s.InspectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         inspection = services.inspection_record(run=run, inspector=request.user, **body.validated_data)
-        inspection = Inspection.objects.select_related("work_order", "inspector", "run").prefetch_related(
-            "results__check_item").get(pk=inspection.pk)
+        inspection = (
+            Inspection.objects.select_related("work_order", "inspector", "run")
+            .prefetch_related("results__check_item")
+            .get(pk=inspection.pk)
+        )
         return _ok(s.InspectionSerializer(inspection).data, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.DefectInputSerializer, responses={201: s.DefectSerializer})
@@ -394,8 +444,11 @@ class DefectViewSet(ScopedReadOnlyViewSet):
 
 
 class InspectionViewSet(ScopedReadOnlyViewSet):
-    queryset = Inspection.objects.select_related("work_order", "inspector", "run").prefetch_related(
-        "results__check_item").order_by("-inspected_at", "-pk")
+    queryset = (
+        Inspection.objects.select_related("work_order", "inspector", "run")
+        .prefetch_related("results__check_item")
+        .order_by("-inspected_at", "-pk")
+    )
     serializer_class = s.InspectionSerializer
     filterset_class = filters.InspectionFilter
 
@@ -403,7 +456,9 @@ class InspectionViewSet(ScopedReadOnlyViewSet):
 class HoldViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     """Holds on work orders or lots; POST creates one, ``release`` lifts it."""
 
-    queryset = Hold.objects.select_related("work_order", "lot__item", "placed_by", "released_by").order_by("-placed_at", "-pk")
+    queryset = Hold.objects.select_related("work_order", "lot__item", "placed_by", "released_by").order_by(
+        "-placed_at", "-pk"
+    )
     serializer_class = s.HoldSerializer
     filterset_class = filters.HoldFilter
     restrict_actions = {"release": "change"}
@@ -465,21 +520,32 @@ class LoadView(APIView):
         except ValueError as exc:
             raise ValidationFailed("days must be a whole number.", field="days") from exc
         view = selectors.load_view(user=request.user, site=site, days=days)
-        return _ok({
-            "site": site.code,
-            "rule": view.get("rule"),
-            "days": [d.isoformat() for d in view["days"]],
-            "stations": [
-                {
-                    "workstation": row.workstation.code, "state": row.state, "required_hours": row.required_hours,
-                    "available_hours": row.available_hours,
-                    "days": [{"day": d.day.isoformat(), "required_hours": d.required_hours,
-                              "available_hours": d.available_hours, "state": d.state} for d in row.days],
-                }
-                for row in view["stations"]
-            ],
-            "operators": [op.__dict__ for op in view["operators"]],
-        })
+        return _ok(
+            {
+                "site": site.code,
+                "rule": view.get("rule"),
+                "days": [d.isoformat() for d in view["days"]],
+                "stations": [
+                    {
+                        "workstation": row.workstation.code,
+                        "state": row.state,
+                        "required_hours": row.required_hours,
+                        "available_hours": row.available_hours,
+                        "days": [
+                            {
+                                "day": d.day.isoformat(),
+                                "required_hours": d.required_hours,
+                                "available_hours": d.available_hours,
+                                "state": d.state,
+                            }
+                            for d in row.days
+                        ],
+                    }
+                    for row in view["stations"]
+                ],
+                "operators": [op.__dict__ for op in view["operators"]],
+            }
+        )
 
 
 class MetricsView(APIView):
@@ -489,8 +555,10 @@ class MetricsView(APIView):
 
     permission_model = Workstation
 
-    @extend_schema(parameters=[OpenApiParameter("site", str), OpenApiParameter("from", str), OpenApiParameter("to", str)],
-                   responses=dict)
+    @extend_schema(
+        parameters=[OpenApiParameter("site", str), OpenApiParameter("from", str), OpenApiParameter("to", str)],
+        responses=dict,
+    )
     def get(self, request):
         site = _site_param(request)
         if not Workstation.objects.restrict(request.user, "view").filter(site=site).exists():
@@ -508,24 +576,44 @@ def metrics_payload(m: selectors.SiteMetrics, site: Site) -> dict:
         return None if value is None else round(value, 4)
 
     return {
-        "site": site.code, "from": m.start.isoformat(), "to": m.end.isoformat(),
-        "queue_length": m.queue_length, "wip": m.wip, "orders_completed": m.orders_completed,
-        "avg_order_cycle_hours": m.avg_order_cycle_hours, "first_pass_yield": pct(m.first_pass_yield),
+        "site": site.code,
+        "from": m.start.isoformat(),
+        "to": m.end.isoformat(),
+        "queue_length": m.queue_length,
+        "wip": m.wip,
+        "orders_completed": m.orders_completed,
+        "avg_order_cycle_hours": m.avg_order_cycle_hours,
+        "first_pass_yield": pct(m.first_pass_yield),
         "scrap_rate": pct(m.scrap_rate),
-        "littles_law": {"avg_wip_orders": round(m.avg_wip_orders, 4),
-                        "throughput_per_hour": round(m.order_throughput_per_hour, 4),
-                        "throughput_x_cycle_time": round(m.littles_law, 4)},
-        "bottleneck": None if m.bottleneck is None else {
-            "workstation": m.bottleneck.code, "utilisation": pct(m.bottleneck.utilisation),
-            "avg_queue_minutes": m.bottleneck.avg_queue_minutes, "explanation": m.bottleneck.explanation,
+        "littles_law": {
+            "avg_wip_orders": round(m.avg_wip_orders, 4),
+            "throughput_per_hour": round(m.order_throughput_per_hour, 4),
+            "throughput_x_cycle_time": round(m.littles_law, 4),
+        },
+        "bottleneck": None
+        if m.bottleneck is None
+        else {
+            "workstation": m.bottleneck.code,
+            "utilisation": pct(m.bottleneck.utilisation),
+            "avg_queue_minutes": m.bottleneck.avg_queue_minutes,
+            "explanation": m.bottleneck.explanation,
         },
         "stations": [
             {
-                "workstation": st.code, "queue_length": st.queue_length, "wip": st.wip, "wip_limit": st.wip_limit,
-                "over_wip_limit": st.over_limit, "utilisation": pct(st.utilisation), "busy_hours": st.busy_hours,
-                "available_hours": st.available_hours, "avg_queue_minutes": st.avg_queue_minutes,
-                "avg_cycle_minutes": st.avg_cycle_minutes, "throughput_per_hour": round(st.throughput_per_hour, 4),
-                "finished": st.finished, "first_pass_yield": pct(st.first_pass_yield), "scrap_rate": pct(st.scrap_rate),
+                "workstation": st.code,
+                "queue_length": st.queue_length,
+                "wip": st.wip,
+                "wip_limit": st.wip_limit,
+                "over_wip_limit": st.over_limit,
+                "utilisation": pct(st.utilisation),
+                "busy_hours": st.busy_hours,
+                "available_hours": st.available_hours,
+                "avg_queue_minutes": st.avg_queue_minutes,
+                "avg_cycle_minutes": st.avg_cycle_minutes,
+                "throughput_per_hour": round(st.throughput_per_hour, 4),
+                "finished": st.finished,
+                "first_pass_yield": pct(st.first_pass_yield),
+                "scrap_rate": pct(st.scrap_rate),
                 "littles_law": {"avg_wip": round(st.avg_wip, 4), "throughput_x_cycle_time": round(st.littles_law, 4)},
             }
             for st in m.stations

@@ -87,7 +87,9 @@ def test_events_after_commit(plant, monkeypatch, django_capture_on_commit_callba
     assert types == ["workorder.released", "operation.started", "operation.completed", "workorder.moved"]
     moved_groups, moved = next((g, e) for g, e in sent if e["type"] == "workorder.moved")
     assert moved["work_order"] == "EV-1" and moved["from"] == "P-CUT" and moved["workstation"] == "P-ASM"
-    assert f"station.{plant.cut.location_id}" in moved_groups and f"station.{plant.assemble.location_id}" in moved_groups
+    assert (
+        f"station.{plant.cut.location_id}" in moved_groups and f"station.{plant.assemble.location_id}" in moved_groups
+    )
     assert moved["occurred_at"] == "2026-11-23T08:10:00Z"
 
 

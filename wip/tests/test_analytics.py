@@ -25,9 +25,20 @@ def at(hour: int, minute: int = 0) -> dt.datetime:
 
 def put_run(order, station, sequence, *, qty, queued, started, finished, good, scrap=0, operator=None):
     return OperationRun.objects.create(
-        site=order.site, work_order=order, operation=Operation.objects.get(routing=order.routing, sequence=sequence),
-        sequence=sequence, attempt=1, status="done", quantity=D(qty), good_quantity=D(good), scrap_quantity=D(scrap),
-        workstation=station, queued_at=queued, started_at=started, finished_at=finished, operator=operator,
+        site=order.site,
+        work_order=order,
+        operation=Operation.objects.get(routing=order.routing, sequence=sequence),
+        sequence=sequence,
+        attempt=1,
+        status="done",
+        quantity=D(qty),
+        good_quantity=D(good),
+        scrap_quantity=D(scrap),
+        workstation=station,
+        queued_at=queued,
+        started_at=started,
+        finished_at=finished,
+        operator=operator,
     )
 
 
@@ -44,26 +55,42 @@ def history(site_a):
     plant.product.save()
     ann, bob = UserFactory(username="ann"), UserFactory(username="bob")
     o0, o1 = (WorkOrderFactory(routing=plant.routing, quantity=D(10)) for _ in range(2))
-    WorkOrder.objects.filter(pk=o0.pk).update(status="completed", released_at=at(6), completed_at=at(14),
-                                              due_at=at(15), quantity_completed=9)
-    WorkOrder.objects.filter(pk=o1.pk).update(status="completed", released_at=at(7), completed_at=at(16),
-                                              due_at=at(12), quantity_completed=10)
+    WorkOrder.objects.filter(pk=o0.pk).update(
+        status="completed", released_at=at(6), completed_at=at(14), due_at=at(15), quantity_completed=9
+    )
+    WorkOrder.objects.filter(pk=o1.pk).update(
+        status="completed", released_at=at(7), completed_at=at(16), due_at=at(12), quantity_completed=10
+    )
     r1 = put_run(o0, plant.cut, 10, qty=10, queued=at(6), started=at(6), finished=at(10), good=9, scrap=1, operator=ann)
     put_run(o1, plant.cut, 10, qty=10, queued=at(7), started=at(10), finished=at(12), good=10, operator=ann)
     r4 = put_run(o0, plant.assemble, 20, qty=9, queued=at(10), started=at(12), finished=at(13), good=9, operator=bob)
-    for run, station, code, qty in ((r1, plant.cut, "SCRATCH", 3), (r1, plant.cut, "DENT", 1), (r4, plant.assemble, "SCRATCH", 2)):
-        Defect.objects.create(site=site_a, work_order=run.work_order, run=run, workstation=station, code=code,
-                              quantity=D(qty), reported_at=at(13))
+    for run, station, code, qty in (
+        (r1, plant.cut, "SCRATCH", 3),
+        (r1, plant.cut, "DENT", 1),
+        (r4, plant.assemble, "SCRATCH", 2),
+    ):
+        Defect.objects.create(
+            site=site_a,
+            work_order=run.work_order,
+            run=run,
+            workstation=station,
+            code=code,
+            quantity=D(qty),
+            reported_at=at(13),
+        )
     return plant
 
 
 def test_throughput_per_product_and_station(site_a, history):
     r = analytics.throughput(site=site_a, start=DAY, end=DAY)
     assert [(x["week"], x["item__sku"], x["orders"], x["quantity"], x["avg_cycle_hours"]) for x in r.rows] == [
-        (DAY, "P-WIDGET", 2, D(19), D("8.5"))]  # (8 h + 9 h) / 2
+        (DAY, "P-WIDGET", 2, D(19), D("8.5"))
+    ]  # (8 h + 9 h) / 2
     s = analytics.throughput(site=site_a, start=DAY, end=DAY, by="station")
     assert [(x["workstation__code"], x["runs"], x["good"], x["avg_cycle_hours"]) for x in s.rows] == [
-        ("P-ASM", 1, D(9), D("1.0")), ("P-CUT", 2, D(19), D("3.0"))]
+        ("P-ASM", 1, D(9), D("1.0")),
+        ("P-CUT", 2, D(19), D("3.0")),
+    ]
 
 
 def test_on_time_rate(site_a, history):
@@ -80,7 +107,9 @@ def test_first_pass_yield_and_scrap(site_a, history):
 def test_defect_pareto(site_a, history):
     r = analytics.defect_pareto(site=site_a, start=DAY, end=DAY)
     assert [(x["code"], x["quantity"], x["cumulative_share"]) for x in r.rows] == [
-        ("SCRATCH", D(5), D("83.3")), ("DENT", D(1), D("100.0"))]
+        ("SCRATCH", D(5), D("83.3")),
+        ("DENT", D(1), D("100.0")),
+    ]
     s = analytics.defect_pareto(site=site_a, start=DAY, end=DAY, by="station")
     assert [(x["code"], x["workstation__code"], x["quantity"]) for x in s.rows][0] == ("SCRATCH", "P-CUT", D(3))
 
@@ -88,7 +117,11 @@ def test_defect_pareto(site_a, history):
 def test_utilisation_per_station_and_operator(site_a, history):
     r = {x["code"]: x for x in analytics.utilisation(site=site_a, start=DAY, end=DAY).rows}
     # CUT busy 4 h + 2 h over Monday's default 06:00-22:00 (16 h) × capacity 1
-    assert (r["P-CUT"]["busy_hours"], r["P-CUT"]["available_hours"], r["P-CUT"]["utilisation"]) == (D(6), D(16), D("37.5"))
+    assert (r["P-CUT"]["busy_hours"], r["P-CUT"]["available_hours"], r["P-CUT"]["utilisation"]) == (
+        D(6),
+        D(16),
+        D("37.5"),
+    )
     o = {x["operator__username"]: x for x in analytics.utilisation(site=site_a, start=DAY, end=DAY, by="operator").rows}
     assert (o["ann"]["runs"], o["ann"]["busy_hours"], o["bob"]["busy_hours"]) == (2, D(6), D(1))
 
@@ -101,12 +134,30 @@ def test_report_pages_keep_a_constant_query_count(client, site_a, history, make_
         assert client.get(url).status_code == 200
     for n in range(10):
         order = WorkOrderFactory(routing=history.routing, quantity=D(5))
-        WorkOrder.objects.filter(pk=order.pk).update(status="completed", released_at=at(6), completed_at=at(8 + n % 4),
-                                                     due_at=at(10), quantity_completed=5)
-        run = put_run(order, history.test, 30, qty=5, queued=at(6), started=at(7), finished=at(8), good=4, scrap=1,
-                      operator=UserFactory())
-        Defect.objects.create(site=site_a, work_order=order, run=run, workstation=history.test, code=f"C{n}",
-                              quantity=D(1), reported_at=at(9))
+        WorkOrder.objects.filter(pk=order.pk).update(
+            status="completed", released_at=at(6), completed_at=at(8 + n % 4), due_at=at(10), quantity_completed=5
+        )
+        run = put_run(
+            order,
+            history.test,
+            30,
+            qty=5,
+            queued=at(6),
+            started=at(7),
+            finished=at(8),
+            good=4,
+            scrap=1,
+            operator=UserFactory(),
+        )
+        Defect.objects.create(
+            site=site_a,
+            work_order=order,
+            run=run,
+            workstation=history.test,
+            code=f"C{n}",
+            quantity=D(1),
+            reported_at=at(9),
+        )
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]

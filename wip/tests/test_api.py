@@ -60,8 +60,16 @@ def assert_problem(response, status_code, code):
 
 def test_three_step_routing_with_rework_by_api(plant, supervisor):
     partner = client_for(user_with_role("partner", plant.site))
-    body = {"number": "ERP-1001", "site": plant.site.code, "item": "P-WIDGET", "quantity": "10",
-            "routing": "P-RT-WIDGET", "due_at": "2030-01-10T16:00:00+01:00", "priority": 3, "external_ref": "SO-77"}
+    body = {
+        "number": "ERP-1001",
+        "site": plant.site.code,
+        "item": "P-WIDGET",
+        "quantity": "10",
+        "routing": "P-RT-WIDGET",
+        "due_at": "2030-01-10T16:00:00+01:00",
+        "priority": 3,
+        "external_ref": "SO-77",
+    }
     created = post(partner, f"{API}/work-orders/", body, **{"Idempotency-Key": "erp-1001"})
     assert created.status_code == 201, created.content
     assert created.json()["status"] == "planned" and created.json()["bom"] == "P-BOM-WIDGET"
@@ -86,15 +94,23 @@ def test_three_step_routing_with_rework_by_api(plant, supervisor):
     post(supervisor, f"{API}/runs/{step30}/start/")
     post(supervisor, f"{API}/runs/{step30}/complete/", {"good_quantity": "10"})
     # The inspection fails two units on torque.
-    failed = post(supervisor, f"{API}/runs/{step30}/inspect/", {
-        "results": [{"check": "visual", "passed": True}, {"check": "torque", "value": "13.1"}],
-        "failed_quantity": "2", "notes": "torque high"})
+    failed = post(
+        supervisor,
+        f"{API}/runs/{step30}/inspect/",
+        {
+            "results": [{"check": "visual", "passed": True}, {"check": "torque", "value": "13.1"}],
+            "failed_quantity": "2",
+            "notes": "torque high",
+        },
+    )
     assert failed.status_code == 201, failed.content
     assert failed.json()["result"] == "fail"
     assert {r["check"]: r["passed"] for r in failed.json()["results"]} == {"visual": True, "torque": False}
     defects = supervisor.get(f"{API}/defects/", {"work_order": "ERP-1001", "open": "true"}).json()["results"]
     assert len(defects) == 1 and defects[0]["quantity"] == "2.0000"
-    disposed = post(supervisor, f"{API}/defects/{defects[0]['id']}/dispose/", {"disposition": "rework", "rework_to_sequence": 20})
+    disposed = post(
+        supervisor, f"{API}/defects/{defects[0]['id']}/dispose/", {"disposition": "rework", "rework_to_sequence": 20}
+    )
     assert disposed.status_code == 200 and disposed.json()["disposition"] == "rework"
     # The two go back through assembly and test.
     rework = run_id(supervisor, "ERP-1001", 20, "queued")
@@ -103,20 +119,30 @@ def test_three_step_routing_with_rework_by_api(plant, supervisor):
     retest = run_id(supervisor, "ERP-1001", 30, "queued")
     post(supervisor, f"{API}/runs/{retest}/start/")
     post(supervisor, f"{API}/runs/{retest}/complete/", {"good_quantity": "2"})
-    passed = post(supervisor, f"{API}/runs/{retest}/inspect/", {
-        "results": [{"check": "visual", "passed": True}, {"check": "torque", "value": "11.2"}]})
+    passed = post(
+        supervisor,
+        f"{API}/runs/{retest}/inspect/",
+        {"results": [{"check": "visual", "passed": True}, {"check": "torque", "value": "11.2"}]},
+    )
     assert passed.json()["result"] == "pass"
     timeline = supervisor.get(f"{wo}/timeline/").json()
     assert [(s["sequence"], s["attempt"], s["status"]) for s in timeline["steps"]] == [
-        (10, 1, "done"), (20, 1, "done"), (20, 2, "done"), (30, 1, "failed"), (30, 2, "done")]
+        (10, 1, "done"),
+        (20, 1, "done"),
+        (20, 2, "done"),
+        (30, 1, "failed"),
+        (30, 2, "done"),
+    ]
     finished = post(supervisor, f"{wo}/complete/", {"location": "P-STORES"})
     assert finished.status_code == 200, finished.content
     data = finished.json()
     assert data["status"] == "completed" and data["quantity_completed"] == "10.0000"
     assert data["output_lot"] == "ERP-1001"
     # Components left stock through inventory; the finished lot is there.
-    levels = {(lv.item.sku, lv.lot.code if lv.lot else None): lv.on_hand
-              for lv in StockLevel.objects.filter(location=plant.stores).select_related("item", "lot")}
+    levels = {
+        (lv.item.sku, lv.lot.code if lv.lot else None): lv.on_hand
+        for lv in StockLevel.objects.filter(location=plant.stores).select_related("item", "lot")
+    }
     assert levels[("P-WIDGET", "ERP-1001")] == 10
     assert levels[("P-SCREW", None)] == 500 - 40
     assert sum(v for (sku, _), v in levels.items() if sku == "P-STEEL") == 100 - 20
@@ -130,9 +156,13 @@ def test_three_step_routing_with_rework_by_api(plant, supervisor):
 
 def snapshot(number):
     wo = WorkOrder.objects.get(number=number)
-    return (wo.status, wo.quantity_completed, wo.quantity_scrapped,
-            sorted(OperationRun.objects.filter(work_order=wo).values_list("sequence", "status", "good_quantity")),
-            sorted(StockLevel.objects.values_list("item_id", "location_id", "lot_id", "on_hand")))
+    return (
+        wo.status,
+        wo.quantity_completed,
+        wo.quantity_scrapped,
+        sorted(OperationRun.objects.filter(work_order=wo).values_list("sequence", "status", "good_quantity")),
+        sorted(StockLevel.objects.values_list("item_id", "location_id", "lot_id", "on_hand")),
+    )
 
 
 class TestRefusals:
@@ -154,7 +184,9 @@ class TestRefusals:
         held = post(supervisor, f"{API}/work-orders/WO-R/hold/", {"reason": "suspect material"})
         assert held.status_code == 201
         before = snapshot("WO-R")
-        assert_problem(post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "4"}), 409, "work_order_on_hold")
+        assert_problem(
+            post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "4"}), 409, "work_order_on_hold"
+        )
         assert_problem(post(supervisor, f"{API}/work-orders/WO-R/complete/"), 409, "work_order_on_hold")
         assert_problem(post(supervisor, f"{API}/runs/{first}/resume/"), 409, "work_order_on_hold")
         assert snapshot("WO-R") == before
@@ -175,19 +207,28 @@ class TestRefusals:
         first = run_id(supervisor, "WO-R", 10)
         post(supervisor, f"{API}/runs/{first}/start/")
         before = snapshot("WO-R")
-        assert_problem(post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "lots"}), 400, "validation_failed")
-        assert_problem(post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "-1"}), 400, "validation_failed")
-        assert_problem(post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "5"}), 400, "validation_failed")
+        assert_problem(
+            post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "lots"}), 400, "validation_failed"
+        )
+        assert_problem(
+            post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "-1"}), 400, "validation_failed"
+        )
+        assert_problem(
+            post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "5"}), 400, "validation_failed"
+        )
         assert_problem(post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "1.5"}), 400, "wrong_unit")
-        assert_problem(post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "2"}), 400, "split_not_allowed")
+        assert_problem(
+            post(supervisor, f"{API}/runs/{first}/complete/", {"good_quantity": "2"}), 400, "split_not_allowed"
+        )
         assert snapshot("WO-R") == before
 
     def test_wrong_transitions_on_the_order(self, supervisor, order):
         before = snapshot("WO-R")
         assert_problem(post(supervisor, f"{API}/work-orders/WO-R/release/"), 409, "invalid_transition")
         assert_problem(post(supervisor, f"{API}/work-orders/WO-R/complete/"), 409, "invalid_transition")
-        assert_problem(post(supervisor, f"{API}/work-orders/WO-R/arrive/", {"workstation": "P-TEST"}), 409,
-                       "predecessor_not_done")
+        assert_problem(
+            post(supervisor, f"{API}/work-orders/WO-R/arrive/", {"workstation": "P-TEST"}), 409, "predecessor_not_done"
+        )
         assert_problem(post(supervisor, f"{API}/work-orders/WO-R/release-hold/"), 404, "not_found")
         assert snapshot("WO-R") == before
         assert post(supervisor, f"{API}/work-orders/WO-R/cancel/", {"reason": "dup"}).json()["status"] == "cancelled"
@@ -202,36 +243,80 @@ class TestRefusals:
             post(supervisor, f"{API}/runs/{rid}/start/")
             post(supervisor, f"{API}/runs/{rid}/complete/", {"good_quantity": "4"})
         step30 = run_id(supervisor, "WO-R", 30)
-        assert_problem(post(supervisor, f"{API}/runs/{step30}/inspect/", {"results": [{"check": "visual", "passed": True}]}),
-                       400, "validation_failed")
-        assert_problem(post(supervisor, f"{API}/runs/{step30}/inspect/", {"results": [
-            {"check": "visual", "passed": True}, {"check": "torque"}]}), 400, "validation_failed")
-        assert_problem(post(supervisor, f"{API}/runs/{step30}/inspect/", {"results": [
-            {"check": "visual", "passed": True}, {"check": "torque", "value": 11}, {"check": "colour", "passed": True}]}),
-            400, "validation_failed")
+        assert_problem(
+            post(supervisor, f"{API}/runs/{step30}/inspect/", {"results": [{"check": "visual", "passed": True}]}),
+            400,
+            "validation_failed",
+        )
+        assert_problem(
+            post(
+                supervisor,
+                f"{API}/runs/{step30}/inspect/",
+                {"results": [{"check": "visual", "passed": True}, {"check": "torque"}]},
+            ),
+            400,
+            "validation_failed",
+        )
+        assert_problem(
+            post(
+                supervisor,
+                f"{API}/runs/{step30}/inspect/",
+                {
+                    "results": [
+                        {"check": "visual", "passed": True},
+                        {"check": "torque", "value": 11},
+                        {"check": "colour", "passed": True},
+                    ]
+                },
+            ),
+            400,
+            "validation_failed",
+        )
         assert not OperationRun.objects.get(pk=step30).inspections.exists()
-        defect = post(supervisor, f"{API}/runs/{step30}/defect/", {"code": "SCRATCH", "quantity": "1",
-                                                                  "disposition": "rework", "rework_to_sequence": 40})
+        defect = post(
+            supervisor,
+            f"{API}/runs/{step30}/defect/",
+            {"code": "SCRATCH", "quantity": "1", "disposition": "rework", "rework_to_sequence": 40},
+        )
         assert_problem(defect, 400, "validation_failed")
         assert not Defect.objects.filter(code="SCRATCH").exists()
 
     def test_create_refusals(self, plant, site_b, supervisor):
         other = make_plant(site_b, prefix="Q")
-        body = {"number": "NEW-1", "site": plant.site.code, "item": "P-WIDGET", "quantity": "5", "routing": "P-RT-WIDGET"}
+        body = {
+            "number": "NEW-1",
+            "site": plant.site.code,
+            "item": "P-WIDGET",
+            "quantity": "5",
+            "routing": "P-RT-WIDGET",
+        }
         assert post(supervisor, f"{API}/work-orders/", body).status_code == 201
         assert_problem(post(supervisor, f"{API}/work-orders/", body), 409, "duplicate")
-        assert_problem(post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-2", "routing": other.routing.code}),
-                       400, "validation_failed")  # another site's routing does not exist for this user
-        assert_problem(post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-3", "site": site_b.code}),
-                       400, "validation_failed")
-        assert_problem(post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-4", "quantity": "0"}),
-                       400, "validation_failed")
-        assert_problem(post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-5", "due_at": "tomorrow"}),
-                       400, "validation_failed")
+        assert_problem(
+            post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-2", "routing": other.routing.code}),
+            400,
+            "validation_failed",
+        )  # another site's routing does not exist for this user
+        assert_problem(
+            post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-3", "site": site_b.code}),
+            400,
+            "validation_failed",
+        )
+        assert_problem(
+            post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-4", "quantity": "0"}),
+            400,
+            "validation_failed",
+        )
+        assert_problem(
+            post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-5", "due_at": "tomorrow"}),
+            400,
+            "validation_failed",
+        )
         key = {"Idempotency-Key": "k-1"}
         assert post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-6"}, **key).status_code == 201
-        assert_problem(post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-7"}, **key), 422,
-                       "idempotency_key_reused")
+        assert_problem(
+            post(supervisor, f"{API}/work-orders/", {**body, "number": "NEW-7"}, **key), 422, "idempotency_key_reused"
+        )
         assert set(WorkOrder.objects.filter(site=plant.site).values_list("number", flat=True)) == {"NEW-1", "NEW-6"}
 
     def test_viewer_cannot_write(self, plant, order):
@@ -365,8 +450,9 @@ class TestInspectionsScoped(ScopedEndpointMatrix):
             run = OperationRun.objects.get(work_order=order, sequence=sequence)
             services.operation_start(run=run)
             services.operation_complete(run=run, good_quantity=order.quantity)
-        return services.inspection_record(run=run, results=[{"check": "visual", "passed": True},
-                                                            {"check": "torque", "value": Decimal("11")}])
+        return services.inspection_record(
+            run=run, results=[{"check": "visual", "passed": True}, {"check": "torque", "value": Decimal("11")}]
+        )
 
     def object_key(self, obj):
         return str(obj.pk)
@@ -377,13 +463,19 @@ def test_actions_on_another_sites_order_are_not_found(plant, site_b, supervisor)
     order = WorkOrderFactory(routing=other.routing, number="Q-WO", quantity=Decimal(1))
     services.work_order_release(work_order=order)
     run = OperationRun.objects.filter(work_order=order, sequence=10).get()
-    for url in (f"{API}/work-orders/Q-WO/release/", f"{API}/work-orders/Q-WO/cancel/",
-                f"{API}/work-orders/Q-WO/hold/", f"{API}/runs/{run.pk}/start/"):
+    for url in (
+        f"{API}/work-orders/Q-WO/release/",
+        f"{API}/work-orders/Q-WO/cancel/",
+        f"{API}/work-orders/Q-WO/hold/",
+        f"{API}/runs/{run.pk}/start/",
+    ):
         assert_problem(post(supervisor, url, {"reason": "x"}), 404, "not_found")
     # Arriving at another site's station: that station does not exist for this user.
     mine = WorkOrderFactory(routing=plant.routing, number="P-WO", quantity=Decimal(1))
     services.work_order_release(work_order=mine)
-    assert_problem(post(supervisor, f"{API}/work-orders/P-WO/arrive/", {"workstation": "Q-CUT"}), 400, "validation_failed")
+    assert_problem(
+        post(supervisor, f"{API}/work-orders/P-WO/arrive/", {"workstation": "Q-CUT"}), 400, "validation_failed"
+    )
     assert WorkOrder.objects.get(number="Q-WO").status == "released"
     assert not Hold.objects.exists()
 
@@ -397,10 +489,17 @@ def _orders(plant, n, start=0):
         services.work_order_release(work_order=order)
 
 
-@pytest.mark.parametrize("url", [
-    f"{API}/workstations/P-CUT/dispatch/", f"{API}/work-orders/", f"{API}/runs/", f"{API}/workstations/",
-    f"{API}/load/?site=plant-a", f"{API}/routings/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"{API}/workstations/P-CUT/dispatch/",
+        f"{API}/work-orders/",
+        f"{API}/runs/",
+        f"{API}/workstations/",
+        f"{API}/load/?site=plant-a",
+        f"{API}/routings/",
+    ],
+)
 def test_constant_query_count(plant, supervisor, django_assert_max_num_queries, url):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -418,8 +517,13 @@ def test_dispatch_list_by_site_rule(plant, supervisor):
     from tests.factories.wip import WorkOrderFactory as F
 
     urgent = F(routing=plant.routing, number="D-URGENT", quantity=Decimal(1), priority=1)
-    early = F(routing=plant.routing, number="D-EARLY", quantity=Decimal(5), priority=5,
-              due_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
+    early = F(
+        routing=plant.routing,
+        number="D-EARLY",
+        quantity=Decimal(5),
+        priority=5,
+        due_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+    )
     for order in (early, urgent):
         services.work_order_release(work_order=order)
     rows = supervisor.get(f"{API}/workstations/P-CUT/dispatch/").json()
@@ -437,6 +541,7 @@ def test_metrics_endpoint(plant, supervisor):
     response = supervisor.get(f"{API}/metrics/", {"site": plant.site.code})
     assert response.status_code == 200
     assert {s["workstation"] for s in response.json()["stations"]} == {"P-CUT", "P-ASM", "P-TEST"}
-    assert_problem(supervisor.get(f"{API}/metrics/", {"site": plant.site.code, "from": "yesterday"}), 400,
-                   "validation_failed")
+    assert_problem(
+        supervisor.get(f"{API}/metrics/", {"site": plant.site.code, "from": "yesterday"}), 400, "validation_failed"
+    )
     assert_problem(supervisor.get(f"{API}/metrics/", {"site": "plant-b"}), 404, "not_found")

@@ -25,8 +25,10 @@ def line(site_a):
     welders share a group; a cart goes through every step, a shelf skips welding and test
     (its PACK is step 40, before the cart's TEST at 50); an inactive routing starts at PACK."""
     welders = WorkstationGroupFactory(site=site_a, code="welders")
-    made = {code: WorkstationFactory(site=site_a, code=code, group=welders if code.startswith("WELD") else None)
-            for code in sorted(FLOW)}
+    made = {
+        code: WorkstationFactory(site=site_a, code=code, group=welders if code.startswith("WELD") else None)
+        for code in sorted(FLOW)
+    }
     cart = RoutingFactory(site=site_a, item=LotItemFactory(sku="CART"))
     for n, code in enumerate(["CUT", "welders", "PAINT", "ASSY", "TEST", "PACK"], start=1):
         target = {"group": welders} if code == "welders" else {"workstation": made[code]}
@@ -43,7 +45,15 @@ def test_stations_in_flow_order(site_a, line):
     ordered = list(Workstation.objects.filter(site=site_a).in_flow_order())
     assert [ws.code for ws in ordered] == FLOW
     assert [round(ws.flow_position, 3) if ws.flow_position is not None else None for ws in ordered] == [
-        0.167, 0.333, 0.333, 0.5, 0.667, 0.833, 1.0, None]
+        0.167,
+        0.333,
+        0.333,
+        0.5,
+        0.667,
+        0.833,
+        1.0,
+        None,
+    ]
 
 
 def test_board_columns_follow_the_flow(site_a, line):

@@ -30,9 +30,20 @@ def put_run(order, station, sequence, *, qty, queued, started=None, finished=Non
     operation = Operation.objects.get(routing=order.routing, sequence=sequence)
     status = "done" if finished else ("running" if started else "queued")
     return OperationRun.objects.create(
-        site=order.site, work_order=order, operation=operation, sequence=sequence, attempt=attempt, status=status,
-        quantity=Decimal(qty), good_quantity=Decimal(good), scrap_quantity=Decimal(scrap), workstation=station,
-        queued_at=queued, started_at=started, finished_at=finished, planned_minutes=Decimal(60),
+        site=order.site,
+        work_order=order,
+        operation=operation,
+        sequence=sequence,
+        attempt=attempt,
+        status=status,
+        quantity=Decimal(qty),
+        good_quantity=Decimal(good),
+        scrap_quantity=Decimal(scrap),
+        workstation=station,
+        queued_at=queued,
+        started_at=started,
+        finished_at=finished,
+        planned_minutes=Decimal(60),
     )
 
 
@@ -110,7 +121,9 @@ def test_site_schedule_gives_eta_and_risk(plant):
     # Priority 9 queues behind the first order at every station:
     # CUT 08:30-08:42, ASM 09:05-09:13 (the first holds it 08:30-09:05), TEST 09:15-09:16.
     assert [(s.station, s.start, s.end) for s in plan.orders[late.number].steps] == [
-        ("P-CUT", at(8, 30), at(8, 42)), ("P-ASM", at(9, 5), at(9, 13)), ("P-TEST", at(9, 15), at(9, 16)),
+        ("P-CUT", at(8, 30), at(8, 42)),
+        ("P-ASM", at(9, 5), at(9, 13)),
+        ("P-TEST", at(9, 15), at(9, 16)),
     ]
     assert plan.orders[late.number].eta == at(9, 16)
     assert plan.orders[late.number].risk == dispatch.LATE

@@ -122,7 +122,9 @@ def test_pages_stay_in_the_users_site(plant, site_b, supervisor):
     assert OperationRun.objects.get(pk=run.pk).status == RunStatus.QUEUED
 
 
-@pytest.mark.parametrize("url", ["/wip/", "/wip/stations/P-CUT/", "/wip/stations/", "/wip/work-orders/", "/wip/bottlenecks/"])
+@pytest.mark.parametrize(
+    "url", ["/wip/", "/wip/stations/P-CUT/", "/wip/stations/", "/wip/work-orders/", "/wip/bottlenecks/"]
+)
 def test_page_query_count_is_constant(plant, supervisor, url, django_assert_max_num_queries):
     released(plant, "QC-0", due_at=None)
     with CaptureQueriesContext(connection) as one:

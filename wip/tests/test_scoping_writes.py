@@ -30,20 +30,35 @@ def api(w):
 
 def _order(w, **body):
     a = w.a.plant
-    return {"number": "NEW-1", "site": a.site.code, "item": a.product.sku, "quantity": "1",
-            "routing": a.routing.code, **body}
+    return {
+        "number": "NEW-1",
+        "site": a.site.code,
+        "item": a.product.sku,
+        "quantity": "1",
+        "routing": a.routing.code,
+        **body,
+    }
 
 
 @covers("wip-workorder-list POST")
 @pytest.mark.parametrize("field", ["site", "routing", "bom", "issue_location", "output_location"])
 def test_an_order_naming_another_sites_site_routing_bom_or_location_is_refused(api, w, field):
     b = w.b.plant
-    theirs = {"site": b.site.code, "routing": b.routing.code, "bom": b.bom.code, "issue_location": b.stores.code,
-              "output_location": b.stores.code}
+    theirs = {
+        "site": b.site.code,
+        "routing": b.routing.code,
+        "bom": b.bom.code,
+        "issue_location": b.stores.code,
+        "output_location": b.stores.code,
+    }
     refused(api, "POST", f"{API}/work-orders/", _order(w, **{field: theirs[field]}), field=field)
     a = w.a.plant
-    accepted(api, "POST", f"{API}/work-orders/", _order(w, bom=a.bom.code, issue_location=a.stores.code,
-                                                        output_location=a.stores.code))
+    accepted(
+        api,
+        "POST",
+        f"{API}/work-orders/",
+        _order(w, bom=a.bom.code, issue_location=a.stores.code, output_location=a.stores.code),
+    )
 
 
 @covers("wip-hold-list POST")
@@ -73,20 +88,32 @@ def test_completing_or_recording_a_defect_with_another_sites_lot_or_location_is_
     steel = {"item": a.lot.item.sku, "quantity": "4"}
     theirs_lot = {**steel, "item": b.lot.item.sku, "lot": b.lot.code}
     refused(api, "POST", f"{run}/complete/", {"good_quantity": "2", "components": [theirs_lot]}, field="components")
-    refused(api, "POST", f"{run}/complete/", {"good_quantity": "2", "components": [{**steel, "lot": a.lot.code,
-                                                                                    "location": b.stores.code}]},
-            field="components")
+    refused(
+        api,
+        "POST",
+        f"{run}/complete/",
+        {"good_quantity": "2", "components": [{**steel, "lot": a.lot.code, "location": b.stores.code}]},
+        field="components",
+    )
     defect = {"code": "DENT", "quantity": "1", "disposition": "scrap", "component": b.lot.item.sku}
     refused(api, "POST", f"{run}/defect/", {**defect, "component_lot": b.lot.code}, field="component_lot")
     accepted(api, "POST", f"{run}/defect/", {**defect, "component": a.lot.item.sku, "component_lot": a.lot.code})
-    accepted(api, "POST", f"{run}/complete/", {"good_quantity": "1", "components": [
-        {**steel, "quantity": "2", "lot": a.lot.code, "location": a.stores.code}]})
+    accepted(
+        api,
+        "POST",
+        f"{run}/complete/",
+        {
+            "good_quantity": "1",
+            "components": [{**steel, "quantity": "2", "lot": a.lot.code, "location": a.stores.code}],
+        },
+    )
 
 
 @covers("wip-workorder-complete POST")
 def test_completing_an_order_into_another_sites_location_is_refused(api, w):
-    refused(api, "POST", f"{API}/work-orders/{w.a.order.number}/complete/", {"location": w.b.stores.code},
-            field="location")
+    refused(
+        api, "POST", f"{API}/work-orders/{w.a.order.number}/complete/", {"location": w.b.stores.code}, field="location"
+    )
 
 
 @covers("wip-load GET", "wip-metrics GET", "wip-analytics GET")

@@ -98,7 +98,10 @@ def test_full_flow_with_failed_inspection_and_rework(plant, order):
     with pytest.raises(errors.InspectionPending):
         services.work_order_complete(work_order=order, at=minutes(91))
     inspection = services.inspection_record(
-        run=run_at(order, 30), inspector=operator, failed_quantity=2, at=minutes(92),
+        run=run_at(order, 30),
+        inspector=operator,
+        failed_quantity=2,
+        at=minutes(92),
         results=[{"check": "visual", "passed": True}, {"check": "torque", "value": "12.5"}],
     )
     assert inspection.result == "fail"
@@ -242,8 +245,12 @@ def test_scrap_disposition_and_use_as_is(plant, order):
     test = run_at(order, 30)
     services.operation_start(run=test, at=minutes(61))
     services.operation_complete(run=test, good_quantity=10, at=minutes(70))
-    services.inspection_record(run=test, failed_quantity=3, results=[
-        {"check": "visual", "passed": False}, {"check": "torque", "value": 11}], at=minutes(71))
+    services.inspection_record(
+        run=test,
+        failed_quantity=3,
+        results=[{"check": "visual", "passed": False}, {"check": "torque", "value": 11}],
+        at=minutes(71),
+    )
     defect = Defect.objects.get(run=test)
     with pytest.raises(errors.InvalidTransition):
         services.work_order_complete(work_order=order, location=plant.stores)

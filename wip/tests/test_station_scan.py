@@ -50,21 +50,30 @@ def _arrived(order) -> bool:
     return OperationRun.objects.get(work_order=order).workstation is not None
 
 
-@pytest.mark.parametrize("scanned", [
-    "]C0WO-SCAN", "WO-SCAN", "]Q1https://plant.example.com/wip/work-orders/WO-SCAN/", "http://localhost/wip/work-orders/WO-SCAN/",
-])
+@pytest.mark.parametrize(
+    "scanned",
+    [
+        "]C0WO-SCAN",
+        "WO-SCAN",
+        "]Q1https://plant.example.com/wip/work-orders/WO-SCAN/",
+        "http://localhost/wip/work-orders/WO-SCAN/",
+    ],
+)
 def test_traveler_barcode_or_qr_makes_the_order_arrive(site_a, oven, scanned):
     order = _released(oven, "WO-SCAN")
     page = _operator(site_a).post("/wip/stations/OVEN-1/scan/", {"traveler": scanned}, follow=True)
     assert _arrived(order) and "WO-SCAN arrived at OVEN-1" in page.content.decode()
 
 
-@pytest.mark.parametrize("scanned", ["]C100106141411234567897", "]Q1https://id.gs1.org/00/106141411234567897", "TOTE-9"])
+@pytest.mark.parametrize(
+    "scanned", ["]C100106141411234567897", "]Q1https://id.gs1.org/00/106141411234567897", "TOTE-9"]
+)
 def test_tote_label_makes_the_order_it_carries_arrive(site_a, oven, scanned):
     order = _released(oven, "WO-TOTE")
     tote = TagFactory(site=site_a, tag_id="106141411234567897")
-    TagAssignmentFactory(tag=tote, target_kind="container", code="TOTE-9", valid_from="2020-01-01T00:00Z",
-                         valid_to="2020-01-02T00:00Z")
+    TagAssignmentFactory(
+        tag=tote, target_kind="container", code="TOTE-9", valid_from="2020-01-01T00:00Z", valid_to="2020-01-02T00:00Z"
+    )
     TagAssignmentFactory(tag=tote, target_kind="work_order", work_order=order, code="", valid_from="2020-01-02T00:00Z")
     page = _operator(site_a).post("/wip/stations/OVEN-1/scan/", {"traveler": scanned}, follow=True)
     assert _arrived(order) and "WO-TOTE arrived at OVEN-1" in page.content.decode()

@@ -52,12 +52,18 @@ class Outcome:
             return round(lat[min(len(lat) - 1, int(p * len(lat)))], 2) if lat else None
 
         return {
-            "requests": self.requests, "ok": self.ok, "errors": self.errors, "seconds": round(self.seconds, 2),
+            "requests": self.requests,
+            "ok": self.ok,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 2),
             "req_per_s": round(self.ok / self.seconds, 1) if self.seconds else 0.0,
             "units_per_s": round(self.units / self.seconds, 1) if self.seconds else 0.0,
-            "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
             "mean_ms": round(statistics.fmean(lat), 2) if lat else None,
-            "statuses": dict(self.statuses), "error_samples": self.samples[:3],
+            "statuses": dict(self.statuses),
+            "error_samples": self.samples[:3],
         }
 
 
@@ -67,8 +73,15 @@ def _check_url(base_url: str) -> None:
         raise ValueError(f"the load client only drives 127.0.0.1, not {host!r}")
 
 
-async def _drive(base_url: str, make: Callable[[int, int], Request], *, concurrency: int, duration: float,
-                 warmup: float, cookies: dict[str, str] | None) -> Outcome:
+async def _drive(
+    base_url: str,
+    make: Callable[[int, int], Request],
+    *,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    cookies: dict[str, str] | None,
+) -> Outcome:
     _check_url(base_url)
     outcome = Outcome()
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
@@ -98,8 +111,9 @@ async def _drive(base_url: str, make: Callable[[int, int], Request], *, concurre
                 t0 = time.monotonic()
                 status, error = 0, ""
                 try:
-                    async with session.request(req.method, req.path, data=data, headers=headers,
-                                               allow_redirects=False) as resp:
+                    async with session.request(
+                        req.method, req.path, data=data, headers=headers, allow_redirects=False
+                    ) as resp:
                         status = resp.status
                         body = await resp.read()
                         if status not in req.expect:
@@ -125,8 +139,15 @@ async def _drive(base_url: str, make: Callable[[int, int], Request], *, concurre
     return outcome
 
 
-def run_load(base_url: str, make: Callable[[int, int], Request], *, concurrency: int = 8, duration: float = 10.0,
-             warmup: float = 2.0, cookies: dict[str, str] | None = None) -> Outcome:
+def run_load(
+    base_url: str,
+    make: Callable[[int, int], Request],
+    *,
+    concurrency: int = 8,
+    duration: float = 10.0,
+    warmup: float = 2.0,
+    cookies: dict[str, str] | None = None,
+) -> Outcome:
     """Drive ``base_url`` with requests from ``make(worker, seq)``; bounded by concurrency and time."""
     if not 1 <= concurrency <= 64 or not 0 < duration <= 60:
         raise ValueError("load is bounded: 1-64 connections, at most 60 s per scenario")

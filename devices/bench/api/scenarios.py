@@ -57,10 +57,22 @@ def _transfer(seed: Seed) -> Maker:
     def make(w: int, n: int) -> Request:
         pair = pairs[w % len(pairs)]
         src, dst = (pair["a"], pair["b"]) if n % 2 == 0 else (pair["b"], pair["a"])
-        body = {"kind": "transfer", "item": pair["item"], "quantity": "1", "source": src, "destination": dst,
-                "reference": f"BENCH-T-{w}-{n}"}
-        return Request("POST", "/api/v1/inventory/moves/", {**headers, "Idempotency-Key": str(uuid.uuid4())}, body,
-                       units=1, expect=(201,))
+        body = {
+            "kind": "transfer",
+            "item": pair["item"],
+            "quantity": "1",
+            "source": src,
+            "destination": dst,
+            "reference": f"BENCH-T-{w}-{n}",
+        }
+        return Request(
+            "POST",
+            "/api/v1/inventory/moves/",
+            {**headers, "Idempotency-Key": str(uuid.uuid4())},
+            body,
+            units=1,
+            expect=(201,),
+        )
 
     return make
 
@@ -72,13 +84,22 @@ def _receipt(seed: Seed) -> Maker:
 
     def make(w: int, n: int) -> Request:
         lines = [
-            {"item": items[(w * 7 + n + i) % len(items)], "quantity": "5",
-             "location": bins[(w * 3 + n + i) % len(bins)]}
+            {
+                "item": items[(w * 7 + n + i) % len(items)],
+                "quantity": "5",
+                "location": bins[(w * 3 + n + i) % len(bins)],
+            }
             for i in range(10)
         ]
         body = {"site": seed["site"], "reference": f"PO-BENCH-{w}-{n}", "partner": "bench supplier", "lines": lines}
-        return Request("POST", "/api/v1/inventory/receipts/", {**headers, "Idempotency-Key": str(uuid.uuid4())},
-                       body, units=10, expect=(201,))
+        return Request(
+            "POST",
+            "/api/v1/inventory/receipts/",
+            {**headers, "Idempotency-Key": str(uuid.uuid4())},
+            body,
+            units=10,
+            expect=(201,),
+        )
 
     return make
 
@@ -97,8 +118,9 @@ def _fifty_rows(body: Any) -> str | None:
 def _ledger_levels(seed: Seed) -> Maker:
     headers = _bearer(seed["ledger"]["key"])
     skus, site = seed["ledger"]["skus"], seed["ledger"]["site"]
-    return lambda w, n: Request("GET", f"/api/v1/inventory/levels/?item={skus[(w + n) % len(skus)]}&site={site}",
-                                headers)
+    return lambda w, n: Request(
+        "GET", f"/api/v1/inventory/levels/?item={skus[(w + n) % len(skus)]}&site={site}", headers
+    )
 
 
 # --- wip ---------------------------------------------------------------------------------
@@ -143,23 +165,60 @@ def _board(seed: Seed) -> Maker:
 
 
 SCENARIOS: list[Scenario] = [
-    Scenario("ceiling", "authenticated DRF endpoint that does nothing (ceiling)", "req/s",
-             ["/api/v1/ping/"], _ping),
-    Scenario("transfer", "single-item transfer by partner key, Idempotency-Key", "moves/s",
-             ["/api/v1/inventory/moves/"], _transfer, {"units_per_s": 450, "p95_ms": 50}, needs_seed="inventory"),
-    Scenario("receipt", "10-line receipt (one request)", "moves/s",
-             ["/api/v1/inventory/receipts/"], _receipt, {"units_per_s": 2000}, needs_seed="inventory"),
-    Scenario("levels_list", "stock levels list, 50 rows, location subtree", "req/s",
-             ["/api/v1/inventory/levels/"], _levels_within, {"units_per_s": 230}, check=_fifty_rows,
-             needs_seed="inventory"),
-    Scenario("wip_step", "work order step start + complete", "steps/s",
-             ["/api/v1/wip/runs/1/start/", "/api/v1/wip/runs/1/complete/"], _step, cookies=_session_csrf,
-             needs_seed="wip"),
-    Scenario("wip_board", "WIP board page + dispatch list", "req/s",
-             ["/wip/", "/api/v1/wip/workstations/X/dispatch/"], _board, cookies=_session, needs_seed="wip"),
+    Scenario("ceiling", "authenticated DRF endpoint that does nothing (ceiling)", "req/s", ["/api/v1/ping/"], _ping),
+    Scenario(
+        "transfer",
+        "single-item transfer by partner key, Idempotency-Key",
+        "moves/s",
+        ["/api/v1/inventory/moves/"],
+        _transfer,
+        {"units_per_s": 450, "p95_ms": 50},
+        needs_seed="inventory",
+    ),
+    Scenario(
+        "receipt",
+        "10-line receipt (one request)",
+        "moves/s",
+        ["/api/v1/inventory/receipts/"],
+        _receipt,
+        {"units_per_s": 2000},
+        needs_seed="inventory",
+    ),
+    Scenario(
+        "levels_list",
+        "stock levels list, 50 rows, location subtree",
+        "req/s",
+        ["/api/v1/inventory/levels/"],
+        _levels_within,
+        {"units_per_s": 230},
+        check=_fifty_rows,
+        needs_seed="inventory",
+    ),
+    Scenario(
+        "wip_step",
+        "work order step start + complete",
+        "steps/s",
+        ["/api/v1/wip/runs/1/start/", "/api/v1/wip/runs/1/complete/"],
+        _step,
+        cookies=_session_csrf,
+        needs_seed="wip",
+    ),
+    Scenario(
+        "wip_board",
+        "WIP board page + dispatch list",
+        "req/s",
+        ["/wip/", "/api/v1/wip/workstations/X/dispatch/"],
+        _board,
+        cookies=_session,
+        needs_seed="wip",
+    ),
 ]
 
 LEDGER_SCENARIO = Scenario(
-    "ledger_levels_http", "levels of one item across a site at 10M moves (endpoint, 8 conns)", "req/s",
-    ["/api/v1/inventory/levels/"], _ledger_levels, needs_seed="ledger",
+    "ledger_levels_http",
+    "levels of one item across a site at 10M moves (endpoint, 8 conns)",
+    "req/s",
+    ["/api/v1/inventory/levels/"],
+    _ledger_levels,
+    needs_seed="ledger",
 )

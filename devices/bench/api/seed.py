@@ -65,15 +65,18 @@ def _core() -> dict[str, Any]:
     for z in range(ZONES):
         zone = tracker_services.location_create(site=site, code=f"BN-Z{z}", name=f"Zone {z}", kind="zone", parent=area)
         bins = [
-            tracker_services.location_create(site=site, code=f"BN-Z{z}-B{b:02d}", name=f"Bin {z}.{b}", kind="bin",
-                                             parent=zone).code
+            tracker_services.location_create(
+                site=site, code=f"BN-Z{z}-B{b:02d}", name=f"Bin {z}.{b}", kind="bin", parent=zone
+            ).code
             for b in range(BINS_PER_ZONE)
         ]
         zones.append({"code": zone.code, "bins": bins})
     partner = _user("bench-partner", "partner", site)
     supervisor = _user("bench-supervisor", "supervisor", site)
     return {
-        "site": site.code, "area": area.code, "zones": zones,
+        "site": site.code,
+        "area": area.code,
+        "zones": zones,
         "partner_key": _api_key(partner, "bench partner"),
         "supervisor_key": _api_key(supervisor, "bench supervisor"),
         "supervisor_cookie": _session_cookie(supervisor),
@@ -92,13 +95,18 @@ def _inventory(core: dict[str, Any]) -> dict[str, Any]:
     for code, location in sorted(bins.items()):
         with transaction.atomic():
             inv.receipt_create(
-                site=site, reference=f"OPEN-{code}", supplier="bench",
+                site=site,
+                reference=f"OPEN-{code}",
+                supplier="bench",
                 lines=[{"item": item, "quantity": OPENING_QTY, "location": location} for item in items],
             )
     all_bins = sorted(bins)
     pairs = [
-        {"item": items[w % len(items)].sku, "a": all_bins[(2 * w) % len(all_bins)],
-         "b": all_bins[(2 * w + 1) % len(all_bins)]}
+        {
+            "item": items[w % len(items)].sku,
+            "a": all_bins[(2 * w) % len(all_bins)],
+            "b": all_bins[(2 * w + 1) % len(all_bins)],
+        }
         for w in range(TRANSFER_PAIRS)
     ]
     return {

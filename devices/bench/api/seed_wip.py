@@ -38,15 +38,19 @@ def _plant(site: Site, prefix: str, capacity: int):
     stations = []
     for n in range(STATIONS):
         location = tracker_services.location_create(
-            site=site, code=f"{prefix}-WS{n}", name=f"Station {n}", kind="workstation", parent=area)
+            site=site, code=f"{prefix}-WS{n}", name=f"Station {n}", kind="workstation", parent=area
+        )
         stations.append(wip.workstation_create(location=location, capacity=capacity))
     item = inv.item_create(sku=f"{prefix}-FG", name="Bench assembly", unit="pcs", kind="finished_good")
     # Routings are master data (admin-made); no service for them, as in the factories.
     routing = Routing.objects.create(site=site, code=f"{prefix}-RT", name="Bench routing", item=item)
     for step in range(STEPS):
         Operation.objects.create(
-            routing=routing, sequence=(step + 1) * 10, name=f"Step {step + 1}",
-            workstation=stations[step % STATIONS], run_minutes_per_unit=Decimal("2"),
+            routing=routing,
+            sequence=(step + 1) * 10,
+            name=f"Step {step + 1}",
+            workstation=stations[step % STATIONS],
+            run_minutes_per_unit=Decimal("2"),
         )
     return stations, item, routing
 
@@ -57,8 +61,15 @@ def _orders(site: Site, prefix: str, n: int, item, routing, actor) -> list[Any]:
     orders = []
     for i in range(n):
         with transaction.atomic():
-            order = wip.work_order_create(site=site, number=f"{prefix}-WO{i:05d}", item=item, quantity=Decimal("1"),
-                                          routing=routing, priority=1 + i % 9, actor=actor)
+            order = wip.work_order_create(
+                site=site,
+                number=f"{prefix}-WO{i:05d}",
+                item=item,
+                quantity=Decimal("1"),
+                routing=routing,
+                priority=1 + i % 9,
+                actor=actor,
+            )
             orders.append(wip.work_order_release(work_order=order, actor=actor))
     return orders
 
@@ -86,18 +97,22 @@ def seed(core: dict[str, Any]) -> dict[str, Any]:
     runs = []
     for order in step_orders:
         for run in OperationRun.objects.filter(work_order=order).order_by("sequence", "pk"):
-            runs.append({
-                "start": f"/api/v1/wip/runs/{run.pk}/start/",
-                "complete": f"/api/v1/wip/runs/{run.pk}/complete/",
-                "complete_body": {"good_quantity": "1"},
-            })
+            runs.append(
+                {
+                    "start": f"/api/v1/wip/runs/{run.pk}/start/",
+                    "complete": f"/api/v1/wip/runs/{run.pk}/complete/",
+                    "complete_body": {"good_quantity": "1"},
+                }
+            )
 
     # The step actions are the operator station's: session + CSRF, as the page sends them.
     csrf = secrets.token_hex(16)  # a 32-character secret: the cookie and the header carry the same value
     from django.conf import settings
 
     cookie = dict(core["supervisor_cookie"])
-    session = importlib.import_module(settings.SESSION_ENGINE).SessionStore(session_key=cookie[settings.SESSION_COOKIE_NAME])
+    session = importlib.import_module(settings.SESSION_ENGINE).SessionStore(
+        session_key=cookie[settings.SESSION_COOKIE_NAME]
+    )
     session[SESSION_SITE_KEY] = board_site.code
     session.save()
     return {

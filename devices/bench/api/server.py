@@ -25,24 +25,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_env(*, database_url: str, redis_url: str, secret_key: str | None = None,
-               extra: dict[str, str] | None = None) -> dict[str, str]:
+def server_env(
+    *, database_url: str, redis_url: str, secret_key: str | None = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
     """The production shape's environment, as ``make serve`` sets it, on 127.0.0.1 only."""
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secret_key or secrets.token_urlsafe(50),
-        "SECURE_SSL_REDIRECT": "0",
-        "HOST": "127.0.0.1",
-        "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
-        "CELERY_LOG_LEVEL": "warning",
-        "LOG_LEVEL": "WARNING",
-        # Keep the per-key throttle on the request path (its Redis round trip is part of
-        # the cost) but high enough never to answer 429 to the benchmark's one key.
-        "API_KEY_RATE": "1000000/s",
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "DEBUG": "0",
+            "SECRET_KEY": secret_key or secrets.token_urlsafe(50),
+            "SECURE_SSL_REDIRECT": "0",
+            "HOST": "127.0.0.1",
+            "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+            "CELERY_LOG_LEVEL": "warning",
+            "LOG_LEVEL": "WARNING",
+            # Keep the per-key throttle on the request path (its Redis round trip is part of
+            # the cost) but high enough never to answer 429 to the benchmark's one key.
+            "API_KEY_RATE": "1000000/s",
+        }
+    )
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(extra or {})
     return env
@@ -52,7 +55,10 @@ def manage(*args: str, env: dict[str, str], capture: bool = False) -> subprocess
     """``manage.py <args>`` in a child process with ``env`` (its own database settings)."""
     return subprocess.run(  # noqa: S603 - our own interpreter and manage.py, fixed arguments
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
-        env=env, cwd=settings.BASE_DIR, check=True, text=True,
+        env=env,
+        cwd=settings.BASE_DIR,
+        check=True,
+        text=True,
         stdout=subprocess.PIPE if capture else None,
     )
 
@@ -75,7 +81,10 @@ class Server:
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in __exit__
         self.proc = subprocess.Popen(  # noqa: S603 - honcho from our venv, fixed arguments
             [str(VENV_BIN / "honcho"), "start", "-f", "Procfile", "-p", str(self.port), *self.processes],
-            env=self.env, cwd=settings.BASE_DIR, stdout=self.log, stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=settings.BASE_DIR,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped as one, by its id
         )
         deadline = time.monotonic() + 90

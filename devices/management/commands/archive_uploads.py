@@ -13,8 +13,12 @@ class Command(BaseCommand):
     help = "Archive raw reader uploads older than UPLOAD_RETENTION_DAYS to gzip JSONL per day (or --delete them)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--days", type=int, default=None,
-                            help=f"Keep this many days (default UPLOAD_RETENTION_DAYS, now {retention_days()}).")
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=None,
+            help=f"Keep this many days (default UPLOAD_RETENTION_DAYS, now {retention_days()}).",
+        )
         parser.add_argument("--delete", action="store_true", help="Delete without writing archive files.")
         parser.add_argument("--folder", default=None, help=f"Archive folder (default {archive_dir()}).")
 

@@ -55,8 +55,12 @@ class Command(BaseCommand):
     help = "Benchmark the API and pages on the production shape (fresh PostgreSQL database, 127.0.0.1 only)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "15")),
-                            help="Measured seconds per scenario (at most 60).")
+        parser.add_argument(
+            "--duration",
+            type=float,
+            default=float(os.environ.get("BENCH_DURATION", "15")),
+            help="Measured seconds per scenario (at most 60).",
+        )
         parser.add_argument("--warmup", type=float, default=3.0)
         parser.add_argument("--concurrency", type=int, default=8)
         parser.add_argument("--only", default="", help="Comma-separated scenario keys.")
@@ -83,8 +87,10 @@ class Command(BaseCommand):
         redis.Redis.from_url(redis_url).flushdb()  # the benchmark's own db number only
         secret = secrets.token_urlsafe(50)
         env = server_env(database_url=dbs.database_url(BENCH_DB), redis_url=redis_url, secret_key=secret)
-        self.stdout.write(f"bench_api: fresh database {BENCH_DB}, Redis {redis_url}, "
-                          f"{opts['concurrency']} connections x {opts['duration']:.0f} s per scenario")
+        self.stdout.write(
+            f"bench_api: fresh database {BENCH_DB}, Redis {redis_url}, "
+            f"{opts['concurrency']} connections x {opts['duration']:.0f} s per scenario"
+        )
         dbs.recreate(BENCH_DB)
         manage("migrate", "--noinput", "-v", "0", env=env)
         manage("collectstatic", "--noinput", "-v", "0", env=env)
@@ -95,8 +101,10 @@ class Command(BaseCommand):
         results: dict[str, dict[str, Any]] = {}
         load_before = os.getloadavg()
         with Server(env, log_path=log_path) as server:
-            self.stdout.write(f"server up at {server.base_url} (web workers: "
-                              f"{env.get('WEB_CONCURRENCY') or 2 * (os.cpu_count() or 1)})")
+            self.stdout.write(
+                f"server up at {server.base_url} (web workers: "
+                f"{env.get('WEB_CONCURRENCY') or 2 * (os.cpu_count() or 1)})"
+            )
             for scenario in chosen:
                 results[scenario.key] = self._run(scenario, seed, server, opts)
 
@@ -120,8 +128,14 @@ class Command(BaseCommand):
             self.stderr.write(f"{scenario.key}: {problem}")
             return {"status": f"failed: {problem[:200]}"}
         self.stdout.write(f"  {scenario.key} ...")
-        outcome = run_load(server.base_url, make, concurrency=opts["concurrency"], duration=opts["duration"],
-                           warmup=opts["warmup"], cookies=cookies)
+        outcome = run_load(
+            server.base_url,
+            make,
+            concurrency=opts["concurrency"],
+            duration=opts["duration"],
+            warmup=opts["warmup"],
+            cookies=cookies,
+        )
         summary = outcome.summary()
         summary["status"] = "ok"
         return summary
@@ -158,14 +172,32 @@ class Command(BaseCommand):
     def _ledger(self, opts, redis_url: str, secret: str, log_path: Path, results: dict) -> dict[str, Any]:
         env = server_env(database_url=dbs.database_url(LEDGER_DB), redis_url=redis_url, secret_key=secret)
         self.stdout.write(f"ledger: {opts['ledger_moves']:,} moves in {LEDGER_DB} (generated once, then cached)")
-        done = manage("bench_seed_ledger", "--moves", str(opts["ledger_moves"]), "--measure", "300", "--json",
-                      env=env, capture=True)
+        done = manage(
+            "bench_seed_ledger",
+            "--moves",
+            str(opts["ledger_moves"]),
+            "--measure",
+            "300",
+            "--json",
+            env=env,
+            capture=True,
+        )
         info = json.loads(done.stdout.strip().splitlines()[-1])
-        key = manage("shell", "-c", (
-            "from django.contrib.auth import get_user_model;"
-            "from devices.bench.api.seed import _api_key;"
-            f"print(_api_key(get_user_model().objects.get(username={info['username']!r}), 'bench ledger'))"
-        ), env=env, capture=True).stdout.strip().splitlines()[-1]
+        key = (
+            manage(
+                "shell",
+                "-c",
+                (
+                    "from django.contrib.auth import get_user_model;"
+                    "from devices.bench.api.seed import _api_key;"
+                    f"print(_api_key(get_user_model().objects.get(username={info['username']!r}), 'bench ledger'))"
+                ),
+                env=env,
+                capture=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         seed = {"ledger": {"key": key, "skus": info["skus"], "site": info["site"]}}
         with Server(env, log_path=log_path, processes=("web",)) as server:
             results[sc.LEDGER_SCENARIO.key] = self._run(sc.LEDGER_SCENARIO, seed, server, opts)
@@ -195,21 +227,33 @@ class Command(BaseCommand):
         if ledger and ledger.get("levels_query"):
             q = ledger["levels_query"]
             met = "met" if q["p95_ms"] < 20 else "MISSED"
-            rows.append((f"levels query, one item across a site, {ledger['moves']:,} moves (selector)",
-                         f"p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms ({q['rows']} rows)", "",
-                         f"p95 < 20 ms: {met}"))
+            rows.append(
+                (
+                    f"levels query, one item across a site, {ledger['moves']:,} moves (selector)",
+                    f"p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms ({q['rows']} rows)",
+                    "",
+                    f"p95 < 20 ms: {met}",
+                )
+            )
         width = max(len(r[0]) for r in rows) if rows else 10
         self.stdout.write("")
         self.stdout.write(f"{'scenario':<{width}} | figure | req/s vs ceiling | target")
         for title, figure, frac, target in rows:
             self.stdout.write(f"{title:<{width}} | {figure} | {frac} | {target}")
         report = {
-            "at": stamp, "command": " ".join(["manage.py", *sys.argv[2:]]) if len(sys.argv) > 1 else "bench_api",
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg_before": load_before,
-                        "loadavg_after": os.getloadavg()},
-            "concurrency": opts["concurrency"], "duration_s": opts["duration"],
+            "at": stamp,
+            "command": " ".join(["manage.py", *sys.argv[2:]]) if len(sys.argv) > 1 else "bench_api",
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
+            },
+            "concurrency": opts["concurrency"],
+            "duration_s": opts["duration"],
             "web_concurrency": os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1),
-            "scenarios": results, "ledger": ledger,
+            "scenarios": results,
+            "ledger": ledger,
         }
         path = out_dir / f"api-{stamp}.json"
         path.write_text(json.dumps(report, indent=1))

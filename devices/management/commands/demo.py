@@ -32,9 +32,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default=os.environ.get("DEMO_ADDR", "127.0.0.1"))
         parser.add_argument("--port", default=os.environ.get("DEMO_PORT", "8000"))
-        parser.add_argument("--speed", type=float, default=float(os.environ.get("DEMO_SPEED", "60")),
-                            help="Simulated seconds per real second.")
-        parser.add_argument("--duration", type=float, default=None, help="Stop the simulator after these simulated minutes.")
+        parser.add_argument(
+            "--speed",
+            type=float,
+            default=float(os.environ.get("DEMO_SPEED", "60")),
+            help="Simulated seconds per real second.",
+        )
+        parser.add_argument(
+            "--duration", type=float, default=None, help="Stop the simulator after these simulated minutes."
+        )
         parser.add_argument("--no-simulator", action="store_true")
 
     def handle(self, *args, **options):
@@ -51,12 +57,25 @@ class Command(BaseCommand):
         threads: list[threading.Thread] = []
         result: dict = {}
         try:
-            children.append(self._spawn(["runserver", "--noreload", "--skip-checks", f"{options['addr']}:{options['port']}"]))
+            children.append(
+                self._spawn(["runserver", "--noreload", "--skip-checks", f"{options['addr']}:{options['port']}"])
+            )
             if settings.REDIS_URL:
                 celery = [sys.executable, "-m", "celery", "-A", "config"]
-                children.append(subprocess.Popen([*celery, "worker", "-l", "warning", "--concurrency", "2"],  # noqa: S603
-                                                 start_new_session=True))
-                beat = [*celery, "beat", "-l", "warning", "--schedule", str(settings.BASE_DIR / "var" / "celerybeat-schedule")]
+                children.append(
+                    subprocess.Popen(
+                        [*celery, "worker", "-l", "warning", "--concurrency", "2"],  # noqa: S603
+                        start_new_session=True,
+                    )
+                )
+                beat = [
+                    *celery,
+                    "beat",
+                    "-l",
+                    "warning",
+                    "--schedule",
+                    str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
+                ]
                 children.append(subprocess.Popen(beat, start_new_session=True))  # noqa: S603 - our interpreter
                 worker = "Celery worker and beat (Redis)"
             else:
@@ -65,9 +84,9 @@ class Command(BaseCommand):
             self._wait_for(url, children[0])
             if not options["no_simulator"]:
                 config = Config(speed=options["speed"], duration=options["duration"])
-                threads.append(threading.Thread(
-                    target=_simulate, args=(config, url, stop, result), name="simulator", daemon=True
-                ))
+                threads.append(
+                    threading.Thread(target=_simulate, args=(config, url, stop, result), name="simulator", daemon=True)
+                )
             for thread in threads:
                 thread.start()
             self._banner(url, worker, simulated=not options["no_simulator"])
@@ -88,8 +107,10 @@ class Command(BaseCommand):
     def _spawn(self, args: list[str]) -> subprocess.Popen:
         # A session of its own: Ctrl-C reaches this command only, which stops the
         # simulator first and then each child in turn (no upload into a dead server).
-        return subprocess.Popen([sys.executable, str(settings.BASE_DIR / "manage.py"), *args],  # noqa: S603
-                                start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],  # noqa: S603
+            start_new_session=True,
+        )
 
     def _wait_for(self, url: str, server: subprocess.Popen, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -113,10 +134,14 @@ class Command(BaseCommand):
         self.stdout.write(f"  Asset finder:    {url}/devices/live/find/")
         self.stdout.write(f"  Tasks:           {worker}")
         if simulated:
-            self.stdout.write("  Simulator:       work orders, totes and a cold store sensor, posting as Zebra, Impinj "
-                              "and Ruuvi devices")
-        self.stdout.write(f"  Log in as supervisor / {layout.DEMO_PASSWORD} (every role has a user: manager, planner, "
-                          "operator, clerk, inspector, viewer, partner; admin for the Django admin)")
+            self.stdout.write(
+                "  Simulator:       work orders, totes and a cold store sensor, posting as Zebra, Impinj "
+                "and Ruuvi devices"
+            )
+        self.stdout.write(
+            f"  Log in as supervisor / {layout.DEMO_PASSWORD} (every role has a user: manager, planner, "
+            "operator, clerk, inspector, viewer, partner; admin for the Django admin)"
+        )
         self.stdout.write("  Ctrl-C stops everything.")
         self.stdout.write(self.style.SUCCESS(line))
 

@@ -50,7 +50,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--uploads", type=int, default=120)
         parser.add_argument("--url", default="http://127.0.0.1:8000")
-        parser.add_argument("--spawn", action="store_true", help="Start an ASGI server and a Celery worker for the run.")
+        parser.add_argument(
+            "--spawn", action="store_true", help="Start an ASGI server and a Celery worker for the run."
+        )
         parser.add_argument("--rate", type=float, default=10.0, help="Uploads per second.")
         parser.add_argument("--allow-embedded", action="store_true", help="Measure without Redis (in-process tasks).")
 
@@ -103,14 +105,22 @@ class Command(BaseCommand):
         log = open(settings.BASE_DIR / "var" / "latency-servers.log", "w")  # closed with the process
         manage = str(settings.BASE_DIR / "manage.py")
         children = [
-            subprocess.Popen([sys.executable, manage, "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],  # noqa: S603
-                             env=env, stdout=log, stderr=subprocess.STDOUT),
+            subprocess.Popen(
+                [sys.executable, manage, "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],  # noqa: S603
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ),
         ]
         if settings.REDIS_URL:
-            children.append(subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning", "--concurrency", "2"],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
-            ))
+            children.append(
+                subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
+                    [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning", "--concurrency", "2"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         return f"http://127.0.0.1:{port}", children
 
     def _wait(self, url: str) -> None:
@@ -167,9 +177,14 @@ class Command(BaseCommand):
                 body = writers.zebra_iotc(
                     [writers.Read(tag, 1, dt.datetime.now(dt.UTC), -50, 2)], first_event_num=i + WARMUP + 1
                 )
-                response = client.post("/api/v1/devices/uploads/", content=body, headers={
-                    "Authorization": f"Bearer {key}", "Content-Type": "application/json",
-                })
+                response = client.post(
+                    "/api/v1/devices/uploads/",
+                    content=body,
+                    headers={
+                        "Authorization": f"Bearer {key}",
+                        "Content-Type": "application/json",
+                    },
+                )
                 now = time.monotonic()
                 if response.status_code != 202:
                     raise CommandError(f"upload {i} answered {response.status_code}: {response.text[:200]}")
@@ -193,12 +208,14 @@ class Command(BaseCommand):
         render_ms = statistics.median(partial) * 1000
         page = [x + COALESCE_S * 1000 + render_ms for x in ms]
         mode = "Celery worker + Redis channel layer" if settings.REDIS_URL else "in-process tasks (embedded)"
-        return "\n".join([
-            f"Live latency over {len(ms)} of {n} uploads ({mode}, database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}):",
-            f"  upload 202 -> websocket event: median {statistics.median(ms):.0f} ms, p95 {_percentile(ms, 0.95):.0f} ms, "
-            f"max {max(ms):.0f} ms",
-            f"  POST -> 202:                   median {statistics.median(post_times) * 1000:.0f} ms",
-            f"  board partial render (htmx):   median {render_ms:.0f} ms",
-            f"  202 -> page updated (event + {COALESCE_S * 1000:.0f} ms coalescing + partial): "
-            f"median {statistics.median(page):.0f} ms, p95 {_percentile(page, 0.95):.0f} ms",
-        ])
+        return "\n".join(
+            [
+                f"Live latency over {len(ms)} of {n} uploads ({mode}, database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}):",
+                f"  upload 202 -> websocket event: median {statistics.median(ms):.0f} ms, p95 {_percentile(ms, 0.95):.0f} ms, "
+                f"max {max(ms):.0f} ms",
+                f"  POST -> 202:                   median {statistics.median(post_times) * 1000:.0f} ms",
+                f"  board partial render (htmx):   median {render_ms:.0f} ms",
+                f"  202 -> page updated (event + {COALESCE_S * 1000:.0f} ms coalescing + partial): "
+                f"median {statistics.median(page):.0f} ms, p95 {_percentile(page, 0.95):.0f} ms",
+            ]
+        )

@@ -25,8 +25,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="The running server's address.")
         parser.add_argument("--in-process", action="store_true", help="Post through Django's test client.")
-        parser.add_argument("--speed", type=float, default=60.0,
-                            help="Simulated seconds per real second (0: as fast as possible, dated in simulated time).")
+        parser.add_argument(
+            "--speed",
+            type=float,
+            default=60.0,
+            help="Simulated seconds per real second (0: as fast as possible, dated in simulated time).",
+        )
         parser.add_argument("--duration", type=float, default=None, help="Stop after this many simulated minutes.")
         parser.add_argument("--orders", type=int, default=None, help="Release at most this many work orders.")
         parser.add_argument("--seed", type=int, default=7)
@@ -40,8 +44,9 @@ class Command(BaseCommand):
             raise CommandError("No device keys: run `manage.py seed_demo` first.")
         if options["verbosity"] > 1:
             logging.getLogger("devices.simulator").setLevel(logging.INFO)
-        config = Config(speed=options["speed"], duration=options["duration"], orders=options["orders"],
-                        seed=options["seed"])
+        config = Config(
+            speed=options["speed"], duration=options["duration"], orders=options["orders"], seed=options["seed"]
+        )
         transport = InProcessTransport(keys) if options["in_process"] else HttpTransport(options["url"], keys)
         stop = threading.Event()
         try:
@@ -66,7 +71,9 @@ def summary(engine, actuator) -> str:
         f"Uploads by answer: {uploads or 'none'}. Longest queues: {queues or 'none'}.",
     ]
     if actuator.counters.fallback_arrivals:
-        lines.append(f"Arrivals scanned in by hand (an upload did not arrive in time): {actuator.counters.fallback_arrivals}.")
+        lines.append(
+            f"Arrivals scanned in by hand (an upload did not arrive in time): {actuator.counters.fallback_arrivals}."
+        )
     if actuator.counters.errors:
         lines.append("Refused by the services: " + ", ".join(f"{k} {v}" for k, v in actuator.counters.errors.items()))
     return "\n".join(lines)

@@ -42,8 +42,9 @@ class Command(BaseCommand):
         target = Site.objects.filter(code=site).first() if site else Site.objects.order_by("pk").first()
         if target is None:
             raise CommandError("No site.")
-        user, _ = get_user_model().objects.get_or_create(username="bench-reports", defaults={"is_superuser": True,
-                                                                                                "is_staff": True})
+        user, _ = get_user_model().objects.get_or_create(
+            username="bench-reports", defaults={"is_superuser": True, "is_staff": True}
+        )
         client = Client()
         client.force_login(user)
         session = client.session
@@ -64,5 +65,7 @@ class Command(BaseCommand):
                     times.append(time.perf_counter() - t0)
                 if response.status_code != 200:
                     raise CommandError(f"{url}: {response.status_code}")
-            self.stdout.write(f"{page:40s} median {statistics.median(times) * 1000:8.1f} ms  "
-                              f"max {max(times) * 1000:8.1f} ms  {len(queries)} queries")
+            self.stdout.write(
+                f"{page:40s} median {statistics.median(times) * 1000:8.1f} ms  "
+                f"max {max(times) * 1000:8.1f} ms  {len(queries)} queries"
+            )

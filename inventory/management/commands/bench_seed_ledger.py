@@ -34,7 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--items", type=int, default=2000)
         parser.add_argument("--reset", action="store_true", help="Recreate the database even if its ledger is cached.")
         parser.add_argument("--measure", type=int, default=0, metavar="N", help="Time the levels selector N times.")
-        parser.add_argument("--json", action="store_true", dest="as_json", help="Print the result as one JSON line at the end.")
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="Print the result as one JSON line at the end."
+        )
 
     def handle(self, *args, moves, items, reset, measure, as_json, **options):
         if connection.vendor != "postgresql":
@@ -56,8 +58,14 @@ class Command(BaseCommand):
         else:
             say(f"{name}: {info.moves:,} moves generated in {info.seconds:.0f}s; verifying the ledger")
             call_command("verify_ledger", stdout=self.stderr if as_json else self.stdout)
-        result = {"database": name, "moves": info.moves, "cached": info.cached, "site": info.site_code,
-                  "username": info.username, "skus": info.sample_skus}
+        result = {
+            "database": name,
+            "moves": info.moves,
+            "cached": info.cached,
+            "site": info.site_code,
+            "username": info.username,
+            "skus": info.sample_skus,
+        }
         if measure:
             result["levels_query"] = self._measure(info, measure, say)
         if as_json:
@@ -84,12 +92,15 @@ class Command(BaseCommand):
             cur.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
             plan = "\n".join(r[0] for r in cur.fetchall())
         figures = {
-            "n": n, "rows": rows,
+            "n": n,
+            "rows": rows,
             "p50_ms": round(statistics.median(timings), 2),
             "p95_ms": round(timings[int(0.95 * (n - 1))], 2),
             "max_ms": round(timings[-1], 2),
             "plan": plan,
         }
-        say(f"levels of one item across {site.code} ({rows} rows), {n} runs: "
-            f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms\n{plan}")
+        say(
+            f"levels of one item across {site.code} ({rows} rows), {n} runs: "
+            f"p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms\n{plan}"
+        )
         return figures

@@ -10,14 +10,17 @@ KEY_NAMES = {"daily_mismatch": ("site", "item", "day")}
 
 
 class Command(BaseCommand):
-    help = ("Check that every stock level equals its ledger sum, no real level is negative and the "
-            "reports' daily rollup equals the ledger.")
+    help = (
+        "Check that every stock level equals its ledger sum, no real level is negative and the "
+        "reports' daily rollup equals the ledger."
+    )
 
     def handle(self, *args, **options):
         problems = ledger_differences()
         if not problems:
-            self.stdout.write(self.style.SUCCESS(
-                "Ledger OK: every level equals its ledger sum; the daily rollup equals the ledger."))
+            self.stdout.write(
+                self.style.SUCCESS("Ledger OK: every level equals its ledger sum; the daily rollup equals the ledger.")
+            )
             return
         for p in problems:
             names = KEY_NAMES.get(p["problem"], ("item", "location", "lot"))
