@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from devices import live_selectors
+from devices.live import selectors as live_selectors
 from tracker.selectors import current_site
 
 FINDER_EVENTS = "tag.seen workorder.moved workorder.released workorder.completed operation.started operation.completed stock.changed"

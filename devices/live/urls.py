@@ -6,7 +6,7 @@ devices app's own files need only the one include line.
 
 from django.urls import path
 
-from devices import live_views
+from devices.live import views as live_views
 from tracker.registry import NavEntry, register_nav
 
 urlpatterns = [
