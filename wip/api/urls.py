@@ -15,6 +15,6 @@ router.register("holds", views.HoldViewSet, basename="wip-hold")
 urlpatterns = [
     path("load/", views.LoadView.as_view(), name="wip-load"),
     path("metrics/", views.MetricsView.as_view(), name="wip-metrics"),
-    path("analytics/", include("wip.analytics_api_urls")),
+    path("analytics/", include("wip.analytics.api_urls")),
     *router.urls,
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wip import labels_views
+from wip.labels import views as labels_views
 
 urlpatterns = [
     path("labels/travelers/", labels_views.traveler_labels, name="labels_travelers"),

@@ -7,10 +7,10 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from inventory.analytics_views import ReportAPIView as _InventoryReportAPIView
-from inventory.analytics_views import render_report
+from inventory.analytics.views import ReportAPIView as _InventoryReportAPIView
+from inventory.analytics.views import render_report
 from tracker.selectors import current_site
-from wip import analytics
+from wip.analytics import reports as analytics
 from wip.models import WorkOrder
 
 

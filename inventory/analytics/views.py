@@ -19,8 +19,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory import analytics
-from inventory.analytics_export import bar_chart, export, json_rows, period, plain
+from inventory.analytics import reports as analytics
+from inventory.analytics.export import bar_chart, export, json_rows, period, plain
 from inventory.forecasting import selectors as forecast_selectors
 from inventory.forecasting import services as forecast_services
 from inventory.models import Item, StockMove

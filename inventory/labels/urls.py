@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import labels_views
+from inventory.labels import views as labels_views
 
 urlpatterns = [
     path("labels/items/", labels_views.item_labels, name="labels_items"),

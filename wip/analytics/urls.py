@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wip import analytics_views
+from wip.analytics import views as analytics_views
 
 urlpatterns = [
     path("", analytics_views.index, name="analytics"),

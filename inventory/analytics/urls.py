@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inventory import analytics_views
+from inventory.analytics import views as analytics_views
 
 urlpatterns = [
     path("", analytics_views.index, name="analytics"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from wip import analytics_views
+from wip.analytics import views as analytics_views
 
 urlpatterns = [
     path("<slug:slug>/", analytics_views.ReportAPIView.as_view(), name="wip-analytics"),
