@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import Avg, Count, DecimalField, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncWeek
 
-from inventory.analytics.reports import Report, _ratio, _window
+from inventory.analytics.base import Report, _ratio, _window
 from tracker.models import Site
 from wip.models import Defect, OperationRun, RunStatus, WorkOrder, WorkOrderStatus
 from wip.selectors import station_metrics
