@@ -71,6 +71,13 @@ INSTALLED_APPS = [
     "devices",
 ]
 
+# The demo plant (simulator, ``manage.py demo``/``seed_demo``/``simulate``) is installed only
+# when asked for: ``make demo`` sets SHOPFLOOR_DEMO=1; the test suite enables it in the tests
+# that call its commands. Production never has it.
+SHOPFLOOR_DEMO = env_bool("SHOPFLOOR_DEMO", False)
+if SHOPFLOOR_DEMO:
+    INSTALLED_APPS.append("demo")
+
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "tracker.middleware.RequestIdMiddleware",

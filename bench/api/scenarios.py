@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from devices.bench.api.client import Request
+from bench.api.client import Request
 
 Seed = dict[str, Any]
 Maker = Callable[[int, int], Request]

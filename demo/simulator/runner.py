@@ -21,9 +21,9 @@ from typing import Protocol
 
 from django.utils import timezone
 
+from demo.simulator import layout, writers
+from demo.simulator.model import Clock, Config, Engine, Order
 from devices import services as device_services
-from devices.simulator import layout, writers
-from devices.simulator.model import Clock, Config, Engine, Order
 from inventory import services as stock
 from inventory.models import Item
 from inventory.selectors import available_quantity
@@ -32,7 +32,7 @@ from tracker.models import Location, Site
 from wip import services as wip
 from wip.models import Defect, InspectionState, OperationRun, Routing, RunStatus, WorkOrder, Workstation
 
-logger = logging.getLogger("devices.simulator")
+logger = logging.getLogger("demo.simulator")
 
 UPLOAD_PATH = "/api/v1/devices/uploads/"
 BURST_S = 3.3  # how long a reader sees a tote arrive: beyond the 2 s dwell of a station's zone

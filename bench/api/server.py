@@ -63,6 +63,18 @@ def manage(*args: str, env: dict[str, str], capture: bool = False) -> subprocess
     )
 
 
+def bench(*args: str, env: dict[str, str], capture: bool = False) -> subprocess.CompletedProcess:
+    """``python -m bench <args>`` in a child process with ``env`` (its own database settings)."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and package, fixed arguments
+        [sys.executable, "-m", "bench", *args],
+        env=env,
+        cwd=settings.BASE_DIR,
+        check=True,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+    )
+
+
 class Server:
     """``honcho start web worker`` from the Procfile; a context manager that waits for /healthz."""
 

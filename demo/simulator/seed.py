@@ -20,9 +20,9 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from demo.simulator import layout
 from devices import services as device_services
 from devices.models import Device, DeviceKey, ReadPoint, RuleScope, TagAssignment, ThresholdRule
-from devices.simulator import layout
 from inventory import services as stock
 from inventory.models import Item, Lot, StockLevel
 from tracker import services as tracker_services

@@ -1,13 +1,13 @@
-"""``manage.py bench_api``: the API and pages benchmark, on the production shape.
+"""``python -m bench api``: the API and pages benchmark, on the production shape.
 
 1. a fresh PostgreSQL database ``shopfloor_bench`` on ``DATABASE_URL``'s server
    (default postgres://postgres@127.0.0.1:5432) and Redis db 9, migrated and
-   seeded through the services (``devices/bench/api/seed.py``);
+   seeded through the services (``bench/api/seed.py``);
 2. the Procfile's web (gunicorn + uvicorn workers) and Celery worker under
    honcho on 127.0.0.1, exactly as ``make serve`` runs them;
-3. each scenario (``devices/bench/api/scenarios.py``) driven by a bounded
+3. each scenario (``bench/api/scenarios.py``) driven by a bounded
    client: 8 connections, a fixed duration, 127.0.0.1 only;
-4. the 10-million-move ledger (``bench_seed_ledger``, cached in
+4. the 10-million-move ledger (``python -m bench seed_ledger``, cached in
    ``shopfloor_bench_ledger``): the levels selector timed in-process, and the
    levels endpoint driven like the rest against a server on that database.
 
@@ -32,10 +32,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import Resolver404, resolve
 
-from devices.bench.api import scenarios as sc
-from devices.bench.api.client import run_load
-from devices.bench.api.server import Server, manage, server_env
-from inventory.bench import dbs
+from bench import dbs
+from bench.api import scenarios as sc
+from bench.api.client import run_load
+from bench.api.server import Server, bench, manage, server_env
 
 BENCH_DB = "shopfloor_bench"
 LEDGER_DB = "shopfloor_bench_ledger"
@@ -70,7 +70,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if opts["seed"]:
-            from devices.bench.api.seed import seed
+            from bench.api.seed import seed
 
             Path(opts["seed"]).write_text(json.dumps(seed(), indent=1))
             return
@@ -88,14 +88,14 @@ class Command(BaseCommand):
         secret = secrets.token_urlsafe(50)
         env = server_env(database_url=dbs.database_url(BENCH_DB), redis_url=redis_url, secret_key=secret)
         self.stdout.write(
-            f"bench_api: fresh database {BENCH_DB}, Redis {redis_url}, "
+            f"bench api: fresh database {BENCH_DB}, Redis {redis_url}, "
             f"{opts['concurrency']} connections x {opts['duration']:.0f} s per scenario"
         )
         dbs.recreate(BENCH_DB)
         manage("migrate", "--noinput", "-v", "0", env=env)
         manage("collectstatic", "--noinput", "-v", "0", env=env)
         seed_path = out_dir / "api-seed.json"
-        manage("bench_api", "--seed", str(seed_path), env=env)
+        bench("api", "--seed", str(seed_path), env=env)
         seed = json.loads(seed_path.read_text())
 
         results: dict[str, dict[str, Any]] = {}
@@ -172,8 +172,8 @@ class Command(BaseCommand):
     def _ledger(self, opts, redis_url: str, secret: str, log_path: Path, results: dict) -> dict[str, Any]:
         env = server_env(database_url=dbs.database_url(LEDGER_DB), redis_url=redis_url, secret_key=secret)
         self.stdout.write(f"ledger: {opts['ledger_moves']:,} moves in {LEDGER_DB} (generated once, then cached)")
-        done = manage(
-            "bench_seed_ledger",
+        done = bench(
+            "seed_ledger",
             "--moves",
             str(opts["ledger_moves"]),
             "--measure",
@@ -189,7 +189,7 @@ class Command(BaseCommand):
                 "-c",
                 (
                     "from django.contrib.auth import get_user_model;"
-                    "from devices.bench.api.seed import _api_key;"
+                    "from bench.api.seed import _api_key;"
                     f"print(_api_key(get_user_model().objects.get(username={info['username']!r}), 'bench ledger'))"
                 ),
                 env=env,
@@ -242,7 +242,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{title:<{width}} | {figure} | {frac} | {target}")
         report = {
             "at": stamp,
-            "command": " ".join(["manage.py", *sys.argv[2:]]) if len(sys.argv) > 1 else "bench_api",
+            "command": " ".join(["python -m bench", *sys.argv[1:]]) if len(sys.argv) > 1 else "python -m bench api",
             "machine": {
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),

@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from devices.simulator import layout
+from demo.simulator import layout
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Seed the API benchmark's fresh database through the ordinary services.
 
-Runs inside ``manage.py bench_api --seed FILE`` with ``DATABASE_URL`` set to
+Runs inside ``python -m bench api --seed FILE`` with ``DATABASE_URL`` set to
 the benchmark database, and writes what the load scenarios need (keys,
 codes, a session cookie) to FILE as JSON. Parts whose app has not landed yet
 are skipped, and the scenarios that need them report "n/a".
@@ -123,7 +123,7 @@ def _wip(core: dict[str, Any]) -> dict[str, Any] | None:
         from wip import services  # noqa: F401 - present once wip has landed
     except ImportError:
         return None
-    from devices.bench.api import seed_wip
+    from bench.api import seed_wip
 
     return seed_wip.seed(core)
 

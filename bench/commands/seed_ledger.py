@@ -1,15 +1,15 @@
-"""``manage.py bench_seed_ledger``: a ledger of N (default 10 million) moves in a
+"""``python -m bench seed_ledger``: a ledger of N (default 10 million) moves in a
 benchmark database, generated in PostgreSQL and cached there between runs.
 
 Run it with ``DATABASE_URL`` pointing at a ``shopfloor_bench*`` database (it
 is created if missing, and recreated when its cached ledger does not match):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shopfloor_bench_ledger \\
-        manage.py bench_seed_ledger --moves 10000000 --measure 300
+        python -m bench seed_ledger --moves 10000000 --measure 300
 
 ``--measure N`` then times the real levels selector for one item across the
 site N times (p50/p95) and prints its plan. ``--json`` prints one JSON line
-with the figures for ``bench_api``.
+with the figures for ``python -m bench api``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from inventory.bench import dbs, ledger
+from bench import dbs, ledger
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
-"""``manage.py bench_ingest``: end-to-end ingestion throughput on PostgreSQL.
+"""``python -m bench ingest``: end-to-end ingestion throughput on PostgreSQL.
 
 1. A fresh database ``shopfloor_bench_ingest`` on ``DATABASE_URL``'s server is
-   migrated and seeded with the synthetic plant (``devices/bench/plant.py``:
+   migrated and seeded with the synthetic plant (``bench/ingest/plant.py``:
    2,500 tags, 50 read points) and its uploads are stored as queued
    ``ReaderUpload`` rows in the Zebra IoT Connector format.
 2. A copy of it (``shopfloor_bench_ingest_base``) is made, so both
@@ -9,7 +9,7 @@
 3. A worker process runs the pipeline (``reader_upload_process``) over every
    upload: reads per second from stored upload to committed effects, queries
    per upload and the worker's resident memory as the uploads add up.
-4. Another process runs the per-read ORM baseline (``devices/bench/baseline.py``)
+4. Another process runs the per-read ORM baseline (``bench/ingest/baseline.py``)
    over the first uploads of the copy, and the tags' zones after those uploads
    are compared with the pipeline's.
 
@@ -34,8 +34,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
 
-from devices.bench import plant
-from inventory.bench import dbs
+from bench import dbs
+from bench.ingest import plant
 
 DB = "shopfloor_bench_ingest"
 BASE_DB = "shopfloor_bench_ingest_base"
@@ -57,7 +57,6 @@ def _drop(name: str) -> None:
 
 class Command(BaseCommand):
     help = "Benchmark reader-upload ingestion (pipeline vs per-read ORM baseline) on PostgreSQL."
-    include_in_bench = True
 
     def add_arguments(self, parser):
         parser.add_argument("--tags", type=int, default=2500)
@@ -82,7 +81,7 @@ class Command(BaseCommand):
     def _phase(self, opts) -> None:
         from django.db import connection
 
-        from devices.bench import run
+        from bench.ingest import run
 
         if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].startswith(dbs.PREFIX):
             raise CommandError("bench_ingest phases run only on a shopfloor_bench* PostgreSQL database.")
@@ -118,7 +117,7 @@ class Command(BaseCommand):
         try:
             dbs.recreate(DB)
         except psycopg.Error as exc:
-            raise CommandError(f"bench_ingest needs a PostgreSQL server ({dbs.server_url()}): {exc}") from exc
+            raise CommandError(f"bench ingest needs a PostgreSQL server ({dbs.server_url()}): {exc}") from exc
         workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
         common = [
             "--tags",
@@ -176,8 +175,9 @@ class Command(BaseCommand):
         env.pop("REDIS_URL", None)  # the worker calls the service itself; no broker involved
         cmd = [
             sys.executable,
-            str(Path(settings.BASE_DIR) / "manage.py"),
-            "bench_ingest",
+            "-m",
+            "bench",
+            "ingest",
             "--phase",
             phase,
             "--out",
@@ -188,7 +188,7 @@ class Command(BaseCommand):
             cmd += ["--in", str(infile)]
         done = subprocess.run(cmd, env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False)  # noqa: S603
         if done.returncode != 0:
-            raise CommandError(f"bench_ingest phase {phase} failed:\n{done.stderr[-4000:]}")
+            raise CommandError(f"bench ingest phase {phase} failed:\n{done.stderr[-4000:]}")
         return json.loads(out.read_text())
 
     def _report(self, seed: dict, pipe: dict, scale: dict | None, base: dict | None, opts) -> None:
@@ -263,7 +263,7 @@ class Command(BaseCommand):
             "baseline": base,
             "ratio": ratio,
             "zone_agreement": agreement,
-            "command": "manage.py bench_ingest "
+            "command": "python -m bench ingest "
             + " ".join(
                 f"--{k.replace('_', '-')} {opts[k]}" for k in ("tags", "uploads", "baseline_uploads", "workers")
             ),

@@ -1,10 +1,10 @@
-"""``manage.py bench_reports``: time every report page over the last year on the current database.
+"""``python -m bench reports``: time every report page over the last year on the current database.
 
 For a year of history, first generate a ledger (PostgreSQL):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/shopfloor_bench_reports \\
-        manage.py bench_seed_ledger --moves 500000 --items 200
-    DATABASE_URL=... manage.py bench_reports --site <code> --repeat 5
+        python -m bench seed_ledger --moves 500000 --items 200
+    DATABASE_URL=... python -m bench reports --site <code> --repeat 5
 
 Prints, per page, the median wall time of ``--repeat`` GETs (Django test client,
 as a superuser, HTML rendered) and its query count.

@@ -14,9 +14,9 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.simulator.model import Config
-from devices.simulator.runner import HttpTransport, InProcessTransport, simulate
-from devices.simulator.seed import keys_path, load_keys
+from demo.simulator.model import Config
+from demo.simulator.runner import HttpTransport, InProcessTransport, simulate
+from demo.simulator.seed import keys_path, load_keys
 
 
 class Command(BaseCommand):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         if not keys:
             raise CommandError("No device keys: run `manage.py seed_demo` first.")
         if options["verbosity"] > 1:
-            logging.getLogger("devices.simulator").setLevel(logging.INFO)
+            logging.getLogger("demo.simulator").setLevel(logging.INFO)
         config = Config(
             speed=options["speed"], duration=options["duration"], orders=options["orders"], seed=options["seed"]
         )

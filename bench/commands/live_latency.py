@@ -30,8 +30,8 @@ from django.contrib.auth.models import Group
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.management.base import BaseCommand, CommandError
 
-from devices.simulator import layout, writers
-from devices.simulator.seed import seed
+from demo.simulator import layout, writers
+from demo.simulator.seed import seed
 from tracker import services as tracker_services
 
 WARMUP = 5

@@ -154,9 +154,7 @@ def _column_sql(model: type[models.Model], exprs: dict[str, str]) -> tuple[list[
         elif field.null:
             selects.append("NULL")
         else:
-            raise RuntimeError(
-                f"bench ledger: no value for {model.__name__}.{field.name}; update inventory/bench/ledger.py"
-            )
+            raise RuntimeError(f"bench ledger: no value for {model.__name__}.{field.name}; update bench/ledger.py")
     return columns, selects, params
 
 
@@ -283,7 +281,9 @@ def generate(*, moves: int, n_items: int = 2000, progress: Callable[[str], None]
     if found:
         return LedgerInfo(moves, SITE_CODE, USERNAME, found["skus"], True, time.monotonic() - started)
     if Site.objects.filter(code=SITE_CODE).exists() or StockMove.objects.exists():
-        raise RuntimeError("bench ledger: the database is not empty; use a fresh one (bench_seed_ledger --reset)")
+        raise RuntimeError(
+            "bench ledger: the database is not empty; use a fresh one (python -m bench seed_ledger --reset)"
+        )
     cycles = max(1, moves // 4)
     site, bins, items = _master_data(n_items)
     progress(f"master data: site {site.code}, {len(bins)} bins, {len(items)} items")

@@ -1,4 +1,4 @@
-"""Phases of ``manage.py bench_ingest``; each runs in its own process against its
+"""Phases of ``python -m bench ingest``; each runs in its own process against its
 own ``shopfloor_bench*`` database (see the command for the orchestration)."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from devices.bench import plant
+from bench.ingest import plant
 from devices.models import ReaderUpload, TagState, UploadStatus
 
 
@@ -175,7 +175,7 @@ def phase_workers(upload_ids: list[int], *, workers: int) -> dict[str, Any]:
 
 
 def phase_baseline(upload_ids: list[int]) -> dict[str, Any]:
-    from devices.bench.baseline import process_naive
+    from bench.ingest.baseline import process_naive
 
     return _run(upload_ids, process_naive, snapshot_after=len(upload_ids), checkpoints=2)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from devices.simulator import layout
-from devices.simulator.seed import seed
+from demo.simulator import layout
+from demo.simulator.seed import seed
 
 
 class Command(BaseCommand):

@@ -19,11 +19,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections, connection
 
-from devices.management.commands.simulate import summary
-from devices.simulator import layout
-from devices.simulator.model import Config
-from devices.simulator.runner import HttpTransport, simulate
-from devices.simulator.seed import load_keys
+from demo.management.commands.simulate import summary
+from demo.simulator import layout
+from demo.simulator.model import Config
+from demo.simulator.runner import HttpTransport, simulate
+from demo.simulator.seed import load_keys
 
 
 class Command(BaseCommand):
@@ -157,7 +157,7 @@ def _simulate(config: Config, url: str, stop: threading.Event, result: dict) -> 
     except Exception:  # the demo keeps serving pages even if the simulator fails
         import logging
 
-        logging.getLogger("devices.simulator").exception("the simulator stopped")
+        logging.getLogger("demo.simulator").exception("the simulator stopped")
     finally:
         transport.close()
         connection.close()
@@ -187,7 +187,7 @@ def _in_process_beat(stop: threading.Event) -> None:
             except Exception:  # noqa: BLE001 - one failing check must not stop the others
                 import logging
 
-                logging.getLogger("devices.simulator").exception("periodic task %s failed", name)
+                logging.getLogger("demo.simulator").exception("periodic task %s failed", name)
     connection.close()
 
 
