@@ -41,7 +41,7 @@ class Command(BaseCommand):
             raise CommandError("--speed 0 needs a bound: --duration and/or --orders.")
         keys = load_keys(options["keys_file"] and __import__("pathlib").Path(options["keys_file"]) or keys_path())
         if not keys:
-            raise CommandError("No device keys: run `manage.py seed_demo` first.")
+            raise CommandError("No device keys: run `SHOPFLOOR_DEMO=1 manage.py seed_demo` first (or `make demo`).")
         if options["verbosity"] > 1:
             logging.getLogger("demo.simulator").setLevel(logging.INFO)
         config = Config(
