@@ -43,7 +43,7 @@ import biip
 from biip.gs1_messages import GS1Message
 
 from ._common import as_int, as_list, as_obj, as_str, epc_uri_from_elements, iso_time, load_json, opt_str, req
-from .base import ParseError, ParseResult, Scan
+from .base import ParseContext, ParseError, ParseResult, Scan
 
 FORMAT = "gs1_scans"
 
@@ -174,7 +174,7 @@ def _config(doc: dict[str, Any]) -> biip.ParseConfig:
 _DEFAULT_CONFIG = biip.ParseConfig()
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse a handheld scan batch."""
     doc = load_json(body)
     try:

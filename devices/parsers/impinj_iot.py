@@ -35,7 +35,7 @@ from ._common import (
     req,
     rssi_value,
 )
-from .base import DeviceHealth, ParseError, ParseResult, TagRead
+from .base import DeviceHealth, ParseContext, ParseError, ParseResult, TagRead
 
 FORMAT = "impinj_iot"
 _HEALTH_EVENTS = frozenset(
@@ -54,7 +54,7 @@ def _scalars(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple((str(k)[:64], str(v)[:256]) for k, v in sorted(payload.items()) if type(v) in (str, int, float, bool))
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse an Impinj IoT webhook body or a chunk of its HTTP/MQTT stream."""
     events, lines = load_json_records(body)
     result = ParseResult(format=FORMAT)

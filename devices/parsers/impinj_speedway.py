@@ -21,14 +21,14 @@ key-value output format and ``application/x-www-form-urlencoded`` envelopes.
 from __future__ import annotations
 
 from ._common import as_int, as_obj, epc_from_hex, iso_time, label, load_json_records, req, rssi_value
-from .base import DeviceHealth, ParseError, ParseResult, TagRead
+from .base import DeviceHealth, ParseContext, ParseError, ParseResult, TagRead
 
 FORMAT = "impinj_speedway"
 _LOCATION_KEYS = frozenset({"x", "y", "xCm", "yCm", "confidence", "direction", "locationConfidence"})
 _READER_KEYS = ("readerName", "hostname", "hostName")
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse a Speedway Connect HTTP Post body (NDJSON tag reports)."""
     records, lines = load_json_records(body)
     result = ParseResult(format=FORMAT)

@@ -25,12 +25,12 @@ report that reuses an id after a reconnect.
 from __future__ import annotations
 
 from ._common import as_int, as_list, as_obj, epc_from_hex, epoch_time, load_json, opt_str, req, rssi_value
-from .base import ParseError, ParseResult, TagRead
+from .base import ParseContext, ParseError, ParseResult, TagRead
 
 FORMAT = "llrp_json"
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse one forwarded RO_ACCESS_REPORT."""
     doc = load_json(body)
     try:

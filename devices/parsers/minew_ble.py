@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from ._common import as_float, as_int, as_obj, as_str, ble_mac, iso_time, load_json, req, rssi_value
 from ._ruuvi import decode_hex, observations
-from .base import DeviceHealth, ParseError, ParseResult, TagRead
+from .base import DeviceHealth, ParseContext, ParseError, ParseResult, TagRead
 
 FORMAT = "minew_ble"
 
@@ -42,7 +42,7 @@ def _ibeacon_id(tag: dict) -> str:
     return f"ibeacon:{beacon_uuid}:{major}:{minor}"
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse one JSON-LONG upload."""
     doc = load_json(body)
     if type(doc) is not list:

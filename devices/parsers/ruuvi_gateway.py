@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from ._common import as_obj, ble_mac, epoch_time, load_json, opt_str, req, rssi_value
 from ._ruuvi import decode_hex, observations
-from .base import ParseError, ParseResult, TagRead
+from .base import ParseContext, ParseError, ParseResult, TagRead
 
 FORMAT = "ruuvi_gateway"
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse one Ruuvi Gateway time-stamped HTTP POST body."""
     doc = load_json(body)
     try:

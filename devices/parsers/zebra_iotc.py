@@ -20,13 +20,13 @@ with the radio service, so it is not an upload key (``upload_key`` is None).
 from __future__ import annotations
 
 from ._common import as_int, as_obj, epc_from_hex, iso_time, load_json, req, rssi_value
-from .base import ParseError, ParseResult, TagRead
+from .base import ParseContext, ParseError, ParseResult, TagRead
 
 FORMAT = "zebra_iotc"
 _READER_KEYS = ("hostName", "hostname", "MAC", "mac")
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse a ZIOTC HTTP POST body (event object or array of events)."""
     doc = load_json(body)
     if type(doc) is dict:
