@@ -296,6 +296,32 @@ def epc_from_hex(value: object, name: str) -> tuple[str, str]:
     raise ParseError(f"{name}: expected EPC as an even-length hex string, got {kind(value)}")
 
 
+def hex_value(value: object, name: str) -> str:
+    """A hex memory value (TID, user bank) -> upper-case hex, ``0x`` prefix dropped."""
+    if type(value) is str:
+        h = value.strip().upper().removeprefix("0X")
+        if h and len(h) % 2 == 0 and len(h) <= _MAX_EPC_HEX and _HEX.issuperset(h):
+            return h
+    raise ParseError(f"{name}: expected an even-length hex string, got {kind(value)}")
+
+
+def base64_value(value: object, name: str) -> str:
+    """A base64 memory value (Impinj ``tid``) -> upper-case hex."""
+    if type(value) is str:
+        h = _b64_to_hex(value)
+        if h is not None:
+            return h
+    raise ParseError(f"{name}: expected base64, got {kind(value)}")
+
+
+def opt_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
+    return None if value is None else as_int(value, name, minimum=minimum, maximum=maximum)
+
+
+def opt_float(value: object, name: str) -> float | None:
+    return None if value is None else as_float(value, name)
+
+
 @lru_cache(maxsize=65536)
 def _b64_to_hex(value: str) -> str | None:
     text = value.strip().replace("-", "+").replace("_", "/")
