@@ -100,6 +100,12 @@ class Scan:
     tag_id: str | None
     action: str | None = None
     seq: int | None = None
+    # Envelope fields a handheld app may add to an action scan (see gs1_scans):
+    # where it happens (location codes), its reference and a typed quantity.
+    location: str | None = None
+    to_location: str | None = None
+    reference: str | None = None
+    typed_quantity: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
