@@ -145,7 +145,11 @@ def _parse_raw(raw: str, config: biip.ParseConfig) -> tuple[str | None, Any, str
             res = biip.parse(aim + content, config=config)
             if res.gs1_message is not None and res.gs1_message.element_strings:
                 return symbology, res.gs1_message.element_strings, None
-            raise ParseError(f"not a valid GS1 element string: {res.gs1_message_error}")
+            error = res.gs1_message_error or ""
+            if "date" in error or "check digit" in error:
+                # GS1 data that is wrong, not merely unreadable: it must not change stock.
+                raise ParseError(f"not a valid GS1 element string: {error}")
+            return symbology, None, f"not a valid GS1 element string: {error}"
         if aim in _GTIN_AIM or aim is None:
             res = biip.parse(content, config=config)
         else:

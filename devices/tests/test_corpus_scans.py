@@ -78,7 +78,7 @@ def test_receive_10_of_lot_into_a_bin_is_the_receive_form(story, bin_b, django_c
             quantity=Decimal(10),
             location=bin_b,
             lot_code="L-77",
-            expiry_date=__import__("datetime").date(2027, 1, 31),
+            expiry_date=dt.date(2027, 1, 31),
         )
         by_form = snapshot()
         transaction.set_rollback(True)
