@@ -149,14 +149,14 @@ def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
                         )
                     )
                 continue
+            found = sorted(_LOCATION_KEYS.intersection(rec))
+            if found:
+                raise ParseError(
+                    "Location/Direction mode record (fields "
+                    + ", ".join(found)
+                    + ") is not supported; configure Inventory mode"
+                )
             if "epc" not in rec:
-                found = sorted(_LOCATION_KEYS.intersection(rec))
-                if found:
-                    raise ParseError(
-                        "Location/Direction mode record (fields "
-                        + ", ".join(found)
-                        + ") is not supported; configure Inventory mode"
-                    )
                 raise ParseError("missing field 'epc'")
             tag_id, epc_hex = epc_from_hex(rec["epc"], "epc")
             if "firstSeenTimestamp" not in rec:
