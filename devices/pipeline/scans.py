@@ -66,7 +66,7 @@ class _State:
 
 
 def _location(state: _State, code: str | None, *, gln: str | None = None, ext: str | None = None) -> Location | None:
-    real = Location.objects.real().filter(site_id=state.site_id)
+    real = Location.objects.filter(site_id=state.site_id, is_virtual=False)
     if code:
         return real.filter(code=code).order_by("pk").first()
     if gln and ext and ext != "0":
