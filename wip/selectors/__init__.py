@@ -8,7 +8,8 @@ scheduling arithmetic runs in ``wip.dispatch`` on plain data.
 
 One module per concern; callers keep importing from ``wip.selectors``:
 ``access`` (scoped lists), ``planning`` (calendars, the site plan, dispatch
-lists), ``board`` (the WIP board, timelines, load), ``metrics``.
+lists), ``board`` (the WIP board, timelines, load), ``metrics``, ``runs``
+(which run or hold an action on a whole work order acts on).
 """
 
 from wip.selectors.access import (
@@ -45,6 +46,7 @@ from wip.selectors.planning import (
     site_calendars,
     site_schedule,
 )
+from wip.selectors.runs import holds_to_release, run_to_start
 
 __all__ = [
     "BoardCard",
@@ -60,11 +62,13 @@ __all__ = [
     "dispatch_list",
     "dispatch_rule",
     "find_bottleneck",
+    "holds_to_release",
     "load_view",
     "open_defects",
     "open_holds",
     "recent_inspections",
     "routings_for_user",
+    "run_to_start",
     "site_calendars",
     "site_metrics",
     "site_schedule",
