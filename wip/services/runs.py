@@ -14,6 +14,7 @@ from django.db.models import F
 from inventory import services as stock
 from tracker.audit import audit_record
 from tracker.realtime import broadcast
+from tracker.request_context import acting_user
 from tracker.services import alert_clear
 from wip import errors
 from wip.models import (
@@ -173,7 +174,7 @@ def operation_start(
         )
     run.status = RunStatus.RUNNING
     run.workstation = station
-    run.operator = operator if getattr(operator, "is_authenticated", False) else None
+    run.operator = acting_user(operator)
     run.started_at = run.last_event_at = at
     run.save(update_fields=["status", "workstation", "operator", "started_at", "last_event_at"])
     if work_order.status == WorkOrderStatus.RELEASED:
@@ -231,7 +232,7 @@ def operation_resume(*, run: OperationRun, operator: Any = None, at: dt.datetime
         _check_operator(run.workstation, operator)
     _close_pause(run, at)
     run.status, run.last_event_at = RunStatus.RUNNING, at
-    if getattr(operator, "is_authenticated", False):
+    if acting_user(operator) is not None:  # resumed by nobody in particular: who started it stays
         run.operator = operator
     run.save(update_fields=["status", "paused_at", "paused_seconds", "last_event_at", "operator"])
     broadcast(
@@ -383,9 +384,9 @@ def operation_complete(
             code=scrap_code or "SCRAP",
             quantity=scrap,
             disposition=Disposition.SCRAP,
-            reported_by=actor if getattr(actor, "is_authenticated", False) else None,
+            reported_by=acting_user(actor),
             reported_at=at,
-            disposed_by=actor if getattr(actor, "is_authenticated", False) else None,
+            disposed_by=acting_user(actor),
             disposed_at=at,
         )
         WorkOrder.objects.filter(pk=work_order.pk).update(quantity_scrapped=F("quantity_scrapped") + scrap)
