@@ -22,10 +22,10 @@ def _site_param(request: Request) -> Site:
     code = request.query_params.get("site", "")
     sites = Site.objects.restrict(request.user, "view")
     site = sites.filter(code=code).first() if code else None
+    if site is None and not code and sites.count() == 1:
+        site = sites.first()  # the user's only site needs no naming
     if site is None:
-        if code or sites.count() != 1:
-            raise NotFound("Name one of your sites: ?site=<code>.")
-        site = sites.first()
+        raise NotFound("Name one of your sites: ?site=<code>.")
     return site
 
 
