@@ -290,6 +290,9 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookDeliveryStatusEnum"] = (
     "tracker.webhooks.models.DeliveryStatus"
 )
+# A work order's status appears in two components (the list's WorkOrder and the
+# detail with its estimate): keep the enum's name instead of a hashed one.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WorkOrderStatusEnum"] = "wip.models.WorkOrderStatus"
 
 # --- Security (production shape) --------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
