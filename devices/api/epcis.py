@@ -22,7 +22,10 @@ from devices.epcis import query as epcis_query
 from devices.epcis.capture import EpcisInvalid, epcis_capture
 from devices.epcis.models import EpcisCapture
 from inventory.models import StockMove
+from tracker.api.access import Access
 from tracker.api.idempotency import idempotent
+
+CAPTURE = "epcis_capture"
 
 VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
 MAX_BYTES = 20 * 1024 * 1024
@@ -44,8 +47,8 @@ class EpcisCaptureView(APIView):
     """``POST``: capture an EPCIS 2.0 JSON-LD document (all events or none)."""
 
     parser_classes = [RawBodyParser]
-    permission_model = StockMove  # capture posts stock moves: inventory.add_stockmove
-    required_scope = "epcis_capture"
+    # Capture posts stock moves: inventory.add_stockmove.
+    access = Access(read=CAPTURE, write=CAPTURE, model=StockMove)
 
     @extend_schema(
         request={"application/ld+json": bytes},
@@ -94,7 +97,7 @@ class EpcisCaptureView(APIView):
 class EpcisCaptureDetailView(APIView):
     """``GET``: the capture job (only the caller's own)."""
 
-    required_scope = "epcis_capture"
+    access = Access(read=CAPTURE, write=CAPTURE)
 
     @extend_schema(responses={200: dict})
     def get(self, request, pk):
@@ -105,7 +108,7 @@ class EpcisCaptureDetailView(APIView):
 class EpcisEventsView(APIView):
     """``GET``: the user's sites' moves and WIP steps as an EPCISQueryDocument."""
 
-    required_scope = "read_inventory"
+    access = Access(read="read_inventory", write="read_inventory")
 
     @extend_schema(
         parameters=[

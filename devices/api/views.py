@@ -20,9 +20,10 @@ from devices.api.authentication import DeviceKeyAuthentication, is_device
 from devices.api.serializers import DeviceSerializer, ReaderUploadSerializer, TagSerializer, UnknownTagSerializer
 from devices.errors import UploadTooLarge
 from devices.models import Device, ReaderUpload, ReadPoint, Tag, TagAssignment, UnknownTag
+from tracker.api.access import Access, closed_to_keys
 from tracker.api.authentication import ApiKeyAuthentication
 from tracker.api.base import ScopedReadOnlyViewSet
-from tracker.api.partner import ApiKeyScopePermission, closed_to_keys
+from tracker.api.partner import ApiKeyScopePermission
 
 AUTHENTICATION = [DeviceKeyAuthentication, ApiKeyAuthentication, SessionAuthentication]
 
@@ -56,7 +57,7 @@ class ReaderUploadViewSet(ScopedReadOnlyViewSet):
     serializer_class = ReaderUploadSerializer
     authentication_classes = AUTHENTICATION
     permission_classes = [UploadPermission, ApiKeyScopePermission]
-    required_scope = {"GET": None, "POST": closed_to_keys("Readers upload with their own device keys.")}
+    access = Access(write=closed_to_keys("Readers upload with their own device keys."))
     parser_classes = [RawBodyParser]
     filterset_fields = ["status"]
     ordering_fields = ["received_at", "id"]

@@ -33,6 +33,7 @@ from inventory.models import (
     StockMove,
     StockReservation,
 )
+from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.idempotency import idempotent
 from tracker.api.pagination import LedgerCursorPagination
@@ -54,9 +55,7 @@ class ItemViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedReadOn
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
     ordering_fields = ["sku", "name"]
-    required_scope = {"GET": READ, "*": WRITE}
-    restrict_actions = {"import_csv": "add"}
-    write_permission_actions = {"import_csv": "add"}
+    access = Access(read=READ, write=WRITE, actions={"import_csv": Needs("add")})
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -108,9 +107,8 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
     serializer_class = s.StockLevelSerializer
     filterset_class = filters.StockLevelFilter
     ordering_fields = ["on_hand", "updated_at"]
-    required_scope = {"GET": READ, "*": WRITE}
-    restrict_actions = {"import_csv": "add"}
-    write_permission_actions = {"import_csv": "add"}
+    # Opening stock posts moves: the import needs inventory.add_stockmove.
+    access = Access(read=READ, write=WRITE, actions={"import_csv": Needs("add", model=StockMove)})
 
     @action(detail=False, methods=["get"])
     def export(self, request):
@@ -132,10 +130,6 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
 
         return idempotent(request, handler)
 
-    @property
-    def permission_model(self):
-        return StockMove if self.action == "import_csv" else StockLevel
-
 
 class StockMoveViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     queryset = StockMove.objects.select_related("item", "source", "destination", "lot", "serial", "actor")
@@ -143,7 +137,7 @@ class StockMoveViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     filterset_class = filters.StockMoveFilter
     pagination_class = LedgerCursorPagination
     ordering_fields: list[str] = []  # cursor pagination owns the order (newest first)
-    required_scope = {"GET": READ, "*": WRITE}
+    access = Access(read=READ, write=WRITE)
 
     @extend_schema(request=s.MoveCreateSerializer, responses={201: s.StockMoveSerializer(many=True)})
     def create(self, request, *args, **kwargs):
@@ -253,9 +247,7 @@ class LotViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
     serializer_class = s.LotSerializer
     filterset_class = filters.LotFilter
     ordering_fields = ["code", "expiry_date", "created_at"]
-    restrict_actions = {"set_status": "change", "recall": "change"}
-    write_permission_actions = {"set_status": "change", "recall": "change"}
-    required_scope = {"GET": READ, "*": WRITE}
+    access = Access(read=READ, write=WRITE, actions={"set_status": Needs("change"), "recall": Needs("change")})
 
     @extend_schema(request=s.LotStatusSerializer, responses=s.LotSerializer)
     @action(detail=True, methods=["post"], url_path="status")
@@ -297,11 +289,11 @@ class SerialViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
     serializer_class = s.SerialSerializer
     filterset_class = filters.SerialFilter
     key_field = "serial"
-    required_scope = {"GET": READ}
+    access = Access(read=READ)
 
 
 class _DocumentViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
-    required_scope = {"GET": READ, "*": WRITE}
+    access = Access(read=READ, write=WRITE)
     service = None
     partner_arg = ""
 
@@ -365,9 +357,7 @@ class ReservationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     queryset = StockReservation.objects.select_related("item", "site", "lot", "location")
     serializer_class = s.ReservationSerializer
     filterset_fields = ["reference", "reference_type", "status"]
-    restrict_actions = {"release": "change"}
-    write_permission_actions = {"release": "change"}
-    required_scope = {"GET": READ, "*": WRITE}
+    access = Access(read=READ, write=WRITE, actions={"release": Needs("change")})
 
     @extend_schema(request=s.ReserveSerializer, responses={201: s.ReservationSerializer})
     def create(self, request, *args, **kwargs):
@@ -404,7 +394,7 @@ class ReservationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
 class TraceView(APIView):
     """``GET ?lot=SKU/CODE`` or ``?serial=SKU/SERIAL`` and ``direction=backward|forward``."""
 
-    required_scope = {"GET": READ}
+    access = Access(read=READ)
 
     @extend_schema(
         parameters=[
@@ -423,10 +413,6 @@ class TraceView(APIView):
             raise serializers.ValidationError({"direction": ["backward or forward"]})
         trace = selectors.trace_backward if direction == "backward" else selectors.trace_forward
         return Response({"direction": direction, "tree": trace(user=request.user, lot=lot, serial=serial)})
-
-    @property
-    def permission_model(self):
-        return Lot
 
 
 def resolve_trace_subject(user, lot_key: str | None, serial_key: str | None):
