@@ -17,7 +17,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from tracker.api.access import view_access
-from tracker.api.idempotency import idempotent
+from tracker.api.idempotency import idempotent_write
 
 
 class ScopedViewSetMixin:
@@ -46,8 +46,9 @@ class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
 class IdempotentCreateMixin(mixins.CreateModelMixin):
     """Creates honour Idempotency-Key and run in one transaction with its record."""
 
+    @idempotent_write
     def create(self, request, *args, **kwargs):
-        return idempotent(request, lambda: super(IdempotentCreateMixin, self).create(request, *args, **kwargs))
+        return super().create(request, *args, **kwargs)
 
 
 class ScopedSlugRelatedField(serializers.SlugRelatedField):

@@ -10,7 +10,7 @@ from tracker import services
 from tracker.api.access import Access, Needs, closed_to_keys
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.filters import AlertFilter, LocationFilter
-from tracker.api.idempotency import idempotent
+from tracker.api.idempotency import idempotent_write
 from tracker.api.serializers import (
     AlertSerializer,
     LocationCreateSerializer,
@@ -37,15 +37,12 @@ class LocationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     access = Access(write=closed_to_keys("Locations are the plant's layout, set up by its staff."))
 
     @extend_schema(request=LocationCreateSerializer, responses={201: LocationSerializer})
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         serializer = LocationCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-
-        def handler():
-            location = services.location_create(**serializer.validated_data)
-            return Response(LocationSerializer(location).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        location = services.location_create(**serializer.validated_data)
+        return Response(LocationSerializer(location).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
     def children(self, request, code=None):

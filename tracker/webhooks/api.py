@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedModelViewSet, ScopedReadOnlyViewSet, ScopedSlugRelatedField
-from tracker.api.idempotency import idempotent
+from tracker.api.idempotency import idempotent_write
 from tracker.models import ApiKeyScope, Site
 from tracker.webhooks import services
 from tracker.webhooks.events import EVENT_TYPES
@@ -93,15 +93,12 @@ class WebhookEndpointViewSet(ScopedModelViewSet):
         return _own_unless_manager(super().get_queryset(), self.request.user, "owner")
 
     @extend_schema(request=WebhookEndpointCreateSerializer, responses={201: WebhookEndpointWithSecretSerializer})
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         serializer = WebhookEndpointCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-
-        def handler():
-            endpoint = services.webhook_endpoint_create(owner=request.user, **serializer.validated_data)
-            return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        endpoint = services.webhook_endpoint_create(owner=request.user, **serializer.validated_data)
+        return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=WebhookEndpointUpdateSerializer, responses=WebhookEndpointSerializer)
     def update(self, request, *args, **kwargs):
