@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint check bench serve venv clean
+.PHONY: demo test lint typecheck check bench serve venv clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -23,7 +23,12 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy config tracker inventory wip devices
+
+# What .ci/run and the pre-commit hooks (.pre-commit-config.yaml) check.
 check: $(STAMP) lint
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run

@@ -270,7 +270,9 @@ SPECTACULAR_SETTINGS = {
 # --- Shopfloor -------------------------------------------------------------
 SHOPFLOOR = {
     "API_KEY_TOUCH_SECONDS": int(os.environ.get("API_KEY_TOUCH_SECONDS", "5")),
-    "IDEMPOTENCY_TTL_HOURS": 48,
+    # How long a create sent with an Idempotency-Key replays its first answer;
+    # older records are purged hourly by the tracker.idempotency_purge beat task.
+    "IDEMPOTENCY_TTL_HOURS": int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "48")),
 }
 
 # Webhooks (defaults and the rest of the knobs: tracker/webhooks/conf.py).

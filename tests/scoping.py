@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.apps import apps
+from django.db import transaction
 from django.urls import resolve
 from rest_framework.test import APIClient
 
@@ -124,7 +125,7 @@ class DetailWrite:
 
 
 class ScopedEndpointMatrix:
-    pytestmark = [SCOPING]
+    pytestmark = [SCOPING, pytest.mark.django_db]
 
     #: roles expected to see this endpoint's objects in their own site
     viewer_roles: tuple[str, ...] = ROLE_NAMES
@@ -175,11 +176,22 @@ class ScopedEndpointMatrix:
         if "detail_write" in metafunc.fixturenames:
             metafunc.parametrize("detail_write", sorted(self.detail_writes))
 
-    @pytest.fixture
-    def world(self, db):
-        site_a = SiteFactory(code="matrix-a")
-        site_b = SiteFactory(code="matrix-b")
-        return site_a, site_b, self.make_object(site_a), self.make_object(site_b)
+    @pytest.fixture(scope="class")
+    @classmethod
+    def world(cls, django_db_setup, django_db_blocker):
+        """Two sites and an object in each, built once per class (per xdist worker).
+
+        The rows live in an outer transaction that every test of the class runs
+        inside (each test's own transaction is a savepoint in it, rolled back after
+        the test), and the whole is rolled back when the class is done, like
+        ``TestCase.setUpTestData``.
+        """
+        with django_db_blocker.unblock(), transaction.atomic():
+            site_a = SiteFactory(code="matrix-a")
+            site_b = SiteFactory(code="matrix-b")
+            maker = cls()
+            yield site_a, site_b, maker.make_object(site_a), maker.make_object(site_b)
+            transaction.set_rollback(True)
 
     def _client(self, user) -> APIClient:
         client = APIClient()

@@ -247,3 +247,27 @@ def api_key_revoke(*, key: ApiKey, revoked_by: AbstractBaseUser | None = None) -
         key.save(update_fields=["revoked_at"])
         audit_record(actor=revoked_by, action="apikey.revoked", obj=key)
     return key
+
+
+def idempotency_records_purge(*, now: dt.datetime | None = None, batch: int = 5000) -> int:
+    """Delete Idempotency-Key records older than ``SHOPFLOOR["IDEMPOTENCY_TTL_HOURS"]``.
+
+    Guarantees: a record younger than the TTL is never deleted, so a retry within
+    the TTL still replays its first answer; after the TTL the same key is a new
+    request. Deletes in batches of ``batch`` rows (each its own statement) so a
+    long backlog does not hold one long transaction. Returns the rows deleted.
+    """
+    from django.conf import settings
+
+    from tracker.models import IdempotencyRecord
+
+    ttl = dt.timedelta(hours=settings.SHOPFLOOR["IDEMPOTENCY_TTL_HOURS"])
+    cutoff = (now or timezone.now()) - ttl
+    deleted = 0
+    while True:
+        ids = list(
+            IdempotencyRecord.objects.filter(created_at__lt=cutoff).order_by("pk").values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += IdempotencyRecord.objects.filter(pk__in=ids).delete()[0]
