@@ -125,41 +125,19 @@ NOTHING_DECLARED: Final = Access()
 _LEGACY = ("required_scope", "restrict_actions", "write_permission_actions", "permission_model")
 
 
-@dataclass(frozen=True)
-class _LegacyAccess:
-    """Transitional: reads the parallel attributes views declared before ``access``
-    (``required_scope``, ``restrict_actions``, ``write_permission_actions``,
-    ``permission_model``) with their old meaning, until the last such view moves."""
+def view_access(view: Any) -> Access:
+    """The view's (or view class's) declaration; ``NOTHING_DECLARED`` when it has none.
 
-    view: Any
-
-    def scope(self, action: str | None, method: str | None) -> Scope:
-        declared = getattr(self.view, "required_scope", None)
-        if declared is None or isinstance(declared, str | ClosedToKeys):
-            return declared
-        for key in (action, method, "*"):
-            if key is not None and key in declared:
-                return declared[key]
-        return None
-
-    def restrict_action(self, action: str | None, method: str | None) -> str | None:
-        declared = getattr(self.view, "restrict_actions", None) or {}
-        return declared.get(action) or METHOD_ACTIONS.get(method or "")
-
-    def permission(self, action: str | None, method: str | None) -> tuple[type[models.Model] | None, str | None]:
-        model = getattr(self.view, "permission_model", None)
-        verb = (getattr(self.view, "write_permission_actions", None) or {}).get(action)
-        if verb is None and method not in SAFE_METHODS:
-            verb = METHOD_ACTIONS.get(method or "")
-        return model, verb
-
-
-def view_access(view: Any) -> Access | _LegacyAccess:
-    """The view's (or view class's) declaration; ``NOTHING_DECLARED`` when it has none."""
+    A view still naming the attributes ``access`` replaced is an error, not "nothing
+    declared" (which would open its reads to every key): the checks fail closed on it.
+    """
     declared = getattr(view, "access", None)
+    legacy = [name for name in _LEGACY if getattr(view, name, None) is not None]
+    if legacy:
+        raise TypeError(
+            f"{getattr(view, '__name__', type(view).__name__)} declares {legacy}: declare access = Access(...)"
+        )
     if declared is None:
-        if any(getattr(view, name, None) is not None for name in _LEGACY):
-            return _LegacyAccess(view)
         return NOTHING_DECLARED
     if not isinstance(declared, Access):
         raise TypeError(f"{type(view).__name__}.access must be an Access, not {declared!r}")
