@@ -145,5 +145,5 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
             logger.exception("recording the use of api key %s failed", key.prefix)
         user = key.user
         # restrict() reads api_key_site_ids (set by load_key) off the user: the key sees only its sites.
-        user.api_key = key
+        user.api_key = key  # type: ignore[attr-defined]  # the request's key, on its user for the request
         return user, key
