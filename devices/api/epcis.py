@@ -134,6 +134,7 @@ class EpcisEventsView(APIView):
                 "LT_eventTime",
                 "EQ_bizStep",
                 "MATCH_epc",
+                "MATCH_anyEPC",
                 "MATCH_anyEPCClass",
                 "EQ_readPoint",
                 "EQ_bizLocation",
