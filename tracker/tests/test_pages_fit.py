@@ -85,3 +85,29 @@ def test_partner_login_sees_that_it_is_api_only(site):
     assert "uses the API only" in body
     assert "<nav" not in body and "T-PCS" not in body
     assert "uses the API only" not in client_for("viewer", site).get("/").content.decode()
+
+
+def test_messages_show_quantities_by_unit(site, stocked):
+    clerk = client_for("warehouse clerk", site)
+    received = clerk.post(
+        "/inventory/receive/", {"item": "T-PCS", "quantity": "500", "location": "T-BIN1"}, follow=True
+    ).content.decode()
+    assert "Received 500 pcs." in received
+    counted = clerk.post(
+        "/inventory/count/", {"item": "T-KG", "location": "T-BIN1", "counted": "16.8"}, follow=True
+    ).content.decode()
+    assert "Counted 16.800 (expected 16.800) kg." in counted
+    assert "E+" not in received + counted
+
+
+def test_traveler_label_reads_quantity_and_due_time_in_the_site_zone(site):
+    import datetime as dt
+
+    from tests.factories.wip import WorkOrderFactory, make_plant
+    from wip.labels_views import traveler_label
+
+    plant = make_plant(site)
+    due = dt.datetime(2025, 7, 1, 10, 0, tzinfo=dt.UTC)
+    order = WorkOrderFactory(routing=plant.routing, quantity=Decimal("5E+2"), due_at=due)
+    lines = traveler_label(order).lines
+    assert lines[0].endswith("× 500 pcs") and "Due 2025-07-01 12:00 CEST" in lines
