@@ -62,11 +62,17 @@ def sitetime(value: Any, fmt: str = DEFAULT_TIME_FORMAT) -> str:
     return format_time(value, fmt or DEFAULT_TIME_FORMAT)
 
 
+def _is_money(key: str) -> bool:
+    return key in MONEY_KEYS or key.endswith(("_value", "_cost"))
+
+
 @register.filter
 def cell(row: dict[str, Any], key: str) -> str:
     """A report row's ``key`` for the page: money by :data:`MONEY_KEYS`, a quantity by the row's ``unit``
     (or ``item__unit``) when it has one, times in the site's zone, ``—`` for nothing."""
     value = row.get(key) if isinstance(row, dict) else None
+    if value is None and _is_money(key) and isinstance(row, dict) and key in row:
+        return "no cost set"  # reports leave a value out (None) when the items have no standard cost
     if value is None or value == "":
         return "—"
     if isinstance(value, dt.datetime):
@@ -76,7 +82,7 @@ def cell(row: dict[str, Any], key: str) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Decimal | float):
-        if key in MONEY_KEYS or key.endswith(("_value", "_cost")):
+        if _is_money(key):
             return format_money(value)
         if key in QUANTITY_KEYS:
             return format_quantity(value, row.get("unit") or row.get("item__unit"))
