@@ -45,6 +45,7 @@ def test_stock_page_shows_quantities_by_unit_and_indents_without_inline_style(si
     assert "E+" not in page
     assert "style=" not in page  # the CSP allows no inline style
     assert 'class="depth-2"' in page
+    assert "2 items</span>" in page  # a count per location: pieces and kilograms do not add up
 
 
 def test_alert_times_in_the_site_zone_and_no_acknowledge_for_a_viewer(site):
