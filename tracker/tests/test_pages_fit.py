@@ -105,7 +105,7 @@ def test_traveler_label_reads_quantity_and_due_time_in_the_site_zone(site):
     import datetime as dt
 
     from tests.factories.wip import WorkOrderFactory, make_plant
-    from wip.labels_views import traveler_label
+    from wip.labels.views import traveler_label
 
     plant = make_plant(site)
     due = dt.datetime(2025, 7, 1, 10, 0, tzinfo=dt.UTC)
