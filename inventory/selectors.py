@@ -84,29 +84,25 @@ def fefo_lots(*, item: Item, location_or_site: Location | Site, quantity: Decima
     """First-expiry-first-out picking suggestion: usable lots and how much of each.
 
     Returns as much as there is (the list may cover less than ``quantity``).
-    Expired, held, quarantined and recalled lots are skipped.
+    Expired, held, quarantined and recalled lots are skipped: the rule of
+    ``inventory.services.stock_pick``, read without locks.
     """
-    levels = StockLevel.objects.filter(item=item, lot__isnull=False, on_hand__gt=0).select_related("lot")
-    if isinstance(location_or_site, Location):
-        levels = levels.filter(location=location_or_site)
-    else:
-        levels = levels.filter(site=location_or_site, location__is_virtual=False)
+    from inventory.services import stock_pick
+
+    at = location_or_site if isinstance(location_or_site, Location) else None
+    site_id = at.site_id if at is not None else location_or_site.pk
+    picking = stock_pick(item=item, site_id=site_id, quantity=None, location=at, respect_reservations=False, lock=False)
     per_lot: dict[int, Decimal] = defaultdict(lambda: ZERO)
     lots: dict[int, Lot] = {}
-    for level in levels:
-        if level.lot.status in Lot.BLOCKED or level.lot.is_expired():
+    remaining = Decimal(quantity)
+    for pick in picking.picks:  # in FEFO order, a lot's levels next to each other
+        if remaining <= 0 or pick.lot is None:
             continue
-        per_lot[level.lot_id] += level.on_hand
-        lots[level.lot_id] = level.lot
-    order = sorted(lots.values(), key=lambda lt: (lt.expiry_date or dt.date.max, lt.created_at, lt.pk))
-    picks, remaining = [], Decimal(quantity)
-    for lot in order:
-        if remaining <= 0:
-            break
-        take = min(per_lot[lot.pk], remaining)
-        picks.append((lot, take))
+        take = min(pick.quantity, remaining)
+        per_lot[pick.lot.pk] += take
+        lots[pick.lot.pk] = pick.lot
         remaining -= take
-    return picks
+    return [(lot, per_lot[pk]) for pk, lot in lots.items()]
 
 
 # --- items, lots, moves --------------------------------------------------------------

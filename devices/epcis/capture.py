@@ -65,7 +65,7 @@ from devices.parsers.base import ParseError
 from devices.pipeline.effects import stations_for_zones
 from inventory import errors as inv_errors
 from inventory import services as stock
-from inventory.models import Item, Lot, SerialUnit, StockLevel, StockMove
+from inventory.models import Item, Lot, SerialUnit, StockMove
 from tracker.errors import DomainError, ValidationFailed
 from tracker.models import Location, Site
 from tracker.scoping import granted_site_ids
@@ -518,20 +518,6 @@ def _inside(location: Location, zone: Location) -> bool:
     return location.pk == zone.pk or location.path.startswith(zone.path)
 
 
-def _levels(item: Item, lot: Lot | None, *, site_id: int, near: Location | None, allowed: set[int]) -> list[StockLevel]:
-    """Where an item (lot) can be taken from: levels at real locations of the site, those
-    inside ``near`` first."""
-    if site_id not in allowed:
-        return []
-    query = StockLevel.objects.filter(item=item, site_id=site_id, location__is_virtual=False, on_hand__gt=0)
-    if lot is not None:
-        query = query.filter(lot=lot)
-    levels = list(query.select_related("location", "lot").order_by("pk"))
-    if near is not None:
-        levels.sort(key=lambda lv: (not _inside(lv.location, near), lv.pk))
-    return levels
-
-
 def _take(
     item: Item,
     lot: Lot | None,
@@ -541,38 +527,35 @@ def _take(
     near: Location | None,
     resolver: _Resolver,
     field_name: str,
-) -> list[tuple[Location, Lot | None, Decimal]]:
-    """(location, lot, quantity) to take ``qty`` of an item (all of it when None) from."""
+    reference: tuple[str, str] | None = None,
+    respect_reservations: bool = True,
+    allow_blocked: bool = False,
+) -> list[stock.Pick]:
+    """Where to take ``qty`` of an item (all of it when None) from: ``stock.stock_pick``'s rule
+    (locked, FEFO over usable lots, others' reservations kept), inside ``near`` first."""
     if site_id is None:
         raise UnknownLocation(f"Where {item.sku} is taken from is not a site of yours.", field="bizLocation")
-    levels = _levels(item, lot, site_id=site_id, near=near, allowed=resolver.allowed)
-    if near is not None and any(_inside(lv.location, near) for lv in levels):
-        levels = [lv for lv in levels if _inside(lv.location, near)]
-    picks: list[tuple[Location, Lot | None, Decimal]] = []
-    remaining = qty
-    per_location: dict[int, Decimal] = defaultdict(Decimal)
-    for level in levels:
-        if remaining is not None and remaining <= 0:
-            break
-        take = level.on_hand if remaining is None else min(level.on_hand, remaining)
-        # A lot-tracked item without a named lot: name the lot of each level (the service checks it is usable).
-        picks.append((level.location, level.lot if (lot is not None or item.is_lot_tracked) else None, take))
-        per_location[level.location_id] += take
-        if remaining is not None:
-            remaining -= take
-    if (remaining is not None and remaining > 0) or not picks:
-        have = sum((lv.on_hand for lv in levels), Decimal(0))
-        raise inv_errors.InsufficientStock(
-            f"Only {have.normalize():f} {item.unit} of {item.sku}{f' lot {lot.code}' if lot else ''} in stock here.",
-            field=field_name,
-        )
-    if not item.is_lot_tracked and lot is None:
-        merged: dict[int, tuple[Location, Lot | None, Decimal]] = {}
-        for location, _lot, take in picks:
-            prev = merged.get(location.pk)
-            merged[location.pk] = (location, None, (prev[2] if prev else Decimal(0)) + take)
-        picks = list(merged.values())
-    return picks
+    what = f"{item.sku}{f' lot {lot.code}' if lot else ''}"
+    if site_id not in resolver.allowed:
+        raise inv_errors.InsufficientStock(f"Only 0 {item.unit} of {what} in stock here.", field=field_name)
+    picking = stock.stock_pick(
+        item=item,
+        site_id=site_id,
+        quantity=qty,
+        near=near,
+        lot=lot,
+        reference=reference,
+        respect_reservations=respect_reservations,
+        allow_blocked=allow_blocked,
+        field=field_name,
+    )
+    if not picking.picks:
+        raise inv_errors.InsufficientStock(f"Only 0 {item.unit} of {what} in stock here.", field=field_name)
+    return picking.picks
+
+
+def _picked(picks: list[stock.Pick]) -> list[tuple[Location, Lot | None, Decimal]]:
+    return [(p.location, p.lot, p.quantity) for p in picks]
 
 
 # --------------------------------------------------------------------------- object effects
@@ -670,27 +653,35 @@ def _move_quantities(
     for item, lot, code, qty, name in objects.quantities:
         if code and lot is None:
             raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
+        # Moving inside a site leaves what it has available as it was: reservations do not limit it.
         picks = [
             p
             for p in _take(
-                item, lot, qty, site_id=destination.site_id, near=None, resolver=resolver, field_name=f"{name}.quantity"
+                item,
+                lot,
+                qty,
+                site_id=destination.site_id,
+                near=None,
+                resolver=resolver,
+                field_name=f"{name}.quantity",
+                respect_reservations=False,
             )
-            if not _inside(p[0], destination)
+            if not _inside(p.location, destination)
         ]
-        if len({p[0].pk for p in picks}) > 1 and qty is None:
+        if len({p.location.pk for p in picks}) > 1 and qty is None:
             raise DomainError(
                 f"{item.sku} is stocked in several places; which one moved is unknown.",
                 code="ambiguous_source",
                 field=f"{name}.epcClass",
             )
-        for source, pick_lot, take in picks:
+        for pick in picks:
             state.moves.extend(
                 stock.stock_transfer(
                     item=item,
-                    quantity=take,
-                    source=source,
+                    quantity=pick.quantity,
+                    source=pick.location,
                     destination=destination,
-                    lot=pick_lot,
+                    lot=pick.lot,
                     reference=reference[0],
                     reference_type=reference[1],
                     occurred_at=state.at,
@@ -743,14 +734,20 @@ def _outbound(
     for item, lot, code, qty, name in objects.quantities:
         if code and lot is None:
             raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
-        for source, pick_lot, take in _take(
-            item,
-            lot,
-            qty,
-            site_id=site_id or state.site_id,
-            near=location,
-            resolver=resolver,
-            field_name=f"{name}.quantity",
+        # Scrapping may take held or expired lots (that is how they leave stock) and ignores reservations.
+        for source, pick_lot, take in _picked(
+            _take(
+                item,
+                lot,
+                qty,
+                site_id=site_id or state.site_id,
+                near=location,
+                resolver=resolver,
+                field_name=f"{name}.quantity",
+                reference=reference,
+                respect_reservations=kind == "ship",
+                allow_blocked=kind != "ship",
+            )
         ):
             if kind == "ship":
                 moves = stock.stock_ship(
@@ -1046,8 +1043,17 @@ def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) ->
             raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
         if qty is None:
             raise ValidationFailed(f"Say how much {item.sku} was consumed.", field=f"{name}.quantity")
-        for source, pick_lot, take in _take(
-            item, lot, qty, site_id=site_id, near=location, resolver=resolver, field_name=f"{name}.quantity"
+        for source, pick_lot, take in _picked(
+            _take(
+                item,
+                lot,
+                qty,
+                site_id=site_id,
+                near=location,
+                resolver=resolver,
+                field_name=f"{name}.quantity",
+                reference=reference,
+            )
         ):
             consumed.extend(
                 stock.stock_issue(
