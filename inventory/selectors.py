@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.db.models import (
     DecimalField,
@@ -288,6 +290,98 @@ def expiring_lots(*, user: Any, site: Site, days: int = 30) -> QuerySet:
 
 # --- traceability ------------------------------------------------------------------------
 
+Direction = Literal["backward", "forward"]
+
+#: (what the links of a node name it by, what they lead to, what to load with them) per direction
+_SIDES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
+    # here_lot, here_serial, next_lot, next_serial, select_related
+    "backward": (
+        "output_lot_id",
+        "output_serial_id",
+        "input_lot",
+        "input_serial",
+        ("input_item", "input_lot", "input_serial__item", "input_serial__lot"),
+    ),
+    "forward": (
+        "input_lot_id",
+        "input_serial_id",
+        "output_lot",
+        "output_serial",
+        ("output_item", "output_lot", "output_serial__item", "output_serial__lot"),
+    ),
+}
+
+NodeKey = tuple[str, int]  # ("l", lot id) or ("s", serial id)
+
+
+@dataclasses.dataclass
+class Genealogy:
+    """What a walk reached: lot and serial ids, and each expanded node's links (by pk)."""
+
+    lots: set[int]
+    serials: set[int]
+    links: dict[NodeKey, list[GenealogyLink]]
+
+
+def genealogy_walk(
+    *,
+    lot_ids: Iterable[int] = (),
+    serial_ids: Iterable[int] = (),
+    direction: Direction,
+    max_depth: int,
+    lot_members: bool = False,
+) -> Genealogy:
+    """Walk genealogy links from lots/serials, ``backward`` (what went in) or ``forward``
+    (what they went into): the one walker that trace and recall share. Unscoped.
+
+    A node's links: for a lot, the lot-level links (no serial on that side); for a
+    serial, its own links and the lot-level links of its lot. Breadth first, one
+    query per level, each node expanded once (no cycles), nodes up to ``max_depth``
+    links away from the start expanded. ``lot_members``: a lot's serial units are
+    part of it, reached with it (a recall holds them too).
+    """
+    here_lot, here_serial, next_lot, next_serial, related = _SIDES[direction]
+    lots, serials = set(lot_ids), set(serial_ids)
+    if lot_members and lots:
+        serials |= set(SerialUnit.objects.filter(lot_id__in=lots).values_list("pk", flat=True))
+    frontier_lots, frontier_serials = set(lots), set(serials)
+    found: dict[NodeKey, list[GenealogyLink]] = defaultdict(list)
+    for _ in range(max_depth):
+        if not frontier_lots and not frontier_serials:
+            break
+        lot_of = dict(SerialUnit.objects.filter(pk__in=frontier_serials, lot__isnull=False).values_list("pk", "lot_id"))
+        members: dict[int, list[int]] = defaultdict(list)
+        for serial_id, lot_id in lot_of.items():
+            members[lot_id].append(serial_id)
+        query = Q(**{f"{here_serial}__in": frontier_serials}) | Q(
+            **{f"{here_lot}__in": frontier_lots | set(lot_of.values()), f"{here_serial}__isnull": True}
+        )
+        new_lots: set[int] = set()
+        new_serials: set[int] = set()
+        for link in GenealogyLink.objects.filter(query).select_related(*related).order_by("pk"):
+            serial_id, lot_id = getattr(link, here_serial), getattr(link, here_lot)
+            if serial_id is not None:
+                found[("s", serial_id)].append(link)
+            else:
+                if lot_id in frontier_lots:
+                    found[("l", lot_id)].append(link)
+                for member in members.get(lot_id, ()):
+                    found[("s", member)].append(link)
+            to_serial, to_lot = getattr(link, f"{next_serial}_id"), getattr(link, f"{next_lot}_id")
+            if to_serial is not None:
+                new_serials.add(to_serial)
+            # A serial's lot on the link is a node of its own only where lots stand for their serials.
+            if to_lot is not None and (to_serial is None or lot_members):
+                new_lots.add(to_lot)
+        new_lots -= lots
+        new_serials -= serials
+        if lot_members and new_lots:
+            new_serials |= set(SerialUnit.objects.filter(lot_id__in=new_lots).values_list("pk", flat=True)) - serials
+        lots |= new_lots
+        serials |= new_serials
+        frontier_lots, frontier_serials = new_lots, new_serials
+    return Genealogy(lots=lots, serials=serials, links=dict(found))
+
 
 def _move_row(move: StockMove) -> dict[str, Any]:
     return {
@@ -343,61 +437,67 @@ class _Tracer:
             node["serial_status"] = serial.status
         return node
 
-    def backward(self, *, lot: Lot | None, serial: SerialUnit | None, depth: int = 0, seen=None) -> dict[str, Any]:
-        seen = seen if seen is not None else set()
-        item = serial.item if serial else lot.item
+    def walk(self, *, lot: Lot | None, serial: SerialUnit | None, direction: Direction) -> dict[str, Any]:
+        """The trace tree from a lot/serial: ``genealogy_walk`` loads the links, then the tree is
+        built depth first; a node reached again is listed without its children."""
+        graph = genealogy_walk(
+            lot_ids=[lot.pk] if serial is None and lot is not None else [],
+            serial_ids=[serial.pk] if serial is not None else [],
+            direction=direction,
+            max_depth=self.MAX_DEPTH,
+        )
+        return self._tree(lot=lot, serial=serial, graph=graph, direction=direction, depth=0, seen=set())
+
+    def _tree(
+        self,
+        *,
+        lot: Lot | None,
+        serial: SerialUnit | None,
+        graph: Genealogy,
+        direction: Direction,
+        depth: int,
+        seen: set[NodeKey],
+    ) -> dict[str, Any]:
+        item = serial.item if serial else lot.item  # type: ignore[union-attr]
         node = self._node(item=item, lot=lot, serial=serial)
-        node["receipts"] = self._moves(lot=lot, serial=serial, kinds=[StockMove.Kind.RECEIPT])
-        node["produced"] = self._moves(lot=lot, serial=serial, kinds=[StockMove.Kind.PRODUCE])
-        node["inputs"] = []
-        key = ("s", serial.pk) if serial else ("l", lot.pk)
+        if direction == "backward":
+            node["receipts"] = self._moves(lot=lot, serial=serial, kinds=[StockMove.Kind.RECEIPT])
+            node["produced"] = self._moves(lot=lot, serial=serial, kinds=[StockMove.Kind.PRODUCE])
+            node["inputs"] = []
+        else:
+            node["consumed"] = self._moves(lot=lot, serial=serial, kinds=[StockMove.Kind.ISSUE])
+            node["shipments"] = self._moves(lot=lot, serial=serial, kinds=[StockMove.Kind.SHIP])
+            node["outputs"] = []
+        key: NodeKey = ("s", serial.pk) if serial else ("l", lot.pk)  # type: ignore[union-attr]
         if key in seen or depth >= self.MAX_DEPTH:
             return node
         seen.add(key)
-        cond = Q(output_serial=serial) if serial else Q(output_lot=lot, output_serial__isnull=True)
-        if serial is not None and serial.lot_id:
-            cond |= Q(output_lot_id=serial.lot_id, output_serial__isnull=True)
-        links = GenealogyLink.objects.filter(cond).select_related(
-            "input_item", "input_lot", "input_serial__item", "input_serial__lot"
-        )
-        for link in links.order_by("pk"):
-            child = (
-                self.backward(lot=link.input_lot, serial=link.input_serial, depth=depth + 1, seen=seen)
-                if (link.input_serial or link.input_lot)
-                else None
-            )
-            if child is not None:
+        for link in graph.links.get(key, []):
+            if direction == "backward":
+                if not (link.input_serial or link.input_lot):
+                    continue
+                child = self._tree(
+                    lot=link.input_lot,
+                    serial=link.input_serial,
+                    graph=graph,
+                    direction=direction,
+                    depth=depth + 1,
+                    seen=seen,
+                )
                 child["quantity"] = str(link.quantity) if link.quantity is not None else None
                 child["work_order"] = link.reference
                 node["inputs"].append(child)
-        return node
-
-    def forward(self, *, lot: Lot | None, serial: SerialUnit | None, depth: int = 0, seen=None) -> dict[str, Any]:
-        seen = seen if seen is not None else set()
-        item = serial.item if serial else lot.item
-        node = self._node(item=item, lot=lot, serial=serial)
-        node["consumed"] = self._moves(lot=lot, serial=serial, kinds=[StockMove.Kind.ISSUE])
-        node["shipments"] = self._moves(lot=lot, serial=serial, kinds=[StockMove.Kind.SHIP])
-        node["outputs"] = []
-        key = ("s", serial.pk) if serial else ("l", lot.pk)
-        if key in seen or depth >= self.MAX_DEPTH:
-            return node
-        seen.add(key)
-        cond = Q(input_serial=serial) if serial else Q(input_lot=lot, input_serial__isnull=True)
-        if serial is not None and serial.lot_id:
-            cond |= Q(input_lot_id=serial.lot_id, input_serial__isnull=True)
-        links = GenealogyLink.objects.filter(cond).select_related(
-            "output_item", "output_lot", "output_serial__item", "output_serial__lot"
-        )
-        for link in links.order_by("pk"):
-            child = self.forward(
-                lot=link.output_lot if not link.output_serial else link.output_serial.lot,
-                serial=link.output_serial,
-                depth=depth + 1,
-                seen=seen,
-            )
-            child["work_order"] = link.reference
-            node["outputs"].append(child)
+            else:
+                child = self._tree(
+                    lot=link.output_lot if not link.output_serial else link.output_serial.lot,
+                    serial=link.output_serial,
+                    graph=graph,
+                    direction=direction,
+                    depth=depth + 1,
+                    seen=seen,
+                )
+                child["work_order"] = link.reference
+                node["outputs"].append(child)
         return node
 
 
@@ -417,13 +517,13 @@ def _check_trace_access(user: Any, lot: Lot | None, serial: SerialUnit | None) -
 def trace_backward(*, user: Any, lot: Lot | None = None, serial: SerialUnit | None = None) -> dict[str, Any]:
     """What went into this lot/serial, level by level, with its receipts (supplier, PO)."""
     _check_trace_access(user, lot, serial)
-    return _Tracer(user).backward(lot=lot, serial=serial)
+    return _Tracer(user).walk(lot=lot, serial=serial, direction="backward")
 
 
 def trace_forward(*, user: Any, lot: Lot | None = None, serial: SerialUnit | None = None) -> dict[str, Any]:
     """Where this lot/serial went: work orders consuming it, outputs containing it, shipments."""
     _check_trace_access(user, lot, serial)
-    return _Tracer(user).forward(lot=lot, serial=serial)
+    return _Tracer(user).walk(lot=lot, serial=serial, direction="forward")
 
 
 # --- the ledger invariant ---------------------------------------------------------------

@@ -1262,25 +1262,12 @@ class RecallResult:
 
 
 def _downstream(lot_ids: set[int], serial_ids: set[int]) -> tuple[set[int], set[int]]:
-    """Every lot and serial that (transitively) consumed the given ones."""
-    seen_lots, seen_serials = set(lot_ids), set(serial_ids)
-    frontier_lots, frontier_serials = set(lot_ids), set(serial_ids)
-    # A serial of a lot is downstream of the lot too: it *is* part of it.
-    frontier_serials |= set(SerialUnit.objects.filter(lot_id__in=frontier_lots).values_list("pk", flat=True))
-    seen_serials |= frontier_serials
-    for _ in range(50):  # depth bound: assemblies are not 50 levels deep
-        if not frontier_lots and not frontier_serials:
-            break
-        links = GenealogyLink.objects.filter(
-            Q(input_lot_id__in=frontier_lots) | Q(input_serial_id__in=frontier_serials)
-        ).values_list("output_lot_id", "output_serial_id")
-        new_lots = {lo for lo, _ in links if lo} - seen_lots
-        new_serials = {se for _, se in links if se} - seen_serials
-        new_serials |= set(SerialUnit.objects.filter(lot_id__in=new_lots).values_list("pk", flat=True)) - seen_serials
-        seen_lots |= new_lots
-        seen_serials |= new_serials
-        frontier_lots, frontier_serials = new_lots, new_serials
-    return seen_lots, seen_serials
+    """Every lot and serial that (transitively) consumed the given ones; a lot's serials are part of it."""
+    from inventory.selectors import genealogy_walk
+
+    # depth bound: assemblies are not 50 levels deep
+    walk = genealogy_walk(lot_ids=lot_ids, serial_ids=serial_ids, direction="forward", max_depth=50, lot_members=True)
+    return walk.lots, walk.serials
 
 
 @transaction.atomic
