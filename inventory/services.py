@@ -676,30 +676,83 @@ def _inside(location: Location, zone: Location) -> bool:
     return location.pk == zone.pk or location.path.startswith(zone.path)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Outbound:
+    """What tells issue, ship and scrap apart; ``_outbound`` is everything they share."""
+
+    kind: str  # StockMove.Kind
+    destination: str  # the site's virtual LocationKind the goods go to
+    serial_status: str  # what serial units taken become
+    fefo: bool  # without a named lot, pick the lots (else the lot must be named)
+    respect_reservations: bool  # leave other references' reservations alone
+    allow_blocked: bool  # held, quarantined, recalled and expired lots may go too
+
+
+_ISSUE = _Outbound(
+    StockMove.Kind.ISSUE,
+    LocationKind.PRODUCTION,
+    SerialUnit.Status.CONSUMED,
+    fefo=True,
+    respect_reservations=True,
+    allow_blocked=False,
+)
+_SHIP = _Outbound(
+    StockMove.Kind.SHIP,
+    LocationKind.CUSTOMER,
+    SerialUnit.Status.SHIPPED,
+    fefo=True,
+    respect_reservations=True,
+    allow_blocked=False,
+)
+# Lost stock is lost: scrap ignores reservations, and it is how blocked or expired lots leave stock.
+_SCRAP = _Outbound(
+    StockMove.Kind.SCRAP,
+    LocationKind.SCRAP,
+    SerialUnit.Status.SCRAPPED,
+    fefo=False,
+    respect_reservations=False,
+    allow_blocked=True,
+)
+
+
 def _outbound(
+    spec: _Outbound,
     *,
-    kind: str,
     item: Item,
     quantity: Decimal,
     location: Location,
-    destination: Location,
     lot: Lot | None,
     serials: Sequence[Any] | None,
-    ctx: _Context,
-    fefo: bool,
-    serial_status: str,
-    check_available: bool,
-    allow_blocked: bool = False,
+    reference: str,
+    reference_type: str,
+    actor: Any,
+    occurred_at: dt.datetime | None,
+    partner: str = "",
+    external_id: str = "",
+    note: str = "",
+    settle_reservation: bool = False,
 ) -> list[StockMove]:
-    """Shared path of issue, ship and scrap: from a real location to a virtual one."""
+    """The shared body of issue, ship and scrap: from a real location to one of the site's
+    virtual locations, the stock chosen by ``stock_pick``; with ``settle_reservation`` the
+    reference's own reservation is consumed by what left."""
+    destination = virtual_location(site=location.site_id, kind=spec.destination)
+    ctx = _Context(
+        kind=spec.kind,
+        reference=reference,
+        reference_type=reference_type,
+        partner=partner,
+        external_id=external_id,
+        note=note,
+        actor=actor,
+        occurred_at=occurred_at,
+    )
     _check_item(item)
     qty = _quantity(item, quantity)
     _check_location(location, field="location")
     _check_serial_count(item, qty, serials)
-    _check_lot_for_item(item, lot, required=not fefo)
+    _check_lot_for_item(item, lot, required=not spec.fefo)
     if lot is not None:
-        _check_lot_usable(lot, allow_blocked=allow_blocked)
-    reference = (ctx.reference, ctx.reference_type) if ctx.reference else None
+        _check_lot_usable(lot, allow_blocked=spec.allow_blocked)
     units: list[SerialUnit] = []
     if item.is_serial_tracked:
         # The serials name what is taken; lock the item's levels at the site before them, as always.
@@ -713,15 +766,18 @@ def _outbound(
         quantity=qty,
         location=location,
         lot=lot,
-        reference=reference,
-        respect_reservations=check_available,
-        allow_blocked=allow_blocked,
+        reference=(reference, reference_type) if reference else None,
+        respect_reservations=spec.respect_reservations,
+        allow_blocked=spec.allow_blocked,
     )
     if not item.is_serial_tracked:
         legs = [_Leg(item, pick.quantity, location, destination, pick.lot) for pick in picking.picks]
-    levels = picking.levels
-    moves = _post(legs, ctx, preloaded=levels)
-    _set_serials(units, location=destination, status=serial_status)
+    moves = _post(legs, ctx, preloaded=picking.levels)
+    _set_serials(units, location=destination, status=spec.serial_status)
+    if settle_reservation and reference:
+        _settle_reservation(
+            item=item, site_id=location.site_id, reference=reference, reference_type=reference_type, moves=moves
+        )
     return moves
 
 
@@ -779,32 +835,19 @@ def stock_issue(
     (``insufficient_stock``); the open reservation of (reference, item) is
     consumed by the issued quantity when ``release_reservation``.
     """
-    destination = virtual_location(site=location.site_id, kind=LocationKind.PRODUCTION)
-    ctx = _Context(
-        kind=StockMove.Kind.ISSUE,
+    return _outbound(
+        _ISSUE,
+        item=item,
+        quantity=quantity,
+        location=location,
+        lot=lot,
+        serials=serials,
         reference=reference,
         reference_type=reference_type,
         actor=actor,
         occurred_at=occurred_at,
+        settle_reservation=release_reservation,
     )
-    moves = _outbound(
-        kind=ctx.kind,
-        item=item,
-        quantity=quantity,
-        location=location,
-        destination=destination,
-        lot=lot,
-        serials=serials,
-        ctx=ctx,
-        fefo=True,
-        serial_status=SerialUnit.Status.CONSUMED,
-        check_available=True,
-    )
-    if release_reservation and reference:
-        _settle_reservation(
-            item=item, site_id=location.site_id, reference=reference, reference_type=reference_type, moves=moves
-        )
-    return moves
 
 
 def _settle_reservation(
@@ -839,34 +882,21 @@ def stock_ship(
     lots refused, others' reservations respected); the reservation of
     (reference, item) is consumed; shipped serials leave stock.
     """
-    destination = virtual_location(site=location.site_id, kind=LocationKind.CUSTOMER)
-    ctx = _Context(
-        kind=StockMove.Kind.SHIP,
-        reference=reference,
-        reference_type=reference_type,
-        partner=customer,
-        actor=actor,
-        occurred_at=occurred_at,
-        external_id=external_id,
-    )
-    moves = _outbound(
-        kind=ctx.kind,
+    return _outbound(
+        _SHIP,
         item=item,
         quantity=quantity,
         location=location,
-        destination=destination,
         lot=lot,
         serials=serials,
-        ctx=ctx,
-        fefo=True,
-        serial_status=SerialUnit.Status.SHIPPED,
-        check_available=True,
+        reference=reference,
+        reference_type=reference_type,
+        actor=actor,
+        occurred_at=occurred_at,
+        partner=customer,
+        external_id=external_id,
+        settle_reservation=True,
     )
-    if reference:
-        _settle_reservation(
-            item=item, site_id=location.site_id, reference=reference, reference_type=reference_type, moves=moves
-        )
-    return moves
 
 
 @transaction.atomic
@@ -889,28 +919,18 @@ def stock_scrap(
     held lots *may* be scrapped (that is how they leave stock); the location
     never goes negative.
     """
-    destination = virtual_location(site=location.site_id, kind=LocationKind.SCRAP)
-    ctx = _Context(
-        kind=StockMove.Kind.SCRAP,
-        reference=reference,
-        reference_type=reference_type,
-        note=reason,
-        actor=actor,
-        occurred_at=occurred_at,
-    )
     return _outbound(
-        kind=ctx.kind,
+        _SCRAP,
         item=item,
         quantity=quantity,
         location=location,
-        destination=destination,
         lot=lot,
         serials=serials,
-        ctx=ctx,
-        fefo=False,
-        serial_status=SerialUnit.Status.SCRAPPED,
-        check_available=False,
-        allow_blocked=True,
+        reference=reference,
+        reference_type=reference_type,
+        actor=actor,
+        occurred_at=occurred_at,
+        note=reason,
     )
 
 
