@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tracker.models import Location, Site
-from tracker.scoping import RestrictedQuerySet, granted_site_ids, has_model_permission
+from tracker.scoping import RestrictedQuerySet
 
 QTY = {"max_digits": 18, "decimal_places": 4}
 ZERO = Decimal("0")
@@ -59,19 +58,8 @@ class ItemQuerySet(RestrictedQuerySet):
     scoped by site through ``StockLevel``/``StockMove``.
     """
 
-    def restrict(self, user: Any, action: str = "view") -> ItemQuerySet:
-        try:
-            if not getattr(user, "is_authenticated", False) or not user.is_active:
-                return self.none()
-            if user.is_superuser:
-                return self
-            if not has_model_permission(user, self.model, action):
-                return self.none()
-            if not granted_site_ids(user):
-                return self.none()
-            return self
-        except Exception:  # fail closed like RestrictedQuerySet
-            return self.none()
+    def site_q(self, site_ids: tuple[int, ...]) -> Q:
+        return Q()  # every item, once the user holds a site (restrict() returns none without one)
 
     def active(self) -> ItemQuerySet:
         return self.filter(active=True)
@@ -160,20 +148,9 @@ class Item(models.Model):
 class LotQuerySet(RestrictedQuerySet):
     """A lot is visible where it was made/received and where it has stock."""
 
-    def restrict(self, user: Any, action: str = "view") -> LotQuerySet:
-        base = super().restrict(user, action)  # site_path = "site"
-        try:
-            if not getattr(user, "is_authenticated", False) or not user.is_active or user.is_superuser:
-                return base
-            if not has_model_permission(user, self.model, action):
-                return self.none()
-            sites = granted_site_ids(user)
-            if not sites:
-                return self.none()
-            held = StockLevel.objects.filter(site__in=sites, lot__isnull=False).values("lot_id")
-            return self.filter(Q(site__in=sites) | Q(pk__in=held))
-        except Exception:
-            return self.none()
+    def site_q(self, site_ids: tuple[int, ...]) -> Q:
+        held = StockLevel.objects.filter(site__in=site_ids, lot__isnull=False).values("lot_id")
+        return Q(site__in=site_ids) | Q(pk__in=held)
 
 
 class Lot(models.Model):
@@ -256,6 +233,7 @@ class SerialUnit(models.Model):
 
 class StockLevelQuerySet(RestrictedQuerySet):
     def real(self) -> StockLevelQuerySet:
+        """Levels at real locations (not in transit)."""
         return self.filter(location__is_virtual=False)
 
     def in_subtree(self, location: Location) -> StockLevelQuerySet:
@@ -313,19 +291,8 @@ class ImmutableError(Exception):
 class StockMoveQuerySet(RestrictedQuerySet):
     """Moves are visible from either end: a transfer between sites shows in both."""
 
-    def restrict(self, user: Any, action: str = "view") -> StockMoveQuerySet:
-        base = super().restrict(user, action)  # site_path = "source__site"
-        try:
-            if not getattr(user, "is_authenticated", False) or not user.is_active or user.is_superuser:
-                return base
-            if not has_model_permission(user, self.model, action):
-                return self.none()
-            sites = granted_site_ids(user)
-            if not sites:
-                return self.none()
-            return self.filter(Q(source__site__in=sites) | Q(destination__site__in=sites))
-        except Exception:
-            return self.none()
+    def site_q(self, site_ids: tuple[int, ...]) -> Q:
+        return Q(source__site__in=site_ids) | Q(destination__site__in=site_ids)
 
     def update(self, **kwargs):
         raise ImmutableError("Stock moves are append-only.")

@@ -162,11 +162,8 @@ def on_hand_series(*, item: Item, site: Site, days: int = 90) -> list[tuple[dt.d
     """
     today = timezone.localdate()
     start = today - dt.timedelta(days=days)
-    current = (
-        StockLevel.objects.filter(item=item, site=site, location__is_virtual=False).aggregate(s=Sum("on_hand"))["s"]
-        or ZERO
-    )
-    real_ids = Location.objects.filter(site=site, is_virtual=False).values("pk")
+    current = StockLevel.objects.real().filter(item=item, site=site).aggregate(s=Sum("on_hand"))["s"] or ZERO
+    real_ids = Location.objects.real().filter(site=site).values("pk")
     base = StockMove.objects.filter(item=item, occurred_at__date__gt=start)
     inflow = (
         base.filter(destination_id__in=real_ids)
@@ -209,7 +206,8 @@ def replenishment_internal(*, site: Site) -> list[dict[str, Any]]:
     One query.
     """
     on_hand = (
-        StockLevel.objects.filter(item=OuterRef("pk"), site=site, location__is_virtual=False)
+        StockLevel.objects.real()
+        .filter(item=OuterRef("pk"), site=site)
         .values("item")
         .annotate(s=Sum("on_hand"))
         .values("s")
@@ -276,7 +274,8 @@ def expiring_lots_internal(*, site: Site, days: int = 30) -> QuerySet:
     """Lots with stock at the site's real locations expiring within ``days`` (or expired)."""
     horizon = timezone.localdate() + dt.timedelta(days=days)
     return (
-        StockLevel.objects.filter(site=site, location__is_virtual=False, on_hand__gt=0, lot__expiry_date__lte=horizon)
+        StockLevel.objects.real()
+        .filter(site=site, on_hand__gt=0, lot__expiry_date__lte=horizon)
         .values("lot_id", "lot__code", "lot__status", "lot__expiry_date", "item__sku", "item__name", "item__unit")
         .annotate(on_hand=Sum("on_hand"))
         .order_by("lot__expiry_date", "item__sku", "lot__code")
@@ -569,7 +568,8 @@ def ledger_differences() -> list[dict[str, Any]]:
 def items_with_stock(*, user: Any, site: Site, q: str = "") -> QuerySet[Item]:
     """Items the user may see, annotated with on hand / reserved at ``site`` (one query per page)."""
     on_hand = (
-        StockLevel.objects.filter(item=OuterRef("pk"), site=site, location__is_virtual=False)
+        StockLevel.objects.real()
+        .filter(item=OuterRef("pk"), site=site)
         .values("item")
         .annotate(s=Sum("on_hand"))
         .values("s")
@@ -604,7 +604,8 @@ def item_lots_at_site(*, user: Any, item: Item, site: Site) -> list[dict[str, An
     """Lots of ``item`` with stock at ``site``: code, status, expiry, on hand."""
     return list(
         stock_levels(user=user, item=item, site=site)
-        .filter(lot__isnull=False, location__is_virtual=False)
+        .real()
+        .filter(lot__isnull=False)
         .values("lot__code", "lot__status", "lot__expiry_date")
         .annotate(on_hand=Sum("on_hand"))
         .order_by("lot__expiry_date", "lot__code")
@@ -613,10 +614,11 @@ def item_lots_at_site(*, user: Any, item: Item, site: Site) -> list[dict[str, An
 
 def location_tree_with_totals(*, user: Any, site: Site) -> list[dict[str, Any]]:
     """The site's real locations in tree order with their own on-hand totals (two queries)."""
-    locations = list(Location.objects.restrict(user, "view").filter(site=site, is_virtual=False).order_by("path"))
+    locations = list(Location.objects.restrict(user, "view").real().filter(site=site).order_by("path"))
     totals = dict(
         StockLevel.objects.restrict(user, "view")
-        .filter(site=site, location__is_virtual=False)
+        .real()
+        .filter(site=site)
         .values("location_id")
         .annotate(s=Sum("on_hand"))
         .values_list("location_id", "s")

@@ -289,7 +289,7 @@ def site_available(
     *, item: Item, site_id: int, lot: Lot | None = None, exclude_reference: tuple[str, str] | None = None
 ) -> Decimal:
     """On hand at the site's real locations minus open reservations (read as is: lock first)."""
-    levels = StockLevel.objects.filter(item=item, site_id=site_id, location__is_virtual=False)
+    levels = StockLevel.objects.real().filter(item=item, site_id=site_id)
     reservations = StockReservation.objects.filter(item=item, site_id=site_id, status=StockReservation.Status.OPEN)
     if lot is not None:
         levels = levels.filter(lot=lot)
@@ -1299,9 +1299,7 @@ def lot_recall(*, lot: Lot, actor: Any = None, reason: str = "") -> RecallResult
     lot_ids, serial_ids = _downstream({lot.pk}, set())
     downstream_ids = lot_ids - {lot.pk}
     in_stock = set(
-        StockLevel.objects.filter(lot_id__in=downstream_ids, on_hand__gt=0, location__is_virtual=False).values_list(
-            "lot_id", flat=True
-        )
+        StockLevel.objects.real().filter(lot_id__in=downstream_ids, on_hand__gt=0).values_list("lot_id", flat=True)
     )
     held_lots = []
     for other in Lot.objects.filter(pk__in=in_stock).exclude(status__in=Lot.BLOCKED).order_by("pk"):
