@@ -202,7 +202,8 @@ def stock_pick(
             continue
         if level.lot_id in lot_left:
             lot_left[level.lot_id] -= take
-        picks.append(Pick(places[level.location_id], lots.get(level.lot_id) if names_lot else None, take))
+        lot_of_level = lots.get(level.lot_id) if names_lot and level.lot_id is not None else None
+        picks.append(Pick(places[level.location_id], lot_of_level, take))
         if remaining is not None:
             remaining -= take
     if quantity is not None and remaining is not None and remaining > 0:
