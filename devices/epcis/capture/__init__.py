@@ -61,7 +61,6 @@ from devices.epcis.capture.handlers import (
     _transformation_event,
 )
 from devices.epcis.capture.resolution import (
-    _check_unit_site,
     _expand_container,
     _in_stock,
     _inside,
@@ -72,7 +71,6 @@ from devices.epcis.capture.resolution import (
     _resolve_objects,
     _Resolver,
     _take,
-    _unknown,
     _Where,
 )
 from devices.epcis.capture.service import _FIELD_HINTS, _field_of, epcis_capture
@@ -109,7 +107,6 @@ __all__ = [
     "_aggregation_event",
     "_apply_object_semantics",
     "_arrivals",
-    "_check_unit_site",
     "_event_id",
     "_expand_container",
     "_field_of",
@@ -131,6 +128,5 @@ __all__ = [
     "_resolve_objects",
     "_take",
     "_transformation_event",
-    "_unknown",
     "epcis_capture",
 ]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from devices.epcis.capture.resolution import _in_stock, _inside, _Objects, _picked, _Resolver, _take, _Where
-from devices.epcis.capture.state import UnknownEpc, _EventState, _ilmd
+from devices.epcis.capture.state import _EventState, _ilmd
 from devices.epcis.mapping import bare
 from devices.models import TagAssignment
 from devices.pipeline.effects import stations_for_zones
 from inventory import errors as inv_errors
 from inventory import services as stock
 from inventory.models import Item, SerialUnit
-from tracker.errors import DomainError, ValidationFailed
+from tracker.errors import DomainError
 from tracker.models import Location
 from wip import services as wip_services
 
@@ -56,9 +56,10 @@ def _receive_new(
             )
         state.moves.extend(moves)
         state.count("produced" if produce else "received", len(serials))
-    for item, _lot, code, qty, name in objects.quantities:
+    for item, _lot, code, qty, _name in objects.quantities:
         if qty is None:
-            raise ValidationFailed(f"Say how much {item.sku} arrived.", field=f"{name}.quantity")
+            state.count("unquantified")  # "some of it" arrived: no amount to receive
+            continue
         code = code or (lot_code if item.is_lot_tracked else None)
         call = stock.stock_produce if produce else stock.stock_receive
         extra = {} if produce else {"supplier": supplier}
@@ -108,7 +109,8 @@ def _move_quantities(
 ) -> None:
     for item, lot, code, qty, name in objects.quantities:
         if code and lot is None:
-            raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
+            state.unresolved()  # a lot never received here: nothing of it to move
+            continue
         # Moving inside a site leaves what it has available as it was: reservations do not limit it.
         picks = [
             p
@@ -186,17 +188,18 @@ def _outbound(
             )
         state.moves.extend(moves)
         state.count("shipped" if kind == "ship" else "scrapped")
-    site_id = location.site_id if location else (place.site_id if place else None)
+    site_id = (location.site_id if location else (place.site_id if place else None)) or state.site_id
     for item, lot, code, qty, name in objects.quantities:
-        if code and lot is None:
-            raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
+        if (code and lot is None) or site_id is None:
+            state.unresolved()  # a lot never received, or taken from a place not ours
+            continue
         # Scrapping may take held or expired lots (that is how they leave stock) and ignores reservations.
         for source, pick_lot, take in _picked(
             _take(
                 item,
                 lot,
                 qty,
-                site_id=site_id or state.site_id,
+                site_id=site_id,
                 near=location,
                 resolver=resolver,
                 field_name=f"{name}.quantity",

@@ -11,15 +11,12 @@ from devices.epcis.capture.resolution import (
     _in_stock,
     _locate,
     _picked,
-    _require_location,
     _resolve_objects,
     _Resolver,
     _take,
 )
 from devices.epcis.capture.state import (
     EPCIS_REF,
-    UnknownEpc,
-    UnknownLocation,
     _event_id,
     _EventState,
     _ilmd,
@@ -31,7 +28,6 @@ from devices.epcis.models import Containment, EpcisEvent
 from inventory import errors as inv_errors
 from inventory import services as stock
 from inventory.models import Item, StockMove
-from tracker.errors import ValidationFailed
 
 
 def _apply_object_semantics(
@@ -48,7 +44,6 @@ def _apply_object_semantics(
     step = bare(event.get("bizStep"))
     location, place = _locate(state, resolver)
     event_id = _event_id(event)
-    observe = action == "OBSERVE"
     objects = _resolve_objects(
         epcs,
         quantities,
@@ -56,15 +51,11 @@ def _apply_object_semantics(
         state=state,
         list_field=list_field,
         quantity_field=quantity_field,
-        allow_unknown=observe,
     )
-    if objects.unknown:
-        state.unknown = True
-        state.count("unknown_epcs", len(objects.unknown))
+    state.unresolved(len(objects.unknown))
+    new_serials = sum(len(s) for _, s in objects.new_serials.values())
     if action == "DELETE" or step in mapping.SCRAP_STEPS:
-        if objects.new_serials and not observe:
-            item, serials = next(iter(objects.new_serials.values()))
-            raise UnknownEpc(f"No serial {serials[0]} of {item.sku}.", field=list_field)
+        state.unresolved(new_serials)  # nothing of ours to take out of stock
         _outbound(
             objects,
             state=state,
@@ -77,17 +68,9 @@ def _apply_object_semantics(
         )
         return
     if step in mapping.SHIP_STEPS:
-        if objects.new_serials:
-            if not observe:
-                item, serials = next(iter(objects.new_serials.values()))
-                raise UnknownEpc(f"No serial {serials[0]} of {item.sku} to ship.", field=list_field)
-            state.unknown = True
-            state.count("unknown_epcs", sum(len(s) for _, s in objects.new_serials.values()))
+        state.unresolved(new_serials)
         if objects.quantities and location is None and (place is None or place.foreign):
-            if not observe:
-                _require_location(location, place, "Shipping quantities")
-            state.unknown = True
-            state.count("unknown_epcs", len(objects.quantities))
+            state.unresolved(len(objects.quantities))  # shipped from a place not ours
             objects.quantities = []
         _outbound(
             objects,
@@ -103,10 +86,7 @@ def _apply_object_semantics(
     receiving = action == "ADD" or step in mapping.RECEIVE_STEPS
     if receiving:
         if (objects.new_serials or objects.quantities) and location is None:
-            if not observe or (place is not None and not place.foreign):
-                _require_location(location, place, "Receiving")
-            state.unknown = True
-            state.count("unknown_epcs", sum(len(s) for _, s in objects.new_serials.values()) + len(objects.quantities))
+            state.unresolved(new_serials + len(objects.quantities))  # received at a place not ours
             return
         reference = _references(event, purpose="receipt", event_id=event_id)
         produce = action == "ADD" and step in mapping.PRODUCE_STEPS
@@ -124,9 +104,7 @@ def _apply_object_semantics(
             _move_units(objects.units, state=state, destination=location, reference=(event_id[:100], EPCIS_REF))
         return
     # Any other observation: objects in stock elsewhere move to the event's location.
-    if objects.new_serials:
-        state.unknown = True
-        state.count("unknown_epcs", sum(len(s) for _, s in objects.new_serials.values()))
+    state.unresolved(new_serials)
     if location is None:
         if not objects.units and not objects.quantities:
             state.unknown = state.unknown or bool(place is None or place.foreign)
@@ -168,7 +146,7 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
         parent = parent_ref.code
     if action == "DELETE":
         if not parent:
-            raise ValidationFailed("Unpacking needs the parentID.", field="parentID")
+            return  # nothing named to unpack: recorded
         rows = Containment.objects.filter(parent=parent, unpacked_at__isnull=True, site_id__in=resolver.allowed)
         if children:
             rows = rows.filter(child__in=children)
@@ -189,9 +167,8 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
     if not parent:
         return
     site_id = state.site_id
-    if site_id is None:
-        if action == "ADD":
-            raise UnknownLocation("Packing needs a place or objects of yours.", field="bizLocation")
+    if site_id is None:  # packed at a place not ours, of objects not ours: recorded
+        state.unresolved(1 if action == "ADD" else 0)
         return
     objects = _resolve_objects(
         children,
@@ -200,7 +177,6 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
         state=state,
         list_field="childEPCs",
         quantity_field="childQuantityList",
-        allow_unknown=True,
         expand_containers=False,
     )
     open_children = set(
@@ -250,11 +226,9 @@ def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) ->
         state=state,
         list_field="inputEPCList",
         quantity_field="inputQuantityList",
-        allow_unknown=False,
     )
-    if inputs.new_serials:
-        item, serials = next(iter(inputs.new_serials.values()))
-        raise UnknownEpc(f"No serial {serials[0]} of {item.sku} to consume.", field="inputEPCList")
+    # Inputs Shopfloor does not hold (unknown, never received, of another site) are recorded, not consumed.
+    state.unresolved(len(inputs.unknown) + sum(len(s) for _, s in inputs.new_serials.values()))
     consumed: list[StockMove] = []
     for unit in inputs.units:
         if not _in_stock(unit):
@@ -274,10 +248,12 @@ def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) ->
         )
     site_id = location.site_id if location else (place.site_id if place else state.site_id)
     for item, lot, code, qty, name in inputs.quantities:
-        if code and lot is None:
-            raise UnknownEpc(f"No lot {code} of {item.sku}.", field=f"{name}.epcClass")
+        if (code and lot is None) or site_id is None:
+            state.unresolved()  # a lot never received, or taken from a place not ours
+            continue
         if qty is None:
-            raise ValidationFailed(f"Say how much {item.sku} was consumed.", field=f"{name}.quantity")
+            state.count("unquantified")  # "some of it": no amount to consume
+            continue
         for source, pick_lot, take in _picked(
             _take(
                 item,
@@ -310,8 +286,8 @@ def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) ->
         state=state,
         list_field="outputEPCList",
         quantity_field="outputQuantityList",
-        allow_unknown=False,
     )
+    state.unresolved(len(outputs.unknown))
     if outputs.units:
         unit = outputs.units[0]
         raise inv_errors.SerialDuplicate(
@@ -319,7 +295,10 @@ def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) ->
         )
     if not (outputs.new_serials or outputs.quantities):
         return
-    target = _require_location(location, place, "Producing")
+    if location is None:  # made at a place not ours: recorded
+        state.unresolved(sum(len(s) for _, s in outputs.new_serials.values()) + len(outputs.quantities))
+        return
+    target = location
     tid = event.get("transformationID")
     earlier: list[StockMove] = []
     if tid:
@@ -353,9 +332,10 @@ def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) ->
             )
         )
         state.count("produced", len(serials))
-    for item, _lot, code, qty, name in outputs.quantities:
+    for item, _lot, code, qty, _name in outputs.quantities:
         if qty is None:
-            raise ValidationFailed(f"Say how much {item.sku} was made.", field=f"{name}.quantity")
+            state.count("unquantified")
+            continue
         state.moves.extend(
             stock.stock_produce(
                 item=item,

@@ -1,4 +1,9 @@
-"""Resolution: an event's places (readPoint / bizLocation) and objects (EPCs, classes, containers), scoped to the caller's sites, and where quantities are taken from (inventory's ``stock_pick``)."""
+"""Resolution: an event's places (readPoint / bizLocation) and objects (EPCs, classes, containers), scoped to the caller's sites, and where quantities are taken from (inventory's ``stock_pick``).
+
+A place or object Shopfloor does not know, and one of a site the caller may not
+use, resolve alike: to nothing (a foreign ``_Where``, an entry of
+``_Objects.unknown``). Neither refuses the event: it is recorded, its unknown
+identifiers kept unresolved (``devices.epcis.unresolved``)."""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from devices.epcis.capture.state import UnknownEpc, UnknownLocation, _EventState, _quantity
+from devices.epcis.capture.state import UnknownLocation, _EventState, _quantity
 from devices.epcis.mapping import ObjectRef, parse_location, parse_object
 from devices.epcis.models import Containment
 from devices.models import ReadPoint
@@ -42,54 +47,51 @@ class _Resolver:
     # -- places
     def where(self, uri: str, *, field_name: str) -> _Where:
         if uri not in self._where:
-            self._where[uri] = self._resolve_where(uri, field_name)
+            self._where[uri] = self._resolve_where(uri)
         return self._where[uri]
 
-    def _resolve_where(self, uri: str, field_name: str) -> _Where:
+    def _resolve_where(self, uri: str) -> _Where:
         read_point = (
-            ReadPoint.objects.filter(reported_as=uri, active=True).select_related("location").order_by("pk").first()
+            ReadPoint.objects.filter(reported_as=uri, active=True, location__site_id__in=self.allowed)
+            .select_related("location")
+            .order_by("pk")
+            .first()
         )
         if read_point is not None:
-            return self._allowed_location(read_point.location, uri, field_name)
+            return self._allowed_location(read_point.location, uri)
         parsed = parse_location(uri)
         if parsed is None:
             return _Where(uri)
         kind, key, ext = parsed
         if kind == "private":
-            location = Location.objects.filter(site__code=key, code=ext).select_related("site").first()
+            location = Location.objects.filter(site__code=key, code=ext, site_id__in=self.allowed).first()
             if location is None:
-                site = Site.objects.filter(code=key).first()
-                if site is None:
-                    return _Where(uri)
-                self._check_site(site.pk, uri, field_name)
-                return _Where(uri, site_id=site.pk)
-            return self._allowed_location(location, uri, field_name)
+                site = Site.objects.filter(code=key, pk__in=self.allowed).first()
+                return _Where(uri) if site is None else _Where(uri, site_id=site.pk)
+            return self._allowed_location(location, uri)
         gln = key
         holders = list(Location.objects.filter(gln=gln).order_by("pk"))
         sites = list(Site.objects.filter(gln=gln).order_by("pk"))
         site_ids = {loc.site_id for loc in holders} | {s.pk for s in sites}
         if not site_ids:
             return _Where(uri)
-        if not site_ids & self.allowed:
-            raise UnknownLocation(f"No location of yours has the GLN of {uri}.", field=field_name)
         site_ids &= self.allowed
+        if not site_ids:  # another site's GLN: exactly as unknown as a GLN no one has
+            return _Where(uri)
         if ext == "0":
             holder = next((loc for loc in holders if loc.site_id in site_ids), None)
             if holder is not None:
-                return self._allowed_location(holder, uri, field_name)
+                return self._allowed_location(holder, uri)
             return _Where(uri, site_id=min(site_ids))
         location = Location.objects.filter(site_id__in=site_ids, code=ext).order_by("pk").first()
         if location is not None:
-            return self._allowed_location(location, uri, field_name)
+            return self._allowed_location(location, uri)
         holder = next((loc for loc in holders if loc.site_id in site_ids), None)
         return _Where(uri, location=None, site_id=holder.site_id if holder else min(site_ids))
 
-    def _check_site(self, site_id: int, uri: str, field_name: str) -> None:
-        if site_id not in self.allowed:
-            raise UnknownLocation(f"No location of yours is {uri}.", field=field_name)
-
-    def _allowed_location(self, location: Location, uri: str, field_name: str) -> _Where:
-        self._check_site(location.site_id, uri, field_name)
+    def _allowed_location(self, location: Location, uri: str) -> _Where:
+        if location.site_id not in self.allowed:
+            return _Where(uri)
         return _Where(uri, location=location, site_id=location.site_id)
 
     # -- objects
@@ -167,22 +169,25 @@ def _resolve_objects(
     state: _EventState,
     list_field: str,
     quantity_field: str,
-    allow_unknown: bool,
     expand_containers: bool = True,
 ) -> _Objects:
+    """What ``epcs`` and ``quantities`` name. Unknown items, classes that are not GTIN
+    classes, instances listed as classes and objects of other sites go to ``unknown``."""
     found = _Objects()
-    for position, uri in enumerate(epcs):
+    for uri in epcs:
         ref = parse_object(uri)
         if ref.kind == "serial":
             item = resolver.item(ref)
             if item is None:
-                _unknown(found, uri, allow_unknown, f"No item has the GTIN of {uri}.", f"{list_field}[{position}]")
+                found.unknown.append(uri)
                 continue
             unit = resolver.serial(item, ref.value)
             if unit is None:
                 found.new_serials.setdefault(item.pk, (item, []))[1].append(ref.value)
                 continue
-            _check_unit_site(unit, resolver, uri, f"{list_field}[{position}]")
+            if unit.location.site_id not in resolver.allowed:
+                found.unknown.append(uri)
+                continue
             state.site_id = state.site_id or unit.location.site_id
             found.units.append(unit)
         elif ref.kind == "container":
@@ -191,24 +196,15 @@ def _resolve_objects(
                 _expand_container(ref.code, found, resolver, state)
         elif ref.kind in ("asset", "other"):
             found.others.append(uri)
-        else:
-            _unknown(
-                found,
-                uri,
-                allow_unknown,
-                f"{uri} is a class, not an instance: list it in a quantity list.",
-                f"{list_field}[{position}]",
-            )
+        else:  # a class listed as an instance
+            found.unknown.append(uri)
     for position, entry in enumerate(quantities):
         uri = entry["epcClass"]
         ref = parse_object(uri)
         name = f"{quantity_field}[{position}]"
-        if ref.kind not in ("lot", "item"):
-            _unknown(found, uri, allow_unknown, f"{uri} is not a GTIN class.", f"{name}.epcClass")
-            continue
-        item = resolver.item(ref)
+        item = resolver.item(ref) if ref.kind in ("lot", "item") else None
         if item is None:
-            _unknown(found, uri, allow_unknown, f"No item has the GTIN of {uri}.", f"{name}.epcClass")
+            found.unknown.append(uri)
             continue
         qty = None
         if entry.get("quantity") is not None:
@@ -217,17 +213,6 @@ def _resolve_objects(
         lot = resolver.lot(item, lot_code) if lot_code else None
         found.quantities.append((item, lot, lot_code, qty, name))
     return found
-
-
-def _check_unit_site(unit: SerialUnit, resolver: _Resolver, uri: str, field_name: str) -> None:
-    if unit.location.site_id not in resolver.allowed:
-        raise UnknownEpc(f"No object of yours is {uri}.", field=field_name)
-
-
-def _unknown(found: _Objects, uri: str, allow: bool, message: str, field_name: str) -> None:
-    if not allow:
-        raise UnknownEpc(message, field=field_name)
-    found.unknown.append(uri)
 
 
 def _expand_container(code: str, found: _Objects, resolver: _Resolver, state: _EventState) -> None:

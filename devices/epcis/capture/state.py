@@ -71,6 +71,13 @@ class _EventState:
     def count(self, name: str, n: int = 1) -> None:
         self.effects[name] += n
 
+    def unresolved(self, n: int = 1) -> None:
+        """``n`` objects or places of the event Shopfloor cannot resolve (unknown, or of a site
+        the caller may not use): recorded, never refused (``devices.epcis.unresolved`` keeps them)."""
+        if n:
+            self.unknown = True
+            self.count("unknown_epcs", n)
+
 
 def _event_id(event: dict[str, Any]) -> str:
     if event.get("eventID"):
