@@ -153,7 +153,9 @@ class Association(models.Model):
         ordering = ["parent", "child"]
         constraints = [
             models.UniqueConstraint(
-                fields=["parent", "child"], condition=Q(dissociated_at__isnull=True), name="association_open_once"
+                fields=["site", "parent", "child"],
+                condition=Q(dissociated_at__isnull=True),
+                name="association_open_once",
             ),
         ]
         indexes = [models.Index(fields=["child"])]

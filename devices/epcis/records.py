@@ -25,6 +25,8 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.db.models import Q
+
 from devices.epcis.mapping import bare
 from devices.epcis.models import Association, EpcisCorrection, EpcisEvent, EpcisSensorReport, SensorException
 from devices.models import Device
@@ -94,9 +96,12 @@ def epcis_sensor_reports_record(*, record: EpcisEvent, event: dict[str, Any], at
     return len(rows)
 
 
-def epcis_associations_record(*, record: EpcisEvent, event: dict[str, Any], at: dt.datetime) -> dict[str, int]:
-    """Open or close the ``Association`` rows of an AssociationEvent. Returns counts
-    (``associated``, ``dissociated``)."""
+def epcis_associations_record(
+    *, record: EpcisEvent, event: dict[str, Any], at: dt.datetime, allowed: set[int], sender_id: int | None
+) -> dict[str, int]:
+    """Open or close the ``Association`` rows of an AssociationEvent, within what the sender
+    may touch: rows of its ``allowed`` sites (or its own rows without a site), devices of
+    those sites. Returns counts (``associated``, ``dissociated``)."""
     parent = event.get("parentID")
     if not isinstance(parent, str) or not parent:
         return {"associated": 0, "dissociated": 0}
@@ -108,14 +113,15 @@ def epcis_associations_record(*, record: EpcisEvent, event: dict[str, Any], at: 
         for entry in event.get("childQuantityList", ())
         if isinstance(entry, dict) and isinstance(entry.get("epcClass"), str)
     ]
-    open_rows = Association.objects.filter(parent=parent, dissociated_at__isnull=True)
+    mine = Q(site_id__in=allowed) | Q(site__isnull=True, event__capture__created_by_id=sender_id)
+    open_rows = Association.objects.filter(mine, parent=parent, dissociated_at__isnull=True)
     if event.get("action") == "DELETE":
         if children:
             open_rows = open_rows.filter(child__in=[child for child, _q, _u in children])
         return {"associated": 0, "dissociated": open_rows.update(dissociated_at=at)}
-    already = set(open_rows.values_list("child", flat=True))
+    already = set(open_rows.filter(site_id=record.site_id).values_list("child", flat=True))
     names = [parent, *(child for child, _q, _u in children)]
-    devices = {d.device_id: d for d in Device.objects.filter(device_id__in=names)}
+    devices = {d.device_id: d for d in Device.objects.filter(device_id__in=names, site_id__in=allowed)}
     rows = [
         Association(
             site_id=record.site_id,

@@ -92,7 +92,7 @@ def epcis_capture(*, body: bytes, user: Any) -> CaptureResult:
             except DomainError as exc:
                 raise EventRefused(exc, index=index, event=event, field_hint=_FIELD_HINTS.get(event["type"])) from None
         record.site_id = state.site_id or only_site
-        _record(record, state, known=known, declared=declared, counts=counts)
+        _record(record, state, known=known, declared=declared, counts=counts, user=user)
         effects = dict(state.effects)
         if state.moves:
             effects["move_ids"] = [m.pk for m in state.moves]
@@ -139,7 +139,9 @@ COUNTS = (
 )
 
 
-def _record(record: EpcisEvent, state: _EventState, *, known: Known, declared: bool, counts: dict[str, int]) -> None:
+def _record(
+    record: EpcisEvent, state: _EventState, *, known: Known, declared: bool, counts: dict[str, int], user: Any
+) -> None:
     """What the event records besides its effects (see the module docstring)."""
     if declared:
         epcis_error_declaration_record(record=record, event=state.event)
@@ -148,7 +150,13 @@ def _record(record: EpcisEvent, state: _EventState, *, known: Known, declared: b
     reports = epcis_sensor_reports_record(record=record, event=state.event, at=state.at)
     counts["sensor_reports"] += reports
     if state.event.get("type") == "AssociationEvent" and not declared:
-        linked = epcis_associations_record(record=record, event=state.event, at=state.at)
+        linked = epcis_associations_record(
+            record=record,
+            event=state.event,
+            at=state.at,
+            allowed=known.allowed,
+            sender_id=getattr(user, "pk", None),
+        )
         for name, n in linked.items():
             if n:
                 state.count(name, n)
