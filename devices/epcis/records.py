@@ -119,7 +119,8 @@ def epcis_associations_record(
         if children:
             open_rows = open_rows.filter(child__in=[child for child, _q, _u in children])
         return {"associated": 0, "dissociated": open_rows.update(dissociated_at=at)}
-    already = set(open_rows.filter(site_id=record.site_id).values_list("child", flat=True))
+    same_site = Q(site__isnull=True) if record.site_id is None else Q(site_id=record.site_id)
+    already = set(open_rows.filter(same_site).values_list("child", flat=True))
     names = [parent, *(child for child, _q, _u in children)]
     devices = {d.device_id: d for d in Device.objects.filter(device_id__in=names, site_id__in=allowed)}
     rows = [

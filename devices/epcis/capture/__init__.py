@@ -35,12 +35,15 @@ for its open contents. TransformationEvent: inputs -> ``stock_issue``, outputs
 -> ``stock_produce`` with the issues (of this event and of earlier events with
 the same ``transformationID``) as genealogy.
 
-Unknown things: an OBSERVE at a GLN Shopfloor does not know, or of EPCs it
-does not know, is recorded with outcome ``unknown`` and no effect (a
-partner's own observations are history, not errors). Anything else naming an
-unknown object or place is refused (400 ``unknown_epc`` / ``unknown_location``).
-A place or object of a site the caller may not use is refused the same way,
-whatever the action: nothing of another site is touched.
+Unknown things: an event naming objects or places Shopfloor does not know,
+or of a site the caller may not use (the two are answered alike), is never
+refused for it: what can be applied is, the rest is recorded (outcome
+``unknown`` when nothing applied) and each unresolved identifier kept until its
+master data arrives (``devices.epcis.unresolved``). Nothing of another site is
+read into or written. A valid document is refused only by the ledger's rules
+(stock not there, another unit than the item's, a serial made or used twice).
+Sensor reports, association links and error declarations are recorded per event
+(``devices.epcis.records``).
 
 Modules: ``state`` (an event's state, the errors, what its fields say),
 ``resolution`` (places and objects, and where quantities are taken from:
