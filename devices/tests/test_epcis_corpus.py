@@ -17,7 +17,9 @@ from django.middleware.csrf import _get_new_csrf_string, _mask_cipher_secret
 from django.test import Client
 from jsonschema import Draft7Validator
 
-from devices.epcis.models import EpcisEvent
+from devices.epcis.mapping import identifier_key
+from devices.epcis.models import EpcisEvent, EpcisIdentifier
+from devices.epcis.unresolved import RESOLVABLE, event_identifiers
 from devices.parsers import epcis2
 from inventory.models import StockMove
 
@@ -108,13 +110,24 @@ def session_client(world) -> tuple[Client, dict[str, str]]:
     return client, {"HTTP_X_CSRFTOKEN": _mask_cipher_secret(secret)}
 
 
-def _post_twice(client, body: bytes, headers: dict[str, str]) -> None:
+def _post_twice(client, body: bytes, headers: dict[str, str], *, world: str) -> None:
     first = client.post(CAPTURE, data=body, content_type="application/ld+json", **headers)
     assert first.status_code == 202, first.content
     counts = first.json()["counts"]
-    events = len(json.loads(body)["epcisBody"]["eventList"])
+    event_list = json.loads(body)["epcisBody"]["eventList"]
+    events = len(event_list)
     assert counts["events"] == events
     assert EpcisEvent.objects.count() == events
+    if world == "nothing_known":
+        # Every item, serial, lot, place and container named waits, unresolved, for its master data.
+        named = {
+            (role, uri)
+            for event in event_list
+            for role, uri in event_identifiers(event)
+            if identifier_key(uri)[0] in RESOLVABLE
+        }
+        assert set(EpcisIdentifier.objects.values_list("role", "uri")) == named
+        assert not EpcisIdentifier.objects.exclude(resolved_at=None).exists()
     moves = StockMove.objects.count()
     again = client.post(CAPTURE, data=body, content_type="application/ld+json", **headers)
     assert again.status_code == 202, again.content
@@ -123,14 +136,14 @@ def _post_twice(client, body: bytes, headers: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("path", _cases())
-def test_example_captured_by_partner_key(path: Path, partner_key, client) -> None:
-    _post_twice(client, path.read_bytes(), partner_key)
+def test_example_captured_by_partner_key(path: Path, partner_key, client, request) -> None:
+    _post_twice(client, path.read_bytes(), partner_key, world=request.node.callspec.params["world"])
 
 
 @pytest.mark.parametrize("path", _cases())
-def test_example_captured_by_session(path: Path, session_client) -> None:
+def test_example_captured_by_session(path: Path, session_client, request) -> None:
     client, headers = session_client
-    _post_twice(client, path.read_bytes(), headers)
+    _post_twice(client, path.read_bytes(), headers, world=request.node.callspec.params["world"])
 
 
 def test_session_capture_without_csrf_token_is_refused(session_client) -> None:

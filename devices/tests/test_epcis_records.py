@@ -170,3 +170,25 @@ def test_identifier_of_another_site_is_kept_like_an_unknown_one(plant, api_clien
     assert Association.objects.get().device is None  # another site's sensor is not linked
     kinds = set(EpcisIdentifier.objects.values_list("role", "kind"))
     assert ("childEPCs", "asset") in kinds and ("parentID", "container") in kinds
+
+
+def test_a_serial_of_another_site_is_observed_as_one_that_does_not_exist(plant, api_client):
+    from tests.factories.inventory import SerialItemFactory, receive
+
+    other = SiteFactory(code="rec-theirs")
+    item = SerialItemFactory(sku="REC-SER", gtin=gtin_of("0614141", "107346"))
+    receive(item, LocationFactory(site=other, code="THEIR-BIN", kind="bin"), 1, serials=["2017"])
+    body = doc("Example_9.6.1-with-comment.jsonld")  # shipping 2017 and 2018 (2018 exists nowhere)
+    event = body["epcisBody"]["eventList"][0]
+    answers = []
+    for serial, event_id in (
+        ("2017", "urn:uuid:0e0e0e0e-0000-4000-8000-000000000001"),
+        ("2018", "urn:uuid:0e0e0e0e-0000-4000-8000-000000000002"),
+    ):
+        event["epcList"], event["eventID"] = [f"urn:epc:id:sgtin:0614141.107346.{serial}"], event_id
+        single = copy.deepcopy(body)
+        single["epcisBody"]["eventList"] = [event]
+        answers.append(post(api_client, single))
+        answers[-1].pop("duplicate")
+    assert answers[0] == answers[1] and answers[0]["unknown"] == 1
+    assert not StockMove.objects.filter(kind="ship").exists()
