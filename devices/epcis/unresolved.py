@@ -9,7 +9,8 @@ their master data exists: an item by its GTIN (or SKU), a lot or a class of a
 known item, a serial unit once it is in stock at a site of the sender's, a place
 once a location of the sender's has its GLN (or the site's GLN and the
 extension as its code, or a read point reports as it), a container or asset once
-a tag or device of the sender's carries it.
+a tag or device of the sender's carries it. The periodic task
+``devices.tasks.resolve_epcis_identifiers`` runs it every five minutes.
 
 "Known" is always within the sites the sender may use: an identifier of another
 site is exactly as unknown as one that does not exist (nothing in the answer or
@@ -24,6 +25,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -154,23 +156,37 @@ def epcis_identifiers_resolve(*, site_ids: Iterable[int] | None = None, now: dt.
     the sites its event's sender may use (the event's site, else the sender's grants).
 
     Guarantees: a row is resolved at most once, to the item or location it names; rows
-    still unknown stay pending; safe to run again at any time. Returns how many resolved."""
+    still unknown stay pending; safe to run again, and concurrently (each update is
+    conditional on the row still pending). One lookup per distinct pending identifier
+    and scope, not per row. Returns how many rows resolved."""
     now = now or timezone.now()
-    pending = EpcisIdentifier.objects.filter(resolved_at__isnull=True).select_related("event__capture__created_by")
+    pending = EpcisIdentifier.objects.filter(resolved_at__isnull=True)
     if site_ids is not None:
         pending = pending.filter(Q(site_id__in=list(site_ids)) | Q(site__isnull=True))
+    groups = pending.values_list("site_id", "event__capture__created_by", "uri").distinct().order_by()
+    senders: dict[int, tuple[int, ...]] = {}
     knowers: dict[tuple[int, ...], Known] = {}
     resolved = 0
-    for row in pending.select_for_update(of=("self",)).order_by("pk"):
-        if row.site_id is not None:
-            scope: tuple[int, ...] = (row.site_id,)
+    for site_id, sender_id, uri in groups:
+        rows = pending.filter(uri=uri)
+        if site_id is not None:
+            scope: tuple[int, ...] = (site_id,)
+            rows = rows.filter(site_id=site_id)
         else:
-            sender = row.event.capture.created_by
-            scope = tuple(sorted(granted_site_ids(sender))) if sender is not None else ()
+            scope = _sender_sites(sender_id, senders)
+            rows = rows.filter(site__isnull=True, event__capture__created_by=sender_id)
         known = knowers.setdefault(scope, Known(scope))
-        _kind, _key, is_known, item, location = known.lookup(row.uri)
-        if not is_known:
-            continue
-        EpcisIdentifier.objects.filter(pk=row.pk).update(resolved_at=now, item=item, location=location)
-        resolved += 1
+        _kind, _key, is_known, item, location = known.lookup(uri)
+        if is_known:
+            resolved += rows.update(resolved_at=now, item=item, location=location)
     return resolved
+
+
+def _sender_sites(sender_id: int | None, cache: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
+    """The sites a capture's sender holds now (none for a sender since deleted)."""
+    if sender_id is None:
+        return ()
+    if sender_id not in cache:
+        sender = get_user_model().objects.filter(pk=sender_id).first()
+        cache[sender_id] = tuple(sorted(granted_site_ids(sender))) if sender is not None else ()
+    return cache[sender_id]

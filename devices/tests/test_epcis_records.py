@@ -161,6 +161,10 @@ def test_unknown_identifiers_wait_and_resolve_when_master_data_arrives(plant, ap
     assert (lot.item, place.location) == (item, recv) and lot.resolved_at and place.resolved_at
     assert EpcisIdentifier.objects.get(role="readPoint").resolved_at is None
     assert epcis_identifiers_resolve() == 0  # idempotent
+    from devices.tasks import resolve_epcis_identifiers
+
+    LocationFactory(site=plant, code="REC-RP", kind="zone", gln=gln_of("0614141", "00777"))
+    assert resolve_epcis_identifiers() == 1  # the periodic task (devices.schedule) does the same
 
 
 def test_identifier_of_another_site_is_kept_like_an_unknown_one(plant, api_client):
