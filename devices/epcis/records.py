@@ -141,9 +141,10 @@ def epcis_associations_record(
     return {"associated": len(rows), "dissociated": 0}
 
 
-def epcis_error_declaration_record(*, record: EpcisEvent, event: dict[str, Any]) -> bool:
+def epcis_error_declaration_record(*, record: EpcisEvent, event: dict[str, Any], mine: Q) -> bool:
     """Mark ``record`` erroneous as the event's ``errorDeclaration`` says, link it to its
-    corrective events and mark those already captured. False if there is no declaration."""
+    corrective events and mark those already captured among the sender's (``mine``: its
+    sites' events and its own captures). False if there is no declaration."""
     declaration = event.get("errorDeclaration")
     if not isinstance(declaration, dict):
         return False
@@ -163,14 +164,19 @@ def epcis_error_declaration_record(*, record: EpcisEvent, event: dict[str, Any])
         ],
         ignore_conflicts=True,
     )
-    EpcisEvent.objects.filter(event_id__in=corrective, corrects="").update(corrects=record.event_id)
+    EpcisEvent.objects.filter(mine, event_id__in=corrective, corrects="").update(corrects=record.event_id)
     return True
 
 
-def epcis_corrections_apply(*, record: EpcisEvent) -> str:
-    """If an earlier declaration named ``record`` as a corrective event, mark it so.
-    Returns the eventID it corrects ("" if none)."""
-    link = EpcisCorrection.objects.filter(corrective_event_id=record.event_id).order_by("pk").first()
+def epcis_corrections_apply(*, record: EpcisEvent, mine: Q) -> str:
+    """If an earlier declaration of one of the sender's events (``mine``) named ``record`` as
+    a corrective event, mark it so. Returns the eventID it corrects ("" if none)."""
+    erroneous = EpcisEvent.objects.filter(mine, error_declared_at__isnull=False).values("event_id")
+    link = (
+        EpcisCorrection.objects.filter(corrective_event_id=record.event_id, erroneous_event_id__in=erroneous)
+        .order_by("pk")
+        .first()
+    )
     if link is None:
         return ""
     EpcisEvent.objects.filter(pk=record.pk).update(corrects=link.erroneous_event_id)

@@ -143,9 +143,10 @@ def _record(
     record: EpcisEvent, state: _EventState, *, known: Known, declared: bool, counts: dict[str, int], user: Any
 ) -> None:
     """What the event records besides its effects (see the module docstring)."""
+    mine = _mine(user, known.allowed)
     if declared:
-        epcis_error_declaration_record(record=record, event=state.event)
-    if corrects := epcis_corrections_apply(record=record):
+        epcis_error_declaration_record(record=record, event=state.event, mine=mine)
+    if corrects := epcis_corrections_apply(record=record, mine=mine):
         state.effects["corrects"] = corrects
     reports = epcis_sensor_reports_record(record=record, event=state.event, at=state.at)
     counts["sensor_reports"] += reports
@@ -172,13 +173,19 @@ def _declare_again(event_id: str, event: dict[str, Any], *, user: Any, allowed: 
     eventID): mark the stored one, if it is the sender's (its site, or captured by them)."""
     if not isinstance(event.get("errorDeclaration"), dict):
         return False
-    mine = Q(site_id__in=allowed)
-    if getattr(user, "pk", None):
-        mine |= Q(capture__created_by=user)
+    mine = _mine(user, allowed)
     stored = EpcisEvent.objects.filter(mine, event_id=event_id, error_declared_at__isnull=True).first()
     if stored is None:
         return False
-    return epcis_error_declaration_record(record=stored, event=event)
+    return epcis_error_declaration_record(record=stored, event=event, mine=mine)
+
+
+def _mine(user: Any, allowed: set[int]) -> Q:
+    """The captured events a sender may mark: of its sites, or captured by it."""
+    mine = Q(site_id__in=allowed)
+    if getattr(user, "pk", None):
+        mine |= Q(capture__created_by=user)
+    return mine
 
 
 def _field_of(message: str) -> str | None:
