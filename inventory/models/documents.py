@@ -13,52 +13,49 @@ from tracker.models import Location, Site
 from tracker.scoping import RestrictedQuerySet
 
 
-class Receipt(models.Model):
-    """A purchase order's lines received in one request (the moves carry its reference)."""
+class PartnerDocument(models.Model):
+    """What a partner's receipt and shipment share: the lines of one order posted in one
+    request, at one site, as one ledger batch (the moves carry the document's reference)."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
-    reference = models.CharField(max_length=100, help_text="PO number")
-    supplier = models.CharField(max_length=200, blank=True)
     external_id = models.CharField(max_length=100, blank=True)
     batch = models.UUIDField(db_index=True)
-    received_at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     objects = RestrictedQuerySet.as_manager()
     site_path = "site"
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return str(getattr(self, "reference", ""))
+
+
+class Receipt(PartnerDocument):
+    """A purchase order's lines received in one request."""
+
+    reference = models.CharField(max_length=100, help_text="PO number")
+    supplier = models.CharField(max_length=200, blank=True)
+    received_at = models.DateTimeField()
 
     class Meta:
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["reference"])]
 
-    def __str__(self) -> str:
-        return self.reference
 
-
-class Shipment(models.Model):
+class Shipment(PartnerDocument):
     """A sales order's lines shipped in one request."""
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     reference = models.CharField(max_length=100, help_text="SO number")
     customer = models.CharField(max_length=200, blank=True)
-    external_id = models.CharField(max_length=100, blank=True)
-    batch = models.UUIDField(db_index=True)
     shipped_at = models.DateTimeField()
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    objects = RestrictedQuerySet.as_manager()
-    site_path = "site"
 
     class Meta:
         ordering = ["-shipped_at"]
         indexes = [models.Index(fields=["reference"])]
-
-    def __str__(self) -> str:
-        return self.reference
 
 
 class CycleCount(models.Model):
