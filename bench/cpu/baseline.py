@@ -32,6 +32,7 @@ def summarise(measured: dict[str, Any]) -> dict[str, dict[str, Any]]:
         out[key] = {
             "title": m.path.title,
             "queries": m.queries,
+            "queries_max": m.queries_max,
             "cpu_ms_p50": round(p50, 3) if p50 is not None else None,
             "cpu_ms_p90": round(p90, 3) if p90 is not None else None,
             "x_ping": round(p50 / ping_p50, 2) if p50 is not None and ping_p50 else None,
@@ -95,7 +96,7 @@ def updated(
         for v, per_path in counts.items():
             if per_path.get(p.key) is not None:
                 queries[v] = per_path[p.key]
-        entry = {"title": p.title, "queries": dict(sorted(queries.items()))}
+        entry: dict[str, Any] = {"title": p.title, "queries": dict(sorted(queries.items()))}
         source = r if r is not None else old
         for name in ("cpu_ms_p50", "cpu_ms_p90", "x_ping"):
             entry[name] = source.get(name)
