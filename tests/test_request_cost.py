@@ -30,7 +30,7 @@ from bench.cpu import measure
 from bench.cpu.paths import PATHS
 from bench.cpu.seed import seed
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_worker]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_worker, pytest.mark.slow]
 
 WARMUP, COUNT = 1, 3
 
