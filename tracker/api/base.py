@@ -59,6 +59,11 @@ class ScopedSlugRelatedField(serializers.SlugRelatedField):
     one query for all of them instead of one per line.
     """
 
+    default_error_messages = {
+        **serializers.SlugRelatedField.default_error_messages,
+        "null_characters": "Null characters are not allowed.",
+    }
+
     def __init__(self, *args: Any, restrict_action: str = "view", **kwargs: Any) -> None:
         self.restrict_action = restrict_action
         super().__init__(*args, **kwargs)
@@ -77,7 +82,8 @@ class ScopedSlugRelatedField(serializers.SlugRelatedField):
     def prefetch(self, values: Any) -> None:
         """Look up every string in ``values`` at once; later lookups of them cost no query."""
         memo = self._memo()
-        wanted = {v for v in values if isinstance(v, str) and v} - memo.keys()
+        # A key with a NUL cannot name anything (PostgreSQL refuses it in a query); its line says so.
+        wanted = {v for v in values if isinstance(v, str) and v and "\x00" not in v} - memo.keys()
         if not wanted:
             return
         found: dict[str, list[Any]] = {}
@@ -89,6 +95,8 @@ class ScopedSlugRelatedField(serializers.SlugRelatedField):
                 memo[value] = objs[0] if objs else None
 
     def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("null_characters")
         memo = self.root.__dict__.get("_natural_keys", {}).get(
             (self.queryset.model, self.slug_field, self.restrict_action), {}
         )
