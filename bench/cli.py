@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, bool]] = {
     "api": ("bench.commands.api", True),
     "ingest": ("bench.commands.ingest", True),
     "reports": ("bench.commands.reports", True),
+    "cpu": ("bench.commands.cpu", True),
     "seed_ledger": ("bench.commands.seed_ledger", False),
     "live_latency": ("bench.commands.live_latency", False),
 }
