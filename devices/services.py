@@ -36,6 +36,7 @@ from tracker.errors import ValidationFailed
 from tracker.keys import generate_key
 from tracker.models import Site
 from tracker.realtime import broadcast
+from tracker.request_context import actor_or_none
 from tracker.services import alert_clear, alert_raise
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def device_key_create(
         prefix=prefix,
         hashed_key=hashed,
         expires_at=expires_at,
-        created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        created_by=actor_or_none(created_by),
     )
     audit_record(
         actor=created_by, action="devicekey.created", obj=key, site=device.site, changes={"device": device.device_id}
@@ -143,7 +144,7 @@ def tag_assign(
         target_kind=target_kind,
         valid_from=now,
         note=note,
-        assigned_by=actor if getattr(actor, "is_authenticated", False) else None,
+        assigned_by=actor_or_none(actor),
         **fields,
     )
     UnknownTag.objects.filter(tag=tag).delete()

@@ -19,6 +19,7 @@ from inventory.models import ZERO, Item, Lot, SerialUnit, StockMove
 from inventory.services.alerts import _check_reorder
 from inventory.services.checks import _check_lot_usable, _existing_serials
 from tracker.models import Location, LocationKind
+from tracker.request_context import actor_or_none
 
 
 @dataclasses.dataclass
@@ -95,7 +96,7 @@ def _post(legs: list[_Leg], ctx: _Context, *, lock_also: Q | None = None, preloa
                 batch=ctx.batch,
                 occurred_at=occurred,
                 recorded_at=now,
-                actor=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None,
+                actor=actor_or_none(ctx.actor),
                 note=ctx.note,
             )
             for leg in legs
