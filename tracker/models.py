@@ -124,7 +124,7 @@ class Location(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.is_virtual = self.kind in VIRTUAL_KINDS
         super().save(*args, **kwargs)
-        path = f"{self.parent.path}{self.pk}/" if self.parent_id else f"/{self.pk}/"
+        path = f"{self.parent.path}{self.pk}/" if self.parent is not None else f"/{self.pk}/"
         depth = path.count("/") - 2
         if path != self.path or depth != self.depth:
             self.path, self.depth = path, depth
