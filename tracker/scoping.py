@@ -21,13 +21,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Self
 
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Q
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +46,8 @@ def granted_site_ids(user: User | AnonymousUser) -> tuple[int, ...]:
     An API key's site list narrows them further. One query the first time in a
     request, none after; ``forget_site_ids`` drops the cache after a grant changes.
     """
+    from django.contrib.auth.models import AnonymousUser
+
     from tracker.models import Site, SiteGroupObjectPermission, SiteUserObjectPermission
 
     if not getattr(user, "is_authenticated", False) or not user.is_active or isinstance(user, AnonymousUser):
