@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) manage.py demo
+	SHOPFLOOR_DEMO=1 $(PY) manage.py demo
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -34,7 +34,7 @@ check: $(STAMP) lint
 	$(PY) manage.py makemigrations --check --dry-run
 
 bench: $(STAMP)
-	$(PY) manage.py bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # The production shape on this machine: release step (migrate, collectstatic),
 # then web (gunicorn + uvicorn workers), Celery worker and beat under honcho;

@@ -72,6 +72,13 @@ INSTALLED_APPS = [
     "devices",
 ]
 
+# The demo plant (simulator, ``manage.py demo``/``seed_demo``/``simulate``) is installed only
+# when asked for: ``make demo`` sets SHOPFLOOR_DEMO=1; the test suite enables it in the tests
+# that call its commands. Production never has it.
+SHOPFLOOR_DEMO = env_bool("SHOPFLOOR_DEMO", False)
+if SHOPFLOOR_DEMO:
+    INSTALLED_APPS.append("demo")
+
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "tracker.middleware.RequestIdMiddleware",
@@ -284,6 +291,9 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["WebhookDeliveryStatusEnum"] = (
     "tracker.webhooks.models.DeliveryStatus"
 )
+# A work order's status appears in two components (the list's WorkOrder and the
+# detail with its estimate): keep the enum's name instead of a hashed one.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WorkOrderStatusEnum"] = "wip.models.WorkOrderStatus"
 
 # --- Security (production shape) --------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -274,7 +274,12 @@ def _process(upload_id: int) -> ReaderUpload | None:
         return _reject(upload, f"gave up after {upload.attempts - 1} failed attempts: {upload.reason or 'no reason'}")
     ensure_company_prefixes(conf.get("gs1_company_prefixes") or ())
     try:
-        parsed = parse(upload.format or upload.device.upload_format, bytes(upload.body))
+        parsed = parse(
+            upload.format or upload.device.upload_format,
+            bytes(upload.body),
+            content_type=upload.content_type,
+            received_at=upload.received_at,
+        )
     except ParseError as exc:
         return _reject(upload, exc.reason)
     upload.result = ingest(upload=upload, parsed=parsed)

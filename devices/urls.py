@@ -6,7 +6,7 @@ app_name = "devices"
 
 urlpatterns = [
     path("", views.index, name="index"),
-    path("live/", include("devices.live_urls")),  # asset finder and plant dashboard (live pages)
+    path("live/", include("devices.live.urls")),  # asset finder and plant dashboard (live pages)
     path("pipeline/", include("devices.pipeline_admin")),  # admins: pipeline state (lag, rejects, silent devices)
     path("unknown/<int:tag_pk>/assign/", views.assign_unknown, name="assign_unknown"),
     path("<str:device_id>/", views.device_detail, name="detail"),

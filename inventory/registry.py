@@ -26,4 +26,4 @@ register_panel(
         order=20,
     )
 )
-from inventory import analytics_registry  # noqa: E402, F401  (reports and forecasts nav)
+from inventory.analytics import registry as _analytics_registry  # noqa: E402, F401  (reports and forecasts nav)

@@ -1,7 +1,7 @@
 """Barcode scans to form values: GS1 element strings and Digital Link URIs (parsed
 with biip), and plain symbols carrying a natural key.
 
-What Shopfloor's labels carry (``inventory/labels_views.py``, ``wip/labels_views.py``):
+What Shopfloor's labels carry (``inventory/labels/views.py``, ``wip/labels/views.py``):
 
 - item, lot, serial unit: (01) GTIN, (17) expiry, (10) lot, (21) serial;
 - location: (414) its own GLN, or (414) the site's GLN + (254) the location code;

@@ -17,6 +17,6 @@ urlpatterns = [
     path("trace/", views.trace, name="trace"),
     path("recall/", views.recall, name="recall"),
     path("scan/", views.scan_parse, name="scan"),
-    path("", include("inventory.labels_urls")),
-    path("analytics/", include("inventory.analytics_urls")),
+    path("", include("inventory.labels.urls")),
+    path("analytics/", include("inventory.analytics.urls")),
 ]

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from demo.simulator import layout
+from demo.simulator.seed import seed
 from devices import services as device_services
-from devices.simulator import layout
-from devices.simulator.seed import seed
 from inventory.models import Item
 from tests.factories.tracker import SiteFactory, user_with_role
 from tracker.models import Location

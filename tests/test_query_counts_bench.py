@@ -1,4 +1,4 @@
-"""Query counts of every endpoint the API benchmark drives (``manage.py bench_api``).
+"""Query counts of every endpoint the API benchmark drives (``python -m bench api``).
 
 Each test makes the request the benchmark makes, authenticated the same way
 (a partner key with every scope, or a supervisor's session for pages), after

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 
+from demo.simulator import layout, writers
+from demo.simulator.model import Config, Engine, Order
+from demo.simulator.runner import InProcessTransport, simulate
+from demo.simulator.seed import load_keys, seed
 from devices.models import ReaderUpload, UploadStatus
 from devices.parsers import parse
-from devices.simulator import layout, writers
-from devices.simulator.model import Config, Engine, Order
-from devices.simulator.runner import InProcessTransport, simulate
-from devices.simulator.seed import load_keys, seed
 from tracker.models import Alert
 from wip.models import Defect, OperationRun, WorkOrder
 

@@ -1,6 +1,6 @@
 """What a scan at a station names: the work order of a traveler or of a tote.
 
-A traveler (``wip/labels_views.py``) is a plain Code 128 of the work order
+A traveler (``wip/labels/views.py``) is a plain Code 128 of the work order
 number, with a QR of the order's page URL; a tote label is its container code
 (Code 128) or SSCC (GS1, AI 00). Which order a tote carries is known to the
 tags (``devices``), which sit above ``wip``: they register a resolver here from

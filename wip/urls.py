@@ -18,6 +18,6 @@ urlpatterns = [
     path("quality/", views.quality, name="quality"),
     path("defects/<int:pk>/dispose/", views.defect_dispose, name="defect_dispose"),
     path("holds/<int:pk>/release/", views.hold_release, name="hold_release"),
-    path("", include("wip.labels_urls")),
-    path("analytics/", include("wip.analytics_urls")),
+    path("", include("wip.labels.urls")),
+    path("analytics/", include("wip.analytics.urls")),
 ]

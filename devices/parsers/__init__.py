@@ -15,6 +15,7 @@ module's docstring.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from . import (
     csv_reads,
@@ -28,11 +29,13 @@ from . import (
     zebra_iotc,
 )
 from ._common import configure_company_prefixes
-from .base import DeviceHealth, ParseError, ParseResult, Scan, SensorSample, TagRead
+from .base import DeviceHealth, ParseContext, ParseError, ParseResult, Scan, SensorSample, TagRead
+from .framing import frame
 
 __all__ = [
     "PARSERS",
     "DeviceHealth",
+    "ParseContext",
     "ParseError",
     "ParseResult",
     "Scan",
@@ -42,7 +45,8 @@ __all__ = [
     "parse",
 ]
 
-PARSERS: dict[str, Callable[[bytes], ParseResult]] = {
+# Every parser is ``parse(body, ctx=None)``; ``ctx`` (a ParseContext) is optional.
+PARSERS: dict[str, Callable[..., ParseResult]] = {
     zebra_iotc.FORMAT: zebra_iotc.parse,
     impinj_iot.FORMAT: impinj_iot.parse,
     impinj_speedway.FORMAT: impinj_speedway.parse,
@@ -55,10 +59,26 @@ PARSERS: dict[str, Callable[[bytes], ParseResult]] = {
 }
 
 
-def parse(format: str, body: bytes) -> ParseResult:  # noqa: A002 - the documented signature
-    """Parse ``body`` with the parser registered for ``format``."""
+def parse(
+    format: str,  # noqa: A002 - the documented signature
+    body: bytes,
+    *,
+    content_type: str | None = None,
+    received_at: datetime | None = None,
+) -> ParseResult:
+    """Parse ``body`` with the parser registered for ``format``.
+
+    ``content_type`` is the declared Content-Type: the body must match it (see
+    :mod:`devices.parsers.framing`); None skips the check.  ``received_at`` is the
+    time used for reads whose device sent no wall-clock time (the parser says so
+    in a warning).
+    """
     try:
         parser = PARSERS[format]
     except (KeyError, TypeError):
         raise ParseError(f"unknown upload format {format!r}; known: {', '.join(sorted(PARSERS))}") from None
-    return parser(body)
+    media_kind = "any"
+    if content_type is not None:
+        body, media = frame(body, content_type, upload_format=format)
+        media_kind = media.kind
+    return parser(body, ParseContext(received_at=received_at, media_kind=media_kind))

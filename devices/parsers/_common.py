@@ -88,37 +88,47 @@ def load_json(body: bytes) -> Any:
     return loads(text)
 
 
-def load_json_records(body: bytes) -> tuple[list[Any], list[int] | None]:
-    """Parse a JSON array, a single JSON value or newline-delimited JSON.
+def load_json_records(body: bytes, *, flatten: bool = True) -> tuple[list[Any], list[int] | None]:
+    """Parse one JSON document or newline-delimited JSON into a list of records.
 
-    Returns the records and, for NDJSON, the 1-based line number of each record
-    (for error messages; see :func:`label`).  Blank lines (e.g. HTTP-stream
-    keep-alives) are skipped.
+    One document (compact or pretty-printed) that is an array gives its elements,
+    any other document is one record.  Otherwise every non-blank line must hold
+    one JSON value (NDJSON, as HTTP streams and MQTT bridges deliver events; blank
+    keep-alive lines are skipped); with ``flatten`` a line holding an array (one
+    batched POST per line) contributes its elements.  Returns the records and, for
+    NDJSON, the 1-based line number of each (for error messages, see :func:`label`).
     """
     text = decode_text(body)
     stripped = text.strip()
     if not stripped:
         raise ParseError("body is empty")
-    if stripped[0] == "[":
-        return loads(stripped), None
+    whole_error: ParseError | None = None
+    try:
+        doc = loads(stripped)
+    except ParseError as exc:
+        whole_error = exc
+    else:
+        return (doc if type(doc) is list else [doc]), None
     numbered = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
     numbered = [(n, line) for n, line in numbered if line]
     if len(numbered) == 1:
-        return [loads(numbered[0][1])], None
-    # Fast path: one json.loads call for the whole batch.
-    try:
-        records = loads("[" + ",".join(line for _, line in numbered) + "]")
-    except ParseError:
-        pass
-    else:
-        if len(records) == len(numbered):
-            return records, [n for n, _ in numbered]
+        raise whole_error
+    records: list[Any] = []
+    lines: list[int] = []
     for n, line in numbered:
         try:
-            loads(line)
+            value = loads(line)
         except ParseError as exc:
+            if n == numbered[0][0] and line[:1] in "{[" and line[-1:] not in "}]":
+                raise whole_error from None  # a (broken) pretty-printed document, not NDJSON
             raise exc.at(f"line {n}") from None
-    raise ParseError("each line must hold exactly one JSON value")
+        if flatten and type(value) is list:
+            records.extend(value)
+            lines.extend([n] * len(value))
+        else:
+            records.append(value)
+            lines.append(n)
+    return records, lines
 
 
 def label(index: int, lines: list[int] | None) -> str:
@@ -284,6 +294,32 @@ def epc_from_hex(value: object, name: str) -> tuple[str, str]:
         if result is not None:
             return result
     raise ParseError(f"{name}: expected EPC as an even-length hex string, got {kind(value)}")
+
+
+def hex_value(value: object, name: str) -> str:
+    """A hex memory value (TID, user bank) -> upper-case hex, ``0x`` prefix dropped."""
+    if type(value) is str:
+        h = value.strip().upper().removeprefix("0X")
+        if h and len(h) % 2 == 0 and len(h) <= _MAX_EPC_HEX and _HEX.issuperset(h):
+            return h
+    raise ParseError(f"{name}: expected an even-length hex string, got {kind(value)}")
+
+
+def base64_value(value: object, name: str) -> str:
+    """A base64 memory value (Impinj ``tid``) -> upper-case hex."""
+    if type(value) is str:
+        h = _b64_to_hex(value)
+        if h is not None:
+            return h
+    raise ParseError(f"{name}: expected base64, got {kind(value)}")
+
+
+def opt_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
+    return None if value is None else as_int(value, name, minimum=minimum, maximum=maximum)
+
+
+def opt_float(value: object, name: str) -> float | None:
+    return None if value is None else as_float(value, name)
 
 
 @lru_cache(maxsize=65536)

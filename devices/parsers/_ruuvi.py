@@ -1,4 +1,4 @@
-"""RuuviTag data format 5 ("RAWv2") decoder, for BLE advertisements relayed as hex.
+"""RuuviTag data formats 5 ("RAWv2") and 3 ("RAWv1") decoders, for BLE advertisements relayed as hex.
 
 Follows the Ruuvi sensor protocol specification "Data format 5 (RAWv2)"
 (docs.ruuvi.com; the same rules as ``ruuvi-decoders`` ``Df5Decoder``).  The
@@ -21,6 +21,15 @@ byte  field                                                   invalid value
 ====  ======================================================  =============
 
 Invalid (sentinel) values are left out of the result.
+
+Data format 3 ("RAWv1", docs.ruuvi.com "Data format 3 (RAWv1)", older firmware)
+carries 14 bytes: format (3); humidity uint8 in 0.5 % steps; temperature as a
+sign bit plus 7 bits of whole degrees and a byte of hundredths; pressure uint16
+Pa minus 50000; acceleration x, y, z int16 mG; battery uint16 mV.  It has no
+sentinels, no sequence and no MAC.
+
+A Ruuvi manufacturer payload of format 3 or 5 that is shorter than its format
+says is a :class:`FrameError` (the parsers decide whether that rejects the upload).
 """
 
 from __future__ import annotations
@@ -52,6 +61,11 @@ class Df5:
     movement_counter: int | None
     sequence: int | None
     mac: str | None  # aa:bb:cc:dd:ee:ff
+    data_format: int = 5
+
+
+class FrameError(ValueError):
+    """A Ruuvi frame of a known format that cannot be decoded (truncated)."""
 
 
 def _s16(b: bytes, i: int) -> int:
@@ -87,6 +101,28 @@ def decode_payload(p: bytes) -> Df5 | None:
     )
 
 
+def decode_df3(p: bytes) -> Df5:
+    """Decode the 14-byte RAWv1 payload (starting with the format byte 3) into the common frame."""
+    if len(p) < 14 or p[0] != 3:
+        raise FrameError(f"data format 3 frame is {len(p)} bytes, expected 14")
+    whole = p[2] & 0x7F
+    temperature = Decimal(whole) + Decimal(p[3]) / 100
+    if p[2] & 0x80:
+        temperature = -temperature
+    return Df5(
+        temperature=temperature,
+        humidity=Decimal(p[1]) / 2,
+        pressure=Decimal(_u16(p, 4) + 50000),
+        acceleration=tuple(Decimal(_s16(p, i)) / _G for i in (6, 8, 10)),  # type: ignore[arg-type]
+        battery_voltage=Decimal(_u16(p, 12)) / _MV,
+        tx_power=None,
+        movement_counter=None,
+        sequence=None,
+        mac=None,
+        data_format=3,
+    )
+
+
 def ruuvi_payload(adv: bytes) -> bytes | None:
     """Find Ruuvi manufacturer data (company 0x0499) in BLE AD structures."""
     i = 0
@@ -96,10 +132,10 @@ def ruuvi_payload(adv: bytes) -> bytes | None:
         if length == 0:
             break
         end = i + 1 + length
+        if i + 3 < n and adv[i + 1] == 0xFF and length >= 3 and adv[i + 2] == 0x99 and adv[i + 3] == 0x04:
+            return adv[i + 4 : min(end, n)]  # a cut-off structure still says it is Ruuvi data
         if end > n:
             break
-        if adv[i + 1] == 0xFF and length >= 3 and adv[i + 2] == 0x99 and adv[i + 3] == 0x04:
-            return adv[i + 4 : end]
         i = end
     return None
 
@@ -109,7 +145,8 @@ def decode_hex(value: str) -> tuple[int | None, Df5 | None]:
     """Decode an advertisement (AD structures) or a bare manufacturer payload in hex.
 
     Returns ``(data_format, frame)``: ``(None, None)`` when it is not hex or holds no
-    Ruuvi manufacturer data; ``(fmt, None)`` for a Ruuvi format other than 5.
+    Ruuvi manufacturer data; ``(fmt, None)`` for a Ruuvi format other than 3 and 5.
+    Raises FrameError for a format 3 or 5 frame that is too short.
     """
     if len(value) % 2 or len(value) > 1024 or not _HEX.issuperset(value):
         return None, None
@@ -124,8 +161,12 @@ def decode_hex(value: str) -> tuple[int | None, Df5 | None]:
             return None, None
     if not payload:
         return None, None
+    if payload[0] == 3:
+        return 3, decode_df3(payload)
     if payload[0] != 5:
         return payload[0], None
+    if len(payload) < 24:
+        raise FrameError(f"data format 5 frame is {len(payload)} bytes, expected 24")
     return 5, decode_payload(payload)
 
 
@@ -147,7 +188,7 @@ def observations(sensor_id: str, observed_at: datetime, frame: Df5) -> tuple[lis
         add("tx_power", Decimal(frame.tx_power), "dBm")
     if frame.movement_counter is not None:
         add("movement_counter", Decimal(frame.movement_counter), "count")
-    extra: list[tuple[str, str]] = [("data_format", "5")]
+    extra: list[tuple[str, str]] = [("data_format", str(frame.data_format))]
     if frame.sequence is not None:
         extra.append(("measurement_sequence", str(frame.sequence)))
     if frame.tx_power is not None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 __all__ = [
     "DeviceHealth",
+    "ParseContext",
     "ParseError",
     "ParseResult",
     "Scan",
@@ -41,6 +42,13 @@ class TagRead:
     rssi: float | None = None
     epc_hex: str | None = None
     antenna: int | None = None
+    # Reader metadata, kept when the reader sends it (None otherwise): RF phase in
+    # degrees, channel (index or frequency in kHz, as the reader reports it), the
+    # tag's TID in upper-case hex, and the reader's own event/report sequence number.
+    phase: float | None = None
+    channel: int | None = None
+    tid: str | None = None
+    sequence: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +100,22 @@ class Scan:
     tag_id: str | None
     action: str | None = None
     seq: int | None = None
+    # Envelope fields a handheld app may add to an action scan (see gs1_scans):
+    # where it happens (location codes), its reference and a typed quantity.
+    location: str | None = None
+    to_location: str | None = None
+    reference: str | None = None
+    typed_quantity: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseContext:
+    """What a parser may know besides the body: when the upload was received (the
+    time of reads whose device sent no usable clock) and the declared media kind
+    (see :mod:`devices.parsers.framing`)."""
+
+    received_at: datetime | None = None
+    media_kind: str = "any"
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import csv
 
 from ._common import as_float, decode_text, epc_from_hex, iso_time
-from .base import ParseError, ParseResult, TagRead
+from .base import ParseContext, ParseError, ParseResult, TagRead
 
 FORMAT = "csv"
 
@@ -65,7 +65,7 @@ def _int(text: str, name: str, minimum: int) -> int:
     return value
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse a CSV export of tag reads."""
     text = decode_text(body)
     lines = text.splitlines()

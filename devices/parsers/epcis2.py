@@ -37,7 +37,7 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import best_match
 
 from ._common import as_decimal, epc_uri_from_elements, iso_time, load_json
-from .base import ParseError, ParseResult, SensorSample, TagRead
+from .base import ParseContext, ParseError, ParseResult, SensorSample, TagRead
 
 FORMAT = "epcis2"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "EPCIS-JSON-Schema.json"
@@ -160,7 +160,7 @@ def _samples(event: dict[str, Any], event_time: Any, result: ParseResult) -> Non
             )
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Validate an EPCIS 2.0 JSON-LD document and extract its events."""
     doc = load_json(body)
     try:

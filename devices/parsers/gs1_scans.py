@@ -30,8 +30,18 @@ greedily): for scans without an AIM id whose last variable-length field ends in 
 tail that is itself a valid element string (the keyboard-wedge trap, e.g. lot
 ``LOT-2611A214713`` hiding ``(21)4713``) the result carries a warning.
 
-A raw string that is not GS1 at all is still a scan (``elements == ()``); only
-envelope problems (missing/mistyped fields, bad times) are ParseErrors.
+A raw string that is not GS1 at all is still a scan (``elements == ()``): a
+work-order traveler's plain Code 128 is looked up as a work order number.  GS1
+data that is wrong is a ParseError naming the scan, the AI and the reason: a
+check digit that does not match (GTIN, SSCC, GLN, the GTIN-14 part of a GRAI),
+an impossible date (``(17)270231``), or a GS1 symbology whose data does not parse.
+
+Action scans (``action`` receive, issue, move, count, ship) may carry, besides
+AIs for item, lot, expiry and quantity: ``location`` (the location code where it
+happens; else the last location label scanned in the batch), ``to_location``
+(a move's destination), ``reference`` (PO, sales order, work order) and
+``quantity`` (when the label has no (30)/(37)).  What they do is decided in
+``devices.pipeline.scans``.
 """
 
 from __future__ import annotations
@@ -40,10 +50,22 @@ from decimal import Decimal
 from typing import Any
 
 import biip
+from biip.checksums import gs1_standard_check_digit
 from biip.gs1_messages import GS1Message
 
-from ._common import as_int, as_list, as_obj, as_str, epc_uri_from_elements, iso_time, load_json, opt_str, req
-from .base import ParseError, ParseResult, Scan
+from ._common import (
+    as_decimal,
+    as_int,
+    as_list,
+    as_obj,
+    as_str,
+    epc_uri_from_elements,
+    iso_time,
+    load_json,
+    opt_str,
+    req,
+)
+from .base import ParseContext, ParseError, ParseResult, Scan
 
 FORMAT = "gs1_scans"
 
@@ -123,13 +145,22 @@ def _parse_raw(raw: str, config: biip.ParseConfig) -> tuple[str | None, Any, str
             res = biip.parse(aim + content, config=config)
             if res.gs1_message is not None and res.gs1_message.element_strings:
                 return symbology, res.gs1_message.element_strings, None
-            return symbology, None, f"not a valid GS1 element string: {res.gs1_message_error}"
+            error = res.gs1_message_error or ""
+            if "date" in error or "check digit" in error:
+                # GS1 data that is wrong, not merely unreadable: it must not change stock.
+                raise ParseError(f"not a valid GS1 element string: {error}")
+            return symbology, None, f"not a valid GS1 element string: {error}"
         if aim in _GTIN_AIM or aim is None:
             res = biip.parse(content, config=config)
         else:
             return symbology, None, None  # a plain (non-GS1) symbology
+    except ParseError:
+        raise
     except Exception as exc:  # noqa: BLE001 - biip may raise on pathological input
         return symbology, None, f"could not be parsed: {type(exc).__name__}"
+    error = res.gs1_message_error or ""
+    if res.gs1_message is None and "date" in error and content[:2].isdigit():
+        raise ParseError(f"not a valid GS1 element string: {error}")  # an impossible (17)/(11)... date
     is_gtin_like = content.isdigit() and len(content) in (8, 12, 13, 14)
     if res.gtin is not None and (aim is not None or is_gtin_like):
         return symbology, [_Synthetic("01", res.gtin.as_gtin_14())], None
@@ -159,6 +190,25 @@ class _Synthetic:
         self.date = None
 
 
+_KEY_ERRORS = (("gtin_error", "GTIN"), ("sscc_error", "SSCC"), ("gln_error", "GLN"))
+
+
+def _check_elements(es_list: Any) -> None:
+    """Reject GS1 keys whose check digit is wrong (biip reports them, it does not refuse them)."""
+    for es in es_list:
+        ai = es.ai.ai
+        for attr, _name in _KEY_ERRORS:
+            problem = getattr(es, attr, None)
+            if problem:
+                raise ParseError(f"AI ({ai}): {problem}")
+        if ai == "8003" and len(es.value) >= 14 and es.value[:14].isdigit():
+            key = es.value[:14]
+            if gs1_standard_check_digit(key[:13]) != int(key[13]):
+                raise ParseError(
+                    f"AI (8003): invalid GRAI check digit for {key!r}: expected {gs1_standard_check_digit(key[:13])}"
+                )
+
+
 def _config(doc: dict[str, Any]) -> biip.ParseConfig:
     extra = doc.get("separator_chars")
     if extra is None:
@@ -174,7 +224,7 @@ def _config(doc: dict[str, Any]) -> biip.ParseConfig:
 _DEFAULT_CONFIG = biip.ParseConfig()
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse a handheld scan batch."""
     doc = load_json(body)
     try:
@@ -197,10 +247,21 @@ def parse(body: bytes) -> ParseResult:
             seq = scan.get("seq")
             if seq is not None:
                 seq = as_int(seq, "seq", minimum=0)
+            location = opt_str(scan.get("location"), "location")
+            to_location = opt_str(scan.get("to_location"), "to_location")
+            reference = opt_str(scan.get("reference"), "reference")
+            typed = scan.get("quantity")
+            typed = None if typed is None else as_decimal(typed, "quantity")
+            if typed is not None and typed <= 0:
+                raise ParseError(f"quantity: {typed} must be positive")
         except ParseError as exc:
             raise exc.at(f"scans[{i}]") from None
         where = f"scans[{i}]" + ("" if seq is None else f" (seq {seq})")
-        symbology, es_list, problem = _parse_raw(raw, config)
+        try:
+            symbology, es_list, problem = _parse_raw(raw, config)
+            _check_elements(es_list or ())
+        except ParseError as exc:
+            raise exc.at(where) from None
         if problem:
             result.warnings.append(f"{where}: {problem}")
         pairs, by_ai = _elements(es_list or ())
@@ -236,6 +297,10 @@ def parse(body: bytes) -> ParseResult:
                 tag_id=epc_uri_from_elements(values) if values else None,
                 action=action,
                 seq=seq,
+                location=location or None,
+                to_location=to_location or None,
+                reference=reference or None,
+                typed_quantity=typed,
             )
         )
     return result

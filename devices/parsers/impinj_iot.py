@@ -12,10 +12,17 @@ single event object, or newline-delimited JSON (blank keep-alive lines skipped).
 (ISO 8601, the observation time; falls back to the event ``timestamp``).  The read
 point is ``<hostname>:<antennaPort>``.  Other event types that describe the reader
 (``antennaConnected``, ``antennaDisconnected``, ``inventoryStatus``,
-``inventoryTerminated``, ``diagnostic``, ``overflow``) become DeviceHealth entries
-whose ``extra`` holds ``event`` plus the payload's scalar fields; ``overflow``
-(the reader dropped events) also adds a warning.  Unknown event types are ignored
-with a warning.
+``inventoryTerminated``, ``diagnostic``, ``overflow``, ``keepalive``, ``status``,
+``gpiTransition``...) become DeviceHealth entries whose ``extra`` holds ``event``
+plus the payload's scalar fields; ``overflow`` (the reader dropped events) also
+adds a warning.  Non-tag events are never a rejection: unknown event types are
+ignored with a warning.
+
+Deliveries (one parser for all): the webhook (a JSON array per POST), the HTTP
+stream and MQTT (one event per line or per message, as NDJSON), pretty-printed
+or not.  Reader metadata the preset's ``eventConfig.tagInventory`` switches on is
+kept on the read: ``tidHex``/``tid`` (hex/base64), ``phaseAngle`` (degrees),
+``frequency`` (kHz, as the channel) and ``tagSeenCount``.
 """
 
 from __future__ import annotations
@@ -23,11 +30,14 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import (
+    as_float,
     as_int,
     as_obj,
     as_str,
+    base64_value,
     epc_from_base64,
     epc_from_hex,
+    hex_value,
     iso_time,
     label,
     load_json_records,
@@ -35,7 +45,7 @@ from ._common import (
     req,
     rssi_value,
 )
-from .base import DeviceHealth, ParseError, ParseResult, TagRead
+from .base import DeviceHealth, ParseContext, ParseError, ParseResult, TagRead
 
 FORMAT = "impinj_iot"
 _HEALTH_EVENTS = frozenset(
@@ -46,6 +56,12 @@ _HEALTH_EVENTS = frozenset(
         "inventoryTerminated",
         "diagnostic",
         "overflow",
+        "keepalive",
+        "keepAlive",
+        "status",
+        "readerStatus",
+        "gpiTransition",
+        "gpoTransition",
     }
 )
 
@@ -54,7 +70,7 @@ def _scalars(payload: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple((str(k)[:64], str(v)[:256]) for k, v in sorted(payload.items()) if type(v) in (str, int, float, bool))
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse an Impinj IoT webhook body or a chunk of its HTTP/MQTT stream."""
     events, lines = load_json_records(body)
     result = ParseResult(format=FORMAT)
@@ -84,6 +100,15 @@ def parse(body: bytes) -> ParseResult:
                 rssi = rssi_value(tag.get("peakRssiCdbm"), "tagInventoryEvent.peakRssiCdbm", scale=100)
                 count = tag.get("tagSeenCount")
                 count = 1 if count is None else as_int(count, "tagInventoryEvent.tagSeenCount", minimum=1)
+                tid = None
+                if tag.get("tidHex") is not None:
+                    tid = hex_value(tag["tidHex"], "tagInventoryEvent.tidHex")
+                elif tag.get("tid") is not None:
+                    tid = base64_value(tag["tid"], "tagInventoryEvent.tid")
+                phase = tag.get("phaseAngle")
+                phase = None if phase is None else as_float(phase, "tagInventoryEvent.phaseAngle")
+                channel = tag.get("frequency")
+                channel = None if channel is None else as_int(channel, "tagInventoryEvent.frequency", minimum=0)
                 append(
                     TagRead(
                         tag_id=tag_id,
@@ -94,10 +119,17 @@ def parse(body: bytes) -> ParseResult:
                         rssi=rssi,
                         epc_hex=epc_hex,
                         antenna=antenna,
+                        phase=phase,
+                        channel=channel,
+                        tid=tid,
                     )
                 )
             elif event_type in _HEALTH_EVENTS:
-                observed = iso_time(req(event, "timestamp"), "timestamp")
+                when = event.get("timestamp")
+                if when is None and ctx is not None and ctx.received_at is not None:
+                    observed = ctx.received_at  # a keepalive may carry no time of its own
+                else:
+                    observed = iso_time(req(event, "timestamp"), "timestamp")
                 payload = event.get(f"{event_type}Event")
                 extra = (("event", event_type),)
                 if type(payload) is dict:

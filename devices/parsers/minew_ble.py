@@ -16,7 +16,14 @@ Results:
 * any other advertisement -> TagRead ``ble:<aa:bb:..>``; when ``rawData`` holds a
   RuuviTag data format 5 frame it is decoded into samples like the Ruuvi gateway;
 * ``battery`` (percent) -> DeviceHealth for the tag when above 0 (plain iBeacon
-  frames carry no battery level and the gateway reports 0 for them).
+  frames carry no battery level and the gateway reports 0 for them);
+* a Minew S1 temperature/humidity frame in ``rawData`` (:mod:`._minew_s1`) ->
+  samples ``temperature`` (°C) and ``humidity`` (%RH) and the sensor's battery
+  percentage; an S1 info frame -> its battery; every other frame stays a plain
+  sighting (presence).  A cut-off S1 frame is kept as presence with a warning.
+
+The body is the JSON-LONG array (one HTTP POST or MQTT message, pretty-printed or
+not); several arrays or elements one per line are accepted too.
 """
 
 from __future__ import annotations
@@ -24,9 +31,21 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from ._common import as_float, as_int, as_obj, as_str, ble_mac, iso_time, load_json, req, rssi_value
-from ._ruuvi import decode_hex, observations
-from .base import DeviceHealth, ParseError, ParseResult, TagRead
+from ._common import (
+    as_float,
+    as_int,
+    as_obj,
+    as_str,
+    ble_mac,
+    decode_text,
+    iso_time,
+    load_json_records,
+    req,
+    rssi_value,
+)
+from ._minew_s1 import S1FrameError, decode_s1
+from ._ruuvi import FrameError, decode_hex, observations
+from .base import DeviceHealth, ParseContext, ParseError, ParseResult, SensorSample, TagRead
 
 FORMAT = "minew_ble"
 
@@ -42,11 +61,12 @@ def _ibeacon_id(tag: dict) -> str:
     return f"ibeacon:{beacon_uuid}:{major}:{minor}"
 
 
-def parse(body: bytes) -> ParseResult:
+def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
     """Parse one JSON-LONG upload."""
-    doc = load_json(body)
-    if type(doc) is not list:
+    text = decode_text(body).strip()
+    if text[:1] == "{" and "\n" not in text:
         raise ParseError("expected a JSON-LONG array")
+    doc, _lines = load_json_records(body)
     result = ParseResult(format=FORMAT)
     gateway = ""
     for el in doc:
@@ -74,9 +94,17 @@ def parse(body: bytes) -> ParseResult:
             if battery is not None:
                 battery = as_int(battery, "battery", minimum=0, maximum=100)
             raw = el.get("rawData")
-            frame = None
+            frame = s1 = None
             if raw is not None:
-                _fmt, frame = decode_hex(as_str(raw, "rawData", allow_empty=True))
+                raw = as_str(raw, "rawData", allow_empty=True)
+                try:
+                    _fmt, frame = decode_hex(raw)
+                except FrameError as exc:
+                    result.warnings.append(f"[{i}] {mac_id}: {exc}; kept as presence")
+                try:
+                    s1 = decode_s1(raw)
+                except S1FrameError as exc:
+                    result.warnings.append(f"[{i}] {mac_id}: {exc}; kept as presence")
         except ParseError as exc:
             raise exc.at(f"[{i}]") from None
         result.reads.append(TagRead(tag_id=tag_id, read_point=gateway, first_seen=seen, last_seen=seen, rssi=rssi))
@@ -86,4 +114,13 @@ def parse(body: bytes) -> ParseResult:
             samples, health = observations(mac_id, seen, frame)
             result.samples.extend(samples)
             result.health.append(health)
+        if s1 is not None:
+            if s1.temperature is not None:
+                result.samples.append(SensorSample(mac_id, "temperature", s1.temperature, "°C", seen))
+            if s1.humidity is not None:
+                result.samples.append(SensorSample(mac_id, "humidity", s1.humidity, "%RH", seen))
+            if not battery:
+                result.health.append(
+                    DeviceHealth(device_ref=mac_id, observed_at=seen, battery_pct=Decimal(s1.battery_pct))
+                )
     return result

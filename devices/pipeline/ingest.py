@@ -18,7 +18,7 @@ from django.utils import timezone
 from devices.conf import site_settings
 from devices.models import Device, ReaderUpload
 from devices.parsers import ParseResult, TagRead
-from devices.pipeline import effects, store, telemetry
+from devices.pipeline import effects, scans, store, telemetry
 from devices.pipeline.arbitration import DUPLICATE, LATE, STALE, Arbiter, ZoneParams
 from devices.pipeline.dedupe import aggregate, to_ms
 from devices.pipeline.resolve import ReadPointMap, tags_with_states, targets_load, zone_params
@@ -159,6 +159,10 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         effects.apply_moves(moves=moves, ctx=ctx)
     if ctx.errors:
         counters["effect_error_details"] = ctx.errors
+
+    # --- handheld action scans: the inventory service each names -----------------
+    if parsed.scans:
+        counters.update(scans.apply_scans(scans=parsed.scans, site_id=site.pk, reference=ctx.reference))
 
     store.write_states(states=changed, device_id=device.pk, now=now)
     for tag_id in cleared_missing:

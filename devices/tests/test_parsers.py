@@ -486,11 +486,11 @@ def test_ruuvi_df5_invalid_sentinels_become_absent() -> None:
 def test_ruuvi_gateway_other_formats_and_tags_without_timestamp() -> None:
     report = doc(RUUVI)
     tags = report["data"]["tags"]
-    tags["D1:22:7A:05:3C:11"]["data"] = "02010611FF990403" + "00" * 13
+    tags["D1:22:7A:05:3C:11"]["data"] = "02010611FF990408" + "00" * 13  # a format this parser does not decode
     del tags["E4:1A:9F:22:0B:7C"]["timestamp"]
     tags["E4:1A:9F:22:0B:7C"]["counter"] = 17
     result = parse("ruuvi_gateway", dumps(report))
-    assert any("format 3" in w for w in result.warnings)
+    assert any("format 8" in w for w in result.warnings)
     assert result.reads[1].last_seen == utc(2025, 11, 18, 9, 44, 20)  # the gateway's time
 
 

@@ -15,6 +15,6 @@ router.register("reservations", views.ReservationViewSet, basename="inventory-re
 
 urlpatterns = [
     path("trace/", views.TraceView.as_view(), name="inventory-trace"),
-    path("analytics/", include("inventory.analytics_api_urls")),
+    path("analytics/", include("inventory.analytics.api_urls")),
     *router.urls,
 ]

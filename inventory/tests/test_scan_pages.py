@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from inventory.labels_views import location_label
+from inventory.labels.views import location_label
 from inventory.models import CycleCount, StockLevel
 from tests.factories.inventory import ItemFactory, receive
 from tests.factories.tracker import user_with_role

@@ -25,9 +25,9 @@ def main(keys_file: str) -> dict:
     from django.contrib.auth.models import Group
     from django.core.management import call_command
 
+    from demo.simulator import layout
+    from demo.simulator.seed import seed
     from devices import services as device_services
-    from devices.simulator import layout
-    from devices.simulator.seed import seed
     from inventory.models import Item
     from tracker import services as tracker_services
     from tracker.models import Location, Site

@@ -152,7 +152,7 @@ def plant(tmp_path_factory):
 
 def _production_shape(info: dict, env: dict, tmp: Path):
     """``make serve`` on 127.0.0.1: web, worker and beat under honcho, as one process group."""
-    from devices.bench.api.server import Server, manage, server_env
+    from bench.api.server import Server, manage, server_env
 
     prod = server_env(
         database_url=env["DATABASE_URL"],

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from devices.simulator import layout, writers
+from demo.simulator import layout, writers
 
 pytestmark = pytest.mark.browser
 

@@ -27,7 +27,7 @@ def _scanned(label) -> str:
 
 def _location_label(code: str, name: str, kind: str):
     """The label the location label page prints for a demo location (same function, unsaved rows)."""
-    from inventory.labels_views import location_label
+    from inventory.labels.views import location_label
     from tracker.labels import Symbology
     from tracker.models import Location, Site
 
@@ -43,7 +43,7 @@ def _scan(page, text: str) -> None:
 
 
 def test_transfer_page_fills_from_to_and_item_from_scans(page_for, artifacts):
-    from inventory.labels_views import item_label
+    from inventory.labels.views import item_label
     from inventory.models import Item
     from tracker.labels import Symbology
 

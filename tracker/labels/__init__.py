@@ -1,7 +1,7 @@
 """Label rendering: pure functions from GS1 element strings to symbols, PDF sheets and ZPL.
 
 Nothing here touches the database: pages build ``Label`` objects from their
-rows (see ``inventory/labels_views.py`` and ``wip/labels_views.py``) and hand
+rows (see ``inventory/labels/views.py`` and ``wip/labels/views.py``) and hand
 them to ``labels_pdf`` / ``labels_zpl`` / ``label_svg``.
 
 - ``gs1``: element strings validated and formatted by biip (HRI, FNC1-separated

@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 import zxingcpp
 
-from inventory.labels_views import item_label, location_label, lot_label, serial_label
+from inventory.labels.views import item_label, location_label, lot_label, serial_label
 from inventory.scanning import decode_scan, parse_scan
 from tests.factories.devices import TagAssignmentFactory, TagFactory
 from tests.factories.inventory import ItemFactory, LotFactory, LotItemFactory, SerialItemFactory, receive
@@ -19,7 +19,7 @@ from tests.factories.wip import make_plant
 from tracker.labels import Symbology
 from tracker.labels.symbols import main_symbol, qr_symbol
 from tracker.tests.test_labels import raster
-from wip.labels_views import tote_label, traveler_label
+from wip.labels.views import tote_label, traveler_label
 from wip.scanning import work_order_from_scan
 from wip.services import work_order_create
 

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from wip.api import views
+from wip.api import reports, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("workstations", views.WorkstationViewSet, basename="wip-workstation")
@@ -13,8 +13,8 @@ router.register("inspections", views.InspectionViewSet, basename="wip-inspection
 router.register("holds", views.HoldViewSet, basename="wip-hold")
 
 urlpatterns = [
-    path("load/", views.LoadView.as_view(), name="wip-load"),
-    path("metrics/", views.MetricsView.as_view(), name="wip-metrics"),
-    path("analytics/", include("wip.analytics_api_urls")),
+    path("load/", reports.LoadView.as_view(), name="wip-load"),
+    path("metrics/", reports.MetricsView.as_view(), name="wip-metrics"),
+    path("analytics/", include("wip.analytics.api_urls")),
     *router.urls,
 ]

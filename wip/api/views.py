@@ -1,4 +1,6 @@
-"""The wip API: thin views over ``wip.services`` and ``wip.selectors``.
+"""The wip API: thin views over ``wip.services`` and ``wip.selectors``; the
+composite answers go through ``wip.api.responses``, the reports live in
+``wip.api.reports``.
 
 Scoping happens in ``initial()`` (tracker.api.base): lists and lookups only
 see the user's sites, so another site's work order is a 404. Writable related
@@ -10,25 +12,21 @@ to release or cancel orders (``change_workorder``).
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.idempotency import idempotent
 from tracker.api.partner import closed_to_keys
-from tracker.errors import InvalidTransition, NotFound, ValidationFailed
+from tracker.errors import NotFound
 from tracker.models import Site
 from wip import selectors, services
 from wip.api import filters
+from wip.api import responses as r
 from wip.api import serializers as s
 from wip.models import (
     ACTIVE_RUN_STATUSES,
@@ -70,20 +68,15 @@ class WorkstationViewSet(ScopedReadOnlyViewSet):
     lookup_value_regex = "[^/]+"
     ordering_fields = ["code"]
 
-    @extend_schema(responses=s.DispatchRowSerializer(many=True))
+    # The operation id it had when the schema called it a list: generated clients keep their method name.
+    @extend_schema(responses=r.StationDispatchSerializer, operation_id="wip_workstations_dispatch_list")
     @action(detail=True, methods=["get"], url_path="dispatch")
     def dispatch_list(self, request, code=None):
         """The station's work in dispatch order (the site's rule), with ETA and late risk."""
         station = self.get_object()
         rows = selectors.dispatch_list(user=request.user, workstation=station)
-        site = station.site
-        return _ok(
-            {
-                "workstation": station.code,
-                "rule": selectors.dispatch_rule(site),
-                "results": s.DispatchRowSerializer(rows, many=True).data,
-            }
-        )
+        answer = {"workstation": station.code, "rule": selectors.dispatch_rule(station.site), "results": rows}
+        return _ok(r.StationDispatchSerializer(answer).data)
 
 
 class RoutingViewSet(ScopedReadOnlyViewSet):
@@ -144,13 +137,11 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         spec = WORK_ORDER_PERMISSIONS.get(getattr(self, "action", None))
         return spec[0] if spec else WorkOrder
 
+    @extend_schema(responses=r.WorkOrderDetailSerializer)
     def retrieve(self, request, *args, **kwargs):
         work_order = self.get_object()
-        data = s.WorkOrderSerializer(work_order).data
         estimate = selectors.site_schedule(site=work_order.site).orders.get(work_order.number)
-        data["eta"] = serializers.DateTimeField().to_representation(estimate.eta) if estimate else None
-        data["late_risk"] = estimate.risk if estimate else None
-        return _ok(data)
+        return _ok(r.WorkOrderDetailSerializer(work_order, context={"estimate": estimate}).data)
 
     @extend_schema(request=s.WorkOrderCreateSerializer, responses={201: s.WorkOrderSerializer})
     def create(self, request, *args, **kwargs):
@@ -188,23 +179,11 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         body = s.StationInputSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         station = body.validated_data.get("workstation")
-        queued = OperationRun.objects.filter(work_order=work_order, status=RunStatus.QUEUED).select_related("operation")
-        candidates = [r for r in queued.order_by("sequence", "pk") if station is None or r.operation.accepts(station)]
-        if not candidates:
-            # Nothing queued: starting the first waiting step gives the precise refusal
-            # (predecessor_not_done, on hold...); no step at all means not released.
-            waiting = OperationRun.objects.filter(work_order=work_order, status=RunStatus.WAITING).order_by(
-                "sequence", "pk"
-            )
-            candidates = list(waiting[:1])
-            if not candidates:
-                raise InvalidTransition(
-                    f"Work order {work_order.number} has no step to start (status {work_order.status})."
-                )
-        run = services.operation_start(run=candidates[0], operator=request.user, workstation=station)
+        run = selectors.run_to_start(work_order=work_order, workstation=station)
+        run = services.operation_start(run=run, operator=request.user, workstation=station)
         return _ok(s.RunSerializer(run).data)
 
-    @extend_schema(request=s.ArriveSerializer, responses=s.RunSerializer)
+    @extend_schema(request=s.ArriveSerializer, responses=r.ArrivalSerializer)
     @action(detail=True, methods=["post"])
     def arrive(self, request, number=None):
         """The order arrived at a station (a click or a scan): its current step queues there."""
@@ -218,13 +197,7 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             actor=request.user,
             strict=True,
         )
-        return _ok(
-            {
-                "changed": result.changed,
-                "reason": result.reason,
-                "run": s.RunSerializer(result.run).data if result.run else None,
-            }
-        )
+        return _ok(r.ArrivalSerializer(result).data)
 
     @extend_schema(request=s.WorkOrderCompleteSerializer, responses=s.WorkOrderSerializer)
     @action(detail=True, methods=["post"])
@@ -253,10 +226,9 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         work_order = self.get_object()
         body = s.HoldReleaseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        holds = Hold.objects.restrict(request.user, "change").filter(work_order=work_order, released_at__isnull=True)
-        if body.validated_data.get("hold"):
-            holds = holds.filter(pk=body.validated_data["hold"])
-        holds = list(holds.order_by("pk"))
+        holds = selectors.holds_to_release(
+            user=request.user, work_order=work_order, hold=body.validated_data.get("hold")
+        )
         if not holds:
             raise NotFound("No open hold on this work order.")
         for hold in holds:
@@ -274,41 +246,19 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             )
         )
 
+    @extend_schema(responses=r.WorkOrderTimelineSerializer)
     @action(detail=True, methods=["get"])
     def timeline(self, request, number=None):
         """Each step planned (standard minutes, scheduled start/end) against actual."""
         work_order = self.get_object()
         steps, estimate = selectors.work_order_timeline(work_order=work_order)
-        when = serializers.DateTimeField()
-
-        def t(value):
-            return when.to_representation(value) if value else None
-
-        return _ok(
-            {
-                "work_order": work_order.number,
-                "eta": t(estimate.eta) if estimate else None,
-                "late_risk": estimate.risk if estimate else None,
-                "steps": [
-                    {
-                        "run": st.run.pk,
-                        "sequence": st.run.sequence,
-                        "operation": st.run.operation.name,
-                        "attempt": st.run.attempt,
-                        "status": st.run.status,
-                        "workstation": st.run.workstation.code if st.run.workstation_id else None,
-                        "planned_minutes": st.planned_minutes,
-                        "actual_minutes": st.actual_minutes,
-                        "queue_minutes": st.queue_minutes,
-                        "planned_start": t(st.planned_start),
-                        "planned_end": t(st.planned_end),
-                        "started_at": t(st.run.started_at),
-                        "finished_at": t(st.run.finished_at),
-                    }
-                    for st in steps
-                ],
-            }
-        )
+        answer = {
+            "work_order": work_order.number,
+            "eta": estimate.eta if estimate else None,
+            "late_risk": estimate.risk if estimate else None,
+            "steps": steps,
+        }
+        return _ok(r.WorkOrderTimelineSerializer(answer).data)
 
 
 RUN_PERMISSIONS = {
@@ -484,141 +434,6 @@ class HoldViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         body.is_valid(raise_exception=True)
         hold = services.hold_release(hold=self.get_object(), actor=request.user, note=body.validated_data["note"])
         return _ok(s.HoldSerializer(type(self).queryset.get(pk=hold.pk)).data)
-
-
-def _site_param(request) -> Site:
-    code = request.query_params.get("site", "")
-    sites = Site.objects.restrict(request.user, "view")
-    site = sites.filter(code=code).first() if code else None
-    if site is None:
-        if code or sites.count() != 1:
-            raise NotFound("Name one of your sites: ?site=<code>.")
-        site = sites.first()
-    return site
-
-
-def _moment(request, name: str, default: dt.datetime) -> dt.datetime:
-    raw = request.query_params.get(name)
-    if not raw:
-        return default
-    value = parse_datetime(raw)
-    if value is None or timezone.is_naive(value):
-        raise ValidationFailed(f"{name} must be an ISO 8601 time with an offset.", field=name)
-    return value
-
-
-class LoadView(APIView):
-    """Per station and day (next ``days``, default 14): required against available hours; per operator the work held."""
-
-    permission_model = Workstation
-
-    @extend_schema(parameters=[OpenApiParameter("site", str), OpenApiParameter("days", int)], responses=dict)
-    def get(self, request):
-        site = _site_param(request)
-        try:
-            days = min(max(int(request.query_params.get("days", 14)), 1), 60)
-        except ValueError as exc:
-            raise ValidationFailed("days must be a whole number.", field="days") from exc
-        view = selectors.load_view(user=request.user, site=site, days=days)
-        return _ok(
-            {
-                "site": site.code,
-                "rule": view.get("rule"),
-                "days": [d.isoformat() for d in view["days"]],
-                "stations": [
-                    {
-                        "workstation": row.workstation.code,
-                        "state": row.state,
-                        "required_hours": row.required_hours,
-                        "available_hours": row.available_hours,
-                        "days": [
-                            {
-                                "day": d.day.isoformat(),
-                                "required_hours": d.required_hours,
-                                "available_hours": d.available_hours,
-                                "state": d.state,
-                            }
-                            for d in row.days
-                        ],
-                    }
-                    for row in view["stations"]
-                ],
-                "operators": [op.__dict__ for op in view["operators"]],
-            }
-        )
-
-
-class MetricsView(APIView):
-    """Per station and for the site over ``from``-``to`` (default: the last 24 h): queue, WIP,
-    utilisation, queue and cycle time, throughput, first-pass yield, scrap rate, the
-    bottleneck and Little's law."""
-
-    permission_model = Workstation
-
-    @extend_schema(
-        parameters=[OpenApiParameter("site", str), OpenApiParameter("from", str), OpenApiParameter("to", str)],
-        responses=dict,
-    )
-    def get(self, request):
-        site = _site_param(request)
-        if not Workstation.objects.restrict(request.user, "view").filter(site=site).exists():
-            raise NotFound("No workstations to report on.")
-        now = timezone.now()
-        end = _moment(request, "to", now)
-        start = _moment(request, "from", end - dt.timedelta(hours=24))
-        if start >= end:
-            raise ValidationFailed("from must be before to.", field="from")
-        return _ok(metrics_payload(selectors.site_metrics(site=site, start=start, end=end, now=now), site))
-
-
-def metrics_payload(m: selectors.SiteMetrics, site: Site) -> dict:
-    def pct(value):
-        return None if value is None else round(value, 4)
-
-    return {
-        "site": site.code,
-        "from": m.start.isoformat(),
-        "to": m.end.isoformat(),
-        "queue_length": m.queue_length,
-        "wip": m.wip,
-        "orders_completed": m.orders_completed,
-        "avg_order_cycle_hours": m.avg_order_cycle_hours,
-        "first_pass_yield": pct(m.first_pass_yield),
-        "scrap_rate": pct(m.scrap_rate),
-        "littles_law": {
-            "avg_wip_orders": round(m.avg_wip_orders, 4),
-            "throughput_per_hour": round(m.order_throughput_per_hour, 4),
-            "throughput_x_cycle_time": round(m.littles_law, 4),
-        },
-        "bottleneck": None
-        if m.bottleneck is None
-        else {
-            "workstation": m.bottleneck.code,
-            "utilisation": pct(m.bottleneck.utilisation),
-            "avg_queue_minutes": m.bottleneck.avg_queue_minutes,
-            "explanation": m.bottleneck.explanation,
-        },
-        "stations": [
-            {
-                "workstation": st.code,
-                "queue_length": st.queue_length,
-                "wip": st.wip,
-                "wip_limit": st.wip_limit,
-                "over_wip_limit": st.over_limit,
-                "utilisation": pct(st.utilisation),
-                "busy_hours": st.busy_hours,
-                "available_hours": st.available_hours,
-                "avg_queue_minutes": st.avg_queue_minutes,
-                "avg_cycle_minutes": st.avg_cycle_minutes,
-                "throughput_per_hour": round(st.throughput_per_hour, 4),
-                "finished": st.finished,
-                "first_pass_yield": pct(st.first_pass_yield),
-                "scrap_rate": pct(st.scrap_rate),
-                "littles_law": {"avg_wip": round(st.avg_wip, 4), "throughput_x_cycle_time": round(st.littles_law, 4)},
-            }
-            for st in m.stations
-        ],
-    }
 
 
 def workstation_or_404(user, code: str) -> Workstation:

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from devices.live_selectors import dashboard
+from devices.live.selectors import dashboard
 from tests.factories.inventory import LotItemFactory
 from tests.factories.tracker import user_with_role
 from tests.factories.wip import OperationFactory, RoutingFactory, WorkstationFactory, WorkstationGroupFactory

@@ -1,0 +1,1 @@
+"""The API and pages benchmark (``python -m bench api``): benchmark-only code."""

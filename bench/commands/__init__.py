@@ -1,0 +1,1 @@
+"""The benchmarks, one Django ``BaseCommand`` each, run by ``python -m bench <name>``."""

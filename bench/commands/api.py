@@ -1,0 +1,274 @@
+"""``python -m bench api``: the API and pages benchmark, on the production shape.
+
+1. a fresh PostgreSQL database ``shopfloor_bench`` on ``DATABASE_URL``'s server
+   (default postgres://postgres@127.0.0.1:5432) and Redis db 9, migrated and
+   seeded through the services (``bench/api/seed.py``);
+2. the Procfile's web (gunicorn + uvicorn workers) and Celery worker under
+   honcho on 127.0.0.1, exactly as ``make serve`` runs them;
+3. each scenario (``bench/api/scenarios.py``) driven by a bounded
+   client: 8 connections, a fixed duration, 127.0.0.1 only;
+4. the 10-million-move ledger (``python -m bench seed_ledger``, cached in
+   ``shopfloor_bench_ledger``): the levels selector timed in-process, and the
+   levels endpoint driven like the rest against a server on that database.
+
+Prints the table and writes ``.bench/api-<time>.json`` (and ``.bench/api-latest.json``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import secrets
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import Resolver404, resolve
+
+from bench import dbs
+from bench.api import scenarios as sc
+from bench.api.client import run_load
+from bench.api.server import Server, bench, manage, server_env
+
+BENCH_DB = "shopfloor_bench"
+LEDGER_DB = "shopfloor_bench_ledger"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
+
+
+def _present(paths: list[str]) -> bool:
+    for path in paths:
+        try:
+            resolve(path)
+        except Resolver404:
+            return False
+    return True
+
+
+class Command(BaseCommand):
+    help = "Benchmark the API and pages on the production shape (fresh PostgreSQL database, 127.0.0.1 only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--duration",
+            type=float,
+            default=float(os.environ.get("BENCH_DURATION", "15")),
+            help="Measured seconds per scenario (at most 60).",
+        )
+        parser.add_argument("--warmup", type=float, default=3.0)
+        parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument("--only", default="", help="Comma-separated scenario keys.")
+        parser.add_argument("--ledger-moves", type=int, default=int(os.environ.get("BENCH_LEDGER_MOVES", "10000000")))
+        parser.add_argument("--skip-ledger", action="store_true")
+        parser.add_argument("--seed", metavar="FILE", help="(internal) seed the current database and write FILE")
+
+    def handle(self, *args, **opts):
+        if opts["seed"]:
+            from bench.api.seed import seed
+
+            Path(opts["seed"]).write_text(json.dumps(seed(), indent=1))
+            return
+        if not 0 < opts["duration"] <= 60:
+            raise CommandError("--duration must be between 0 and 60 seconds")
+        out_dir = Path(settings.BASE_DIR) / ".bench"
+        out_dir.mkdir(exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        log_path = out_dir / f"api-{stamp}-server.log"
+        only = {k for k in opts["only"].split(",") if k}
+        chosen = [s for s in sc.SCENARIOS if not only or s.key in only or s.key == "ceiling"]
+
+        redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
+        redis.Redis.from_url(redis_url).flushdb()  # the benchmark's own db number only
+        secret = secrets.token_urlsafe(50)
+        env = server_env(database_url=dbs.database_url(BENCH_DB), redis_url=redis_url, secret_key=secret)
+        self.stdout.write(
+            f"bench api: fresh database {BENCH_DB}, Redis {redis_url}, "
+            f"{opts['concurrency']} connections x {opts['duration']:.0f} s per scenario"
+        )
+        dbs.recreate(BENCH_DB)
+        manage("migrate", "--noinput", "-v", "0", env=env)
+        manage("collectstatic", "--noinput", "-v", "0", env=env)
+        seed_path = out_dir / "api-seed.json"
+        bench("api", "--seed", str(seed_path), env=env)
+        seed = json.loads(seed_path.read_text())
+
+        results: dict[str, dict[str, Any]] = {}
+        load_before = os.getloadavg()
+        with Server(env, log_path=log_path) as server:
+            self.stdout.write(
+                f"server up at {server.base_url} (web workers: "
+                f"{env.get('WEB_CONCURRENCY') or 2 * (os.cpu_count() or 1)})"
+            )
+            for scenario in chosen:
+                results[scenario.key] = self._run(scenario, seed, server, opts)
+
+        ledger: dict[str, Any] | None = None
+        if not opts["skip_ledger"] and (not only or "ledger" in only):
+            ledger = self._ledger(opts, redis_url, secret, log_path, results)
+
+        self._report(chosen, results, ledger, opts, stamp, out_dir, load_before)
+
+    # --- one scenario ----------------------------------------------------------------
+
+    def _run(self, scenario: sc.Scenario, seed: dict, server: Server, opts) -> dict[str, Any]:
+        if not _present(scenario.needs):
+            return {"status": "n/a (endpoint missing)"}
+        if scenario.needs_seed and not seed.get(scenario.needs_seed):
+            return {"status": f"n/a (no {scenario.needs_seed} seed yet)"}
+        make = scenario.make(seed)
+        cookies = scenario.cookies(seed) if scenario.cookies else None
+        problem = self._preflight(server.base_url, make, cookies, scenario)
+        if problem:
+            self.stderr.write(f"{scenario.key}: {problem}")
+            return {"status": f"failed: {problem[:200]}"}
+        self.stdout.write(f"  {scenario.key} ...")
+        outcome = run_load(
+            server.base_url,
+            make,
+            concurrency=opts["concurrency"],
+            duration=opts["duration"],
+            warmup=opts["warmup"],
+            cookies=cookies,
+        )
+        summary = outcome.summary()
+        summary["status"] = "ok"
+        return summary
+
+    def _preflight(self, base_url: str, make, cookies, scenario: sc.Scenario) -> str | None:
+        """One request (worker 99) before the load: right status, and the body checks out."""
+        req = make(99, 0)
+        headers = dict(req.headers)
+        data = None
+        if req.json is not None:
+            data = json.dumps(req.json).encode()
+            headers["Content-Type"] = "application/json"
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        request = urllib.request.Request(base_url + req.path, data=data, headers=headers, method=req.method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310 - 127.0.0.1 only
+                status, body = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, exc.read()
+        except OSError as exc:
+            return f"{req.method} {req.path}: {exc}"
+        if status not in req.expect:
+            return f"{req.method} {req.path} -> {status}: {body[:300]!r}"
+        if scenario.check is not None:
+            try:
+                return scenario.check(json.loads(body))
+            except ValueError:
+                return "response is not JSON"
+        return None
+
+    # --- the 10M ledger --------------------------------------------------------------------
+
+    def _ledger(self, opts, redis_url: str, secret: str, log_path: Path, results: dict) -> dict[str, Any]:
+        env = server_env(database_url=dbs.database_url(LEDGER_DB), redis_url=redis_url, secret_key=secret)
+        self.stdout.write(f"ledger: {opts['ledger_moves']:,} moves in {LEDGER_DB} (generated once, then cached)")
+        done = bench(
+            "seed_ledger",
+            "--moves",
+            str(opts["ledger_moves"]),
+            "--measure",
+            "300",
+            "--json",
+            env=env,
+            capture=True,
+        )
+        info = json.loads(done.stdout.strip().splitlines()[-1])
+        key = (
+            manage(
+                "shell",
+                "-c",
+                (
+                    "from django.contrib.auth import get_user_model;"
+                    "from bench.api.seed import _api_key;"
+                    f"print(_api_key(get_user_model().objects.get(username={info['username']!r}), 'bench ledger'))"
+                ),
+                env=env,
+                capture=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        seed = {"ledger": {"key": key, "skus": info["skus"], "site": info["site"]}}
+        with Server(env, log_path=log_path, processes=("web",)) as server:
+            results[sc.LEDGER_SCENARIO.key] = self._run(sc.LEDGER_SCENARIO, seed, server, opts)
+        return info
+
+    # --- the table ----------------------------------------------------------------------------
+
+    def _report(self, chosen, results, ledger, opts, stamp, out_dir: Path, load_before) -> None:
+        ceiling = results.get("ceiling", {}).get("req_per_s") or None
+        rows = []
+        for scenario in [*chosen, sc.LEDGER_SCENARIO]:
+            r = results.get(scenario.key)
+            if r is None:
+                continue
+            if r.get("status") != "ok":
+                rows.append((scenario.title, r["status"], "", ""))
+                continue
+            per_s = r["units_per_s"] if scenario.figure != "req/s" else r["req_per_s"]
+            figure = f"{per_s:,.0f} {scenario.figure}, p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms"
+            if r["errors"]:
+                figure += f", errors {r['errors']}"
+            elif scenario.key == "transfer":
+                figure += ", errors 0"
+            frac = f"{r['req_per_s'] / ceiling:.2f}" if ceiling else ""
+            r["fraction_of_ceiling"] = round(r["req_per_s"] / ceiling, 3) if ceiling else None
+            rows.append((scenario.title, figure, frac, self._target(scenario, r)))
+        if ledger and ledger.get("levels_query"):
+            q = ledger["levels_query"]
+            met = "met" if q["p95_ms"] < 20 else "MISSED"
+            rows.append(
+                (
+                    f"levels query, one item across a site, {ledger['moves']:,} moves (selector)",
+                    f"p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms ({q['rows']} rows)",
+                    "",
+                    f"p95 < 20 ms: {met}",
+                )
+            )
+        width = max(len(r[0]) for r in rows) if rows else 10
+        self.stdout.write("")
+        self.stdout.write(f"{'scenario':<{width}} | figure | req/s vs ceiling | target")
+        for title, figure, frac, target in rows:
+            self.stdout.write(f"{title:<{width}} | {figure} | {frac} | {target}")
+        report = {
+            "at": stamp,
+            "command": " ".join(["python -m bench", *sys.argv[1:]]) if len(sys.argv) > 1 else "python -m bench api",
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "loadavg_before": load_before,
+                "loadavg_after": os.getloadavg(),
+            },
+            "concurrency": opts["concurrency"],
+            "duration_s": opts["duration"],
+            "web_concurrency": os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1),
+            "scenarios": results,
+            "ledger": ledger,
+        }
+        path = out_dir / f"api-{stamp}.json"
+        path.write_text(json.dumps(report, indent=1))
+        (out_dir / "api-latest.json").write_text(json.dumps(report, indent=1))
+        self.stdout.write(f"\nwritten {path.relative_to(settings.BASE_DIR)}; load average before {load_before[0]:.2f}")
+        if load_before[0] > 1.0:
+            self.stdout.write("note: the machine was busy before the run; figures are lower than on an idle machine")
+
+    @staticmethod
+    def _target(scenario: sc.Scenario, r: dict) -> str:
+        parts = []
+        t = scenario.target
+        if "units_per_s" in t:
+            per_s = r["units_per_s"] if scenario.figure != "req/s" else r["req_per_s"]
+            parts.append(f">= {t['units_per_s']:,.0f}: {'met' if per_s >= t['units_per_s'] else 'MISSED'}")
+        if "p95_ms" in t:
+            parts.append(f"p95 < {t['p95_ms']:.0f} ms: {'met' if (r['p95_ms'] or 1e9) < t['p95_ms'] else 'MISSED'}")
+        return "; ".join(parts)

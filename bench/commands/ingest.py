@@ -1,0 +1,272 @@
+"""``python -m bench ingest``: end-to-end ingestion throughput on PostgreSQL.
+
+1. A fresh database ``shopfloor_bench_ingest`` on ``DATABASE_URL``'s server is
+   migrated and seeded with the synthetic plant (``bench/ingest/plant.py``:
+   2,500 tags, 50 read points) and its uploads are stored as queued
+   ``ReaderUpload`` rows in the Zebra IoT Connector format.
+2. A copy of it (``shopfloor_bench_ingest_base``) is made, so both
+   implementations start from the same state with the same uploads.
+3. A worker process runs the pipeline (``reader_upload_process``) over every
+   upload: reads per second from stored upload to committed effects, queries
+   per upload and the worker's resident memory as the uploads add up.
+4. Another process runs the per-read ORM baseline (``bench/ingest/baseline.py``)
+   over the first uploads of the copy, and the tags' zones after those uploads
+   are compared with the pipeline's.
+
+Prints the figures and the ratio; writes ``.bench/ingest-latest.json``.
+Never runs on SQLite: without a PostgreSQL ``DATABASE_URL`` it uses the local
+server (postgres://postgres@127.0.0.1:5432) or stops.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from psycopg import sql
+
+from bench import dbs
+from bench.ingest import plant
+
+DB = "shopfloor_bench_ingest"
+BASE_DB = "shopfloor_bench_ingest_base"
+SCALE_DB = "shopfloor_bench_ingest_scale"
+
+
+def _clone(source: str, target: str) -> None:
+    dbs.check_name(target)
+    with psycopg.connect(dbs.server_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(target)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(target), sql.Identifier(source)))
+
+
+def _drop(name: str) -> None:
+    dbs.check_name(name)
+    with psycopg.connect(dbs.server_url(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+class Command(BaseCommand):
+    help = "Benchmark reader-upload ingestion (pipeline vs per-read ORM baseline) on PostgreSQL."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tags", type=int, default=2500)
+        parser.add_argument("--uploads", type=int, default=300, help="Uploads the pipeline processes.")
+        parser.add_argument(
+            "--baseline-uploads", type=int, default=5, help="Uploads the per-read baseline processes (it is slow)."
+        )
+        parser.add_argument("--seconds-per-upload", type=int, default=3)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="Also run the uploads through this many worker processes at once (wall clock).",
+        )
+        parser.add_argument("--keep", action="store_true", help="Keep the benchmark databases afterwards.")
+        parser.add_argument("--phase", choices=["seed", "pipeline", "workers", "baseline"], help="(internal)")
+        parser.add_argument("--in", dest="infile", help="(internal)")
+        parser.add_argument("--out", help="(internal)")
+
+    # ------------------------------------------------------------------ phases
+
+    def _phase(self, opts) -> None:
+        from django.db import connection
+
+        from bench.ingest import run
+
+        if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].startswith(dbs.PREFIX):
+            raise CommandError("bench_ingest phases run only on a shopfloor_bench* PostgreSQL database.")
+        spec = plant.PlantSpec(
+            tags=opts["tags"], uploads=opts["uploads"], seconds_per_upload=opts["seconds_per_upload"]
+        )
+        if opts["phase"] == "seed":
+            result = run.phase_seed(spec)
+        else:
+            ids = json.loads(Path(opts["infile"]).read_text())["upload_ids"]
+            if opts["phase"] == "pipeline":
+                result = run.phase_pipeline(ids, snapshot_after=min(opts["baseline_uploads"], len(ids)))
+            elif opts["phase"] == "workers":
+                result = run.phase_workers(ids, workers=opts["workers"])
+            else:
+                result = run.phase_baseline(ids[: opts["baseline_uploads"]])
+            run.check_processed(result)
+        run.write_json(opts["out"], result)
+
+    # ------------------------------------------------------------ orchestration
+
+    def handle(self, *args, **opts):
+        if opts["phase"]:
+            return self._phase(opts)
+        url = os.environ.get("DATABASE_URL", "")
+        if not url.startswith(("postgres://", "postgresql://")):
+            self.stderr.write(
+                self.style.WARNING(
+                    "DATABASE_URL is not PostgreSQL: the benchmark never runs on SQLite; "
+                    f"using the server at {dbs.server_url()}"
+                )
+            )
+        try:
+            dbs.recreate(DB)
+        except psycopg.Error as exc:
+            raise CommandError(f"bench ingest needs a PostgreSQL server ({dbs.server_url()}): {exc}") from exc
+        workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+        common = [
+            "--tags",
+            str(opts["tags"]),
+            "--uploads",
+            str(opts["uploads"]),
+            "--workers",
+            str(opts["workers"]),
+            "--baseline-uploads",
+            str(opts["baseline_uploads"]),
+            "--seconds-per-upload",
+            str(opts["seconds_per_upload"]),
+        ]
+        try:
+            self.stdout.write(
+                f"seeding {DB}: {opts['tags']} tags, {plant.N_READERS * plant.ANTENNAS} read points, "
+                f"{opts['uploads']} uploads ..."
+            )
+            seed = self._sub(DB, "seed", common, workdir)
+            _clone(DB, BASE_DB)
+            if opts["workers"] > 1:
+                _clone(DB, SCALE_DB)
+            self.stdout.write(
+                f"pipeline, one worker, over {len(seed['upload_ids'])} uploads ({seed['events']:,} reads) ..."
+            )
+            pipe = self._sub(DB, "pipeline", common, workdir, infile=workdir / "seed.json")
+            scale = None
+            if opts["workers"] > 1:
+                self.stdout.write(f"pipeline, {opts['workers']} workers, over the same uploads ...")
+                scale = self._sub(SCALE_DB, "workers", common, workdir, infile=workdir / "seed.json")
+            if opts["baseline_uploads"] > 0:
+                self.stdout.write(f"per-read ORM baseline over the first {opts['baseline_uploads']} uploads ...")
+                base = self._sub(BASE_DB, "baseline", common, workdir, infile=workdir / "seed.json")
+            else:
+                base = None
+        finally:
+            if not opts["keep"]:
+                for name in (DB, BASE_DB, SCALE_DB):
+                    try:
+                        _drop(name)
+                    except psycopg.Error:
+                        pass
+        self._report(seed, pipe, scale, base, opts)
+
+    def _sub(self, db: str, phase: str, common: list[str], workdir: Path, infile: Path | None = None) -> dict:
+        out = workdir / f"{phase}.json"
+        env = {
+            **os.environ,
+            "DATABASE_URL": dbs.database_url(db),
+            "DEBUG": "0",  # no query log in the worker
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(32),
+            "SECURE_SSL_REDIRECT": "0",
+            "LOG_LEVEL": "WARNING",
+        }
+        env.pop("REDIS_URL", None)  # the worker calls the service itself; no broker involved
+        cmd = [
+            sys.executable,
+            "-m",
+            "bench",
+            "ingest",
+            "--phase",
+            phase,
+            "--out",
+            str(out),
+            *common,
+        ]
+        if infile is not None:
+            cmd += ["--in", str(infile)]
+        done = subprocess.run(cmd, env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False)  # noqa: S603
+        if done.returncode != 0:
+            raise CommandError(f"bench ingest phase {phase} failed:\n{done.stderr[-4000:]}")
+        return json.loads(out.read_text())
+
+    def _report(self, seed: dict, pipe: dict, scale: dict | None, base: dict | None, opts) -> None:
+        base = base or {
+            "uploads": 0,
+            "reads": 0,
+            "seconds": 0.0,
+            "reads_per_s": 0,
+            "queries_per_upload": 0,
+            "moves": 0,
+            "effects": {},
+            "zones_after_snapshot": {},
+        }
+        ratio = pipe["reads_per_s"] / base["reads_per_s"] if base["reads_per_s"] else None
+        snapshot = pipe.pop("zones_after_snapshot") or {}
+        base_zones = base.pop("zones_after_snapshot") or {}
+        if not base_zones:
+            snapshot = {}
+        same = sum(1 for t, z in snapshot.items() if base_zones.get(t) == z)
+        agreement = same / len(snapshot) if snapshot else None
+        w = self.stdout.write
+        w("")
+        w(
+            f"ingestion benchmark · PostgreSQL · {seed['tags']} tags · {seed['read_points']} read points · "
+            f"zebra_iotc uploads of ~{seed['events'] // max(1, len(seed['upload_ids'])):,} reads"
+        )
+        w(
+            f"  pipeline   {pipe['uploads']:>5} uploads {pipe['reads']:>10,} reads {pipe['seconds']:>8.2f} s "
+            f"{pipe['reads_per_s']:>12,.0f} reads/s  {pipe['queries_per_upload']:>6} queries/upload  "
+            f"moves {pipe['moves']:,} effects {pipe['effects']}"
+        )
+        if scale is not None:
+            w(
+                f"  pipeline x{scale['workers']} {scale['uploads']:>4} uploads {scale['reads']:>10,} reads "
+                f"{scale['seconds']:>8.2f} s {scale['reads_per_s']:>12,.0f} reads/s  (wall clock, {scale['workers']} "
+                "worker processes)"
+            )
+        w(
+            f"  baseline   {base['uploads']:>5} uploads {base['reads']:>10,} reads {base['seconds']:>8.2f} s "
+            f"{base['reads_per_s']:>12,.0f} reads/s  {base['queries_per_upload']:>6} queries/upload  "
+            f"moves {base['moves']:,} effects {base['effects']}"
+        )
+        w(f"  ratio      {ratio:.1f}x" if ratio else "  ratio      n/a")
+        if agreement is not None and base["uploads"]:
+            w(f"  same zone after the first {base['uploads']} uploads: {agreement:.1%} of {len(snapshot)} tags")
+        segments, prev_n, prev_t = [], 0, 0.0
+        per_upload = pipe["reads"] / max(1, pipe["uploads"])
+        for point in pipe["rss_curve"]:
+            dt_s = point["busy_s"] - prev_t
+            if dt_s > 0:
+                segments.append(f"{(point['uploads'] - prev_n) * per_upload / dt_s:,.0f}")
+            prev_n, prev_t = point["uploads"], point["busy_s"]
+        w("  reads/s per tenth of the run: " + ", ".join(segments))
+        w(
+            "  worker peak RSS as uploads grow (MiB): "
+            + ", ".join(f"{p['uploads']}: {p['peak'] / 1024:.0f}" for p in pipe["rss_curve"])
+        )
+        best = max(pipe["reads_per_s"], (scale or {}).get("reads_per_s") or 0)
+        w(
+            f"  >= 20,000 reads/s: {'yes' if pipe['reads_per_s'] >= 20_000 else 'no'} with one worker, "
+            f"{'yes' if best >= 20_000 else 'no'} at best ({best:,.0f}); >= 10x the baseline (one worker each): "
+            f"{'yes' if (ratio or 0) >= 10 else 'no'}"
+        )
+        out_dir = Path(settings.BASE_DIR) / ".bench"
+        out_dir.mkdir(exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        report = {
+            "at": stamp,
+            "seed": {k: v for k, v in seed.items() if k != "upload_ids"},
+            "pipeline": pipe,
+            "pipeline_workers": scale,
+            "baseline": base,
+            "ratio": ratio,
+            "zone_agreement": agreement,
+            "command": "python -m bench ingest "
+            + " ".join(
+                f"--{k.replace('_', '-')} {opts[k]}" for k in ("tags", "uploads", "baseline_uploads", "workers")
+            ),
+        }
+        for name in (f"ingest-{stamp}.json", "ingest-latest.json"):
+            (out_dir / name).write_text(json.dumps(report, indent=2, default=str))

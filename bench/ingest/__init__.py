@@ -1,0 +1,1 @@
+"""The ingestion benchmark (``python -m bench ingest``): benchmark-only code."""

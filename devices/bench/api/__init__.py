@@ -1,1 +1,0 @@
-"""The API and pages benchmark (``manage.py bench_api``): benchmark-only code."""

@@ -1,1 +1,0 @@
-"""Benchmark-only code for inventory (never imported by the app)."""

@@ -1,7 +1,0 @@
-from django.urls import path
-
-from wip import analytics_views
-
-urlpatterns = [
-    path("<slug:slug>/", analytics_views.ReportAPIView.as_view(), name="wip-analytics"),
-]

@@ -1,8 +1,0 @@
-from django.urls import path
-
-from wip import analytics_views
-
-urlpatterns = [
-    path("", analytics_views.index, name="analytics"),
-    path("<slug:slug>/", analytics_views.report, name="analytics_report"),
-]

@@ -1,0 +1,1 @@
+"""Label pages for work order travelers and totes (``views``; routes in ``urls``)."""

@@ -1,8 +1,0 @@
-from django.urls import path
-
-from wip import labels_views
-
-urlpatterns = [
-    path("labels/travelers/", labels_views.traveler_labels, name="labels_travelers"),
-    path("labels/totes/", labels_views.tote_labels, name="labels_totes"),
-]

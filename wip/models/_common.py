@@ -1,0 +1,9 @@
+"""Field sizes every wip model shares."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+QTY = {"max_digits": 14, "decimal_places": 4}
+MINUTES = {"max_digits": 10, "decimal_places": 3}
+ZERO = Decimal("0")

@@ -1,0 +1,80 @@
+"""Reads of wip: queues in dispatch order, ETAs, the WIP board, load and metrics.
+
+Functions taking ``user`` start from ``.restrict(user, "view")``; the
+``site_*`` helpers are internal (tasks, services) and take a site the caller
+has already checked. Every read here issues a fixed number of queries,
+however many work orders there are: rows are fetched in bulk and the
+scheduling arithmetic runs in ``wip.dispatch`` on plain data.
+
+One module per concern; callers keep importing from ``wip.selectors``:
+``access`` (scoped lists), ``planning`` (calendars, the site plan, dispatch
+lists), ``board`` (the WIP board, timelines, load), ``metrics``, ``runs``
+(which run or hold an action on a whole work order acts on).
+"""
+
+from wip.selectors.access import (
+    open_defects,
+    open_holds,
+    recent_inspections,
+    routings_for_user,
+    work_orders_for_user,
+    workstations_for_user,
+)
+from wip.selectors.board import (
+    BoardCard,
+    BoardColumn,
+    OperatorLoad,
+    StationLoad,
+    TimelineStep,
+    load_view,
+    wip_board,
+    work_order_timeline,
+)
+from wip.selectors.metrics import (
+    Bottleneck,
+    SiteMetrics,
+    StationMetrics,
+    find_bottleneck,
+    site_metrics,
+    station_metrics,
+)
+from wip.selectors.planning import (
+    DispatchRow,
+    SitePlan,
+    dispatch_list,
+    dispatch_rule,
+    site_calendars,
+    site_schedule,
+)
+from wip.selectors.runs import holds_to_release, run_to_start
+
+__all__ = [
+    "BoardCard",
+    "BoardColumn",
+    "Bottleneck",
+    "DispatchRow",
+    "OperatorLoad",
+    "SiteMetrics",
+    "SitePlan",
+    "StationLoad",
+    "StationMetrics",
+    "TimelineStep",
+    "dispatch_list",
+    "dispatch_rule",
+    "find_bottleneck",
+    "holds_to_release",
+    "load_view",
+    "open_defects",
+    "open_holds",
+    "recent_inspections",
+    "routings_for_user",
+    "run_to_start",
+    "site_calendars",
+    "site_metrics",
+    "site_schedule",
+    "station_metrics",
+    "wip_board",
+    "work_order_timeline",
+    "work_orders_for_user",
+    "workstations_for_user",
+]
