@@ -242,7 +242,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "tracker.api.permissions.ScopedModelPermissions",
-        # API keys: the view's required_scope must be among the key's scopes.
+        # API keys: the scope the view's access declaration names must be among the key's scopes.
         "tracker.api.partner.ApiKeyScopePermission",
     ],
     # Per API key (session users are not throttled here); 429 + Retry-After.

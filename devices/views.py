@@ -14,23 +14,16 @@ from devices import selectors, services
 from devices.forms import AssignTagForm
 from devices.models import UnknownTag
 from tracker.errors import DomainError
-from tracker.selectors import current_site
+from tracker.request_context import require_site
 
 #: Saying what a tag tracks changes the tag (plant managers and admins hold it).
 ASSIGN_PERMISSION = "devices.change_tag"
 
 
-def _require_site(request):
-    site = current_site(request)
-    if site is None:
-        raise Http404("You have no site. Ask an administrator to grant you one.")
-    return site
-
-
 @login_required
 @require_safe
 def index(request):
-    site = _require_site(request)
+    site = require_site(request)
     devices = selectors.devices_for_site(user=request.user, site=site)
     unknown = Paginator(selectors.unknown_tags(user=request.user, site=site), 50).get_page(request.GET.get("page"))
     context = {
@@ -50,7 +43,7 @@ def index(request):
 @login_required
 @require_safe
 def device_detail(request, device_id: str):
-    site = _require_site(request)
+    site = require_site(request)
     device = selectors.device_get(user=request.user, site=site, device_id=device_id)
     if device is None:
         raise Http404("No such device.")
@@ -61,7 +54,7 @@ def device_detail(request, device_id: str):
 @login_required
 @require_POST
 def assign_unknown(request, tag_pk: int):
-    site = _require_site(request)
+    site = require_site(request)
     unknown = (
         UnknownTag.objects.restrict(request.user, "view").filter(site=site, pk=tag_pk).select_related("tag").first()
     )

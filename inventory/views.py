@@ -19,16 +19,10 @@ from inventory.models import CycleCount, Lot
 from inventory.scanning import parse_scan
 from tracker.errors import DomainError
 from tracker.models import Location
+from tracker.request_context import require_site
 from tracker.selectors import current_site
 
 PAGE = 50
-
-
-def _site(request):
-    site = current_site(request)
-    if site is None:
-        raise Http404("You have no site.")
-    return site
 
 
 def _page(request, queryset, size: int = PAGE):
@@ -40,7 +34,7 @@ def _page(request, queryset, size: int = PAGE):
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 def stock(request):
     """Stock by location: the site's tree, and the levels under the chosen location."""
-    site = _site(request)
+    site = require_site(request)
     within = None
     if request.GET.get("within"):
         within = get_object_or_404(
@@ -69,7 +63,7 @@ def stock(request):
 @permission_required("inventory.view_item", raise_exception=True)
 def items(request):
     """Stock by item at the current site."""
-    site = _site(request)
+    site = require_site(request)
     q = request.GET.get("q", "").strip()
     queryset = selectors.items_with_stock(user=request.user, site=site, q=q).order_by("sku")
     return render(request, "inventory/items.html", {"site": site, "q": q, "page": _page(request, queryset)})
@@ -80,7 +74,7 @@ def items(request):
 @permission_required("inventory.view_item", raise_exception=True)
 def item_detail(request, sku: str):
     """An item: its levels, lots and ledger at the current site, and on hand over 90 days."""
-    site = _site(request)
+    site = require_site(request)
     item = get_object_or_404(selectors.items_for_user(user=request.user), sku=sku)
     series = selectors.on_hand_series(item=item, site=site, days=90)
     context = {
@@ -103,7 +97,7 @@ def _serials(text: str) -> list[str] | None:
 
 
 def _run_form(request, form_class, template: str, action, success: str):
-    site = _site(request)
+    site = require_site(request)
     form = form_class(request.POST or None, user=request.user, site=site)
     if request.method == "POST" and form.is_valid():
         try:
@@ -161,7 +155,7 @@ def transfer(request):
 @permission_required("inventory.add_cyclecount", raise_exception=True)
 def count(request):
     """Record counted quantities; a count of a location stays open until approved."""
-    site = _site(request)
+    site = require_site(request)
     form = CountForm(request.POST or None, user=request.user, site=site)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -195,7 +189,7 @@ def count(request):
 @require_POST
 @permission_required("inventory.change_cyclecount", raise_exception=True)
 def count_approve(request, pk: int):
-    site = _site(request)
+    site = require_site(request)
     cycle = get_object_or_404(CycleCount.objects.restrict(request.user, "change"), pk=pk, site=site)
     try:
         moves = services.cycle_count_approve(count=cycle, actor=request.user)
@@ -210,7 +204,7 @@ def count_approve(request, pk: int):
 @require_safe
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 def replenishment(request):
-    site = _site(request)
+    site = require_site(request)
     return render(
         request,
         "inventory/replenishment.html",
@@ -225,7 +219,7 @@ def replenishment(request):
 @require_safe
 @permission_required("inventory.view_stocklevel", raise_exception=True)
 def expiring(request):
-    site = _site(request)
+    site = require_site(request)
     try:
         days = max(0, min(int(request.GET.get("days", 30)), 3650))
     except ValueError:
@@ -239,7 +233,7 @@ def expiring(request):
 @permission_required("inventory.view_lot", raise_exception=True)
 def trace(request):
     """Backward or forward trace of a lot (SKU/CODE) or serial (SKU/SERIAL)."""
-    site = _site(request)
+    site = require_site(request)
     lot_key, serial_key = request.GET.get("lot", "").strip(), request.GET.get("serial", "").strip()
     direction = "forward" if request.GET.get("direction") == "forward" else "backward"
     tree, subject_lot = None, None
@@ -291,7 +285,7 @@ def _trace_subject(user, lot_key: str, serial_key: str):
 def recall(request):
     lot, _ = _trace_subject(request.user, request.POST.get("lot", ""), "")
     result = services.lot_recall(lot=lot, actor=request.user, reason=request.POST.get("reason", ""))
-    return render(request, "inventory/recall_result.html", {"site": _site(request), "result": result})
+    return render(request, "inventory/recall_result.html", {"site": require_site(request), "result": result})
 
 
 @login_required

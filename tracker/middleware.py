@@ -11,7 +11,7 @@ import contextvars
 import re
 import uuid
 
-from tracker.request_context import client_ip_var, request_id_var
+from tracker.request_context import acting_user, client_ip_var, request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -20,9 +20,7 @@ current_request_var: contextvars.ContextVar = contextvars.ContextVar("current_re
 
 def current_user():
     """The authenticated user of the request being served, else None."""
-    request = current_request_var.get()
-    user = getattr(request, "user", None) if request is not None else None
-    return user if getattr(user, "is_authenticated", False) else None
+    return acting_user(current_request_var.get())
 
 
 class RequestIdMiddleware:

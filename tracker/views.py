@@ -13,14 +13,8 @@ from django.views.decorators.http import require_POST, require_safe
 from tracker import services
 from tracker.models import Alert
 from tracker.registry import PANELS
+from tracker.request_context import require_site
 from tracker.selectors import SESSION_SITE_KEY, alert_counts, alerts_open, current_site, site_get
-
-
-def _require_site(request):
-    site = current_site(request)
-    if site is None:
-        raise Http404("You have no site. Ask an administrator to grant you one.")
-    return site
 
 
 @login_required
@@ -52,7 +46,7 @@ def switch_site(request):
 @login_required
 @require_safe
 def alert_inbox(request):
-    site = _require_site(request)
+    site = require_site(request)
     alerts = alerts_open(user=request.user, site=site).order_by("acknowledged_at", "-raised_at")
     page = Paginator(alerts, 50).get_page(request.GET.get("page"))
     template = "tracker/_alert_rows.html" if request.htmx else "tracker/alerts.html"

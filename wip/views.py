@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from tracker.errors import DomainError
-from tracker.selectors import current_site
+from tracker.request_context import require_site
 from wip import charts, dispatch, selectors, services
 from wip.models import (
     ACTIVE_RUN_STATUSES,
@@ -43,15 +43,8 @@ LIVE_EVENTS = (
 )
 
 
-def _site(request):
-    site = current_site(request)
-    if site is None:
-        raise Http404("You have no site. Ask an administrator to grant you one.")
-    return site
-
-
 def _station(request, code: str, action: str = "view") -> Workstation:
-    site = _site(request)
+    site = require_site(request)
     return get_object_or_404(
         Workstation.objects.restrict(request.user, action).select_related("site", "location", "group"),
         code=code,
@@ -60,7 +53,7 @@ def _station(request, code: str, action: str = "view") -> Workstation:
 
 
 def _run(request, pk: int, action: str = "change") -> OperationRun:
-    site = _site(request)
+    site = require_site(request)
     return get_object_or_404(
         OperationRun.objects.restrict(request.user, action).select_related("work_order", "operation", "workstation"),
         pk=pk,
@@ -99,7 +92,7 @@ def _attempt(request, fn, success: str) -> bool:
 @require_safe
 @permission_required("wip.view_workorder", raise_exception=True)
 def board(request):
-    site = _site(request)
+    site = require_site(request)
     columns = selectors.wip_board(user=request.user, site=site)
     template = "wip/_board.html" if request.htmx else "wip/board.html"
     return render(
@@ -114,7 +107,7 @@ def board(request):
 @require_safe
 @permission_required("wip.view_workstation", raise_exception=True)
 def stations(request):
-    site = _site(request)
+    site = require_site(request)
     rows = (
         selectors.workstations_for_user(user=request.user, site=site)
         .annotate(
@@ -241,7 +234,7 @@ def run_defect(request, pk: int):
 @require_safe
 @permission_required("wip.view_workorder", raise_exception=True)
 def work_orders(request):
-    site = _site(request)
+    site = require_site(request)
     status = request.GET.get("status", "open")
     qs = selectors.work_orders_for_user(user=request.user, site=site)
     if status == "open":
@@ -275,7 +268,7 @@ def work_orders(request):
 @require_safe
 @permission_required("wip.view_workorder", raise_exception=True)
 def work_order(request, number: str):
-    site = _site(request)
+    site = require_site(request)
     wo = get_object_or_404(selectors.work_orders_for_user(user=request.user, site=site), number=number)
     now = timezone.now()
     steps, estimate = selectors.work_order_timeline(work_order=wo, now=now)
@@ -302,7 +295,7 @@ def work_order(request, number: str):
 @login_required
 @require_POST
 def work_order_action(request, number: str, verb: str):
-    site = _site(request)
+    site = require_site(request)
     needed = {
         "release": "wip.change_workorder",
         "complete": "wip.change_workorder",
@@ -352,7 +345,7 @@ def work_order_action(request, number: str, verb: str):
 @require_safe
 @permission_required("wip.view_workstation", raise_exception=True)
 def bottlenecks(request):
-    site = _site(request)
+    site = require_site(request)
     now = timezone.now()
     try:
         hours = min(max(int(request.GET.get("hours", 24)), 1), 24 * 31)
@@ -386,7 +379,7 @@ def bottlenecks(request):
 @require_safe
 @permission_required("wip.view_defect", raise_exception=True)
 def quality(request):
-    site = _site(request)
+    site = require_site(request)
     return render(
         request,
         "wip/quality.html",
@@ -408,7 +401,7 @@ def quality(request):
 @require_POST
 @permission_required("wip.change_defect", raise_exception=True)
 def defect_dispose(request, pk: int):
-    site = _site(request)
+    site = require_site(request)
     defect = get_object_or_404(Defect.objects.restrict(request.user, "change"), pk=pk, site=site)
     rework_to = request.POST.get("rework_to_sequence", "")
     _attempt(
@@ -428,7 +421,7 @@ def defect_dispose(request, pk: int):
 @require_POST
 @permission_required("wip.change_hold", raise_exception=True)
 def hold_release(request, pk: int):
-    site = _site(request)
+    site = require_site(request)
     hold = get_object_or_404(Hold.objects.restrict(request.user, "change"), pk=pk, site=site)
     _attempt(
         request,

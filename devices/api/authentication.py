@@ -21,11 +21,10 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import exceptions
 
 from devices.models import Device, DeviceKey
-from tracker.keys import key_matches, split_key
+from tracker.api.authentication import HashedKeyAuthentication, authorization
 
 KEY_KIND = "sfd"
 
@@ -72,9 +71,7 @@ def _presented(request) -> tuple[str | None, str | None]:
     token = (context.get("kwargs") or {}).get("token")
     if token:
         return token, None
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    scheme, value = scheme.lower(), value.strip()
+    scheme, value = authorization(request)
     if scheme in {"bearer", "token"} and value.startswith(f"{KEY_KIND}_"):
         return value, None
     if scheme == "basic" and value:
@@ -92,33 +89,30 @@ def _presented(request) -> tuple[str | None, str | None]:
     return None, None
 
 
-class DeviceKeyAuthentication(authentication.BaseAuthentication):
+class DeviceKeyAuthentication(HashedKeyAuthentication):
     """Authenticates a device by one of its keys (see the module docstring)."""
 
-    def authenticate(self, request):
-        presented, basic_device_id = _presented(request)
-        if presented is None:
-            return None
-        parts = split_key(presented)
-        if parts is None or parts[0] != KEY_KIND:
-            raise exceptions.AuthenticationFailed("Malformed device key.")
-        key = DeviceKey.objects.select_related("device__site").filter(prefix=parts[1]).first()
-        if key is None or not key_matches(presented, key.hashed_key):
-            raise exceptions.AuthenticationFailed("Unknown device key.")
-        if basic_device_id is not None and basic_device_id != key.device.device_id:
+    kind = KEY_KIND
+    noun = "device key"
+    realm = "shopfloor-devices"
+
+    def presented(self, request) -> tuple[str | None, str | None]:
+        return _presented(request)
+
+    def load(self, prefix: str) -> DeviceKey | None:
+        return DeviceKey.objects.select_related("device__site").filter(prefix=prefix).first()
+
+    def check_presented(self, key: DeviceKey, presented_with: str | None) -> None:
+        if presented_with is not None and presented_with != key.device.device_id:
             raise exceptions.AuthenticationFailed("The key does not belong to this device id.")
-        now = timezone.now()
-        if key.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This device key has been revoked.")
-        if key.expires_at is not None and key.expires_at <= now:
-            raise exceptions.AuthenticationFailed("This device key has expired.")
+
+    def check_holder(self, key: DeviceKey) -> None:
         if not key.device.active:
             raise exceptions.AuthenticationFailed("This device is deactivated.")
+
+    def accept(self, request, key: DeviceKey, now: dt.datetime) -> tuple[DevicePrincipal, DeviceKey]:
         touch = dt.timedelta(seconds=settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"])
         if key.last_used_at is None or now - key.last_used_at >= touch:
             # At most one cheap UPDATE every few seconds per key, not one per upload.
             DeviceKey.objects.filter(pk=key.pk).update(last_used_at=now)
         return DevicePrincipal(key.device, key), key
-
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="shopfloor-devices"'

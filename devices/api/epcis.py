@@ -17,19 +17,23 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from devices.api.serializers import EpcisCaptureJobSerializer
 from devices.api.views import RawBodyParser
 from devices.epcis import query as epcis_query
 from devices.epcis.capture import EpcisInvalid, epcis_capture
 from devices.epcis.models import EpcisCapture
 from inventory.models import StockMove
-from tracker.api.idempotency import idempotent
+from tracker.api.access import Access
+from tracker.api.idempotency import idempotent_write
+
+CAPTURE = "epcis_capture"
 
 VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
 MAX_BYTES = 20 * 1024 * 1024
 
 
 def _job(capture: EpcisCapture) -> dict:
-    return {
+    job = {
         "captureID": str(capture.pk),
         "createdAt": capture.created_at.isoformat() if capture.created_at else None,
         "running": False,
@@ -38,18 +42,19 @@ def _job(capture: EpcisCapture) -> dict:
         "errors": [],
         "counts": capture.counts,
     }
+    return EpcisCaptureJobSerializer(job).data
 
 
 class EpcisCaptureView(APIView):
     """``POST``: capture an EPCIS 2.0 JSON-LD document (all events or none)."""
 
     parser_classes = [RawBodyParser]
-    permission_model = StockMove  # capture posts stock moves: inventory.add_stockmove
-    required_scope = "epcis_capture"
+    # Capture posts stock moves: inventory.add_stockmove.
+    access = Access(read=CAPTURE, write=CAPTURE, model=StockMove)
 
     @extend_schema(
         request={"application/ld+json": bytes},
-        responses={202: dict},
+        responses={202: EpcisCaptureJobSerializer},
         parameters=[
             OpenApiParameter(
                 "GS1-Capture-Error-Behaviour",
@@ -77,26 +82,27 @@ class EpcisCaptureView(APIView):
             raise ParseError("The request body could not be read; send it with a Content-Length.") from exc
         if len(body) > MAX_BYTES:
             raise EpcisInvalid(f"Documents up to {MAX_BYTES} bytes.", field="(document)", code="capture_too_large")
-
-        def handler() -> Response:
-            result = epcis_capture(body=request.body, user=request.user)
-            location = reverse("epcis-capture-detail", kwargs={"pk": result.capture.pk})
-            return Response(
-                _job(result.capture), status=status.HTTP_202_ACCEPTED, headers={"Location": location, **VERSION_HEADERS}
-            )
-
-        response = idempotent(request, handler)
+        response = self._capture(request, body)
         if response.status_code == status.HTTP_202_ACCEPTED and "Location" not in response:
+            # A replay carries the stored body only: the job's URL is rebuilt from it.
             response["Location"] = reverse("epcis-capture-detail", kwargs={"pk": response.data["captureID"]})
         return response
+
+    @idempotent_write
+    def _capture(self, request, body: bytes) -> Response:
+        result = epcis_capture(body=body, user=request.user)
+        location = reverse("epcis-capture-detail", kwargs={"pk": result.capture.pk})
+        return Response(
+            _job(result.capture), status=status.HTTP_202_ACCEPTED, headers={"Location": location, **VERSION_HEADERS}
+        )
 
 
 class EpcisCaptureDetailView(APIView):
     """``GET``: the capture job (only the caller's own)."""
 
-    required_scope = "epcis_capture"
+    access = Access(read=CAPTURE, write=CAPTURE)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: EpcisCaptureJobSerializer})
     def get(self, request, pk):
         capture = get_object_or_404(EpcisCapture, pk=pk, created_by=request.user)
         return Response(_job(capture), headers=VERSION_HEADERS)
@@ -105,7 +111,7 @@ class EpcisCaptureDetailView(APIView):
 class EpcisEventsView(APIView):
     """``GET``: the user's sites' moves and WIP steps as an EPCISQueryDocument."""
 
-    required_scope = "read_inventory"
+    access = Access(read="read_inventory", write="read_inventory")
 
     @extend_schema(
         parameters=[

@@ -116,3 +116,23 @@ class UnknownTagSerializer(serializers.ModelSerializer):
     class Meta:
         model = UnknownTag
         fields = ["tag_id", "site", "first_seen_at", "last_seen_at", "reads", "last_location", "last_device"]
+
+
+class UploadReceivedSerializer(serializers.Serializer):
+    """The answer to an upload: 202 when stored, 200 with the original's id for a retry."""
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    duplicate = serializers.BooleanField(help_text="true: this upload was received before; nothing new stored")
+
+
+class EpcisCaptureJobSerializer(serializers.Serializer):
+    """An EPCIS 2.0 capture job (the REST binding's names); ours finish before the answer."""
+
+    captureID = serializers.CharField()  # the binding's names
+    createdAt = serializers.CharField(allow_null=True)
+    running = serializers.BooleanField()
+    success = serializers.BooleanField()
+    captureErrorBehaviour = serializers.CharField()
+    errors = serializers.ListField(child=serializers.DictField())
+    counts = serializers.JSONField(help_text="events captured, by type")

@@ -17,12 +17,19 @@ from rest_framework.response import Response
 
 from devices import services
 from devices.api.authentication import DeviceKeyAuthentication, is_device
-from devices.api.serializers import DeviceSerializer, ReaderUploadSerializer, TagSerializer, UnknownTagSerializer
+from devices.api.serializers import (
+    DeviceSerializer,
+    ReaderUploadSerializer,
+    TagSerializer,
+    UnknownTagSerializer,
+    UploadReceivedSerializer,
+)
 from devices.errors import UploadTooLarge
 from devices.models import Device, ReaderUpload, ReadPoint, Tag, TagAssignment, UnknownTag
+from tracker.api.access import Access, closed_to_keys
 from tracker.api.authentication import ApiKeyAuthentication
 from tracker.api.base import ScopedReadOnlyViewSet
-from tracker.api.partner import ApiKeyScopePermission, closed_to_keys
+from tracker.api.partner import ApiKeyScopePermission
 
 AUTHENTICATION = [DeviceKeyAuthentication, ApiKeyAuthentication, SessionAuthentication]
 
@@ -56,7 +63,7 @@ class ReaderUploadViewSet(ScopedReadOnlyViewSet):
     serializer_class = ReaderUploadSerializer
     authentication_classes = AUTHENTICATION
     permission_classes = [UploadPermission, ApiKeyScopePermission]
-    required_scope = {"GET": None, "POST": closed_to_keys("Readers upload with their own device keys.")}
+    access = Access(write=closed_to_keys("Readers upload with their own device keys."))
     parser_classes = [RawBodyParser]
     filterset_fields = ["status"]
     ordering_fields = ["received_at", "id"]
@@ -81,7 +88,7 @@ class ReaderUploadViewSet(ScopedReadOnlyViewSet):
                 description="The device's own id of this upload; a retry sends the same.",
             ),
         ],
-        responses={202: None, 200: None},
+        responses={202: UploadReceivedSerializer, 200: UploadReceivedSerializer},
     )
     def create(self, request, *args, **kwargs):
         length = request.META.get("CONTENT_LENGTH") or "0"
@@ -100,7 +107,7 @@ class ReaderUploadViewSet(ScopedReadOnlyViewSet):
             f"/api/v1/devices/u/{token}/uploads/{upload.pk}/" if token else f"/api/v1/devices/uploads/{upload.pk}/"
         )
         return Response(
-            {"id": upload.pk, "status": upload.status, "duplicate": not created},
+            UploadReceivedSerializer({"id": upload.pk, "status": upload.status, "duplicate": not created}).data,
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
             headers={"Location": location},
         )

@@ -9,12 +9,11 @@ and ``static/shopfloor/live.js``).
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from devices.live import selectors as live_selectors
-from tracker.selectors import current_site
+from tracker.request_context import require_site
 
 FINDER_EVENTS = "tag.seen workorder.moved workorder.released workorder.completed operation.started operation.completed stock.changed"
 PLANT_EVENTS = (
@@ -23,17 +22,10 @@ PLANT_EVENTS = (
 )
 
 
-def _site(request):
-    site = current_site(request)
-    if site is None:
-        raise Http404("You have no site. Ask an administrator to grant you one.")
-    return site
-
-
 @login_required
 @require_safe
 def finder(request):
-    site = _site(request)
+    site = require_site(request)
     query = request.GET.get("q", "").strip()[:200]
     results = live_selectors.find(user=request.user, site=site, query=query) if query else []
     context = {"site": site, "q": query, "results": results, "live_events": FINDER_EVENTS}
@@ -93,7 +85,7 @@ def _sparkline(series, *, width: float = 360, height: float = 80, threshold: flo
 @login_required
 @require_safe
 def plant(request):
-    site = _site(request)
+    site = require_site(request)
     data = live_selectors.dashboard(user=request.user, site=site)
     context = {
         "site": site,

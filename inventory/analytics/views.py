@@ -24,6 +24,7 @@ from inventory.analytics.export import bar_chart, export, json_rows, period, pla
 from inventory.forecasting import selectors as forecast_selectors
 from inventory.forecasting import services as forecast_services
 from inventory.models import Item, StockMove
+from tracker.api.access import Access
 from tracker.api.partner import ApiKeyScopePermission
 from tracker.errors import DomainError, NotFound
 from tracker.models import Site
@@ -117,7 +118,7 @@ class ReportAPIView(APIView):
 
     # Reports are not a model: authenticated users (the selectors scope by site), and a key needs its scope.
     permission_classes = [IsAuthenticated, ApiKeyScopePermission]
-    required_scope = "read_inventory"
+    access = Access(read="read_inventory")
     reports = analytics.REPORTS
     model = StockMove  # the model permission a user needs
 

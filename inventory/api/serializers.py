@@ -288,3 +288,58 @@ class LotStatusSerializer(serializers.Serializer):
 
 class RecallSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+# --- responses that are not one model's row (they render the views' answers, so the schema tells them) ---
+
+
+class ImportReportSerializer(serializers.Serializer):
+    """A CSV import's report (``inventory.csvio.ImportReport``): 200 when ``ok``, else 400 and nothing imported."""
+
+    ok = serializers.BooleanField()
+    dry_run = serializers.BooleanField()
+    rows = serializers.IntegerField()
+    imported = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.DictField(), help_text="row, field and message of each problem")
+
+
+class MovesPostedSerializer(serializers.Serializer):
+    moves = StockMoveSerializer(many=True)
+
+
+class ReceiptPostedSerializer(ReceiptSerializer):
+    moves = StockMoveSerializer(many=True, source="moves_posted")
+
+    class Meta(ReceiptSerializer.Meta):
+        fields = [*ReceiptSerializer.Meta.fields, "moves"]
+
+
+class ShipmentPostedSerializer(ShipmentSerializer):
+    moves = StockMoveSerializer(many=True, source="moves_posted")
+
+    class Meta(ShipmentSerializer.Meta):
+        fields = [*ShipmentSerializer.Meta.fields, "moves"]
+
+
+class RecallResultSerializer(serializers.Serializer):
+    """``inventory.services.lot_recall``'s result: keys are ``SKU/code`` and ``SKU/serial``."""
+
+    lot = LotSerializer()
+    held_lots = serializers.SerializerMethodField()
+    held_serials = serializers.SerializerMethodField()
+    affected_shipments = serializers.ListField(child=serializers.DictField())
+
+    def get_held_lots(self, result) -> list[str]:
+        return [f"{x.item.sku}/{x.code}" for x in result.held_lots]
+
+    def get_held_serials(self, result) -> list[str]:
+        return [f"{x.item.sku}/{x.serial}" for x in result.held_serials]
+
+
+class ReleasedSerializer(serializers.Serializer):
+    released = serializers.IntegerField(help_text="reservations released")
+
+
+class TraceSerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(choices=["backward", "forward"])
+    tree = serializers.JSONField(help_text="the lot or serial, its moves and, level by level, its inputs or uses")

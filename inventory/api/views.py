@@ -4,16 +4,15 @@ Scoping: every queryset is restricted in ``initial()`` (tracker.api.base);
 writable related fields (item, location, site) are ``ScopedSlugRelatedField``
 so another site's location is "does not exist" (400) and nothing is written.
 Items are global master data: visible to users with ``inventory.view_item``
-and at least one site (``ItemQuerySet.restrict``). Every create runs through
-``idempotent()`` (Idempotency-Key).
+and at least one site (``ItemQuerySet.restrict``). Every write is
+``@idempotent_write`` (Idempotency-Key).
 """
 
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -33,10 +32,14 @@ from inventory.models import (
     StockMove,
     StockReservation,
 )
+from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
-from tracker.api.idempotency import idempotent
+from tracker.api.idempotency import idempotent_write
 from tracker.api.pagination import LedgerCursorPagination
 from tracker.errors import NotFound
+
+#: A CSV import answers its report: 200 when imported (or valid, for a dry run), else 400.
+IMPORTED = {200: s.ImportReportSerializer, 400: s.ImportReportSerializer}
 
 READ = "read_inventory"
 WRITE = "write_receipts_shipments"
@@ -54,36 +57,31 @@ class ItemViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedReadOn
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
     ordering_fields = ["sku", "name"]
-    required_scope = {"GET": READ, "*": WRITE}
-    restrict_actions = {"import_csv": "add"}
-    write_permission_actions = {"import_csv": "add"}
+    access = Access(read=READ, write=WRITE, actions={"import_csv": Needs("add")})
 
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-
-        def handler():
-            item = services.item_create(actor=request.user, **serializer.validated_data)
-            return Response(s.ItemSerializer(item).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        item = services.item_create(actor=request.user, **serializer.validated_data)
+        return Response(s.ItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("sku", None)
         serializer.instance = services.item_update(item=serializer.instance, actor=self.request.user, **data)
 
-    @extend_schema(parameters=[OpenApiParameter("dry_run", bool)], request={"text/csv": str})
+    @extend_schema(parameters=[OpenApiParameter("dry_run", bool)], request={"text/csv": str}, responses=IMPORTED)
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser, JSONParser])
+    @idempotent_write
     def import_csv(self, request):
         """CSV of items (create or update). ``dry_run=true`` validates only; any bad row: nothing imported."""
         text, dry_run = _csv_payload(request)
+        return _import_response(csvio.items_import(text=text, dry_run=dry_run, actor=request.user))
 
-        def handler():
-            report = csvio.items_import(text=text, dry_run=dry_run, actor=request.user)
-            return Response(report.as_dict(), status=200 if report.ok else 400)
 
-        return idempotent(request, handler)
+def _import_response(report: csvio.ImportReport) -> Response:
+    return Response(s.ImportReportSerializer(report).data, status=200 if report.ok else 400)
 
 
 def _csv_payload(request) -> tuple[str, bool]:
@@ -108,9 +106,8 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
     serializer_class = s.StockLevelSerializer
     filterset_class = filters.StockLevelFilter
     ordering_fields = ["on_hand", "updated_at"]
-    required_scope = {"GET": READ, "*": WRITE}
-    restrict_actions = {"import_csv": "add"}
-    write_permission_actions = {"import_csv": "add"}
+    # Opening stock posts moves: the import needs inventory.add_stockmove.
+    access = Access(read=READ, write=WRITE, actions={"import_csv": Needs("add", model=StockMove)})
 
     @action(detail=False, methods=["get"])
     def export(self, request):
@@ -120,21 +117,15 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
         response["Content-Disposition"] = 'attachment; filename="stock-levels.csv"'
         return response
 
-    @extend_schema(parameters=[OpenApiParameter("dry_run", bool)], request={"text/csv": str})
+    @extend_schema(parameters=[OpenApiParameter("dry_run", bool)], request={"text/csv": str}, responses=IMPORTED)
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser, JSONParser])
+    @idempotent_write
     def import_csv(self, request):
         """Opening stock as CSV (sku, location, quantity, lot, expiry_date, serials); all or nothing."""
         text, dry_run = _csv_payload(request)
-
-        def handler():
-            report = csvio.opening_stock_import(text=text, dry_run=dry_run, user=request.user, actor=request.user)
-            return Response(report.as_dict(), status=200 if report.ok else 400)
-
-        return idempotent(request, handler)
-
-    @property
-    def permission_model(self):
-        return StockMove if self.action == "import_csv" else StockLevel
+        return _import_response(
+            csvio.opening_stock_import(text=text, dry_run=dry_run, user=request.user, actor=request.user)
+        )
 
 
 class StockMoveViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
@@ -143,20 +134,16 @@ class StockMoveViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     filterset_class = filters.StockMoveFilter
     pagination_class = LedgerCursorPagination
     ordering_fields: list[str] = []  # cursor pagination owns the order (newest first)
-    required_scope = {"GET": READ, "*": WRITE}
+    access = Access(read=READ, write=WRITE)
 
-    @extend_schema(request=s.MoveCreateSerializer, responses={201: s.StockMoveSerializer(many=True)})
+    @extend_schema(request=s.MoveCreateSerializer, responses={201: s.MovesPostedSerializer})
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         """Post a move: ``kind`` is receive, transfer, issue, adjust or scrap."""
         serializer = s.MoveCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-
-        def handler():
-            moves = _post_move(data, request.user)
-            return Response({"moves": s.StockMoveSerializer(moves, many=True).data}, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        moves = _post_move(serializer.validated_data, request.user)
+        return Response(s.MovesPostedSerializer({"moves": moves}).data, status=status.HTTP_201_CREATED)
 
     @action(detail=False, methods=["get"])
     def export(self, request):
@@ -253,43 +240,28 @@ class LotViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
     serializer_class = s.LotSerializer
     filterset_class = filters.LotFilter
     ordering_fields = ["code", "expiry_date", "created_at"]
-    restrict_actions = {"set_status": "change", "recall": "change"}
-    write_permission_actions = {"set_status": "change", "recall": "change"}
-    required_scope = {"GET": READ, "*": WRITE}
+    access = Access(read=READ, write=WRITE, actions={"set_status": Needs("change"), "recall": Needs("change")})
 
     @extend_schema(request=s.LotStatusSerializer, responses=s.LotSerializer)
     @action(detail=True, methods=["post"], url_path="status")
+    @idempotent_write
     def set_status(self, request, key=None):
         lot = self.get_object()
         body = s.LotStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        updated = services.lot_set_status(lot=lot, actor=request.user, **body.validated_data)
+        return Response(s.LotSerializer(updated).data)
 
-        def handler():
-            updated = services.lot_set_status(lot=lot, actor=request.user, **body.validated_data)
-            return Response(s.LotSerializer(updated).data)
-
-        return idempotent(request, handler)
-
-    @extend_schema(request=s.RecallSerializer)
+    @extend_schema(request=s.RecallSerializer, responses=s.RecallResultSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent_write
     def recall(self, request, key=None):
         """Recall the lot: downstream lots and serials still in stock go on hold; affected shipments listed."""
         lot = self.get_object()
         body = s.RecallSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-
-        def handler():
-            result = services.lot_recall(lot=lot, actor=request.user, reason=body.validated_data["reason"])
-            return Response(
-                {
-                    "lot": s.LotSerializer(result.lot).data,
-                    "held_lots": [f"{x.item.sku}/{x.code}" for x in result.held_lots],
-                    "held_serials": [f"{x.item.sku}/{x.serial}" for x in result.held_serials],
-                    "affected_shipments": result.affected_shipments,
-                }
-            )
-
-        return idempotent(request, handler)
+        result = services.lot_recall(lot=lot, actor=request.user, reason=body.validated_data["reason"])
+        return Response(s.RecallResultSerializer(result).data)
 
 
 class SerialViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
@@ -297,65 +269,70 @@ class SerialViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
     serializer_class = s.SerialSerializer
     filterset_class = filters.SerialFilter
     key_field = "serial"
-    required_scope = {"GET": READ}
+    access = Access(read=READ)
 
 
 class _DocumentViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
-    required_scope = {"GET": READ, "*": WRITE}
+    access = Access(read=READ, write=WRITE)
     service = None
     partner_arg = ""
+    #: The document as created, with the moves it posted.
+    posted_serializer_class: type[serializers.Serializer]
 
-    @extend_schema(request=s.DocumentCreateSerializer)
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         body = s.DocumentCreateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         data = body.validated_data
-
-        def handler():
-            lines = []
-            for index, line in enumerate(data["lines"]):
-                try:
-                    services.check_unit(item=line["item"], unit=line.get("unit"))
-                except services.errors.WrongUnit as exc:
-                    exc.extra["line"] = index
-                    raise
-                line = dict(line)
-                if self.partner_arg == "supplier":
-                    line["lot_code"] = line.pop("lot", None) or None
-                else:
-                    line["lot"] = s._LotByCode.resolve(body, line["item"], line.get("lot"), field=f"lines[{index}].lot")
-                lines.append(line)
-            doc = type(self).service(
-                site=data["site"],
-                reference=data["reference"],
-                lines=lines,
-                external_id=data["external_id"],
-                actor=request.user,
-                occurred_at=data.get("occurred_at"),
-                **{self.partner_arg: data["partner"]},
-            )
-            payload = self.get_serializer(doc).data
-            payload["moves"] = s.StockMoveSerializer(doc.moves_posted, many=True).data
-            return Response(payload, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        lines = []
+        for index, line in enumerate(data["lines"]):
+            try:
+                services.check_unit(item=line["item"], unit=line.get("unit"))
+            except services.errors.WrongUnit as exc:
+                exc.extra["line"] = index
+                raise
+            line = dict(line)
+            if self.partner_arg == "supplier":
+                line["lot_code"] = line.pop("lot", None) or None
+            else:
+                line["lot"] = s._LotByCode.resolve(body, line["item"], line.get("lot"), field=f"lines[{index}].lot")
+            lines.append(line)
+        doc = type(self).service(
+            site=data["site"],
+            reference=data["reference"],
+            lines=lines,
+            external_id=data["external_id"],
+            actor=request.user,
+            occurred_at=data.get("occurred_at"),
+            **{self.partner_arg: data["partner"]},
+        )
+        posted = self.posted_serializer_class(doc, context=self.get_serializer_context())
+        return Response(posted.data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.DocumentCreateSerializer, responses={201: s.ReceiptPostedSerializer})
+)
 class ReceiptViewSet(_DocumentViewSet):
     """A purchase order's lines received at once (all or nothing)."""
 
     queryset = Receipt.objects.select_related("site")
     serializer_class = s.ReceiptSerializer
+    posted_serializer_class = s.ReceiptPostedSerializer
     filterset_fields = ["reference", "external_id"]
     service = staticmethod(services.receipt_create)
     partner_arg = "supplier"
 
 
+@extend_schema_view(
+    create=extend_schema(request=s.DocumentCreateSerializer, responses={201: s.ShipmentPostedSerializer})
+)
 class ShipmentViewSet(_DocumentViewSet):
     """A sales order's lines shipped at once (all or nothing)."""
 
     queryset = Shipment.objects.select_related("site")
     serializer_class = s.ShipmentSerializer
+    posted_serializer_class = s.ShipmentPostedSerializer
     filterset_fields = ["reference", "external_id"]
     service = staticmethod(services.shipment_create)
     partner_arg = "customer"
@@ -365,25 +342,21 @@ class ReservationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     queryset = StockReservation.objects.select_related("item", "site", "lot", "location")
     serializer_class = s.ReservationSerializer
     filterset_fields = ["reference", "reference_type", "status"]
-    restrict_actions = {"release": "change"}
-    write_permission_actions = {"release": "change"}
-    required_scope = {"GET": READ, "*": WRITE}
+    access = Access(read=READ, write=WRITE, actions={"release": Needs("change")})
 
     @extend_schema(request=s.ReserveSerializer, responses={201: s.ReservationSerializer})
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         body = s.ReserveSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         data["lot"] = s._LotByCode.resolve(body, data["item"], data.get("lot"))
+        reservation = services.stock_reserve(actor=request.user, **data)
+        return Response(s.ReservationSerializer(reservation).data, status=status.HTTP_201_CREATED)
 
-        def handler():
-            reservation = services.stock_reserve(actor=request.user, **data)
-            return Response(s.ReservationSerializer(reservation).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
-
-    @extend_schema(request=s.ReleaseSerializer)
+    @extend_schema(request=s.ReleaseSerializer, responses=s.ReleasedSerializer)
     @action(detail=False, methods=["post"])
+    @idempotent_write
     def release(self, request):
         body = s.ReleaseSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
@@ -391,20 +364,16 @@ class ReservationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         # Only references the user can see at one of their sites may be released.
         if not self.get_queryset().filter(reference=data["reference"], reference_type=data["reference_type"]).exists():
             raise NotFound("No open reservation with that reference.")
-
-        def handler():
-            count = services.stock_release_reservation(
-                reference=data["reference"], reference_type=data["reference_type"], item=data.get("item")
-            )
-            return Response({"released": count})
-
-        return idempotent(request, handler)
+        count = services.stock_release_reservation(
+            reference=data["reference"], reference_type=data["reference_type"], item=data.get("item")
+        )
+        return Response(s.ReleasedSerializer({"released": count}).data)
 
 
 class TraceView(APIView):
     """``GET ?lot=SKU/CODE`` or ``?serial=SKU/SERIAL`` and ``direction=backward|forward``."""
 
-    required_scope = {"GET": READ}
+    access = Access(read=READ)
 
     @extend_schema(
         parameters=[
@@ -412,7 +381,7 @@ class TraceView(APIView):
             OpenApiParameter("serial", str),
             OpenApiParameter("direction", str, enum=["backward", "forward"]),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses=s.TraceSerializer,
     )
     def get(self, request):
         lot, serial = resolve_trace_subject(
@@ -422,11 +391,8 @@ class TraceView(APIView):
         if direction not in ("backward", "forward"):
             raise serializers.ValidationError({"direction": ["backward or forward"]})
         trace = selectors.trace_backward if direction == "backward" else selectors.trace_forward
-        return Response({"direction": direction, "tree": trace(user=request.user, lot=lot, serial=serial)})
-
-    @property
-    def permission_model(self):
-        return Lot
+        tree = trace(user=request.user, lot=lot, serial=serial)
+        return Response(s.TraceSerializer({"direction": direction, "tree": tree}).data)
 
 
 def resolve_trace_subject(user, lot_key: str | None, serial_key: str | None):

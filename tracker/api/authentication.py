@@ -1,8 +1,13 @@
-"""Partner API keys: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``."""
+"""Partner API keys: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
+
+``HashedKeyAuthentication`` holds the checks partner and device keys share
+(``devices.api.authentication`` authenticates devices with it)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from typing import Any, ClassVar, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
@@ -19,13 +24,10 @@ KEY_KIND = "sfk"
 logger = logging.getLogger("tracker.api.keys")
 
 
-def _presented_key(request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() in {"bearer", "api-key", "token"} and value.strip().startswith(f"{KEY_KIND}_"):
-        return value.strip()
-    value = request.headers.get("X-API-Key", "").strip()
-    return value or None
+class HashedKey(Protocol):
+    hashed_key: str
+    revoked_at: dt.datetime | None
+    expires_at: dt.datetime | None
 
 
 def _uses_key(key: ApiKey) -> str:
@@ -57,34 +59,91 @@ def _record_use(request, key: ApiKey, now) -> None:
     ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, use_count=F("use_count") + uses)
 
 
-class ApiKeyAuthentication(authentication.BaseAuthentication):
-    """Authenticates the key's owner; revoked, expired or unknown keys are 401."""
+class HashedKeyAuthentication(authentication.BaseAuthentication):
+    """The checks every hashed key (``<kind>_<prefix>_<secret>``, see ``tracker.keys``) goes
+    through: well formed, found by its prefix, its SHA-256 matching, not revoked, not
+    expired, its holder still active. Subclasses say how the key is presented, where its
+    row is, what its holder is and what a successful use records."""
 
-    def authenticate(self, request):
-        presented = _presented_key(request)
+    #: The key's kind (its first part), e.g. ``sfk``.
+    kind: ClassVar[str]
+    #: How messages name the key: "API key", "device key".
+    noun: ClassVar[str]
+    realm: ClassVar[str]
+
+    def presented(self, request) -> tuple[str | None, Any]:
+        """(the presented key or None when this scheme has none, anything ``check_presented`` needs)."""
+        raise NotImplementedError
+
+    def load(self, prefix: str) -> HashedKey | None:
+        """The key row with this prefix, its holder loaded; None if there is none."""
+        raise NotImplementedError
+
+    def check_presented(self, key: Any, presented_with: Any) -> None:
+        """Refuse a key presented in a way its row forbids (raise AuthenticationFailed)."""
+
+    def check_holder(self, key: Any) -> None:
+        """Refuse a key whose holder may no longer authenticate (raise AuthenticationFailed)."""
+
+    def accept(self, request, key: Any, now: dt.datetime) -> tuple[Any, Any]:
+        """Record the use and return DRF's (user, auth)."""
+        raise NotImplementedError
+
+    def authenticate(self, request) -> tuple[Any, Any] | None:
+        presented, presented_with = self.presented(request)
         if presented is None:
             return None
         parts = split_key(presented)
-        if parts is None or parts[0] != KEY_KIND:
-            raise exceptions.AuthenticationFailed("Malformed API key.")
-        key = load_key(parts[1])
+        if parts is None or parts[0] != self.kind:
+            raise exceptions.AuthenticationFailed(f"Malformed {self.noun}.")
+        key = self.load(parts[1])
         if key is None or not key_matches(presented, key.hashed_key):
-            raise exceptions.AuthenticationFailed("Unknown API key.")
+            raise exceptions.AuthenticationFailed(f"Unknown {self.noun}.")
+        self.check_presented(key, presented_with)
         now = timezone.now()
         if key.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+            raise exceptions.AuthenticationFailed(f"This {self.noun} has been revoked.")
         if key.expires_at is not None and key.expires_at <= now:
-            raise exceptions.AuthenticationFailed("This API key has expired.")
+            raise exceptions.AuthenticationFailed(f"This {self.noun} has expired.")
+        self.check_holder(key)
+        return self.accept(request, key, now)
+
+    def authenticate_header(self, request) -> str:
+        return f'Bearer realm="{self.realm}"'
+
+
+def authorization(request) -> tuple[str, str]:
+    """(scheme in lower case, credentials) of the Authorization header; empty strings when absent."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower(), value.strip()
+
+
+class ApiKeyAuthentication(HashedKeyAuthentication):
+    """Authenticates the key's owner; revoked, expired or unknown keys are 401."""
+
+    kind = KEY_KIND
+    noun = "API key"
+    realm = "shopfloor"
+
+    def presented(self, request) -> tuple[str | None, None]:
+        scheme, value = authorization(request)
+        if scheme in {"bearer", "api-key", "token"} and value.startswith(f"{KEY_KIND}_"):
+            return value, None
+        return request.headers.get("X-API-Key", "").strip() or None, None
+
+    def load(self, prefix: str) -> ApiKey | None:
+        return load_key(prefix)
+
+    def check_holder(self, key: ApiKey) -> None:
         if not key.user.is_active:
             raise exceptions.AuthenticationFailed("The key's user is inactive.")
+
+    def accept(self, request, key: ApiKey, now: dt.datetime) -> tuple[Any, ApiKey]:
         try:
             _record_use(request, key, now)
         except Exception:  # bookkeeping must never fail the request it counts
             logger.exception("recording the use of api key %s failed", key.prefix)
         user = key.user
         # restrict() reads api_key_site_ids (set by load_key) off the user: the key sees only its sites.
-        user.api_key = key
+        user.api_key = key  # type: ignore[attr-defined]  # the request's key, on its user for the request
         return user, key
-
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="shopfloor"'

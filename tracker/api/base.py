@@ -2,9 +2,10 @@
 
 Concrete viewsets declare ``queryset``, ``serializer_class`` and
 ``filterset_class``; ``initial()`` swaps the queryset for
-``queryset.restrict(user, action)`` with the action taken from the HTTP method
-(or ``restrict_actions`` for custom actions), so a list never shows, and a
-detail lookup never finds, another site's object.
+``queryset.restrict(user, action)`` with the action taken from the view's
+``access`` declaration (tracker.api.access: the HTTP method's, or what a
+custom action declares), so a list never shows, and a detail lookup never
+finds, another site's object.
 """
 
 from __future__ import annotations
@@ -15,26 +16,14 @@ from django.db import models
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
-from tracker.api.idempotency import idempotent
-
-METHOD_ACTIONS = {
-    "GET": "view",
-    "HEAD": "view",
-    "OPTIONS": "view",
-    "POST": "add",
-    "PUT": "change",
-    "PATCH": "change",
-    "DELETE": "delete",
-}
+from tracker.api.access import view_access
+from tracker.api.idempotency import idempotent_write
 
 
 class ScopedViewSetMixin:
-    #: DRF action name -> restrict() action, for custom @action endpoints.
-    restrict_actions: dict[str, str] = {}
-
     def initial(self, request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        action = self.restrict_actions.get(self.action) or METHOD_ACTIONS.get(request.method)
+        action = view_access(self).restrict_action(self.action, request.method)
         if action is None:
             raise PermissionDenied("Unknown action.")
         if action == "add":
@@ -57,8 +46,9 @@ class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
 class IdempotentCreateMixin(mixins.CreateModelMixin):
     """Creates honour Idempotency-Key and run in one transaction with its record."""
 
+    @idempotent_write
     def create(self, request, *args, **kwargs):
-        return idempotent(request, lambda: super(IdempotentCreateMixin, self).create(request, *args, **kwargs))
+        return super().create(request, *args, **kwargs)
 
 
 class ScopedSlugRelatedField(serializers.SlugRelatedField):

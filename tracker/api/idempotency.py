@@ -4,13 +4,19 @@ The key is recorded in the same transaction as the create's effects. A
 concurrent duplicate blocks on the unique key until the first commits, then
 replays its answer; if the first failed, nothing was recorded and the retry
 runs afresh. The same key with a different body is a 422.
+
+A view method that writes is decorated ``@idempotent_write``: the whole method
+(validation, lookups and the service call) runs inside ``idempotent()``, so a
+refused request records nothing and a retry replays before anything else runs.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import connection, transaction
 from django.http.request import RawPostDataException
@@ -22,6 +28,8 @@ from tracker.api.problems import problem_response
 from tracker.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+
+ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Any])
 
 
 def _owner(request) -> str:
@@ -97,3 +105,19 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
             status_code=response.status_code, response_body=body
         )
         return response
+
+
+def idempotent_write(method: ViewMethod) -> ViewMethod:
+    """Decorate a view method (``create`` or a POST ``@action``) that performs a write:
+    it runs at most once per Idempotency-Key, in one transaction with the key's record."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, request: Any, *args: Any, **kwargs: Any) -> Response:
+        # Parse the body before the claim (unless the view read it raw), as the views
+        # did when they validated first: the fingerprint is then of the parsed data,
+        # and a large multipart upload is streamed, not loaded whole.
+        if not getattr(request._request, "_read_started", False):
+            _ = request.data
+        return idempotent(request, functools.partial(method, self, request, *args, **kwargs))
+
+    return wrapper  # type: ignore[return-value]

@@ -1,13 +1,12 @@
 """Partner access: what an API key may do (scopes), where (sites) and how often.
 
-A view names the scope a key needs as ``required_scope``: a string, or a dict
-of DRF action (``"list"``, ``"create"``, a custom ``@action`` name) or HTTP
-method (``"GET"``, ``"POST"``...) to scope; ``"*"`` is the fallback key. A write
-no partner system should make is declared ``closed_to_keys(reason)``. A view
-that declares nothing serves reads to any key (still limited to the key's
-sites and the user's role) and refuses writes to keys: a new write endpoint is
-closed to partners until it names its scope (and a test fails until it does).
-Session users are not affected.
+A view names the scope a key needs in its ``access`` declaration
+(tracker.api.access): a scope for reads, one for writes, and a ``Needs`` for
+an action that differs. A write no partner system should make is declared
+``closed_to_keys(reason)``. A view that declares nothing serves reads to any
+key (still limited to the key's sites and the user's role) and refuses writes
+to keys: a new write endpoint is closed to partners until it names its scope
+(and a test fails until it does). Session users are not affected.
 
 Keys are limited to their ``sites`` (none listed: all the user's sites) by
 ``restrict()`` itself (see ``tracker.scoping.granted_site_ids``), so lists,
@@ -17,12 +16,12 @@ detail lookups and scoped related fields all honour it.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from tracker.api.access import ClosedToKeys, Scope, closed_to_keys, view_access
 from tracker.models import ApiKey, ApiKeyScope
 
 logger = logging.getLogger(__name__)
@@ -30,19 +29,7 @@ logger = logging.getLogger(__name__)
 SCOPES = tuple(ApiKeyScope.values)
 
 
-@dataclass(frozen=True)
-class ClosedToKeys:
-    """A ``required_scope`` that no key holds: the write is for people only, because ``reason``."""
-
-    reason: str
-
-    def __post_init__(self) -> None:
-        if not self.reason.strip():
-            raise ValueError("Say why the endpoint is closed to API keys.")
-
-
-def closed_to_keys(reason: str) -> ClosedToKeys:
-    return ClosedToKeys(reason)
+__all__ = ["SCOPES", "ApiKeyRateThrottle", "ApiKeyScopePermission", "ClosedToKeys", "closed_to_keys", "required_scope"]
 
 
 def presented_key(request) -> ApiKey | None:
@@ -50,16 +37,9 @@ def presented_key(request) -> ApiKey | None:
     return auth if isinstance(auth, ApiKey) else None
 
 
-def required_scope(view, request) -> str | ClosedToKeys | None:
+def required_scope(view, request) -> Scope:
     """The scope this request needs from a key, or None when the view declares none."""
-    declared = getattr(view, "required_scope", None)
-    if declared is None or isinstance(declared, str):
-        return declared
-    action = getattr(view, "action", None)
-    for key in (action, request.method, "*"):
-        if key is not None and key in declared:
-            return declared[key]
-    return None
+    return view_access(view).scope(getattr(view, "action", None), request.method)
 
 
 class ApiKeyScopePermission(BasePermission):

@@ -1,17 +1,18 @@
 """API permissions: authenticated, and the model permission for writes.
 
 Reads are scoped by ``restrict()`` (a user without the view permission gets
-an empty list or 404), so GET needs no model permission here. Anything this
-class cannot decide denies.
+an empty list or 404), so GET needs no model permission here. Writes need the
+model permission the view's ``access`` declaration names for the action
+(tracker.api.access; default: the queryset's model and the HTTP method's
+action). Anything this class cannot decide denies.
 """
 
 from __future__ import annotations
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from tracker.api.access import view_access
 from tracker.scoping import has_model_permission
-
-METHOD_ACTIONS = {"POST": "add", "PUT": "change", "PATCH": "change", "DELETE": "delete"}
 
 
 class ScopedModelPermissions(BasePermission):
@@ -21,14 +22,10 @@ class ScopedModelPermissions(BasePermission):
             return False
         if request.method in SAFE_METHODS:
             return True
-        model = getattr(view, "permission_model", None)
+        model, action = view_access(view).permission(getattr(view, "action", None), request.method)
         if model is None:
             queryset = getattr(view, "queryset", None)
             model = getattr(queryset, "model", None)
-        if model is None:
-            return False
-        action = getattr(view, "write_permission_actions", {}).get(getattr(view, "action", None))
-        action = action or METHOD_ACTIONS.get(request.method)
-        if action is None:
+        if model is None or action is None:
             return False
         return has_model_permission(user, model, action)

@@ -7,13 +7,18 @@ other endpoint against it as its ceiling on the same machine and run.
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 
+class PongSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    user = serializers.CharField(help_text="who the request authenticated as")
+
+
 class PingView(APIView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Authenticated no-op (liveness of the API stack)")
+    @extend_schema(responses=PongSerializer, summary="Authenticated no-op (liveness of the API stack)")
     def get(self, request):
-        return Response({"ok": True, "user": request.user.get_username()})
+        return Response(PongSerializer({"ok": True, "user": request.user.get_username()}).data)

@@ -7,10 +7,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from tracker import services
+from tracker.api.access import Access, Needs, closed_to_keys
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.filters import AlertFilter, LocationFilter
-from tracker.api.idempotency import idempotent
-from tracker.api.partner import closed_to_keys
+from tracker.api.idempotency import idempotent_write
 from tracker.api.serializers import (
     AlertSerializer,
     LocationCreateSerializer,
@@ -34,18 +34,15 @@ class LocationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     lookup_field = "code"
     lookup_value_regex = "[^/]+"
     ordering_fields = ["code", "path"]
-    required_scope = {"GET": None, "*": closed_to_keys("Locations are the plant's layout, set up by its staff.")}
+    access = Access(write=closed_to_keys("Locations are the plant's layout, set up by its staff."))
 
     @extend_schema(request=LocationCreateSerializer, responses={201: LocationSerializer})
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         serializer = LocationCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-
-        def handler():
-            location = services.location_create(**serializer.validated_data)
-            return Response(LocationSerializer(location).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        location = services.location_create(**serializer.validated_data)
+        return Response(LocationSerializer(location).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["get"])
     def children(self, request, code=None):
@@ -58,12 +55,10 @@ class AlertViewSet(ScopedReadOnlyViewSet):
     queryset = Alert.objects.select_related("site", "acknowledged_by")
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
-    restrict_actions = {"acknowledge": "change"}
-    write_permission_actions = {"acknowledge": "change"}
-    required_scope = {
-        "GET": None,
-        "*": closed_to_keys("Acknowledging an alert says a person on the floor has seen it."),
-    }
+    access = Access(
+        write=closed_to_keys("Acknowledging an alert says a person on the floor has seen it."),
+        actions={"acknowledge": Needs("change")},
+    )
 
     @extend_schema(request=None, responses=AlertSerializer)
     @action(detail=True, methods=["post"])

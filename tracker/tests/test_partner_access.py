@@ -12,9 +12,10 @@ from rest_framework.test import APIClient
 
 from tests.factories.tracker import LocationFactory, SiteFactory, UserFactory, user_with_role
 from tracker import services
-from tracker.api.partner import required_scope
+from tracker.api.access import Access, Needs
+from tracker.api.partner import ApiKeyScopePermission, required_scope
 from tracker.errors import ValidationFailed
-from tracker.models import ApiKeyScope
+from tracker.models import ApiKey, ApiKeyScope
 
 pytestmark = pytest.mark.django_db
 
@@ -84,14 +85,23 @@ def test_declared_scope_is_required(two_sites):
 
 def test_required_scope_by_action_method_and_fallback():
     view = SimpleNamespace(
-        action="create", required_scope={"create": "write_work_orders", "GET": "read_inventory", "*": "webhooks"}
+        action="create",
+        access=Access(read="read_inventory", write="webhooks", actions={"create": Needs(scope="write_work_orders")}),
     )
     assert required_scope(view, SimpleNamespace(method="POST")) == "write_work_orders"
     view.action = "list"
     assert required_scope(view, SimpleNamespace(method="GET")) == "read_inventory"
+    assert required_scope(view, SimpleNamespace(method="HEAD")) == "read_inventory"
     view.action = "release"
     assert required_scope(view, SimpleNamespace(method="POST")) == "webhooks"
     assert required_scope(SimpleNamespace(action="list"), SimpleNamespace(method="GET")) is None
+
+
+def test_a_view_naming_the_replaced_attributes_is_refused_not_opened():
+    view = SimpleNamespace(action="list", required_scope={"GET": "read_inventory"})
+    with pytest.raises(TypeError):
+        required_scope(view, SimpleNamespace(method="GET"))
+    assert not ApiKeyScopePermission().has_permission(SimpleNamespace(auth=ApiKey(), method="GET"), view)
 
 
 def test_unknown_scopes_are_refused():

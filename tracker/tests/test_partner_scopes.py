@@ -17,7 +17,6 @@ What a plant's partner systems do, and so the scopes:
 from __future__ import annotations
 
 from decimal import Decimal
-from types import SimpleNamespace
 
 import pytest
 from rest_framework.test import APIClient
@@ -28,8 +27,9 @@ from tests.factories.wip import WorkOrderFactory, make_plant
 from tests.routes import http_routes
 from tests.scoping import nothing_written
 from tracker import services as core
+from tracker.api.access import NOTHING_DECLARED, ClosedToKeys, view_access
 from tracker.api.authentication import ApiKeyAuthentication
-from tracker.api.partner import SCOPES, ApiKeyScopePermission, ClosedToKeys, required_scope
+from tracker.api.partner import SCOPES, ApiKeyScopePermission
 from tracker.models import Alert
 from wip import services as wip
 from wip.models import Defect, Hold, OperationRun, RunStatus
@@ -90,10 +90,7 @@ def _api_routes():
 
 
 def _declared(route, method: str):
-    view = SimpleNamespace(
-        action=route.actions.get(method), required_scope=getattr(route.view_class, "required_scope", None)
-    )
-    return required_scope(view, SimpleNamespace(method=method))
+    return view_access(route.view_class).scope(route.actions.get(method), method)
 
 
 def _enforced(view_class) -> bool:
@@ -127,7 +124,7 @@ KNOWN_UNENFORCED: set[str] = set()  # views whose declared scope is not checked;
 
 def _declaring_views():
     for name, route in _api_routes():
-        if getattr(route.view_class, "required_scope", None) is None:
+        if view_access(route.view_class) is NOTHING_DECLARED:
             continue
         marks = (
             [pytest.mark.xfail(strict=True, reason="ApiKeyScopePermission dropped")] if name in KNOWN_UNENFORCED else []

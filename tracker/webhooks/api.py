@@ -13,12 +13,15 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedModelViewSet, ScopedReadOnlyViewSet, ScopedSlugRelatedField
-from tracker.api.idempotency import idempotent
+from tracker.api.idempotency import idempotent_write
 from tracker.models import ApiKeyScope, Site
 from tracker.webhooks import services
 from tracker.webhooks.events import EVENT_TYPES
 from tracker.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+HOOKS = ApiKeyScope.WEBHOOKS.value
 
 MANAGE_ALL = "webhooks.manage_all_webhookendpoint"
 
@@ -84,23 +87,18 @@ class WebhookEndpointViewSet(ScopedModelViewSet):
     serializer_class = WebhookEndpointSerializer
     filterset_class = WebhookEndpointFilter
     ordering_fields = ["created_at", "url"]
-    required_scope = ApiKeyScope.WEBHOOKS.value
-    restrict_actions = {"rotate_secret": "change"}
-    write_permission_actions = {"rotate_secret": "change"}
+    access = Access(read=HOOKS, write=HOOKS, actions={"rotate_secret": Needs("change")})
 
     def get_queryset(self):
         return _own_unless_manager(super().get_queryset(), self.request.user, "owner")
 
     @extend_schema(request=WebhookEndpointCreateSerializer, responses={201: WebhookEndpointWithSecretSerializer})
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         serializer = WebhookEndpointCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-
-        def handler():
-            endpoint = services.webhook_endpoint_create(owner=request.user, **serializer.validated_data)
-            return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        endpoint = services.webhook_endpoint_create(owner=request.user, **serializer.validated_data)
+        return Response(WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=WebhookEndpointUpdateSerializer, responses=WebhookEndpointSerializer)
     def update(self, request, *args, **kwargs):
@@ -176,9 +174,7 @@ class WebhookDeliveryViewSet(ScopedReadOnlyViewSet):
     serializer_class = WebhookDeliverySerializer
     filterset_class = WebhookDeliveryFilter
     ordering_fields = ["created_at", "next_attempt_at"]
-    required_scope = ApiKeyScope.WEBHOOKS.value
-    restrict_actions = {"replay": "change"}
-    write_permission_actions = {"replay": "change"}
+    access = Access(read=HOOKS, write=HOOKS, actions={"replay": Needs("change")})
 
     def get_queryset(self):
         queryset = _own_unless_manager(super().get_queryset(), self.request.user, "endpoint__owner")

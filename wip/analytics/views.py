@@ -34,8 +34,8 @@ def report(request, slug: str):
 
 
 class ReportAPIView(_InventoryReportAPIView):
-    """A WIP report as JSON rows. Partner keys need ``read_inventory`` (there is no WIP read scope yet)."""
+    """A WIP report as JSON rows. Partner keys need ``read_inventory`` (there is no WIP read scope yet),
+    as the inventory reports (the ``access`` declared there)."""
 
-    required_scope = "read_inventory"
     reports = analytics.REPORTS
     model = WorkOrder

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tracker.api.access import Access
 from tracker.errors import NotFound, ValidationFailed
 from tracker.models import Site
 from wip import selectors
@@ -42,7 +43,7 @@ def _moment(request: Request, name: str, default: dt.datetime) -> dt.datetime:
 class LoadView(APIView):
     """Per station and day (next ``days``, default 14): required against available hours; per operator the work held."""
 
-    permission_model = Workstation
+    access = Access(model=Workstation)
 
     @extend_schema(
         parameters=[OpenApiParameter("site", str), OpenApiParameter("days", int)], responses=r.LoadSerializer
@@ -62,7 +63,7 @@ class MetricsView(APIView):
     utilisation, queue and cycle time, throughput, first-pass yield, scrap rate, the
     bottleneck and Little's law."""
 
-    permission_model = Workstation
+    access = Access(model=Workstation)
 
     @extend_schema(
         parameters=[OpenApiParameter("site", str), OpenApiParameter("from", str), OpenApiParameter("to", str)],

@@ -5,7 +5,7 @@ composite answers go through ``wip.api.responses``, the reports live in
 Scoping happens in ``initial()`` (tracker.api.base): lists and lookups only
 see the user's sites, so another site's work order is a 404. Writable related
 fields are ``ScopedSlugRelatedField``. POST actions name the model permission
-they need (``permission_model`` / ``write_permission_actions``): an operator
+they need in the view's ``access`` declaration: an operator
 may start and complete runs (``change_operationrun``) without being allowed
 to release or cancel orders (``change_workorder``).
 """
@@ -19,9 +19,9 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from tracker.api.access import Access, Needs, closed_to_keys
 from tracker.api.base import ScopedReadOnlyViewSet
-from tracker.api.idempotency import idempotent
-from tracker.api.partner import closed_to_keys
+from tracker.api.idempotency import idempotent_write
 from tracker.errors import NotFound
 from tracker.models import Site
 from wip import selectors, services
@@ -98,18 +98,6 @@ class RoutingViewSet(ScopedReadOnlyViewSet):
     lookup_value_regex = "[^/]+"
 
 
-WORK_ORDER_PERMISSIONS = {
-    # action: (model whose permission it needs, permission action, restrict() action)
-    "release": (WorkOrder, "change", "change"),
-    "complete": (WorkOrder, "change", "change"),
-    "cancel": (WorkOrder, "change", "change"),
-    "start": (OperationRun, "change", "view"),
-    "arrive": (OperationRun, "change", "view"),
-    "hold": (Hold, "add", "view"),
-    "release_hold": (Hold, "change", "view"),
-}
-
-
 class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     """Work orders by number. Create (Idempotency-Key honoured) from an ERP;
     POST actions: release, start, arrive, complete, hold, release-hold, cancel."""
@@ -128,14 +116,20 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     lookup_field = "number"
     lookup_value_regex = "[^/]+"
     ordering_fields = ["due_at", "priority", "created_at", "number"]
-    restrict_actions = {name: spec[2] for name, spec in WORK_ORDER_PERMISSIONS.items()}
-    write_permission_actions = {name: spec[1] for name, spec in WORK_ORDER_PERMISSIONS.items()}
-    required_scope = {"GET": None, "*": WRITE_WORK_ORDERS}
-
-    @property
-    def permission_model(self):
-        spec = WORK_ORDER_PERMISSIONS.get(getattr(self, "action", None))
-        return spec[0] if spec else WorkOrder
+    # Starting, arriving and holding write runs and holds of an order the user may see:
+    # they need that model's permission, the order only to be visible.
+    access = Access(
+        write=WRITE_WORK_ORDERS,
+        actions={
+            "release": Needs("change"),
+            "complete": Needs("change"),
+            "cancel": Needs("change"),
+            "start": Needs("change", model=OperationRun, restrict="view"),
+            "arrive": Needs("change", model=OperationRun, restrict="view"),
+            "hold": Needs("add", model=Hold, restrict="view"),
+            "release_hold": Needs("change", model=Hold, restrict="view"),
+        },
+    )
 
     @extend_schema(responses=r.WorkOrderDetailSerializer)
     def retrieve(self, request, *args, **kwargs):
@@ -144,6 +138,7 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         return _ok(r.WorkOrderDetailSerializer(work_order, context={"estimate": estimate}).data)
 
     @extend_schema(request=s.WorkOrderCreateSerializer, responses={201: s.WorkOrderSerializer})
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         serializer = s.WorkOrderCreateSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
@@ -151,14 +146,10 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         release = data.pop("release")
         if not Site.objects.restrict(request.user, "view").filter(pk=data["site"].pk).exists():
             raise NotFound("No such site.")
-
-        def handler():
-            work_order = services.work_order_create(actor=request.user, **data)
-            if release:
-                work_order = services.work_order_release(work_order=work_order, actor=request.user)
-            return _ok(s.WorkOrderSerializer(self._fresh(work_order)).data, status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        work_order = services.work_order_create(actor=request.user, **data)
+        if release:
+            work_order = services.work_order_release(work_order=work_order, actor=request.user)
+        return _ok(s.WorkOrderSerializer(self._fresh(work_order)).data, status.HTTP_201_CREATED)
 
     def _fresh(self, work_order: WorkOrder) -> WorkOrder:
         return type(self).queryset.get(pk=work_order.pk)
@@ -261,17 +252,6 @@ class WorkOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         return _ok(r.WorkOrderTimelineSerializer(answer).data)
 
 
-RUN_PERMISSIONS = {
-    "start": (OperationRun, "change", "change"),
-    "pause": (OperationRun, "change", "change"),
-    "resume": (OperationRun, "change", "change"),
-    "complete": (OperationRun, "change", "change"),
-    "skip": (OperationRun, "change", "change"),
-    "inspect": (Inspection, "add", "view"),
-    "defect": (Defect, "add", "view"),
-}
-
-
 class OperationRunViewSet(ScopedReadOnlyViewSet):
     """Runs (one batch at one step) by id; POST start, pause, resume, complete,
     skip, inspect, defect."""
@@ -280,17 +260,17 @@ class OperationRunViewSet(ScopedReadOnlyViewSet):
     serializer_class = s.RunSerializer
     filterset_class = filters.RunFilter
     ordering_fields = ["queued_at", "started_at", "finished_at", "sequence"]
-    restrict_actions = {name: spec[2] for name, spec in RUN_PERMISSIONS.items()}
-    write_permission_actions = {name: spec[1] for name, spec in RUN_PERMISSIONS.items()}
     # An MES reports production as it happens: steps started, paused, completed or
     # skipped, inspection results and defects found. The key's user still needs the
     # role (change_operationrun, add_inspection, add_defect) at the run's site.
-    required_scope = {"GET": None, "*": WRITE_WORK_ORDERS}
-
-    @property
-    def permission_model(self):
-        spec = RUN_PERMISSIONS.get(getattr(self, "action", None))
-        return spec[0] if spec else OperationRun
+    access = Access(
+        write=WRITE_WORK_ORDERS,
+        actions={
+            **{name: Needs("change") for name in ("start", "pause", "resume", "complete", "skip")},
+            "inspect": Needs("add", model=Inspection, restrict="view"),
+            "defect": Needs("add", model=Defect, restrict="view"),
+        },
+    )
 
     def _answer(self, run: OperationRun, code=status.HTTP_200_OK) -> Response:
         return _ok(
@@ -378,11 +358,11 @@ class DefectViewSet(ScopedReadOnlyViewSet):
     queryset = _defects().order_by("-reported_at", "-pk")
     serializer_class = s.DefectSerializer
     filterset_class = filters.DefectFilter
-    restrict_actions = {"dispose": "change"}
-    write_permission_actions = {"dispose": "change"}
     # Scrapping, reworking or accepting bad units moves stock and work: a decision
     # a quality inspector makes on the quality page, not one a partner system sends.
-    required_scope = {"GET": None, "*": closed_to_keys("Deciding a defect is a quality inspector's call.")}
+    access = Access(
+        write=closed_to_keys("Deciding a defect is a quality inspector's call."), actions={"dispose": Needs("change")}
+    )
 
     @extend_schema(request=s.DisposeSerializer, responses=s.DefectSerializer)
     @action(detail=True, methods=["post"])
@@ -411,21 +391,16 @@ class HoldViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     )
     serializer_class = s.HoldSerializer
     filterset_class = filters.HoldFilter
-    restrict_actions = {"release": "change"}
-    write_permission_actions = {"release": "change"}
     # As the work order's hold and release-hold actions: an ERP or MES stops work.
-    required_scope = {"GET": None, "*": WRITE_WORK_ORDERS}
+    access = Access(write=WRITE_WORK_ORDERS, actions={"release": Needs("change")})
 
     @extend_schema(request=s.HoldCreateSerializer, responses={201: s.HoldSerializer})
+    @idempotent_write
     def create(self, request, *args, **kwargs):
         body = s.HoldCreateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
-
-        def handler():
-            hold = services.hold_place(actor=request.user, **body.validated_data)
-            return _ok(s.HoldSerializer(type(self).queryset.get(pk=hold.pk)).data, status.HTTP_201_CREATED)
-
-        return idempotent(request, handler)
+        hold = services.hold_place(actor=request.user, **body.validated_data)
+        return _ok(s.HoldSerializer(type(self).queryset.get(pk=hold.pk)).data, status.HTTP_201_CREATED)
 
     @extend_schema(request=s.HoldReleaseSerializer, responses=s.HoldSerializer)
     @action(detail=True, methods=["post"])

@@ -11,7 +11,7 @@ from inventory import services as stock
 from inventory.models import Lot
 from tracker.audit import audit_record
 from tracker.realtime import broadcast
-from tracker.request_context import acting_user
+from tracker.request_context import actor_or_none
 from wip import errors
 from wip.models import Hold, OperationRun, RunStatus, WorkOrder, WorkOrderStatus, Workstation
 from wip.services._common import _lock_order, _now, _station_ids
@@ -34,7 +34,7 @@ def hold_place(
         raise errors.ValidationFailed("Hold a work order or a lot.", field="work_order")
     if not (reason or "").strip():
         raise errors.ValidationFailed("Say why.", field="reason")
-    user = acting_user(actor)
+    user = actor_or_none(actor)
     if lot is not None:
         hold = Hold.objects.create(site_id=lot.site_id, lot=lot, reason=reason, placed_by=user, placed_at=at)
         stock.lot_set_status(lot=lot, status=Lot.Status.ON_HOLD, reason=reason, actor=actor)
@@ -78,7 +78,7 @@ def hold_release(*, hold: Hold, actor: Any = None, note: str = "", at: dt.dateti
     if hold.released_at is not None:
         raise errors.InvalidTransition(f"Hold {hold.pk} is already released.")
     hold.released_at = at
-    hold.released_by = acting_user(actor)
+    hold.released_by = actor_or_none(actor)
     hold.release_note = note
     hold.save(update_fields=["released_at", "released_by", "release_note"])
     if hold.lot_id:

@@ -15,7 +15,7 @@ from inventory.models import Item, Lot
 from tracker.audit import audit_record
 from tracker.models import Severity
 from tracker.realtime import broadcast
-from tracker.request_context import acting_user
+from tracker.request_context import actor_or_none
 from tracker.services import alert_clear, alert_raise
 from wip import errors
 from wip.models import (
@@ -128,7 +128,7 @@ def inspection_record(
         site_id=work_order.site_id,
         run=run,
         work_order=work_order,
-        inspector=acting_user(inspector),
+        inspector=actor_or_none(inspector),
         inspected_at=at,
         result=InspectionResult.PASS if ok else InspectionResult.FAIL,
         notes=notes,
@@ -310,7 +310,7 @@ def defect_record(
     target = _check_disposition(
         work_order=work_order, run=run, disposition=disposition, rework_to_sequence=rework_to_sequence, quantity=qty
     )
-    user = acting_user(actor)
+    user = actor_or_none(actor)
     defect = Defect.objects.create(
         site_id=work_order.site_id,
         work_order=work_order,
@@ -363,7 +363,7 @@ def defect_dispose(
         defect=defect,
     )
     defect.disposition, defect.rework_to_sequence = disposition, target
-    defect.disposed_by = acting_user(actor)
+    defect.disposed_by = actor_or_none(actor)
     defect.disposed_at = at
     defect.save(update_fields=["disposition", "rework_to_sequence", "disposed_by", "disposed_at"])
     _apply_disposition(work_order=work_order, run=run, defect=defect, actor=actor, at=at)

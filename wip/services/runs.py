@@ -14,7 +14,7 @@ from django.db.models import F
 from inventory import services as stock
 from tracker.audit import audit_record
 from tracker.realtime import broadcast
-from tracker.request_context import acting_user
+from tracker.request_context import actor_or_none
 from tracker.services import alert_clear
 from wip import errors
 from wip.models import (
@@ -174,7 +174,7 @@ def operation_start(
         )
     run.status = RunStatus.RUNNING
     run.workstation = station
-    run.operator = acting_user(operator)
+    run.operator = actor_or_none(operator)
     run.started_at = run.last_event_at = at
     run.save(update_fields=["status", "workstation", "operator", "started_at", "last_event_at"])
     if work_order.status == WorkOrderStatus.RELEASED:
@@ -232,7 +232,7 @@ def operation_resume(*, run: OperationRun, operator: Any = None, at: dt.datetime
         _check_operator(run.workstation, operator)
     _close_pause(run, at)
     run.status, run.last_event_at = RunStatus.RUNNING, at
-    if acting_user(operator) is not None:  # resumed by nobody in particular: who started it stays
+    if actor_or_none(operator) is not None:  # resumed by nobody in particular: who started it stays
         run.operator = operator
     run.save(update_fields=["status", "paused_at", "paused_seconds", "last_event_at", "operator"])
     broadcast(
@@ -384,9 +384,9 @@ def operation_complete(
             code=scrap_code or "SCRAP",
             quantity=scrap,
             disposition=Disposition.SCRAP,
-            reported_by=acting_user(actor),
+            reported_by=actor_or_none(actor),
             reported_at=at,
-            disposed_by=acting_user(actor),
+            disposed_by=actor_or_none(actor),
             disposed_at=at,
         )
         WorkOrder.objects.filter(pk=work_order.pk).update(quantity_scrapped=F("quantity_scrapped") + scrap)

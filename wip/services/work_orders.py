@@ -14,7 +14,7 @@ from inventory.models import Item
 from tracker.audit import audit_record
 from tracker.models import Location, Site
 from tracker.realtime import broadcast
-from tracker.request_context import acting_user
+from tracker.request_context import actor_or_none
 from tracker.services import alert_clear
 from wip import errors
 from wip.models import (
@@ -121,7 +121,7 @@ def work_order_create(
                 output_serials=serials,
                 issue_location=issue_location,
                 output_location=output_location,
-                created_by=acting_user(actor),
+                created_by=actor_or_none(actor),
             )
     except IntegrityError as exc:
         raise errors.DuplicateWorkOrder(f"Work order {number!r} already exists.", field="number") from exc
@@ -328,7 +328,7 @@ def work_order_cancel(
     OperationRun.objects.filter(pk__in=[r.pk for r in open_runs]).update(status=RunStatus.SKIPPED, last_event_at=at)
     Hold.objects.open().filter(work_order=work_order).update(
         released_at=at,
-        released_by=acting_user(actor),
+        released_by=actor_or_none(actor),
         release_note="work order cancelled",
     )
     stock.stock_release_reservation(reference=work_order.number, reference_type="work_order")
