@@ -6,9 +6,10 @@ from rest_framework import serializers
 
 from inventory.models import Item, Lot, Receipt, SerialUnit, Shipment, StockLevel, StockMove, StockReservation
 from tracker.api.base import ScopedSlugRelatedField
+from tracker.fields import DecimalSize
 from tracker.models import Location, Site
 
-QTY = {"max_digits": 18, "decimal_places": 4}
+QTY: DecimalSize = {"max_digits": 18, "decimal_places": 4}
 
 
 class ItemSerializer(serializers.ModelSerializer):

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from inventory.models import Item, Lot
 from tracker.api.base import ScopedSlugRelatedField
+from tracker.fields import DecimalSize
 from tracker.models import Location, Site
 from wip.models import (
     BillOfMaterials,
@@ -22,7 +23,7 @@ from wip.models import (
     Workstation,
 )
 
-QTY = {"max_digits": 14, "decimal_places": 4}
+QTY: DecimalSize = {"max_digits": 14, "decimal_places": 4}
 
 
 def _code(field: str = "code", **kwargs):
