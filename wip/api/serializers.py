@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from inventory.models import Item, Lot
@@ -257,7 +259,7 @@ class ComponentSerializer(serializers.Serializer):
 
 class CompleteSerializer(serializers.Serializer):
     good_quantity = serializers.DecimalField(min_value=0, **QTY)
-    scrap_quantity = serializers.DecimalField(min_value=0, default=0, **QTY)
+    scrap_quantity = serializers.DecimalField(min_value=0, default=Decimal("0"), **QTY)
     scrap_code = serializers.CharField(max_length=64, required=False, default="SCRAP")
     components = ComponentSerializer(many=True, required=False)
 
