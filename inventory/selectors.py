@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    Count,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -516,13 +517,16 @@ def item_lots_at_site(*, user: Any, item: Item, site: Site) -> list[dict[str, An
 
 
 def location_tree_with_totals(*, user: Any, site: Site) -> list[dict[str, Any]]:
-    """The site's real locations in tree order with their own on-hand totals (two queries)."""
+    """The site's real locations in tree order with how many items each holds itself (two queries).
+
+    A count of items, not a sum of quantities: pieces, kilograms and metres do not add up."""
     locations = list(Location.objects.restrict(user, "view").filter(site=site, is_virtual=False).order_by("path"))
-    totals = dict(
+    counts = dict(
         StockLevel.objects.restrict(user, "view")
         .filter(site=site, location__is_virtual=False)
+        .exclude(on_hand=0)
         .values("location_id")
-        .annotate(s=Sum("on_hand"))
-        .values_list("location_id", "s")
+        .annotate(n=Count("item", distinct=True))
+        .values_list("location_id", "n")
     )
-    return [{"location": loc, "on_hand": totals.get(loc.pk, ZERO)} for loc in locations]
+    return [{"location": loc, "items": counts.get(loc.pk, 0)} for loc in locations]

@@ -18,6 +18,7 @@ from inventory.forms import CountForm, ReceiveForm, TransferForm
 from inventory.models import CycleCount, Lot
 from inventory.scanning import parse_scan
 from tracker.errors import DomainError
+from tracker.formatting import format_quantity
 from tracker.models import Location
 from tracker.request_context import require_site
 from tracker.selectors import current_site
@@ -126,7 +127,7 @@ def receive(request):
             supplier=data.get("supplier", ""),
             actor=request.user,
         )
-        return sum((m.quantity for m in moves), Decimal(0)).normalize()
+        return f"{format_quantity(sum((m.quantity for m in moves), Decimal(0)), data['item'])} {data['item'].unit}"
 
     return _run_form(request, ReceiveForm, "inventory/receive.html", action, "Received {result}.")
 
@@ -173,7 +174,8 @@ def count(request):
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
         else:
-            messages.success(request, f"Counted {line.counted.normalize()} (expected {line.expected.normalize()}).")
+            counted, expected = (format_quantity(q, line.item) for q in (line.counted, line.expected))
+            messages.success(request, f"Counted {counted} (expected {expected}) {line.item.unit}.")
             return HttpResponseRedirect(request.path)
     open_counts = (
         CycleCount.objects.restrict(request.user, "view")

@@ -65,6 +65,10 @@ def test_the_plant_has_what_the_demo_needs(tmp_path):
     # Stock arrived through the ledger (receipts), with lots where the item is lot-tracked.
     assert StockMove.objects.filter(kind="receipt").count() >= len(layout.COMPONENTS)
     assert StockLevel.objects.filter(site=site, lot__isnull=False, on_hand__gt=0).exists()
+    # Every item has a standard cost, so stock value and ABC are not all "no cost set".
+    costs = dict(Item.objects.filter(sku__in=layout.STANDARD_COSTS).values_list("sku", "standard_cost"))
+    assert costs.keys() == {c.sku for c in layout.COMPONENTS} | {p.sku for p in layout.PRODUCTS}
+    assert all(cost > 0 for cost in costs.values())
     kinds = set(TagAssignment.objects.current().filter(tag__site=site).values_list("target_kind", flat=True))
     assert kinds == {"container", "lot"}  # totes and pallets
     users = get_user_model().objects

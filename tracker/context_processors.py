@@ -1,8 +1,14 @@
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from tracker.navigation import is_api_only, menus_for
 from tracker.registry import NAV
 from tracker.selectors import current_site, sites_for_user
 
 
-def shopfloor(request):
+def shopfloor(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
@@ -10,4 +16,7 @@ def shopfloor(request):
         "current_site": current_site(request),
         "user_sites": sites_for_user(user=user),
         "nav_entries": [e for e in NAV if user.has_perm(e.permission)],
+        # Lazy: a partial rendered for htmx never shows the menus, so it does not pay for them.
+        "nav_menus": SimpleLazyObject(lambda: menus_for(user, request.path)),
+        "api_only": SimpleLazyObject(lambda: is_api_only(user)),
     }

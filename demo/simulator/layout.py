@@ -149,6 +149,20 @@ COLD_RULE = {
     "severity": "critical",
 }
 
+#: Standard cost per unit (the site's currency) so stock value and ABC have something to add up.
+STANDARD_COSTS: dict[str, Decimal] = {
+    "DP-TUBE-30": Decimal("3.80"),
+    "DP-SHEET-2": Decimal("12.50"),
+    "DP-CASTER": Decimal("6.90"),
+    "DP-SCREW-M6": Decimal("0.04"),
+    "DP-PAINT-5015": Decimal("9.50"),
+    "DP-BOX-L": Decimal("1.20"),
+    "DP-ADHESIVE-2K": Decimal("38.00"),
+    "DP-CART": Decimal("185.00"),
+    "DP-SHELF": Decimal("120.00"),
+    "DP-BENCH": Decimal("240.00"),
+}
+
 COMPONENTS: tuple[Component, ...] = (
     Component(
         "DP-TUBE-30",

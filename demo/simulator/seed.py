@@ -131,6 +131,7 @@ def _items(site: Site, report: SeedReport) -> dict[str, Item]:
                 safety_stock=spec.reorder_point / 2,
                 lead_time_days=5,
                 shelf_life_days=spec.shelf_life_days,
+                standard_cost=layout.STANDARD_COSTS[spec.sku],
             )
             report.created.append(f"item {item.sku}")
         items[spec.sku] = item
@@ -163,6 +164,7 @@ def _items(site: Site, report: SeedReport) -> dict[str, Item]:
                 tracking=Item.Tracking.LOT,
                 kind=Item.Kind.FINISHED_GOOD,
                 gtin=_gtin(f"0{layout.COMPANY_PREFIX}{n:05d}"),
+                standard_cost=layout.STANDARD_COSTS[spec.sku],
             )
             report.created.append(f"item {item.sku}")
         items[spec.sku] = item

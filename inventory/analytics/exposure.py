@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, Count, ExpressionWrapper, F, Q, Sum, Value, When
+from django.db.models import Case, Count, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Abs
 
 from inventory.analytics.base import MONEY, QTYF, ZERO, Report, _d, _ids, _levels_now, _ratio, _window
@@ -97,21 +97,28 @@ def stockouts(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
 
     End-of-day levels are what counts: from the level now and the daily net flows since
     the start, the database counts the days from each item's first flow in the period
-    (``_stockout_days``); the days before it hold the level at the start. Three queries
-    (levels, day counts, the items concerned), whatever the period's length.
+    (``_stockout_days``); the days before it hold the level at the start, unless the item never
+    had stock at the site before its first flow in the period: days before an item ever arrived
+    are no stock-out. Three queries (levels, day counts, the items concerned with the day they
+    first came in), whatever the period's length.
     """
     days_total = (end - start).days + 1
     on_hand = _levels_now(site)
     steps = _stockout_days(site, start, end)
     ids = {pk for pk, q in on_hand.items() if q > 0} | set(steps)
-    items = Item.objects.filter(Q(pk__in=_ids(ids)) | Q(reorder_point__gt=0)).values(
-        "pk", "sku", "name", "reorder_point"
+    first_in = StockDaily.objects.filter(site=site, item=OuterRef("pk"), inflow__gt=0).order_by("day").values("day")[:1]
+    items = (
+        Item.objects.filter(Q(pk__in=_ids(ids)) | Q(reorder_point__gt=0))
+        .annotate(first_in=Subquery(first_in))
+        .values("pk", "sku", "name", "reorder_point", "unit", "first_in")
     )
     rows = []
     for it in items.order_by("sku"):
         since, first_day, out_days, under_days = steps.get(it["pk"], (ZERO, None, 0, 0))
         at_start = on_hand.get(it["pk"], ZERO) - since
         held = ((first_day or end + dt.timedelta(days=1)) - start).days  # days at the start's level
+        if it["first_in"] is None or it["first_in"] >= start:
+            held = 0  # before the item ever came in: not a stock-out, not under its reorder point
         out_days += held if at_start <= 0 else 0
         under_days += held if 0 < it["reorder_point"] and at_start < it["reorder_point"] else 0
         if out_days or under_days:
@@ -120,6 +127,7 @@ def stockouts(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
                     "sku": it["sku"],
                     "name": it["name"],
                     "reorder_point": it["reorder_point"],
+                    "unit": it["unit"],
                     "stockout_days": out_days,
                     "under_reorder_days": under_days,
                     "stockout_share": _ratio(Decimal(out_days * 100), Decimal(days_total), "0.1"),
@@ -139,7 +147,7 @@ def stockouts(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
         ],
         rows,
         chart=("sku", "stockout_days"),
-        notes=["Counted on end-of-day levels (UTC days)."],
+        notes=["Counted on end-of-day levels (UTC days), from the day each item first came in."],
     )
 
 

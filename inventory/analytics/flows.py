@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum
 
 from inventory.analytics.base import MONEY, ZERO, Report, _daily, _flows_since, _ids, _levels_now, _ratio, _window
 from inventory.models import Item, StockLevel
@@ -15,23 +15,54 @@ from tracker.models import Site
 # --- stock value -------------------------------------------------------------------------
 
 
+NO_COST_NOTE = "Items without a standard cost have no value (“no cost set”), not a value of 0."
+
+
+def _uncosted(rows: list[dict[str, Any]]) -> int:
+    """Blank the value (and its share) of rows whose items all lack a standard cost; how many items lack one."""
+    for r in rows:
+        if r.pop("uncosted") == r["items"]:
+            r["value"] = None
+    return sum(1 for r in rows if r["value"] is None)
+
+
 def stock_value(*, site: Site, start: dt.date, end: dt.date, group: str = "item", **_: Any) -> Report:
-    """On hand at the site's real locations now, valued at standard cost, by item, kind or location. One query."""
-    keys = {"item": ("item__sku", "item__name", "item__kind"), "kind": ("item__kind",), "location": ("location__code",)}
+    """On hand at the site's real locations now, valued at standard cost, by item, kind or location. One query.
+
+    By item each row has its quantity and unit; by kind or location a row counts its items instead, since
+    pieces, kilograms and metres do not add up. A row whose items have no standard cost has no value (None),
+    and the total is None when no item has one."""
+    keys = {
+        "item": ("item__sku", "item__name", "item__kind", "item__unit"),
+        "kind": ("item__kind",),
+        "location": ("location__code",),
+    }
     fields = keys.get(group, keys["item"])
     value = ExpressionWrapper(F("on_hand") * F("item__standard_cost"), output_field=MONEY)
     rows = list(
         StockLevel.objects.filter(site=site, location__is_virtual=False)
         .exclude(on_hand=0)
         .values(*fields)
-        .annotate(quantity=Sum("on_hand"), value=Sum(value))
+        .annotate(
+            quantity=Sum("on_hand"),
+            value=Sum(value),
+            items=Count("item", distinct=True),
+            uncosted=Count("item", filter=Q(item__standard_cost=0), distinct=True),
+        )
         .order_by("-value", *fields)
     )
-    total = sum((r["value"] for r in rows), ZERO)
+    missing = _uncosted(rows)
+    costed = [r["value"] for r in rows if r["value"] is not None]
+    total = sum(costed, ZERO) if costed else None
     for r in rows:
-        r["share"] = _ratio(r["value"] * 100, total, "0.1")
-    columns = [(f, f.split("__")[-1].replace("_", " ").capitalize()) for f in fields]
-    columns += [("quantity", "On hand"), ("value", "Value"), ("share", "% of value")]
+        r["share"] = _ratio(r["value"] * 100, total, "0.1") if r["value"] is not None and total else None
+        r.pop("items" if group == "item" else "quantity")  # by kind or location: no sum across units
+    columns = [(f, f.split("__")[-1].replace("_", " ").capitalize()) for f in fields if f != "item__unit"]
+    columns += [("quantity", "On hand"), ("item__unit", "Unit")] if group == "item" else [("items", "Items")]
+    columns += [("value", "Value"), ("share", "% of value")]
+    notes = ["Quantities now; value at standard cost."]
+    if missing:
+        notes.append(f"{missing} row(s) without a standard cost. {NO_COST_NOTE}")
     return Report(
         "stock-value",
         f"Stock value by {group}",
@@ -39,7 +70,7 @@ def stock_value(*, site: Site, start: dt.date, end: dt.date, group: str = "item"
         rows,
         chart=(fields[0], "value"),
         summary={"total_value": total},
-        notes=["Quantities now; value at standard cost."],
+        notes=notes,
     )
 
 
@@ -119,16 +150,27 @@ def abc(*, site: Site, start: dt.date, end: dt.date, a: int = 80, b: int = 95, *
     """Items by consumption value in the period; cumulative share A ≤ ``a`` %, B ≤ ``b`` %, else C. One query."""
     value = ExpressionWrapper(F("consumed") * F("item__standard_cost"), output_field=MONEY)
     rows = [
-        {"item__sku": r["item__sku"], "item__name": r["item__name"], "value": r["value"], "consumed": r["used"]}
+        {
+            "item__sku": r["item__sku"],
+            "item__name": r["item__name"],
+            "item__unit": r["item__unit"],
+            "value": r["value"] if r["item__standard_cost"] else None,
+            "consumed": r["used"],
+        }
         for r in _daily(site)
         .filter(day__range=(start, end), consumed__gt=0)
-        .values("item__sku", "item__name")
+        .values("item__sku", "item__name", "item__unit", "item__standard_cost")
         .annotate(value=Sum(value), used=Sum("consumed"))
         .order_by("-value", "item__sku")
     ]
-    total = sum((r["value"] for r in rows), ZERO)
+    missing = sum(1 for r in rows if r["value"] is None)
+    total = sum((r["value"] for r in rows if r["value"] is not None), ZERO)
     running = ZERO
     for r in rows:
+        if r["value"] is None or not total:
+            # No cost, no class: an item's place in the ranking is unknown until its cost is set.
+            r["cumulative_share"], r["class"] = None, None
+            continue
         running += r["value"]
         r["cumulative_share"] = _ratio(running * 100, total, "0.1") or ZERO
         previous = (running - r["value"]) * 100 / total if total else ZERO
@@ -147,8 +189,9 @@ def abc(*, site: Site, start: dt.date, end: dt.date, a: int = 80, b: int = 95, *
         ],
         rows,
         chart=("item__sku", "value"),
-        summary={"total_value": total},
-        notes=[f"A: the items making the first {a} % of consumption value, B: up to {b} %, C: the rest."],
+        summary={"total_value": total if missing < len(rows) else None},
+        notes=[f"A: the items making the first {a} % of consumption value, B: up to {b} %, C: the rest."]
+        + ([f"{missing} item(s) without a standard cost, so without a class. {NO_COST_NOTE}"] if missing else []),
     )
 
 

@@ -28,6 +28,7 @@ from inventory.models import Item, StockMove
 from tracker.api.access import Access
 from tracker.api.partner import ApiKeyScopePermission
 from tracker.errors import DomainError, NotFound
+from tracker.formatting import format_quantity
 from tracker.models import Site
 from tracker.scoping import has_model_permission
 from tracker.selectors import current_site
@@ -255,7 +256,7 @@ def forecast_apply(request, sku: str):
     else:
         messages.success(
             request,
-            f"{sku}: reorder point {updated.reorder_point.normalize()}, "
-            f"safety stock {updated.safety_stock.normalize()}.",
+            f"{sku}: reorder point {format_quantity(updated.reorder_point, updated)}, "
+            f"safety stock {format_quantity(updated.safety_stock, updated)} {updated.unit}.",
         )
     return HttpResponseRedirect(reverse("inventory:forecast", args=[sku]))

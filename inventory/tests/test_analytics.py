@@ -79,9 +79,23 @@ def test_slow_movers_and_dead_stock(site_a, ledger):
 
 def test_stockout_and_under_reorder_days(site_a, ledger):
     r = rows_by(analytics.stockouts(site=site_a, start=START, end=END), "sku")
-    # B: 0 on 1 Jan, 10 from 2 to 4 Jan, 0 from 5 to 10 Jan → 1 + 6 = 7 days out, 7 under 5
-    assert (r["B"]["stockout_days"], r["B"]["under_reorder_days"], r["B"]["stockout_share"]) == (7, 7, D("70.0"))
+    # B: first in on 2 Jan (1 Jan is before it ever had stock: not counted), 10 from 2 to 4 Jan,
+    # 0 from 5 to 10 Jan → 6 days out, 6 under 5
+    assert (r["B"]["stockout_days"], r["B"]["under_reorder_days"], r["B"]["stockout_share"]) == (6, 6, D("60.0"))
     assert "A" not in r
+
+
+def test_stockout_counts_an_item_that_ran_out_before_the_period_but_not_one_never_stocked(site_a, bins):
+    _, bin1, _ = bins
+    gone = ItemFactory(sku="GONE", reorder_point=D("1"))
+    receive(gone, bin1, 5, occurred_at=at(20, 12, 2024))
+    services.stock_issue(item=gone, quantity=D(5), location=bin1, occurred_at=at(21, 12, 2024))
+    ItemFactory(sku="NEVER", reorder_point=D("1"))  # a reorder point, never any stock
+    late = ItemFactory(sku="LATE", reorder_point=D("1"))
+    receive(late, bin1, 3, occurred_at=at(9))
+    r = rows_by(analytics.stockouts(site=site_a, start=START, end=END), "sku")
+    assert (r["GONE"]["stockout_days"], r["GONE"]["under_reorder_days"]) == (10, 10)
+    assert "NEVER" not in r and "LATE" not in r
 
 
 def test_lot_ageing_and_expiry(site_a, bins):
@@ -175,3 +189,22 @@ def test_forecast_page(client, site_a, ledger, make_user):
     body = client.get("/inventory/analytics/forecasts/A/").content.decode()
     assert "Too little history" in body
     assert client.get("/inventory/analytics/forecasts/").status_code == 200
+
+
+def test_items_without_a_cost_say_so_instead_of_zero(client, site_a, bins):
+    from tests.factories.tracker import user_with_role
+
+    _, bin1, _ = bins
+    receive(ItemFactory(sku="NOCOST", unit="kg"), bin1, D("16.8"), occurred_at=at(2))
+    services.stock_issue(item=ItemFactory(sku="NOCOST"), quantity=D(1), location=bin1, occurred_at=at(3))
+    value = analytics.stock_value(site=site_a, start=START, end=END)
+    assert [(r["item__sku"], r["value"], r["item__unit"]) for r in value.rows] == [("NOCOST", None, "kg")]
+    assert value.summary["total_value"] is None and any("no cost set" in n for n in value.notes)
+    by_kind = analytics.stock_value(site=site_a, start=START, end=END, group="kind")
+    assert [(r["item__kind"], r["items"], r["value"]) for r in by_kind.rows] == [("component", 1, None)]
+    assert "quantity" not in by_kind.rows[0]  # kilograms and pieces do not add up
+    abc = analytics.abc(site=site_a, start=START, end=END)
+    assert [(r["item__sku"], r["value"], r["class"]) for r in abc.rows] == [("NOCOST", None, None)]
+    client.force_login(user_with_role("plant manager", site_a))
+    page = client.get("/inventory/analytics/stock-value/?start=2025-01-01&end=2025-01-10").content.decode()
+    assert "no cost set" in page and ">15.800<" in page

@@ -55,3 +55,20 @@
   }
   connect();
 })();
+
+// Menus: one open at a time; a click elsewhere or Escape closes them.
+(function () {
+  "use strict";
+  const menus = () => document.querySelectorAll("details[data-menu]");
+  menus().forEach((menu) =>
+    menu.addEventListener("toggle", () => {
+      if (menu.open) menus().forEach((other) => { if (other !== menu) other.open = false; });
+    })
+  );
+  document.addEventListener("click", (ev) => {
+    if (!ev.target.closest("details[data-menu]")) menus().forEach((m) => { m.open = false; });
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape") menus().forEach((m) => { m.open = false; });
+  });
+})();

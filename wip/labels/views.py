@@ -15,6 +15,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from tracker.formatting import format_quantity, format_time
 from tracker.labels import Gs1Error, Label, Symbology
 from tracker.labels.response import labels_response
 from tracker.selectors import current_site
@@ -29,11 +30,11 @@ def _keys(request, name: str) -> list[str]:
 
 def traveler_label(work_order: WorkOrder, *, url: str | None = None) -> Label:
     lines = [
-        f"{work_order.item.sku} × {work_order.quantity.normalize()} {work_order.item.unit}",
+        f"{work_order.item.sku} × {format_quantity(work_order.quantity, work_order.item)} {work_order.item.unit}",
         f"Routing {work_order.routing.code}",
     ]
     if work_order.due_at:
-        lines.append(f"Due {work_order.due_at:%Y-%m-%d %H:%M} UTC")
+        lines.append(f"Due {format_time(work_order.due_at, zone=work_order.site)}")
     return Label(
         title=f"Traveler {work_order.number}",
         text=work_order.number,
@@ -72,7 +73,7 @@ def traveler_labels(request):
         wo.number: wo
         for wo in WorkOrder.objects.restrict(request.user, "view")
         .filter(site=site, number__in=numbers)
-        .select_related("item", "routing")
+        .select_related("item", "routing", "site")
     }
     labels, errors = [], []
     for number in numbers:
