@@ -107,7 +107,17 @@ def site_path_of(model: type[models.Model]) -> str:
 
 
 class RestrictedQuerySet(models.QuerySet):
-    """QuerySet with ``restrict(user, action)``; the model sets ``site_path``."""
+    """QuerySet with ``restrict(user, action)``; the model sets ``site_path``.
+
+    A model that reaches its sites another way overrides ``site_q()`` only: the
+    checks before it (action, user, permission, sites) and failing closed stay here.
+    """
+
+    def site_q(self, site_ids: tuple[int, ...]) -> Q:
+        """The rows a user holding ``site_ids`` may see: by default ``<site_path>__in``."""
+        site_path = site_path_of(self.model)
+        lookup = "pk__in" if site_path == "pk" else f"{site_path}__in"
+        return Q(**{lookup: site_ids})
 
     def restrict(self, user: Any, action: str = "view") -> Self:
         try:
@@ -122,11 +132,9 @@ class RestrictedQuerySet(models.QuerySet):
             sites = granted_site_ids(user)
             if not sites:
                 return self.none()
-            site_path = site_path_of(self.model)
-            lookup = "pk__in" if site_path == "pk" else f"{site_path}__in"
-            return self.filter(**{lookup: sites})
+            return self.filter(self.site_q(sites))
         except Exception:  # fail closed, and say so in the log
-            logger.exception("restrict() failed for %s; denying", self.model.__name__)
+            logger.warning("restrict() failed for %s (%s); denying", self.model.__name__, action, exc_info=True)
             return self.none()
 
 

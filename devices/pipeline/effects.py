@@ -205,30 +205,31 @@ def _lot_transferred(move: TagMove, ctx: EffectContext) -> None:
         return
     if lot.item.tracking == Item.Tracking.SERIAL:
         raise _Refused("serial_tracked_lot", f"Lot {lot.code} holds serial units: tag the units, not the lot.")
-    levels = [
-        level
-        for level in StockLevel.objects.filter(
-            lot=lot, site_id=destination.site_id, location__is_virtual=False, on_hand__gt=0
-        )
-        .select_related("location")
-        .order_by("pk")
-        if not _inside(level.location, destination)
-    ]
-    if not levels:
-        ctx.count("moves_already_booked")
-        return
+    origin = None
     if move.from_zone is not None:
         origin = ctx.objects["location"].get(move.from_zone.id) or Location.objects.get(pk=move.from_zone.id)
-        from_origin = [level for level in levels if _inside(level.location, origin)]
-        if from_origin:
-            levels = from_origin
-    if len({level.location_id for level in levels}) > 1 and move.from_zone is None:
+    # The one picking rule (locked; a held lot is refused): the lot's stock outside the new zone, from
+    # inside the zone the tag came from when it holds any. Moving inside one site leaves what the site
+    # has available as it was, so reservations neither limit the move nor are consumed by it.
+    picks = inventory_services.stock_pick(
+        item=lot.item,
+        site_id=destination.site_id,
+        quantity=None,
+        lot=lot,
+        near=origin,
+        exclude_within=destination,
+        respect_reservations=False,
+    ).picks
+    if not picks:
+        ctx.count("moves_already_booked")
+        return
+    if len({pick.location.pk for pick in picks}) > 1 and move.from_zone is None:
         raise _Refused("ambiguous_source", f"Lot {lot.code} is stocked in several places; which one moved is unknown.")
-    for level in levels:
+    for pick in picks:
         inventory_services.stock_transfer(
             item=lot.item,
-            quantity=level.on_hand,
-            source=level.location,
+            quantity=pick.quantity,
+            source=pick.location,
             destination=destination,
             lot=lot,
             reference=ctx.reference,
