@@ -9,10 +9,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from tracker.fields import DecimalSize
 from tracker.models import Location, Site
 from tracker.scoping import RestrictedQuerySet
 
-QTY = {"max_digits": 18, "decimal_places": 4}
+QTY: DecimalSize = {"max_digits": 18, "decimal_places": 4}
 
 
 ZERO = Decimal("0")
