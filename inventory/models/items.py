@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Self
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -52,7 +53,7 @@ class ItemQuerySet(RestrictedQuerySet):
     def site_q(self, site_ids: tuple[int, ...]) -> Q:
         return Q()  # every item, once the user holds a site (restrict() returns none without one)
 
-    def active(self) -> ItemQuerySet:
+    def active(self) -> Self:
         return self.filter(active=True)
 
 
