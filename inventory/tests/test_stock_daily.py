@@ -179,9 +179,15 @@ def _reference(site, start: dt.date, end: dt.date) -> dict[str, dict]:
     net: dict[int, dict[dt.date, D]] = defaultdict(lambda: defaultdict(D))
     consumed: dict[int, dict[dt.date, D]] = defaultdict(lambda: defaultdict(D))
     last_out: dict[int, dt.datetime] = {}
+    first_in: dict[int, dt.date] = {}  # the day an item first came into the site's stock
+    touched: dict[int, set[dt.date]] = defaultdict(set)  # days with a flow in or out of the site
     for m in StockMove.objects.select_related("source", "destination"):
         day = m.occurred_at.astimezone(dt.UTC).date()
         into, out_of = real_here(m.destination), real_here(m.source)
+        if into and not out_of:
+            first_in[m.item_id] = min(first_in.get(m.item_id, day), day)
+        if into != out_of:
+            touched[m.item_id].add(day)
         if into != out_of:
             net[m.item_id][day] += m.quantity if into else -m.quantity
         elif into:
@@ -206,10 +212,17 @@ def _reference(site, start: dt.date, end: dt.date) -> dict[str, dict]:
         at_start = level
         out_days = under_days = 0
         day = start
+        # Before an item ever came in, a day is no stock-out: when it first came in during the
+        # period, the days before its first flow in the period do not count (an item that may go
+        # negative can still run short before its first receipt, from its first issue on).
+        arrived = first_in.get(item.pk)
+        first_flow = min((d for d in touched[item.pk] if d >= start), default=None)
+        had_stock_before = arrived is not None and arrived < start
         while day <= end:
             level += net[item.pk].get(day, D(0))
-            out_days += level <= 0
-            under_days += item.reorder_point > 0 and level < item.reorder_point
+            if had_stock_before or (first_flow is not None and day >= first_flow):
+                out_days += level <= 0
+                under_days += item.reorder_point > 0 and level < item.reorder_point
             day += dt.timedelta(days=1)
         out[item.sku] = {
             "listed": level_now > 0 or moved_since,
