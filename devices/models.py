@@ -9,6 +9,8 @@ tens of millions a day.
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -40,7 +42,7 @@ READER_KINDS = frozenset({DeviceKind.GATEWAY, DeviceKind.FIXED_READER, DeviceKin
 
 
 class DeviceQuerySet(RestrictedQuerySet):
-    def active(self) -> DeviceQuerySet:
+    def active(self) -> Self:
         return self.filter(active=True)
 
 
@@ -234,7 +236,7 @@ class TargetKind(models.TextChoices):
 
 
 class TagAssignmentQuerySet(RestrictedQuerySet):
-    def current(self) -> TagAssignmentQuerySet:
+    def current(self) -> Self:
         return self.filter(valid_to__isnull=True)
 
 

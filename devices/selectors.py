@@ -76,7 +76,7 @@ def work_order_in_container(*, user: Any, site: Site, scan: Any) -> int | None:
     if scan.is_gs1 and (uri := epc_uri_from_elements(dict(scan.elements))):
         tag_ids.add(uri)
     labelled = TagAssignment.objects.filter(tag__site=site, target_kind__in=["container", "asset"], code__in=codes)
-    return (
+    work_order_id: int | None = (
         TagAssignment.objects.restrict(user, "view")
         .current()
         .filter(tag__site=site, target_kind="work_order")
@@ -85,3 +85,4 @@ def work_order_in_container(*, user: Any, site: Site, scan: Any) -> int | None:
         .values_list("work_order_id", flat=True)
         .first()
     )
+    return work_order_id

@@ -105,7 +105,7 @@ def tag_assign(
     """
     if target_kind not in TargetKind.values:
         raise ValidationFailed(f"Unknown target kind {target_kind!r}.", field="target_kind")
-    required = {TargetKind.SERIAL: serial, TargetKind.LOT: lot, TargetKind.WORK_ORDER: work_order}
+    required: dict[str, Any] = {TargetKind.SERIAL: serial, TargetKind.LOT: lot, TargetKind.WORK_ORDER: work_order}
     if target_kind in required:
         if required[target_kind] is None:
             raise ValidationFailed(f"A {target_kind} assignment needs its {target_kind}.", field=target_kind)
@@ -182,7 +182,8 @@ def _site_of(obj: Any) -> int | None:
             if value is None:
                 break
         if value is not None:
-            return value
+            site_id: int = value
+            return site_id
     return None
 
 
@@ -339,9 +340,12 @@ def reader_uploads_requeue_stale(*, now: dt.datetime | None = None, limit: int =
 
 
 def _silence_limit(device: Device, conf: dict[str, Any]) -> int:
+    limit: int
     if device.kind in PERIODIC_UPLOADERS and device.upload_period_s:
-        return device.upload_period_s * conf["gateway_silent_periods"]
-    return conf["reader_silent_s"]
+        limit = device.upload_period_s * conf["gateway_silent_periods"]
+    else:
+        limit = conf["reader_silent_s"]
+    return limit
 
 
 @transaction.atomic
@@ -360,15 +364,16 @@ def devices_check_silent(*, now: dt.datetime | None = None) -> dict[str, int]:
     for device in devices:
         conf = site_settings(device.site)
         limit = _silence_limit(device, conf)
-        if device.last_seen_at >= now - dt.timedelta(seconds=limit):
-            continue
+        last_seen_at = device.last_seen_at
+        if last_seen_at is None or last_seen_at >= now - dt.timedelta(seconds=limit):
+            continue  # (None: excluded by the query; the check narrows the type)
         Device.objects.filter(pk=device.pk).update(silent_since=now)
         alert_raise(
             site=device.site_id,
             kind="device.silent",
             subject=f"device:{device.device_id}",
-            message=f"Device {device.device_id} has not uploaded since {device.last_seen_at:%Y-%m-%d %H:%M} UTC.",
-            data={"device": device.device_id, "last_seen_at": device.last_seen_at.isoformat()},
+            message=f"Device {device.device_id} has not uploaded since {last_seen_at:%Y-%m-%d %H:%M} UTC.",
+            data={"device": device.device_id, "last_seen_at": last_seen_at.isoformat()},
             at=now,
         )
         broadcast(
@@ -388,17 +393,20 @@ def devices_check_battery(*, now: dt.datetime | None = None) -> dict[str, int]:
     for device in Device.objects.filter(active=True, battery_pct__isnull=False).select_related("site"):
         conf = site_settings(device.site)
         subject = f"device:{device.device_id}"
-        if device.battery_pct < conf["battery_low_pct"]:
+        battery_pct = device.battery_pct
+        if battery_pct is None:  # excluded by the query; the check narrows the type
+            continue
+        if battery_pct < conf["battery_low_pct"]:
             _, created = alert_raise(
                 site=device.site_id,
                 kind="device.battery_low",
                 subject=subject,
-                message=f"Battery of {device.device_id} is at {device.battery_pct.normalize()} %.",
-                data={"device": device.device_id, "battery_pct": str(device.battery_pct)},
+                message=f"Battery of {device.device_id} is at {battery_pct.normalize()} %.",
+                data={"device": device.device_id, "battery_pct": str(battery_pct)},
                 at=now,
             )
             raised += int(created)
-        elif device.battery_pct >= conf["battery_ok_pct"]:
+        elif battery_pct >= conf["battery_ok_pct"]:
             cleared += int(
                 alert_clear(site=device.site_id, kind="device.battery_low", subject=subject, at=now) is not None
             )
@@ -429,6 +437,9 @@ def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
             .order_by("pk")
         )
         for state in states:
+            location, last_seen_at = state.location, state.last_seen_at
+            if location is None or last_seen_at is None:  # excluded by the query; narrows the types
+                continue
             device = state.last_device
             if device is not None and device.last_seen_at is not None:
                 limit = _silence_limit(device, conf)
@@ -439,12 +450,11 @@ def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
                 site=site.pk,
                 kind="tag.missing",
                 subject=f"tag:{state.tag.tag_id}",
-                message=f"Tag {state.tag.tag_id} not seen at {state.location.code} since "
-                f"{state.last_seen_at:%Y-%m-%d %H:%M} UTC.",
+                message=f"Tag {state.tag.tag_id} not seen at {location.code} since {last_seen_at:%Y-%m-%d %H:%M} UTC.",
                 data={
                     "tag": state.tag.tag_id,
-                    "location": state.location.code,
-                    "last_seen_at": state.last_seen_at.isoformat(),
+                    "location": location.code,
+                    "last_seen_at": last_seen_at.isoformat(),
                 },
                 at=now,
             )

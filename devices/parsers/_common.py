@@ -237,7 +237,7 @@ def iso_time(value: object, name: str) -> datetime:
     if type(value) is not str:
         raise ParseError(f"{name}: expected ISO 8601 timestamp string, got {kind(value)}")
     try:
-        dt = datetime.fromisoformat(value)  # type: ignore[arg-type]
+        dt = datetime.fromisoformat(value)
     except ValueError:
         raise ParseError(f"{name}: {kind(value)} is not an ISO 8601 timestamp") from None
     tz = dt.tzinfo

@@ -243,9 +243,9 @@ def targets_load(
             serial__in={serial for _, serial in sgtins},
         ).values_list("pk", "item__gtin", "serial")
         for unit_pk, gtin, serial in units:
-            tag_pk = sgtins.get((gtin, serial))
-            if tag_pk is not None:
-                targets[tag_pk] = Target(kind=TargetKind.SERIAL, serial_id=unit_pk, implicit=True)
+            unit_tag = sgtins.get((gtin, serial))
+            if unit_tag is not None:
+                targets[unit_tag] = Target(kind=TargetKind.SERIAL, serial_id=unit_pk, implicit=True)
     return targets
 
 

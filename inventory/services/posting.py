@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from inventory import errors, stock_daily
 from inventory.locks import LevelKey, apply_deltas, keeps_level, lock_levels
-from inventory.models import ZERO, Item, Lot, SerialUnit, StockMove
+from inventory.models import ZERO, Item, Lot, SerialUnit, StockLevel, StockMove
 from inventory.services.alerts import _check_reorder
 from inventory.services.checks import _check_lot_usable, _existing_serials
 from tracker.models import Location, LocationKind
@@ -46,7 +46,13 @@ class _Context:
     batch: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
 
 
-def _post(legs: list[_Leg], ctx: _Context, *, lock_also: Q | None = None, preloaded=None) -> list[StockMove]:
+def _post(
+    legs: list[_Leg],
+    ctx: _Context,
+    *,
+    lock_also: Q | None = None,
+    preloaded: dict[LevelKey, StockLevel] | None = None,
+) -> list[StockMove]:
     """Lock, check no real level goes negative, write moves and level deltas."""
     if not legs:
         return []
@@ -151,7 +157,7 @@ def _resolve_serial_lot_legs(
     """Legs for an outbound move of a serial-tracked item: one per serial."""
     units = _existing_serials(item, serials or [], source=source, lot=lot)
     for unit in units:
-        if unit.lot_id is not None:
+        if unit.lot is not None:
             _check_lot_usable(unit.lot, field="serials")
     return [_Leg(item, Decimal(1), source, destination, unit.lot, unit) for unit in units], units
 

@@ -38,7 +38,8 @@ def _reservation_reduce(reservation: StockReservation, amount: Decimal, closing_
     if reservation.location_id is not None:
         level = (
             StockLevel.objects.select_for_update()
-            .filter(item_id=reservation.item_id, location_id=reservation.location_id, lot_id=reservation.lot_id)
+            # lot=None matches the level without a lot (the stubs refuse None for lot_id).
+            .filter(item_id=reservation.item_id, location_id=reservation.location_id, lot=reservation.lot_id)
             .order_by("pk")
             .first()
         )
