@@ -215,7 +215,7 @@ def _runs(
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - an unknown zone name falls back to UTC
+    except Exception:  # an unknown zone name falls back to UTC
         return ZoneInfo("UTC")
 
 

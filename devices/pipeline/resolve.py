@@ -203,7 +203,7 @@ def sgtin_parts(tag_id: str) -> tuple[str, str] | None:
     """(GTIN-14, serial) of an SGTIN pure-identity URI."""
     try:
         gtin = SGTIN(tag_id).gtin()
-    except Exception:  # noqa: BLE001 - epcpy raises several types on URIs it cannot decode
+    except Exception:  # epcpy raises several types on URIs it cannot decode
         return None
     return gtin, unquote(tag_id.rsplit(".", 1)[-1])
 
