@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from devices.models import Device, ReaderUpload, ReadPoint, Tag, TagAssignment, UnknownTag, UploadStatus
+from devices.models import Device, ReaderUpload, ReadPoint, TagAssignment, UnknownTag, UploadStatus
 from tracker.models import Site
 
 
@@ -46,16 +46,6 @@ def unknown_tags(*, user: Any, site: Site) -> QuerySet[UnknownTag]:
         .filter(site=site)
         .select_related("tag", "last_location", "last_device")
         .order_by("-last_seen_at")
-    )
-
-
-def tag_history(*, user: Any, site: Site, tag_id: str) -> Tag | None:
-    return (
-        Tag.objects.restrict(user, "view")
-        .filter(site=site, tag_id=tag_id)
-        .select_related("state__location")
-        .prefetch_related(Prefetch("assignments", queryset=TagAssignment.objects.order_by("-valid_from")))
-        .first()
     )
 
 

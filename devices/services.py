@@ -159,21 +159,6 @@ def tag_assign(
 
 
 @transaction.atomic
-def tag_unassign(*, site: Site, tag_id: str, at: dt.datetime | None = None, actor: Any = None) -> TagAssignment | None:
-    """Close the tag's current assignment (a tote emptied); None if it had none."""
-    current = (
-        TagAssignment.objects.select_for_update()
-        .filter(tag__site=site, tag__tag_id=tag_id, valid_to__isnull=True)
-        .first()
-    )
-    if current is None:
-        return None
-    current.valid_to = max(at or timezone.now(), current.valid_from)
-    current.save(update_fields=["valid_to"])
-    audit_record(actor=actor, action="tag.unassigned", obj=current, site=site, changes={"tag": tag_id})
-    return current
-
-
 def _site_of(obj: Any) -> int | None:
     for path in ("site_id", "item__site_id", "location__site_id"):
         value = obj

@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from tracker.api.access import view_access
-from tracker.api.idempotency import idempotent_write
 from tracker.scoping import RestrictedQuerySet
 
 if TYPE_CHECKING:  # the mixin always comes before a GenericViewSet, whose initial() it extends
@@ -48,14 +47,6 @@ class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
     pass
-
-
-class IdempotentCreateMixin(mixins.CreateModelMixin):
-    """Creates honour Idempotency-Key and run in one transaction with its record."""
-
-    @idempotent_write
-    def create(self, request, *args, **kwargs):
-        return super().create(request, *args, **kwargs)
 
 
 class ScopedSlugRelatedField(serializers.SlugRelatedField):
