@@ -29,11 +29,15 @@ def _redis_url_for_worker(url: str, worker: str) -> str:
     return urlunsplit(parts._replace(path=f"/{(base + index) % 16}"))
 
 
-os.environ["REDIS_URL"] = _redis_url_for_worker(
-    os.environ.get("REDIS_URL", ""), os.environ.get("PYTEST_XDIST_WORKER", "")
-)
-if not os.environ["REDIS_URL"]:
-    del os.environ["REDIS_URL"]
+# Rewritten once, in the pytest worker: a subprocess it starts inherits both the rewritten
+# URL and this marker, so a URL the test chose for it (a private Redis) is left alone.
+if not os.environ.get("SHOPFLOOR_TEST_REDIS_PER_WORKER"):
+    os.environ["SHOPFLOOR_TEST_REDIS_PER_WORKER"] = "1"
+    os.environ["REDIS_URL"] = _redis_url_for_worker(
+        os.environ.get("REDIS_URL", ""), os.environ.get("PYTEST_XDIST_WORKER", "")
+    )
+    if not os.environ["REDIS_URL"]:
+        del os.environ["REDIS_URL"]
 
 from config.settings import *  # noqa: E402,F403
 
