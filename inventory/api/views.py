@@ -109,6 +109,15 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
     # Opening stock posts moves: the import needs inventory.add_stockmove.
     access = Access(read=READ, write=WRITE, actions={"import_csv": Needs("add", model=StockMove)})
 
+    def list(self, request, *args, **kwargs):
+        """The page from ``.values()`` of the shown columns (same filters, scoping, order and JSON as
+        ``StockLevelSerializer``), so a row costs a dict, not four model instances and a serializer."""
+        rows = self.filter_queryset(self.get_queryset()).values(*s.LEVEL_COLUMNS)
+        page = self.paginate_queryset(rows)
+        if page is None:
+            return Response([s.level_row(row) for row in rows])
+        return self.get_paginated_response([s.level_row(row) for row in page])
+
     @action(detail=False, methods=["get"])
     def export(self, request):
         """All levels matching the filters as CSV (formula-like cells neutralised)."""
