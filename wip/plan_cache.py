@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.db import transaction
@@ -36,6 +36,8 @@ from django.db.models.signals import post_delete, post_save
 
 #: Seconds a cached plan may be reused at most without any WIP change (the safety net).
 PLAN_TTL = 30
+
+T = TypeVar("T")
 #: Event type prefixes of the WIP broadcasts that change the plan.
 WIP_EVENTS = ("workorder.", "operation.")
 
@@ -99,7 +101,7 @@ def changed(site_id: int | None) -> None:
     bump.site_ids.add(site_id)
 
 
-def cached_plan(site_id: int, compute: Callable[[], Any]) -> Any:
+def cached_plan(site_id: int, compute: Callable[[], T]) -> T:
     """The site's plan at its current version, computed (and stored) when missing."""
     bump = _pending()
     if bump is not None and site_id in bump.site_ids:
@@ -113,10 +115,11 @@ def cached_plan(site_id: int, compute: Callable[[], Any]) -> Any:
         if version is None:  # no working cache: never serve a stale plan
             return compute()
     plan_key = _plan_key(site_id, version)
-    plan = cache.get(plan_key)
-    if plan is None:
-        plan = compute()
-        cache.set(plan_key, plan, timeout=PLAN_TTL)
+    cached = cache.get(plan_key)
+    if cached is not None:
+        return cast(T, cached)
+    plan = compute()
+    cache.set(plan_key, plan, timeout=PLAN_TTL)
     return plan
 
 

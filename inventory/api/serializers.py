@@ -113,7 +113,9 @@ LEVEL_COLUMNS = (
 )
 
 # Unbound DRF fields, built once: the lean rows format numbers and times exactly as the serializer does.
-_QTY_FIELD = serializers.DecimalField(**QTY, read_only=True)
+_QTY_FIELD = serializers.DecimalField(
+    max_digits=QTY["max_digits"], decimal_places=QTY["decimal_places"], read_only=True
+)
 _TIME_FIELD = serializers.DateTimeField(read_only=True)
 
 

@@ -10,12 +10,15 @@ and at least one site (``ItemQuerySet.restrict``). Every write is
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -109,7 +112,7 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
     # Opening stock posts moves: the import needs inventory.add_stockmove.
     access = Access(read=READ, write=WRITE, actions={"import_csv": Needs("add", model=StockMove)})
 
-    def list(self, request, *args, **kwargs):
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The page from ``.values()`` of the shown columns (same filters, scoping, order and JSON as
         ``StockLevelSerializer``), so a row costs a dict, not four model instances and a serializer."""
         rows = self.filter_queryset(self.get_queryset()).values(*s.LEVEL_COLUMNS)
