@@ -140,11 +140,14 @@ def _on_site_change(sender: type[Model], instance: Model, **_: Any) -> None:
 
 
 def _on_operation_change(sender: type[Model], instance: Model, **_: Any) -> None:
-    from wip.models import Routing
+    from wip.models import Operation, Routing
 
-    routing_id = getattr(instance, "routing_id", None)
-    if routing_id is not None:
-        changed(Routing.objects.filter(pk=routing_id).values_list("site_id", flat=True).first())
+    if not isinstance(instance, Operation):
+        return
+    if Operation.routing.is_cached(instance):  # as when made with routing=...: no query
+        changed(instance.routing.site_id)
+    elif instance.routing_id is not None:
+        changed(Routing.objects.filter(pk=instance.routing_id).values_list("site_id", flat=True).first())
 
 
 def connect() -> None:
