@@ -159,7 +159,7 @@ class Command(BaseCommand):
         try:
             dbs.recreate(database)
             redis.Redis.from_url(redis_url).flushdb()  # the benchmark's own db number only
-        except Exception as exc:  # noqa: BLE001 - say what is missing
+        except Exception as exc:  # say what is missing
             raise CommandError(
                 f"bench cpu needs PostgreSQL ({dbs.server_url()}) and Redis ({redis_url}): {exc}"
             ) from exc

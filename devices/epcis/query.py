@@ -215,7 +215,7 @@ def _runs(
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - an unknown zone name falls back to UTC
+    except Exception:  # an unknown zone name falls back to UTC
         return ZoneInfo("UTC")
 
 
@@ -239,9 +239,9 @@ def _location_id(location: Location) -> str:
 
 def _what(move: StockMove) -> tuple[list[str], list[dict[str, Any]]]:
     item = move.item
-    if move.serial_id is not None:
+    if move.serial is not None:
         return [mapping.serial_uri(gtin=item.gtin, sku=item.sku, serial=move.serial.serial)], []
-    if move.lot_id is not None:
+    if move.lot is not None:
         epc_class = mapping.lot_uri(gtin=item.gtin, sku=item.sku, lot=move.lot.code)
     else:
         epc_class = mapping.item_uri(gtin=item.gtin, sku=item.sku)
@@ -280,7 +280,7 @@ def move_event(move: StockMove) -> dict[str, Any]:
             event["transformationID"] = mapping.work_order_uri(
                 site_gln=site.gln, site_code=site.code, number=move.reference
             )
-        if kind == "produce" and move.lot_id is not None and move.lot.expiry_date:
+        if kind == "produce" and move.lot is not None and move.lot.expiry_date:
             event["ilmd"] = {
                 "cbvmda:lotNumber": move.lot.code,
                 "cbvmda:itemExpirationDate": move.lot.expiry_date.isoformat(),
@@ -353,7 +353,7 @@ def run_event(run: OperationRun, phase: str, when: dt.datetime) -> dict[str, Any
         "bizStep": step,
         "disposition": disposition,
     }
-    if run.workstation_id is not None:
+    if run.workstation is not None:
         where = {"id": _location_id(run.workstation.location)}
         event["readPoint"] = where
         event["bizLocation"] = dict(where)

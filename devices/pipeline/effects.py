@@ -75,7 +75,7 @@ def apply_moves(*, moves: list[TagMove], ctx: EffectContext) -> None:
     for move in moves:
         target = move.target
         handler = HANDLERS.get(target.kind) if target is not None else None
-        if handler is None:
+        if handler is None or target is None:
             continue
         try:
             with transaction.atomic():
@@ -155,7 +155,8 @@ def _inside(location: Location, zone: Location) -> bool:
 def _work_order_arrives(move: TagMove, ctx: EffectContext) -> None:
     """A work order's traveler or tote settled at a workstation's zone: it arrives
     in that station's queue (wip decides whether that means anything)."""
-    work_order = ctx.objects["work_order"].get(move.target.work_order_id)
+    pk = move.target.work_order_id if move.target is not None else None
+    work_order = ctx.objects["work_order"].get(pk) if pk is not None else None
     station = ctx.workstation(move.to_zone)
     if work_order is None or station is None:
         ctx.count("moves_without_effect")
@@ -169,7 +170,8 @@ def _work_order_arrives(move: TagMove, ctx: EffectContext) -> None:
 
 def _serial_transferred(move: TagMove, ctx: EffectContext) -> None:
     """A tagged serial unit settled in a new zone: one ledger transfer to it."""
-    unit: SerialUnit | None = ctx.objects["serial"].get(move.target.serial_id)
+    pk = move.target.serial_id if move.target is not None else None
+    unit: SerialUnit | None = ctx.objects["serial"].get(pk) if pk is not None else None
     destination = ctx.location(move.to_zone)
     if unit is None or unit.status != SerialUnit.Status.IN_STOCK or unit.location.is_virtual:
         ctx.count("moves_without_effect")
@@ -198,7 +200,8 @@ def _lot_transferred(move: TagMove, ctx: EffectContext) -> None:
     the lot's only real location in the site. Stock already inside the new zone
     stays where it is; an ambiguous source is refused rather than guessed.
     """
-    lot: Lot | None = ctx.objects["lot"].get(move.target.lot_id)
+    pk = move.target.lot_id if move.target is not None else None
+    lot: Lot | None = ctx.objects["lot"].get(pk) if pk is not None else None
     destination = ctx.location(move.to_zone)
     if lot is None:
         ctx.count("moves_without_effect")

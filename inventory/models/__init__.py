@@ -9,7 +9,7 @@ transaction updates under a row lock (see ``inventory.locks``). Nothing but
 
 from __future__ import annotations
 
-from inventory.forecasting.models import DemandForecast  # noqa: E402  (forecasts live in their own module)
+from inventory.forecasting.models import DemandForecast  # forecasts live in their own module
 from inventory.models.documents import CycleCount, CycleCountLine, Receipt, Shipment
 from inventory.models.items import (
     QTY,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +12,9 @@ from django.db.models import Q
 from inventory.models.items import QTY, ZERO, Item, Lot
 from tracker.models import Location, Site
 from tracker.scoping import RestrictedQuerySet
+
+if TYPE_CHECKING:
+    from inventory.models.ledger import StockMove
 
 
 class PartnerDocument(models.Model):
@@ -26,6 +30,8 @@ class PartnerDocument(models.Model):
 
     objects = RestrictedQuerySet.as_manager()
     site_path = "site"
+    #: The moves the creating service posted, set on the document it returns (no column).
+    moves_posted: list[StockMove]
 
     class Meta:
         abstract = True

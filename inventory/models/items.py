@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Self
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from tracker.fields import DecimalSize
 from tracker.models import Location, Site
 from tracker.scoping import RestrictedQuerySet
 
-QTY = {"max_digits": 18, "decimal_places": 4}
+QTY: DecimalSize = {"max_digits": 18, "decimal_places": 4}
 
 
 ZERO = Decimal("0")
@@ -51,7 +53,7 @@ class ItemQuerySet(RestrictedQuerySet):
     def site_q(self, site_ids: tuple[int, ...]) -> Q:
         return Q()  # every item, once the user holds a site (restrict() returns none without one)
 
-    def active(self) -> ItemQuerySet:
+    def active(self) -> Self:
         return self.filter(active=True)
 
 

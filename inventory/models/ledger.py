@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Self
 
 from django.conf import settings
 from django.db import models
@@ -16,14 +17,14 @@ from tracker.scoping import RestrictedQuerySet
 
 
 class StockLevelQuerySet(RestrictedQuerySet):
-    def real(self) -> StockLevelQuerySet:
+    def real(self) -> Self:
         """Levels at real locations (not in transit)."""
         return self.filter(location__is_virtual=False)
 
-    def in_subtree(self, location: Location) -> StockLevelQuerySet:
+    def in_subtree(self, location: Location) -> Self:
         return self.filter(location__path__startswith=location.path)
 
-    def nonzero(self) -> StockLevelQuerySet:
+    def nonzero(self) -> Self:
         return self.exclude(on_hand=0, reserved=0)
 
 
@@ -84,7 +85,7 @@ class StockMoveQuerySet(RestrictedQuerySet):
     def delete(self):
         raise ImmutableError("Stock moves are append-only.")
 
-    def touching(self, location: Location) -> StockMoveQuerySet:
+    def touching(self, location: Location) -> Self:
         return self.filter(Q(source=location) | Q(destination=location))
 
 

@@ -19,10 +19,10 @@ def ledger_differences() -> list[dict[str, Any]]:
     below zero where the item does not allow it, and every (site, item, day) where the reports'
     daily rollup differs from the ledger (``inventory.stock_daily``). Empty list: invariant holds."""
     sums: dict[tuple[int, int, int | None], Decimal] = defaultdict(lambda: ZERO)
-    for row in StockMove.objects.order_by().values("item_id", "destination_id", "lot_id").annotate(q=Sum("quantity")):
-        sums[(row["item_id"], row["destination_id"], row["lot_id"])] += row["q"]
-    for row in StockMove.objects.order_by().values("item_id", "source_id", "lot_id").annotate(q=Sum("quantity")):
-        sums[(row["item_id"], row["source_id"], row["lot_id"])] -= row["q"]
+    for into in StockMove.objects.order_by().values("item_id", "destination_id", "lot_id").annotate(q=Sum("quantity")):
+        sums[(into["item_id"], into["destination_id"], into["lot_id"])] += into["q"]
+    for out in StockMove.objects.order_by().values("item_id", "source_id", "lot_id").annotate(q=Sum("quantity")):
+        sums[(out["item_id"], out["source_id"], out["lot_id"])] -= out["q"]
     locations = {loc.pk: loc for loc in Location.objects.all()}
     levels = {
         (lv.item_id, lv.location_id, lv.lot_id): lv for lv in StockLevel.objects.select_related("item").order_by()
@@ -40,9 +40,9 @@ def ledger_differences() -> list[dict[str, Any]]:
         level = levels[key].on_hand if key in levels else ZERO
         if ledger != level:
             problems.append({"problem": "ledger_mismatch", "key": key, "ledger": str(ledger), "level": str(level)})
-    for key, level in levels.items():
+    for key, lv in levels.items():
         location = locations[key[1]]
-        if not location.is_virtual and level.on_hand < 0 and not level.item.allow_negative:
-            problems.append({"problem": "negative_level", "key": key, "level": str(level.on_hand)})
+        if not location.is_virtual and lv.on_hand < 0 and not lv.item.allow_negative:
+            problems.append({"problem": "negative_level", "key": key, "level": str(lv.on_hand)})
     problems += stock_daily.differences()
     return sorted(problems, key=lambda p: (p["problem"], str(p["key"])))

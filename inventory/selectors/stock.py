@@ -11,7 +11,17 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from inventory.models import QTY, ZERO, Item, Lot, SerialUnit, StockLevel, StockMove, StockReservation
+from inventory.models import (
+    QTY,
+    ZERO,
+    Item,
+    Lot,
+    SerialUnit,
+    StockLevel,
+    StockLevelQuerySet,
+    StockMove,
+    StockReservation,
+)
 from tracker.models import Location, Site
 from tracker.scoping import has_model_permission
 
@@ -26,7 +36,7 @@ def stock_levels(
     site: Site | None = None,
     lot: Lot | None = None,
     within: Location | None = None,
-) -> QuerySet[StockLevel]:
+) -> StockLevelQuerySet:
     """Levels the user may see (real and in-transit locations), filtered; ready to serialise."""
     qs = (
         StockLevel.objects.restrict(user, "view")

@@ -117,7 +117,7 @@ def _move_row(move: StockMove) -> dict[str, Any]:
         "occurred_at": move.occurred_at.isoformat(),
         "from": move.source.code,
         "to": move.destination.code,
-        "serial": move.serial.serial if move.serial_id else None,
+        "serial": move.serial.serial if move.serial is not None else None,
     }
 
 
@@ -228,12 +228,12 @@ class _Tracer:
 def _check_trace_access(user: Any, lot: Lot | None, serial: SerialUnit | None) -> None:
     from tracker.errors import NotFound
 
-    if lot is None and serial is None:
-        raise NotFound("Name a lot or a serial to trace.")
     if serial is not None:
         ok = traceable_serials(user=user).filter(pk=serial.pk).exists()
-    else:
+    elif lot is not None:
         ok = Lot.objects.restrict(user, "view").filter(pk=lot.pk).exists()
+    else:
+        raise NotFound("Name a lot or a serial to trace.")
     if not ok:
         raise NotFound("No such lot or serial.")
 

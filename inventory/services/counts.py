@@ -13,6 +13,7 @@ from inventory.models import ZERO, CycleCount, CycleCountLine, Item, Lot, StockL
 from inventory.services.checks import _check_location, _check_lot_for_item
 from inventory.services.movements import stock_adjust
 from tracker.models import Location
+from tracker.request_context import actor_or_none
 
 
 @transaction.atomic
@@ -23,7 +24,7 @@ def cycle_count_create(*, location: Location, reference: str = "", actor: Any = 
         site_id=location.site_id,
         location=location,
         reference=reference,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=actor_or_none(actor),
     )
 
 
@@ -91,6 +92,6 @@ def cycle_count_approve(*, count: CycleCount, actor: Any = None) -> list[StockMo
     CycleCount.objects.filter(pk=count.pk).update(
         status=CycleCount.Status.APPROVED,
         approved_at=timezone.now(),
-        approved_by=actor if getattr(actor, "is_authenticated", False) else None,
+        approved_by=actor_or_none(actor),
     )
     return moves

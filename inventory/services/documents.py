@@ -16,6 +16,7 @@ from inventory.services.movements import _receipt_legs
 from inventory.services.outbound import stock_ship
 from inventory.services.posting import _Context, _Leg, _post, _publish
 from tracker.models import LocationKind, Site
+from tracker.request_context import actor_or_none
 from tracker.services import virtual_location
 
 
@@ -83,7 +84,7 @@ def receipt_create(
         external_id=external_id,
         batch=batch,
         received_at=occurred_at or timezone.now(),
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor_or_none(actor),
     )
     receipt.moves_posted = moves
     _publish(
@@ -141,7 +142,7 @@ def shipment_create(
         external_id=external_id,
         batch=uuid.uuid4(),
         shipped_at=occurred_at or timezone.now(),
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor_or_none(actor),
     )
     shipment.moves_posted = [m for index in sorted(by_line) for m in by_line[index]]
     _publish(

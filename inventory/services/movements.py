@@ -250,7 +250,7 @@ def stock_adjust(
 
 
 def _consumed_entries(consumed: Iterable[Any]) -> list[tuple[Item, Lot | None, SerialUnit | None, Decimal | None]]:
-    entries = []
+    entries: list[tuple[Item, Lot | None, SerialUnit | None, Decimal | None]] = []
     for c in consumed:
         if isinstance(c, StockMove):
             entries.append((c.item, c.lot, c.serial, c.quantity))

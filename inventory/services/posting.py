@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from inventory import errors, stock_daily
 from inventory.locks import LevelKey, apply_deltas, keeps_level, lock_levels
-from inventory.models import ZERO, Item, Lot, SerialUnit, StockMove
+from inventory.models import ZERO, Item, Lot, SerialUnit, StockLevel, StockMove
 from inventory.services.alerts import _check_reorder
 from inventory.services.checks import _check_lot_usable, _existing_serials
 from tracker.models import Location, LocationKind
+from tracker.request_context import actor_or_none
 
 
 @dataclasses.dataclass
@@ -45,7 +46,13 @@ class _Context:
     batch: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
 
 
-def _post(legs: list[_Leg], ctx: _Context, *, lock_also: Q | None = None, preloaded=None) -> list[StockMove]:
+def _post(
+    legs: list[_Leg],
+    ctx: _Context,
+    *,
+    lock_also: Q | None = None,
+    preloaded: dict[LevelKey, StockLevel] | None = None,
+) -> list[StockMove]:
     """Lock, check no real level goes negative, write moves and level deltas."""
     if not legs:
         return []
@@ -95,7 +102,7 @@ def _post(legs: list[_Leg], ctx: _Context, *, lock_also: Q | None = None, preloa
                 batch=ctx.batch,
                 occurred_at=occurred,
                 recorded_at=now,
-                actor=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None,
+                actor=actor_or_none(ctx.actor),
                 note=ctx.note,
             )
             for leg in legs
@@ -150,7 +157,7 @@ def _resolve_serial_lot_legs(
     """Legs for an outbound move of a serial-tracked item: one per serial."""
     units = _existing_serials(item, serials or [], source=source, lot=lot)
     for unit in units:
-        if unit.lot_id is not None:
+        if unit.lot is not None:
             _check_lot_usable(unit.lot, field="serials")
     return [_Leg(item, Decimal(1), source, destination, unit.lot, unit) for unit in units], units
 

@@ -16,6 +16,7 @@ from inventory.services.alerts import _check_reorder
 from inventory.services.checks import _check_item, _check_lot_for_item, _quantity
 from inventory.services.picking import _site_lock_q, site_available
 from tracker.models import Location, Site
+from tracker.request_context import actor_or_none
 
 
 def _consume_reservations(*, item: Item, reference: str, reference_type: str, quantity: Decimal) -> None:
@@ -37,7 +38,8 @@ def _reservation_reduce(reservation: StockReservation, amount: Decimal, closing_
     if reservation.location_id is not None:
         level = (
             StockLevel.objects.select_for_update()
-            .filter(item_id=reservation.item_id, location_id=reservation.location_id, lot_id=reservation.lot_id)
+            # lot=None matches the level without a lot (the stubs refuse None for lot_id).
+            .filter(item_id=reservation.item_id, location_id=reservation.location_id, lot=reservation.lot_id)
             .order_by("pk")
             .first()
         )
@@ -107,7 +109,7 @@ def stock_reserve(
         quantity_requested=qty,
         reference=reference,
         reference_type=reference_type,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor_or_none(actor),
     )
     if location is not None:
         key = (item.pk, location.pk, lot.pk if lot else None)

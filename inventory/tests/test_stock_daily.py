@@ -143,7 +143,7 @@ def test_rebuild_command_restores_the_rollup_and_is_idempotent(site_a, bins, bin
     StockDaily.objects.filter(item=item).delete()
     StockDaily.objects.create(site=site_a, item=other, day=dt.date(2025, 3, 9), inflow=D(7))
     assert ledger_differences() != []
-    call_command("rebuild_stock_daily", stdout=open(__import__("os").devnull, "w"))  # noqa: SIM115
+    call_command("rebuild_stock_daily", stdout=open(__import__("os").devnull, "w"))
     assert rows() == expected
     assert ledger_differences() == []
     assert stock_daily.rebuild() == len(expected)
@@ -154,7 +154,7 @@ def test_verify_ledger_reports_a_rollup_that_differs_from_the_ledger(site_a, bin
     _, bin1, _ = bins
     item = ItemFactory()
     receive(item, bin1, 3, occurred_at=at(1))
-    call_command("verify_ledger", stdout=open(__import__("os").devnull, "w"))  # noqa: SIM115
+    call_command("verify_ledger", stdout=open(__import__("os").devnull, "w"))
     StockDaily.objects.create(site=site_a, item=item, day=dt.date(2025, 3, 1), outflow=D(1))
     problems = ledger_differences()
     assert [(p["problem"], p["key"]) for p in problems] == [
@@ -162,7 +162,7 @@ def test_verify_ledger_reports_a_rollup_that_differs_from_the_ledger(site_a, bin
     ]
     assert problems[0]["outflow"] == "ledger 0, rollup 1"
     with pytest.raises(CommandError, match="1 ledger problem"):
-        call_command("verify_ledger", stderr=open(__import__("os").devnull, "w"))  # noqa: SIM115
+        call_command("verify_ledger", stderr=open(__import__("os").devnull, "w"))
 
 
 # --- the flow reports over the rollup equal a walk of the ledger ---------------------------------------

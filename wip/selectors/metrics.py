@@ -171,12 +171,13 @@ def find_bottleneck(stations: list[StationMetrics]) -> Bottleneck | None:
     candidates = [s for s in stations if s.utilisation is not None and (s.busy_hours > 0 or s.queue_length > 0)]
     if not candidates:
         return None
-    top = max(candidates, key=lambda s: (s.utilisation, s.avg_queue_minutes or 0.0, s.queue_length))
+    top = max(candidates, key=lambda s: (s.utilisation or 0.0, s.avg_queue_minutes or 0.0, s.queue_length))
+    utilisation = top.utilisation
+    if utilisation is None:  # every candidate has one; this narrows the type
+        return None
     queued = [s for s in candidates if s.avg_queue_minutes is not None]
-    longest = max(queued, key=lambda s: s.avg_queue_minutes) if queued else None
-    text = (
-        f"{top.code} is the bottleneck: it is busy {top.utilisation:.0%} of its available time, the highest of the site"
-    )
+    longest = max(queued, key=lambda s: s.avg_queue_minutes or 0.0) if queued else None
+    text = f"{top.code} is the bottleneck: it is busy {utilisation:.0%} of its available time, the highest of the site"
     if top.avg_queue_minutes is not None:
         text += f", and work waits {top.avg_queue_minutes:.0f} min on average in front of it"
     if longest is not None and longest.code != top.code:
@@ -184,9 +185,7 @@ def find_bottleneck(stations: list[StationMetrics]) -> Bottleneck | None:
     elif longest is not None:
         text += " (the longest wait of any station)"
     text += "."
-    return Bottleneck(
-        code=top.code, utilisation=top.utilisation, avg_queue_minutes=top.avg_queue_minutes, explanation=text
-    )
+    return Bottleneck(code=top.code, utilisation=utilisation, avg_queue_minutes=top.avg_queue_minutes, explanation=text)
 
 
 @dataclass

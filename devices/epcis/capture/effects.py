@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from devices.epcis.capture.resolution import _in_stock, _inside, _Objects, _picked, _Resolver, _take, _Where
 from devices.epcis.capture.state import _EventState, _ilmd
@@ -62,7 +63,7 @@ def _receive_new(
             continue
         code = code or (lot_code if item.is_lot_tracked else None)
         call = stock.stock_produce if produce else stock.stock_receive
-        extra = {} if produce else {"supplier": supplier}
+        extra: dict[str, Any] = {} if produce else {"supplier": supplier}
         moves = call(
             item=item,
             quantity=qty,
@@ -249,6 +250,8 @@ def _arrivals(epcs: list[str], *, state: _EventState, location: Location | None,
     if station is None:
         return
     for assignment in assignments:
+        if assignment.work_order is None:  # the query selects work-order tags; a cleared one has nothing to arrive
+            continue
         result = wip_services.operation_arrive(
             workstation=station, work_order=assignment.work_order, occurred_at=state.at
         )

@@ -184,7 +184,7 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
             "child", flat=True
         )
     )
-    rows = []
+    new_rows: list[Containment] = []
     by_serial = {(u.item.gtin, u.serial): u for u in objects.units}
     for uri in children:
         if uri in open_children:
@@ -194,12 +194,12 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
         if unit is None and ref.kind == "serial":
             item = resolver.item(ref)
             unit = resolver.serial(item, ref.value) if item else None
-        rows.append(Containment(site_id=site_id, parent=parent, child=uri, serial=unit, packed_at=state.at))
+        new_rows.append(Containment(site_id=site_id, parent=parent, child=uri, serial=unit, packed_at=state.at))
     for entry, (item, lot, code, qty, _name) in zip(child_quantities, objects.quantities, strict=False):
         if entry["epcClass"] in open_children:
             continue
         lot = lot or (resolver.lot(item, code) if code else None)
-        rows.append(
+        new_rows.append(
             Containment(
                 site_id=site_id,
                 parent=parent,
@@ -210,8 +210,8 @@ def _aggregation_event(state: _EventState, resolver: _Resolver, user: Any) -> No
                 packed_at=state.at,
             )
         )
-    Containment.objects.bulk_create(rows)
-    state.count("containments", len(rows))
+    Containment.objects.bulk_create(new_rows)
+    state.count("containments", len(new_rows))
 
 
 def _transformation_event(state: _EventState, resolver: _Resolver, user: Any) -> None:

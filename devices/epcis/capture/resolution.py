@@ -223,10 +223,10 @@ def _expand_container(code: str, found: _Objects, resolver: _Resolver, state: _E
     )
     for row in rows:
         state.site_id = state.site_id or row.site_id
-        if row.serial_id is not None:
+        if row.serial is not None:
             row.serial.refresh_from_db(fields=["location", "status"])
             found.units.append(row.serial)
-        elif row.item_id is not None:
+        elif row.item is not None:
             found.quantities.append((row.item, row.lot, row.lot.code if row.lot else None, row.quantity, "contents"))
 
 
