@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from inventory.models import Item, Lot, Receipt, SerialUnit, Shipment, StockLevel, StockMove, StockReservation
@@ -96,6 +98,44 @@ class StockLevelSerializer(serializers.ModelSerializer):
     class Meta:
         model = StockLevel
         fields = ["id", "item", "unit", "site", "location", "lot", "on_hand", "reserved", "available", "updated_at"]
+
+
+#: The columns a levels list shows, fetched with ``.values()`` (``level_row`` turns one into its JSON).
+LEVEL_COLUMNS = (
+    "id",
+    "item__sku",
+    "item__unit",
+    "site__code",
+    "location__code",
+    "lot__code",
+    "on_hand",
+    "reserved",
+    "updated_at",
+)
+
+# Unbound DRF fields, built once: the lean rows format numbers and times exactly as the serializer does.
+_QTY_FIELD = serializers.DecimalField(**QTY, read_only=True)
+_TIME_FIELD = serializers.DateTimeField(read_only=True)
+
+
+def level_row(values: dict[str, Any]) -> dict[str, Any]:
+    """One ``LEVEL_COLUMNS`` row in ``StockLevelSerializer``'s shape, without model instances or a
+    serializer per row (a list page is the hottest read the partners poll)."""
+    on_hand, reserved = values["on_hand"], values["reserved"]
+    quantity = _QTY_FIELD.to_representation
+    updated_at = values["updated_at"]
+    return {
+        "id": values["id"],
+        "item": values["item__sku"],
+        "unit": values["item__unit"],
+        "site": values["site__code"],
+        "location": values["location__code"],
+        "lot": values["lot__code"],
+        "on_hand": quantity(on_hand),
+        "reserved": quantity(reserved),
+        "available": quantity(on_hand - reserved),
+        "updated_at": _TIME_FIELD.to_representation(updated_at) if updated_at is not None else None,
+    }
 
 
 class StockMoveSerializer(serializers.ModelSerializer):

@@ -10,7 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from tracker.models import Site
-from wip import dispatch
+from wip import dispatch, plan_cache
 from wip.models import (
     ACTIVE_RUN_STATUSES,
     OPEN_WORK_ORDER_STATUSES,
@@ -70,8 +70,17 @@ def _remaining_current(run: OperationRun, now: dt.datetime) -> float:
 
 
 def site_schedule(*, site: Site, now: dt.datetime | None = None) -> SitePlan:
-    """Simulate the site forward (``dispatch.schedule``): five queries in all."""
-    now = now or timezone.now()
+    """Simulate the site forward (``dispatch.schedule``): five queries in all.
+
+    Without ``now`` the plan comes from the per-site cache (``wip.plan_cache``: reused until the next
+    committed WIP change, ``PLAN_TTL`` seconds at most), and its ``now`` is when it was computed.
+    """
+    if now is None:
+        return plan_cache.cached_plan(site.pk, lambda: _site_schedule(site=site, now=timezone.now()))
+    return _site_schedule(site=site, now=now)
+
+
+def _site_schedule(*, site: Site, now: dt.datetime) -> SitePlan:
     base, overrides = site_calendars(site=site)
     stations = {ws.code: ws for ws in Workstation.objects.filter(site=site).select_related("location").in_flow_order()}
     by_pk = {ws.pk: ws for ws in stations.values()}
