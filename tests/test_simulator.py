@@ -143,3 +143,23 @@ def test_bounded_run_through_the_device_endpoint(tmp_path):
     assert Alert.objects.filter(kind__startswith="threshold.", subject="zone:DP-COLD").exists()
     if engine.stats.failed_inspections:
         assert Defect.objects.filter(work_order__in=orders, disposition="rework").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_after_a_four_hour_shift_the_metrics_name_painting(tmp_path):
+    """The acceptance of the metrics: a simulated four-hour shift, then the API's default
+    window (the current shift, clipped to the plant's life) names painting, busy > 60 %."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    keys_file = tmp_path / "keys.json"
+    report = seed(keys_file=keys_file)
+    transport = InProcessTransport(load_keys(keys_file))
+    simulate(config=Config(speed=0, duration=240, seed=7), transport=transport)
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.get(username="manager"))
+    body = client.get(f"/api/v1/wip/metrics/?site={report.site.code}").json()
+    assert body["bottleneck"]["workstation"] == "DP-PAINT", body["bottleneck"]
+    assert body["bottleneck"]["utilisation"] > 0.6
+    assert not body["bottleneck"]["early"]

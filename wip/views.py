@@ -347,14 +347,20 @@ def work_order_action(request, number: str, verb: str):
 def bottlenecks(request):
     site = require_site(request)
     now = timezone.now()
+    # The current shift by default: what the people on the floor now can act on.
+    hours = 0
     try:
-        hours = min(max(int(request.GET.get("hours", 24)), 1), 24 * 31)
+        hours = min(max(int(request.GET.get("hours", 0)), 0), 24 * 31)
     except ValueError:
-        hours = 24
+        hours = 0
+    if hours:
+        start, end = now - dt.timedelta(hours=hours), now
+    else:
+        start, end = selectors.current_shift(site=site, now=now)
     metrics = None
     load = selectors.load_view(user=request.user, site=site)
     if Workstation.objects.restrict(request.user, "view").filter(site=site).exists():
-        metrics = selectors.site_metrics(site=site, start=now - dt.timedelta(hours=hours), end=now, now=now)
+        metrics = selectors.site_metrics(site=site, start=start, end=end, now=now)
     bars = charts.utilisation_bars([(m.code, m.utilisation) for m in metrics.stations]) if metrics else []
     return render(
         request,
