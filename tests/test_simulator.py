@@ -88,6 +88,35 @@ def test_model_routes_every_order_and_painting_is_the_bottleneck():
             busy[call[2]] -= 1
 
 
+class Cancelling(Recorder):
+    """Order 2 is cancelled by a planner once it is released; order 3 is on hold for a while."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusals: dict[str, int] = defaultdict(int)
+
+    def start(self, order, station, t):
+        if order.number == "2":
+            self.refusals[order.number] += 1
+            return None
+        if order.number == "3" and t < 120:
+            self.refusals[order.number] += 1
+            return False
+        return super().start(order, station, t)
+
+
+def test_model_drops_a_cancelled_order_and_backs_off_a_held_one():
+    recorder = Cancelling()
+    engine = Engine(Config(speed=0, orders=6, seed=3), recorder)
+    stats = engine.run()
+    assert stats.dropped == 1 and stats.finished == 5
+    cancelled = next(n for n in recorder.refusals if n == "2")
+    assert recorder.refusals[cancelled] == 1  # asked once, then given up: no retry loop
+    held = next(n for n in recorder.refusals if n == "3")
+    # On hold for two hours: the retries thin out (not four a minute for 120 minutes).
+    assert recorder.refusals[held] < 30
+
+
 def test_model_cold_store_has_an_excursion_and_recovers():
     recorder = Recorder()
     config = Config(speed=0, duration=200, seed=5)

@@ -127,12 +127,18 @@ def station(request, code: str):
     workstation = _station(request, code)
     rows = selectors.dispatch_list(user=request.user, workstation=workstation)
     can_work = request.user.has_perm("wip.change_operationrun")
+    # Start is offered only while the station has a free place (operation_start refuses otherwise).
+    running = sum(1 for row in rows if row.run.status == RunStatus.RUNNING)
     context = {
         "site": workstation.site,
         "station": workstation,
         "rows": rows,
         "can_work": can_work,
+        "running": running,
+        "at_capacity": running >= workstation.capacity,
         "can_record_defect": request.user.has_perm("wip.add_defect"),
+        "can_dispose": request.user.has_perm("wip.change_defect"),
+        "defect_codes": selectors.defect_codes(site=workstation.site),
         "rule": dict(dispatch.RULES).get(selectors.dispatch_rule(workstation.site)),
         "live_events": LIVE_EVENTS,
     }
@@ -288,6 +294,7 @@ def work_order(request, number: str):
             "live_events": LIVE_EVENTS,
             "can_change": request.user.has_perm("wip.change_workorder"),
             "can_hold": request.user.has_perm("wip.add_hold"),
+            "can_inspect": request.user.has_perm("wip.add_inspection"),
         },
     )
 
@@ -315,6 +322,8 @@ def work_order_action(request, number: str, verb: str):
         _attempt(
             request, lambda: services.work_order_complete(work_order=wo, actor=request.user), f"{number} completed."
         )
+    elif verb == "cancel" and not (reason.strip() and request.POST.get("confirm")):
+        messages.error(request, f"{number} not cancelled: give a reason and tick the confirmation.")
     elif verb == "cancel":
         _attempt(
             request,
@@ -392,6 +401,8 @@ def quality(request):
         {
             "site": site,
             "defects": selectors.open_defects(user=request.user, site=site)[:200],
+            "pending": selectors.pending_inspections(user=request.user, site=site)[:200],
+            "can_inspect": request.user.has_perm("wip.add_inspection"),
             "inspections": selectors.recent_inspections(user=request.user, site=site).prefetch_related(
                 "results__check_item"
             )[:50],

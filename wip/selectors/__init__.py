@@ -49,9 +49,13 @@ from wip.selectors.planning import (
     site_calendars,
     site_schedule,
 )
+from wip.selectors.quality import DEFAULT_DEFECT_CODES, defect_codes, pending_inspections
 from wip.selectors.runs import holds_to_release, run_to_start
 
 __all__ = [
+    "DEFAULT_DEFECT_CODES",
+    "defect_codes",
+    "pending_inspections",
     "BoardCard",
     "BoardColumn",
     "Bottleneck",
