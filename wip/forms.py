@@ -11,10 +11,15 @@ from tracker.models import Location, Site
 from wip.models import Routing
 
 
+class RoutingChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.item.sku} · {obj.item.name} ({obj.code})"
+
+
 class WorkOrderForm(forms.Form):
     """A new work order: what to make (a routing of the site, which names the item), how many, by when."""
 
-    routing = forms.ModelChoiceField(queryset=Routing.objects.none(), label="Product and routing")
+    routing = RoutingChoiceField(queryset=Routing.objects.none(), label="Product and routing")
     quantity = forms.DecimalField(min_value=0, max_digits=18, decimal_places=6)
     due_at = forms.DateTimeField(
         label="Due (site time)", required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -32,7 +37,6 @@ class WorkOrderForm(forms.Form):
         routing_field = self.fields["routing"]
         assert isinstance(routing_field, forms.ModelChoiceField)  # noqa: S101 - declared above
         routing_field.queryset = routings
-        routing_field.label_from_instance = lambda r: f"{r.item.sku} · {r.item.name} ({r.code})"  # type: ignore[method-assign]
         for name in ("issue_location", "output_location"):
             field = self.fields[name]
             assert isinstance(field, forms.ModelChoiceField)  # noqa: S101 - declared above
