@@ -34,6 +34,7 @@ from wip.models import (
     WorkOrder,
     WorkOrderStatus,
     Workstation,
+    WorkstationGroup,
 )
 from wip.scanning import work_order_from_scan
 
@@ -93,11 +94,16 @@ def _attempt(request, fn, success: str) -> bool:
 @permission_required("wip.view_workorder", raise_exception=True)
 def board(request):
     site = require_site(request)
-    columns = selectors.wip_board(user=request.user, site=site)
+    groups = list(WorkstationGroup.objects.restrict(request.user, "view").filter(site=site).order_by("code"))
+    group = next((g for g in groups if g.code == request.GET.get("group")), None)
+    show = request.GET.get("show", "")
+    show = show if show in dict(selectors.BOARD_SHOW) else ""
+    columns = selectors.wip_board(user=request.user, site=site, group=group.pk if group else None, show=show)
     template = "wip/_board.html" if request.htmx else "wip/board.html"
-    return render(
-        request, template, {"site": site, "columns": columns, "live_events": LIVE_EVENTS, "now": timezone.now()}
-    )
+    context = {"site": site, "columns": columns, "live_events": LIVE_EVENTS, "now": timezone.now()}
+    context |= {"groups": groups, "group": group, "show": show, "shows": selectors.BOARD_SHOW}
+    context["query"] = request.GET.urlencode()
+    return render(request, template, context)
 
 
 # --- stations and the operator's station page ----------------------------------------

@@ -21,6 +21,7 @@ from wip.selectors.access import (
     workstations_for_user,
 )
 from wip.selectors.board import (
+    BOARD_SHOW,
     BoardCard,
     BoardColumn,
     OperatorLoad,
@@ -53,6 +54,7 @@ from wip.selectors.quality import DEFAULT_DEFECT_CODES, defect_codes, pending_in
 from wip.selectors.runs import holds_to_release, run_to_start
 
 __all__ = [
+    "BOARD_SHOW",
     "DEFAULT_DEFECT_CODES",
     "defect_codes",
     "pending_inspections",

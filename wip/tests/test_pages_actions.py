@@ -172,3 +172,33 @@ def test_quality_lists_keep_their_query_count(plant):
         services.defect_record(run=run_of(other, 10), code="SCRATCH", quantity=Decimal(1))
         services.operation_pause(run=run_of(other, 10))
     assert queries() == one
+
+
+def test_board_filters_by_group_late_and_held(plant, site_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories.wip import WorkstationGroupFactory
+
+    group = WorkstationGroupFactory(site=site_a, code="cutting", name="Cutting")
+    plant.cut.group = group
+    plant.cut.save()
+    late = WorkOrderFactory(
+        routing=plant.routing, number="BRD-LATE", quantity=Decimal(1), due_at=timezone.now() - dt.timedelta(hours=1)
+    )
+    services.work_order_release(work_order=late)
+    fine = released(plant, "BRD-FINE")
+    held = released(plant, "BRD-HELD")
+    for order in (late, fine, held):
+        services.operation_arrive(workstation=plant.cut, work_order=order)
+    services.hold_place(work_order=held, reason="wait")
+    supervisor = login("supervisor", site_a)
+    body = supervisor.get("/wip/").content.decode()
+    assert all(n in body for n in ("BRD-LATE", "BRD-FINE", "BRD-HELD")) and "P-ASM" in body
+    body = supervisor.get("/wip/?show=late").content.decode()
+    assert "BRD-LATE" in body and "BRD-FINE" not in body
+    body = supervisor.get("/wip/?show=held").content.decode()
+    assert "BRD-HELD" in body and "BRD-FINE" not in body
+    body = supervisor.get("/wip/?group=cutting").content.decode()
+    assert "P-CUT ·" in body and "P-ASM ·" not in body
