@@ -58,14 +58,14 @@ def wip_board(
             for c in columns
             if (c.workstation is not None and c.workstation.group_id == group) or c.key == f"group:{group}"
         ]
-    keep = {
-        "late": lambda card: card.risk in (dispatch.LATE, dispatch.AT_RISK),
-        "held": lambda card: card.held,
-    }.get(show)
-    if keep is not None:
+    if show in ("late", "held"):
         for column in columns:
-            column.cards = [card for card in column.cards if keep(card)]
+            column.cards = [card for card in column.cards if _shown(card, show)]
     return columns
+
+
+def _shown(card: BoardCard, show: str) -> bool:
+    return card.held if show == "held" else card.risk in (dispatch.LATE, dispatch.AT_RISK)
 
 
 def _board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[BoardColumn]:
