@@ -385,7 +385,10 @@ def bottlenecks(request):
             "metrics": metrics,
             "hours": hours,
             "bars": bars,
-            "bars_height": len(bars) * 26 + 8,
+            "bars_height": len(bars) * 26 + 30,
+            # The scale under the bars: 320 units stand for 0-120 % (charts.utilisation_bars).
+            "axis_y": len(bars) * 26 + 6,
+            "ticks": [(round(100 + v / 1.2 * 320, 1), f"{v:.0%}") for v in (0.0, 0.5, 1.0)],
             "load": load,
             "heatmap": charts.load_heatmap(load["stations"]),
             "rule": dict(dispatch.RULES).get(load.get("rule")),
