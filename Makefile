@@ -29,7 +29,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy config tracker inventory wip devices
 
 # What .ci/run and the pre-commit hooks (.pre-commit-config.yaml) check.
-check: $(STAMP) lint
+check: $(STAMP) lint typecheck
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 

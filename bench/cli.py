@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, bool]] = {
     "api": ("bench.commands.api", True),
     "ingest": ("bench.commands.ingest", True),
     "reports": ("bench.commands.reports", True),
+    "cpu": ("bench.commands.cpu", True),
     "seed_ledger": ("bench.commands.seed_ledger", False),
     "live_latency": ("bench.commands.live_latency", False),
 }
@@ -73,7 +74,7 @@ def run_all(*, only: str = "", list_only: bool = False) -> int:
         started = time.monotonic()
         try:
             call_command(command(name), stdout=out, stderr=err)
-        except Exception as exc:  # noqa: BLE001 - report and go on with the next benchmark
+        except Exception as exc:  # report and go on with the next benchmark
             failed.append(name)
             err.write(style.ERROR(f"{name} failed: {exc}"))
         out.write(f"== {name} took {time.monotonic() - started:.0f} s")

@@ -13,25 +13,36 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 from django.utils.functional import cached_property
 
-_clients: dict[tuple, SharedRedisCacheClient] = {}
+if TYPE_CHECKING:
+    from redis import ConnectionPool, Redis
+
+_clients: dict[tuple[int, str, str], SharedRedisCacheClient] = {}
 _lock = threading.Lock()
 
 
 class SharedRedisCacheClient(RedisCacheClient):
-    def __init__(self, *args, **kwargs):
+    if TYPE_CHECKING:  # Django's private members this class builds on; the stubs leave them out.
+        _client: type[Redis]
+
+        def _get_connection_pool_index(self, write: bool) -> int: ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._redis: dict[int, object] = {}
+        self._redis: dict[int, Redis] = {}
 
-    def _get_connection_pool(self, write):
+    def _get_connection_pool(self, write: bool) -> ConnectionPool:
         with _lock:
-            return super()._get_connection_pool(write)
+            # Private in Django and absent from django-stubs.
+            pool: ConnectionPool = super()._get_connection_pool(write)  # type: ignore[misc]
+        return pool
 
-    def get_client(self, key=None, *, write=False):
+    def get_client(self, key: str | bytes | memoryview | None = None, *, write: bool = False) -> Redis:
         index = self._get_connection_pool_index(write)
         client = self._redis.get(index)
         if client is None:
@@ -40,8 +51,12 @@ class SharedRedisCacheClient(RedisCacheClient):
 
 
 class RedisCache(DjangoRedisCache):
+    if TYPE_CHECKING:  # set by Django's RedisCache.__init__; private, so not in the stubs
+        _servers: list[str]
+        _options: dict[str, Any]
+
     @cached_property
-    def _cache(self):
+    def _cache(self) -> SharedRedisCacheClient:
         key = (os.getpid(), repr(self._servers), repr(sorted(self._options.items())))
         with _lock:
             client = _clients.get(key)

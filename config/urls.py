@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from tracker.health import healthz
 from tracker.observability.views import metrics_view
 from tracker.security.docs import SwaggerDocsView
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("tracker.api.urls")),
     path("inventory/", include("inventory.api.urls")),
     path("wip/", include("wip.api.urls")),

@@ -51,8 +51,8 @@ class DeviceKeyInline(admin.TabularInline):
     model = DeviceKey
     extra = 0
     can_delete = False
-    fields = ["name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at"]
-    readonly_fields = fields
+    # A tuple: both attributes accept it (a list would have to be typed as field groups).
+    fields = readonly_fields = ("name", "prefix", "created_at", "last_used_at", "expires_at", "revoked_at")
     show_change_link = True
 
     def has_add_permission(self, request, obj=None):
@@ -156,8 +156,16 @@ class TagAssignmentInline(admin.TabularInline):
     model = TagAssignment
     extra = 0
     can_delete = False
-    fields = ["target_kind", "serial", "lot", "work_order", "code", "valid_from", "valid_to", "assigned_by"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "target_kind",
+        "serial",
+        "lot",
+        "work_order",
+        "code",
+        "valid_from",
+        "valid_to",
+        "assigned_by",
+    )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -178,7 +186,7 @@ class TagAssignmentForm(forms.ModelForm):
         fields = ["tag", "target_kind", "serial", "lot", "work_order", "code", "valid_from", "valid_to", "note"]
 
     def _get_validation_exclusions(self):
-        exclude = super()._get_validation_exclusions()
+        exclude = super()._get_validation_exclusions()  # type: ignore[misc]  # private ModelForm hook, not in the stubs
         if self.instance.pk is None:
             # A new assignment replaces the open one: tag_assign closes it first, in the
             # same transaction, and the database constraint still guards the result.
@@ -271,7 +279,7 @@ class ReaderUploadAdmin(ReadOnlyAdmin):
     search_fields = ["device__device_id", "upload_key"]
     list_select_related = ["device"]
     date_hierarchy = "received_at"
-    fields = [
+    fields = readonly_fields = (
         "device",
         "site",
         "upload_key",
@@ -285,8 +293,7 @@ class ReaderUploadAdmin(ReadOnlyAdmin):
         "attempts",
         "processed_at",
         "raw_body",
-    ]
-    readonly_fields = fields
+    )
     actions = ["enqueue_again"]
 
     def get_queryset(self, request):

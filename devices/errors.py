@@ -14,18 +14,6 @@ class UploadTooLarge(DomainError):
     status = 413
 
 
-class DeviceInactive(DomainError):
-    code = "device_inactive"
-    status = 403
-
-
-class NotADevice(DomainError):
-    """A person (or partner key) posted to the device upload endpoint."""
-
-    code = "not_a_device"
-    status = 403
-
-
 class NoUploadFormat(Conflict):
     code = "no_upload_format"
 

@@ -20,8 +20,9 @@ class AssignTagForm(forms.Form):
         self.user = user
         self._target: dict[str, Any] = {}
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()  # returns cleaned_data, which the stubs type Optional
+        data = self.cleaned_data
         kind, ref = data.get("target_kind"), (data.get("reference") or "").strip()
         if not kind or not ref:
             return data

@@ -29,7 +29,7 @@ def _valid(prefix: object) -> bool:
 
 def ensure_company_prefixes(prefixes: Iterable[object] = ()) -> None:
     """Make the parsers know ``prefixes`` (cheap when nothing is new)."""
-    global _known  # noqa: PLW0603 - process-wide parser configuration
+    global _known  # process-wide parser configuration
     wanted = {p.strip() for p in prefixes if isinstance(p, str)}
     if wanted <= _known:
         return

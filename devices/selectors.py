@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from devices.models import Device, ReaderUpload, ReadPoint, Tag, TagAssignment, UnknownTag, UploadStatus
+from devices.models import Device, ReaderUpload, ReadPoint, TagAssignment, UnknownTag, UploadStatus
 from tracker.models import Site
 
 
@@ -49,16 +49,6 @@ def unknown_tags(*, user: Any, site: Site) -> QuerySet[UnknownTag]:
     )
 
 
-def tag_history(*, user: Any, site: Site, tag_id: str) -> Tag | None:
-    return (
-        Tag.objects.restrict(user, "view")
-        .filter(site=site, tag_id=tag_id)
-        .select_related("state__location")
-        .prefetch_related(Prefetch("assignments", queryset=TagAssignment.objects.order_by("-valid_from")))
-        .first()
-    )
-
-
 def work_order_in_container(*, user: Any, site: Site, scan: Any) -> int | None:
     """The work order a scanned tote carries now (registered with ``wip.scanning``).
 
@@ -76,7 +66,7 @@ def work_order_in_container(*, user: Any, site: Site, scan: Any) -> int | None:
     if scan.is_gs1 and (uri := epc_uri_from_elements(dict(scan.elements))):
         tag_ids.add(uri)
     labelled = TagAssignment.objects.filter(tag__site=site, target_kind__in=["container", "asset"], code__in=codes)
-    return (
+    work_order_id: int | None = (
         TagAssignment.objects.restrict(user, "view")
         .current()
         .filter(tag__site=site, target_kind="work_order")
@@ -85,3 +75,4 @@ def work_order_in_container(*, user: Any, site: Site, scan: Any) -> int | None:
         .values_list("work_order_id", flat=True)
         .first()
     )
+    return work_order_id

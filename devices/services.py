@@ -36,6 +36,7 @@ from tracker.errors import ValidationFailed
 from tracker.keys import generate_key
 from tracker.models import Site
 from tracker.realtime import broadcast
+from tracker.request_context import actor_or_none
 from tracker.services import alert_clear, alert_raise
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def device_key_create(
         prefix=prefix,
         hashed_key=hashed,
         expires_at=expires_at,
-        created_by=created_by if getattr(created_by, "is_authenticated", False) else None,
+        created_by=actor_or_none(created_by),
     )
     audit_record(
         actor=created_by, action="devicekey.created", obj=key, site=device.site, changes={"device": device.device_id}
@@ -104,7 +105,7 @@ def tag_assign(
     """
     if target_kind not in TargetKind.values:
         raise ValidationFailed(f"Unknown target kind {target_kind!r}.", field="target_kind")
-    required = {TargetKind.SERIAL: serial, TargetKind.LOT: lot, TargetKind.WORK_ORDER: work_order}
+    required: dict[str, Any] = {TargetKind.SERIAL: serial, TargetKind.LOT: lot, TargetKind.WORK_ORDER: work_order}
     if target_kind in required:
         if required[target_kind] is None:
             raise ValidationFailed(f"A {target_kind} assignment needs its {target_kind}.", field=target_kind)
@@ -143,7 +144,7 @@ def tag_assign(
         target_kind=target_kind,
         valid_from=now,
         note=note,
-        assigned_by=actor if getattr(actor, "is_authenticated", False) else None,
+        assigned_by=actor_or_none(actor),
         **fields,
     )
     UnknownTag.objects.filter(tag=tag).delete()
@@ -158,21 +159,6 @@ def tag_assign(
 
 
 @transaction.atomic
-def tag_unassign(*, site: Site, tag_id: str, at: dt.datetime | None = None, actor: Any = None) -> TagAssignment | None:
-    """Close the tag's current assignment (a tote emptied); None if it had none."""
-    current = (
-        TagAssignment.objects.select_for_update()
-        .filter(tag__site=site, tag__tag_id=tag_id, valid_to__isnull=True)
-        .first()
-    )
-    if current is None:
-        return None
-    current.valid_to = max(at or timezone.now(), current.valid_from)
-    current.save(update_fields=["valid_to"])
-    audit_record(actor=actor, action="tag.unassigned", obj=current, site=site, changes={"tag": tag_id})
-    return current
-
-
 def _site_of(obj: Any) -> int | None:
     for path in ("site_id", "item__site_id", "location__site_id"):
         value = obj
@@ -181,7 +167,8 @@ def _site_of(obj: Any) -> int | None:
             if value is None:
                 break
         if value is not None:
-            return value
+            site_id: int = value
+            return site_id
     return None
 
 
@@ -338,9 +325,12 @@ def reader_uploads_requeue_stale(*, now: dt.datetime | None = None, limit: int =
 
 
 def _silence_limit(device: Device, conf: dict[str, Any]) -> int:
+    limit: int
     if device.kind in PERIODIC_UPLOADERS and device.upload_period_s:
-        return device.upload_period_s * conf["gateway_silent_periods"]
-    return conf["reader_silent_s"]
+        limit = device.upload_period_s * conf["gateway_silent_periods"]
+    else:
+        limit = conf["reader_silent_s"]
+    return limit
 
 
 @transaction.atomic
@@ -359,15 +349,16 @@ def devices_check_silent(*, now: dt.datetime | None = None) -> dict[str, int]:
     for device in devices:
         conf = site_settings(device.site)
         limit = _silence_limit(device, conf)
-        if device.last_seen_at >= now - dt.timedelta(seconds=limit):
-            continue
+        last_seen_at = device.last_seen_at
+        if last_seen_at is None or last_seen_at >= now - dt.timedelta(seconds=limit):
+            continue  # (None: excluded by the query; the check narrows the type)
         Device.objects.filter(pk=device.pk).update(silent_since=now)
         alert_raise(
             site=device.site_id,
             kind="device.silent",
             subject=f"device:{device.device_id}",
-            message=f"Device {device.device_id} has not uploaded since {device.last_seen_at:%Y-%m-%d %H:%M} UTC.",
-            data={"device": device.device_id, "last_seen_at": device.last_seen_at.isoformat()},
+            message=f"Device {device.device_id} has not uploaded since {last_seen_at:%Y-%m-%d %H:%M} UTC.",
+            data={"device": device.device_id, "last_seen_at": last_seen_at.isoformat()},
             at=now,
         )
         broadcast(
@@ -387,17 +378,20 @@ def devices_check_battery(*, now: dt.datetime | None = None) -> dict[str, int]:
     for device in Device.objects.filter(active=True, battery_pct__isnull=False).select_related("site"):
         conf = site_settings(device.site)
         subject = f"device:{device.device_id}"
-        if device.battery_pct < conf["battery_low_pct"]:
+        battery_pct = device.battery_pct
+        if battery_pct is None:  # excluded by the query; the check narrows the type
+            continue
+        if battery_pct < conf["battery_low_pct"]:
             _, created = alert_raise(
                 site=device.site_id,
                 kind="device.battery_low",
                 subject=subject,
-                message=f"Battery of {device.device_id} is at {device.battery_pct.normalize()} %.",
-                data={"device": device.device_id, "battery_pct": str(device.battery_pct)},
+                message=f"Battery of {device.device_id} is at {battery_pct.normalize()} %.",
+                data={"device": device.device_id, "battery_pct": str(battery_pct)},
                 at=now,
             )
             raised += int(created)
-        elif device.battery_pct >= conf["battery_ok_pct"]:
+        elif battery_pct >= conf["battery_ok_pct"]:
             cleared += int(
                 alert_clear(site=device.site_id, kind="device.battery_low", subject=subject, at=now) is not None
             )
@@ -428,6 +422,9 @@ def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
             .order_by("pk")
         )
         for state in states:
+            location, last_seen_at = state.location, state.last_seen_at
+            if location is None or last_seen_at is None:  # excluded by the query; narrows the types
+                continue
             device = state.last_device
             if device is not None and device.last_seen_at is not None:
                 limit = _silence_limit(device, conf)
@@ -438,12 +435,11 @@ def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
                 site=site.pk,
                 kind="tag.missing",
                 subject=f"tag:{state.tag.tag_id}",
-                message=f"Tag {state.tag.tag_id} not seen at {state.location.code} since "
-                f"{state.last_seen_at:%Y-%m-%d %H:%M} UTC.",
+                message=f"Tag {state.tag.tag_id} not seen at {location.code} since {last_seen_at:%Y-%m-%d %H:%M} UTC.",
                 data={
                     "tag": state.tag.tag_id,
-                    "location": state.location.code,
-                    "last_seen_at": state.last_seen_at.isoformat(),
+                    "location": location.code,
+                    "last_seen_at": last_seen_at.isoformat(),
                 },
                 at=now,
             )

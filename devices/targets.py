@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Q
 
 from inventory.models import Lot, SerialUnit, StockLevel
+from tracker.scoping import RestrictedQuerySet
 from wip.models import WorkOrder
 
 
@@ -19,6 +20,7 @@ def _split(reference: str) -> tuple[str | None, str]:
 def find_target(*, kind: str, reference: str, site: Any, user: Any = None) -> Any | None:
     """The serial unit, lot or work order of ``site`` named ``reference`` (restricted
     to what ``user`` may see when given), or None when missing or ambiguous."""
+    qs: RestrictedQuerySet[Any, Any]
     if kind == "work_order":
         qs = WorkOrder.objects.filter(site=site, number=reference.strip())
     elif kind == "serial":

@@ -59,3 +59,11 @@ def archive_uploads() -> dict:
     from devices.retention import uploads_archive
 
     return uploads_archive()
+
+
+@shared_task
+def resolve_epcis_identifiers() -> int:
+    """Identifiers EPCIS capture kept unresolved whose master data has since arrived."""
+    from devices.epcis.unresolved import epcis_identifiers_resolve
+
+    return epcis_identifiers_resolve()

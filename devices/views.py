@@ -71,5 +71,5 @@ def assign_unknown(request, tag_pk: int):
         else:
             messages.success(request, f"Tag {unknown.tag.tag_id} assigned.")
     else:
-        messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
     return HttpResponseRedirect(reverse("devices:index"))

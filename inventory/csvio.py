@@ -106,9 +106,9 @@ def _item_fields(row: dict[str, str]) -> dict[str, Any]:
         if value is not None:
             fields[name] = value
     for name in ("shelf_life_days", "lead_time_days"):
-        value = _int(row.get(name, ""), name)
-        if value is not None:
-            fields[name] = value
+        days = _int(row.get(name, ""), name)
+        if days is not None:
+            fields[name] = days
     if row.get("allow_negative"):
         fields["allow_negative"] = row["allow_negative"].strip().lower() in {"1", "true", "yes", "y"}
     return fields
@@ -239,7 +239,7 @@ def levels_csv(levels: Iterable[StockLevel]) -> Iterator[str]:
                 lv.location.code,
                 lv.item.sku,
                 lv.item.name,
-                lv.lot.code if lv.lot_id else "",
+                lv.lot.code if lv.lot is not None else "",
                 lv.item.unit,
                 lv.on_hand,
                 lv.reserved,
@@ -281,13 +281,13 @@ def moves_csv(moves: Iterable[StockMove]) -> Iterator[str]:
                 m.item.unit,
                 m.source.code,
                 m.destination.code,
-                m.lot.code if m.lot_id else "",
-                m.serial.serial if m.serial_id else "",
+                m.lot.code if m.lot is not None else "",
+                m.serial.serial if m.serial is not None else "",
                 m.reference,
                 m.reference_type,
                 m.partner,
                 m.external_id,
-                m.actor.get_username() if m.actor_id else "",
+                m.actor.get_username() if m.actor is not None else "",
                 m.note,
             ]
             for m in moves

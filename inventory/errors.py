@@ -37,10 +37,6 @@ class SerialCountMismatch(ValidationFailed):
     code = "serial_count_mismatch"
 
 
-class WrongItem(ValidationFailed):
-    code = "wrong_item"
-
-
 class InvalidLocation(ValidationFailed):
     code = "invalid_location"
 

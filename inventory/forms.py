@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.http import QueryDict
 
 from inventory.models import Item, Lot
 from inventory.scanning import parse_scan
@@ -31,6 +32,11 @@ class _ScanForm(forms.Form):
     def __init__(self, *args: Any, user: Any, site: Site, **kwargs: Any) -> None:
         self.user, self.site = user, site
         super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        # Form.clean() returns cleaned_data; the stubs type it Optional for overrides that return nothing.
+        super().clean()
+        return self.cleaned_data
 
     def _apply_scan(self, data: dict[str, Any]) -> None:
         """Fill empty fields from the scan, server-side (works without JavaScript)."""
@@ -63,7 +69,8 @@ class _ScanForm(forms.Form):
     def _show_filled(self, data: dict[str, Any], *, before: dict[str, Any]) -> None:
         """Without JavaScript each scan is a submit: a form shown again (another field
         still missing) keeps what the scan filled and an empty scan field for the next one."""
-        shown = self.data.copy()
+        # A bound form's data is a QueryDict (copy() makes it mutable); tests may pass a plain dict.
+        shown = self.data.copy() if isinstance(self.data, QueryDict) else dict(self.data)
         for name, value in data.items():
             if name in self.fields and value and value != before.get(name):
                 shown[name] = value.isoformat() if isinstance(value, dt.date) else str(value)

@@ -194,9 +194,9 @@ def _plain_key(result: dict[str, Any], *, key: str, user: Any, site: Site | None
     units = SerialUnit.objects.restrict(user, "view").filter(serial=key)
     if site is not None:
         units = units.filter(location__site=site)
-    units = list(units.select_related("item", "lot").order_by("pk")[:2])
-    if len(units) == 1:
-        unit = units[0]
+    found = list(units.select_related("item", "lot").order_by("pk")[:2])
+    if len(found) == 1:
+        unit = found[0]
         result.update(sku=unit.item.sku, serial=unit.serial, lot=unit.lot.code if unit.lot else None)
 
 

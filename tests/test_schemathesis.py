@@ -136,7 +136,7 @@ def _check_operation(
             )
         try:
             case.validate_response(response, checks=CHECKS)
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collected, reported together
+        except (Exception, BaseExceptionGroup) as exc:  # collected, reported together
             parts = getattr(exc, "exceptions", None) or [exc]
             for part in parts:
                 where = getattr(part, "schema_path", None) or ""
@@ -153,7 +153,7 @@ def _check_operation(
 
 def _assert_clean(failures: dict[str, list[str]], who: str) -> None:
     unexpected = {k: v for k, v in failures.items() if k not in KNOWN}
-    print(f"schemathesis {who}: {dict(FIGURES)}; known failures seen: {sorted(set(failures) & set(KNOWN))}")  # noqa: T201
+    print(f"schemathesis {who}: {dict(FIGURES)}; known failures seen: {sorted(set(failures) & set(KNOWN))}")
     assert not unexpected, "\n\n".join(f"{k}\n  " + "\n  ".join(sorted(set(v))[:3]) for k, v in unexpected.items())
 
 

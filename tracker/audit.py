@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from tracker.models import AuditEvent, Site
-from tracker.request_context import client_ip_var, request_id_var
+from tracker.request_context import actor_or_none, client_ip_var, request_id_var
 
 
 def audit_record(
@@ -22,7 +22,7 @@ def audit_record(
     object_repr: str = "",
 ) -> AuditEvent:
     """Append one audit event; ``actor`` may be None (system) or anonymous."""
-    user = actor if getattr(actor, "is_authenticated", False) else None
+    user = actor_or_none(actor)
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from tracker.models import Location, Site
 from tracker.observability.metrics import websocket_connections
 from tracker.realtime import site_group, station_group
+from tracker.request_context import actor_or_none
 from tracker.scoping import user_can_access_site
 
 FORBIDDEN = 4403
@@ -69,12 +70,12 @@ class _ScopedConsumer(AsyncJsonWebsocketConsumer):
 class SiteConsumer(_ScopedConsumer):
     async def connect(self):
         user = self.scope.get("user")
-        user_id = user.pk if user is not None and user.is_authenticated else None
+        user_id = getattr(actor_or_none(user), "pk", None)
         await self._join(await _resolve(user_id, site_code=self.scope["url_route"]["kwargs"]["site_code"]))
 
 
 class StationConsumer(_ScopedConsumer):
     async def connect(self):
         user = self.scope.get("user")
-        user_id = user.pk if user is not None and user.is_authenticated else None
+        user_id = getattr(actor_or_none(user), "pk", None)
         await self._join(await _resolve(user_id, station_code=self.scope["url_route"]["kwargs"]["station_code"]))

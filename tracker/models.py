@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -70,13 +72,13 @@ VIRTUAL_KINDS = frozenset(
 
 
 class LocationQuerySet(RestrictedQuerySet):
-    def real(self) -> LocationQuerySet:
+    def real(self) -> Self:
         return self.filter(is_virtual=False)
 
-    def virtual(self) -> LocationQuerySet:
+    def virtual(self) -> Self:
         return self.filter(is_virtual=True)
 
-    def subtree(self, root: Location) -> LocationQuerySet:
+    def subtree(self, root: Location) -> Self:
         """The location and everything under it, by materialised path (one index range)."""
         return self.filter(path__startswith=root.path)
 
@@ -124,7 +126,7 @@ class Location(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.is_virtual = self.kind in VIRTUAL_KINDS
         super().save(*args, **kwargs)
-        path = f"{self.parent.path}{self.pk}/" if self.parent_id else f"/{self.pk}/"
+        path = f"{self.parent.path}{self.pk}/" if self.parent is not None else f"/{self.pk}/"
         depth = path.count("/") - 2
         if path != self.path or depth != self.depth:
             self.path, self.depth = path, depth
@@ -142,7 +144,7 @@ class Severity(models.TextChoices):
 
 
 class AlertQuerySet(RestrictedQuerySet):
-    def open(self) -> AlertQuerySet:
+    def open(self) -> Self:
         return self.filter(cleared_at__isnull=True)
 
 

@@ -66,18 +66,21 @@ class _Sender:
                 threading.Thread(target=self._run, args=(ready,), name="shopfloor-broadcast", daemon=True).start()
                 ready.wait()
                 self._pid = os.getpid()
+            if self._loop is None or self._queue is None:
+                raise RuntimeError("the broadcast thread did not set up its event loop")
             return self._loop, self._queue
 
     def _run(self, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
-        self._queue = asyncio.Queue()
+        queue: asyncio.Queue[tuple[Any, tuple[str, ...], dict[str, Any]]] = asyncio.Queue()
+        self._queue = queue
         ready.set()
-        self._loop.run_until_complete(self._drain())
+        self._loop.run_until_complete(self._drain(queue))
 
-    async def _drain(self) -> None:
+    async def _drain(self, queue: asyncio.Queue) -> None:
         while True:
-            layer, groups, event = await self._queue.get()
+            layer, groups, event = await queue.get()
             for group in groups:
                 try:
                     await layer.group_send(group, {"type": "shopfloor.event", "event": event})

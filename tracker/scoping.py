@@ -19,13 +19,14 @@ Permission code fails closed: any error while deciding means no rows.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Q
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
 logger = logging.getLogger(__name__)
 
@@ -39,17 +40,19 @@ SITE_ACCESS_CODENAME = "view_site"
 _SITE_CACHE = "_shopfloor_site_ids"
 
 
-def granted_site_ids(user: AbstractBaseUser | AnonymousUser) -> tuple[int, ...]:
+def granted_site_ids(user: User | AnonymousUser) -> tuple[int, ...]:
     """Ids of the sites ``user`` holds (direct or via groups), sorted; cached on ``user``.
 
     An API key's site list narrows them further. One query the first time in a
     request, none after; ``forget_site_ids`` drops the cache after a grant changes.
     """
+    from django.contrib.auth.models import AnonymousUser
+
     from tracker.models import Site, SiteGroupObjectPermission, SiteUserObjectPermission
 
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
+    if not getattr(user, "is_authenticated", False) or not user.is_active or isinstance(user, AnonymousUser):
         return ()
-    cached = getattr(user, _SITE_CACHE, None)
+    cached: tuple[int, ...] | None = getattr(user, _SITE_CACHE, None)
     if cached is not None:
         return cached
     key_sites = api_key_site_ids(user)
@@ -91,13 +94,32 @@ def has_model_permission(user: Any, model: type[models.Model], action: str) -> b
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     opts = model._meta
-    return user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+    allowed: bool = user.has_perm(f"{opts.app_label}.{action}_{opts.model_name}")
+    return allowed
+
+
+def site_path_of(model: type[models.Model]) -> str:
+    """The model's ``site_path`` lookup; a scoped model without one is a programming error."""
+    site_path = getattr(model, "site_path", None)
+    if not isinstance(site_path, str):
+        raise ImproperlyConfigured(f"{model.__name__} has a RestrictedQuerySet but no site_path")
+    return site_path
 
 
 class RestrictedQuerySet(models.QuerySet):
-    """QuerySet with ``restrict(user, action)``; the model sets ``site_path``."""
+    """QuerySet with ``restrict(user, action)``; the model sets ``site_path``.
 
-    def restrict(self, user: Any, action: str = "view") -> RestrictedQuerySet:
+    A model that reaches its sites another way overrides ``site_q()`` only: the
+    checks before it (action, user, permission, sites) and failing closed stay here.
+    """
+
+    def site_q(self, site_ids: tuple[int, ...]) -> Q:
+        """The rows a user holding ``site_ids`` may see: by default ``<site_path>__in``."""
+        site_path = site_path_of(self.model)
+        lookup = "pk__in" if site_path == "pk" else f"{site_path}__in"
+        return Q(**{lookup: site_ids})
+
+    def restrict(self, user: Any, action: str = "view") -> Self:
         try:
             if action not in ACTIONS:
                 return self.none()
@@ -110,11 +132,9 @@ class RestrictedQuerySet(models.QuerySet):
             sites = granted_site_ids(user)
             if not sites:
                 return self.none()
-            site_path = self.model.site_path
-            lookup = "pk__in" if site_path == "pk" else f"{site_path}__in"
-            return self.filter(**{lookup: sites})
+            return self.filter(self.site_q(sites))
         except Exception:  # fail closed, and say so in the log
-            logger.exception("restrict() failed for %s; denying", self.model.__name__)
+            logger.warning("restrict() failed for %s (%s); denying", self.model.__name__, action, exc_info=True)
             return self.none()
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
 
 from tracker.models import Alert, Location, Site
 
 SESSION_SITE_KEY = "shopfloor_site"
+#: Where ``current_site`` memoises its answer on the request.
+_REQUEST_SITE_CACHE = "_shopfloor_site"
 
 
 def sites_for_user(*, user: Any) -> QuerySet[Site]:
@@ -19,13 +22,13 @@ def site_get(*, user: Any, code: str) -> Site | None:
     return sites_for_user(user=user).filter(code=code).first()
 
 
-def current_site(request) -> Site | None:
+def current_site(request: HttpRequest) -> Site | None:
     """The site the user chose (session), else their default, else their first."""
     user = request.user
     if not user.is_authenticated:
         return None
-    cached = getattr(request, "_shopfloor_site", False)
-    if cached is not False:
+    if hasattr(request, _REQUEST_SITE_CACHE):
+        cached: Site | None = getattr(request, _REQUEST_SITE_CACHE)
         return cached
     sites = sites_for_user(user=user)
     code = request.session.get(SESSION_SITE_KEY)
@@ -36,7 +39,7 @@ def current_site(request) -> Site | None:
             site = sites.filter(pk=profile.default_site_id).first()
     if site is None:
         site = sites.first()
-    request._shopfloor_site = site
+    setattr(request, _REQUEST_SITE_CACHE, site)
     return site
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser, Group, User
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -190,7 +190,7 @@ def alert_clear(*, site: Site | int, kind: str, subject: str, at: dt.datetime | 
 
 
 @transaction.atomic
-def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
+def alert_acknowledge(*, alert: Alert, user: User) -> Alert:
     """Record that ``user`` has seen the alert (idempotent; audited once)."""
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
     if alert.acknowledged_at is None:
@@ -205,7 +205,7 @@ def alert_acknowledge(*, alert: Alert, user: AbstractBaseUser) -> Alert:
 @transaction.atomic
 def api_key_create(
     *,
-    user: AbstractBaseUser,
+    user: User,
     name: str,
     scopes: list[str] | None = None,
     sites: list[Site] | None = None,

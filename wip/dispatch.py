@@ -321,6 +321,8 @@ def schedule(
             end = station.calendar.add_working_minutes(start, step.minutes)
             if best is None or end < best[2]:
                 best = (station_key, machine, end, start)
+        if best is None:
+            raise ValueError(f"step {index + 1} of {key} has no station to run at")
         station_key, machine, end, start = best
         free_at[station_key][machine] = end
         placed[key].append(ScheduledStep(order=key, index=index, station=station_key, start=start, end=end))
@@ -395,9 +397,10 @@ def load_profile(
     for order in orders:
         # The calendar of each step's first station decides how its minutes spread.
         chain: list[tuple[Step, dt.datetime, dt.datetime]] = []
-        backwards_ok = order.due_at is not None
-        if backwards_ok:
-            cursor = order.due_at
+        due_at = order.due_at
+        backwards_ok = due_at is not None
+        if due_at is not None:
+            cursor = due_at
             for step in reversed(order.steps):
                 calendar = stations[step.stations[0]].calendar
                 start = calendar.subtract_working_minutes(cursor, step.minutes)

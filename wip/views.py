@@ -181,7 +181,9 @@ def station_scan(request, code: str):
 @permission_required("wip.change_operationrun", raise_exception=True)
 def run_action(request, pk: int, verb: str):
     run = _run(request, pk)
-    fallback = reverse("wip:station", args=[run.workstation.code]) if run.workstation_id else reverse("wip:board")
+    fallback = (
+        reverse("wip:station", args=[run.workstation.code]) if run.workstation is not None else reverse("wip:board")
+    )
     station = None
     if request.POST.get("workstation"):
         station = _station(request, request.POST["workstation"])
@@ -221,7 +223,9 @@ def run_action(request, pk: int, verb: str):
 @permission_required("wip.add_defect", raise_exception=True)
 def run_defect(request, pk: int):
     run = _run(request, pk, "view")
-    fallback = reverse("wip:station", args=[run.workstation.code]) if run.workstation_id else reverse("wip:quality")
+    fallback = (
+        reverse("wip:station", args=[run.workstation.code]) if run.workstation is not None else reverse("wip:quality")
+    )
 
     def record():
         rework_to = request.POST.get("rework_to_sequence", "")
@@ -391,7 +395,7 @@ def bottlenecks(request):
             "ticks": [(round(100 + v / 1.2 * 320, 1), f"{v:.0%}") for v in (0.0, 0.5, 1.0)],
             "load": load,
             "heatmap": charts.load_heatmap(load["stations"]),
-            "rule": dict(dispatch.RULES).get(load.get("rule")),
+            "rule": dict(dispatch.RULES).get(load.get("rule") or ""),
         },
     )
 

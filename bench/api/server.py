@@ -90,7 +90,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Server:
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in __exit__
+        self.log = open(self.log_path, "ab")  # closed in __exit__
         self.proc = subprocess.Popen(  # noqa: S603 - honcho from our venv, fixed arguments
             [str(VENV_BIN / "honcho"), "start", "-f", "Procfile", "-p", str(self.port), *self.processes],
             env=self.env,

@@ -186,7 +186,7 @@ class Command(BaseCommand):
         ]
         if infile is not None:
             cmd += ["--in", str(infile)]
-        done = subprocess.run(cmd, env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False)  # noqa: S603
+        done = subprocess.run(cmd, env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise CommandError(f"bench ingest phase {phase} failed:\n{done.stderr[-4000:]}")
         return json.loads(out.read_text())

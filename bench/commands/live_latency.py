@@ -106,7 +106,7 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         children = [
             subprocess.Popen(
-                [sys.executable, manage, "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],  # noqa: S603
+                [sys.executable, manage, "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -114,7 +114,7 @@ class Command(BaseCommand):
         ]
         if settings.REDIS_URL:
             children.append(
-                subprocess.Popen(  # noqa: S603 - our interpreter, our arguments
+                subprocess.Popen(  # our interpreter, our arguments
                     [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "warning", "--concurrency", "2"],
                     env=env,
                     stdout=log,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from rest_framework import exceptions
@@ -61,7 +61,7 @@ class DevicePrincipal:
         return False
 
 
-def is_device(user: Any) -> bool:
+def is_device(user: Any) -> TypeGuard[DevicePrincipal]:
     return isinstance(user, DevicePrincipal)
 
 

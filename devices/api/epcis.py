@@ -32,6 +32,21 @@ VERSION_HEADERS = {"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"}
 MAX_BYTES = 20 * 1024 * 1024
 
 
+def _raw_body(request) -> bytes:
+    """The document as sent, by a partner key or a logged-in session alike.
+
+    A session's CSRF check reads ``request.POST``, which makes DRF run the parser
+    (RawBodyParser: the bytes as received) before the view: the body is then that."""
+    try:
+        return request.body
+    except RawPostDataException:
+        data = request.data
+        if isinstance(data, bytes):
+            return data
+        # The stream was consumed and nothing kept it (no Content-Length).
+        raise ParseError("The request body could not be read; send it with a Content-Length.") from None
+
+
 def _job(capture: EpcisCapture) -> dict:
     job = {
         "captureID": str(capture.pk),
@@ -76,10 +91,7 @@ class EpcisCaptureView(APIView):
             raise UnsupportedMediaType(
                 media_type or "(none)", detail="Send the EPCIS document as application/json or application/ld+json."
             )
-        try:
-            body = request.body
-        except RawPostDataException as exc:  # the stream was consumed before the view (no Content-Length)
-            raise ParseError("The request body could not be read; send it with a Content-Length.") from exc
+        body = _raw_body(request)
         if len(body) > MAX_BYTES:
             raise EpcisInvalid(f"Documents up to {MAX_BYTES} bytes.", field="(document)", code="capture_too_large")
         response = self._capture(request, body)
@@ -122,6 +134,7 @@ class EpcisEventsView(APIView):
                 "LT_eventTime",
                 "EQ_bizStep",
                 "MATCH_epc",
+                "MATCH_anyEPC",
                 "MATCH_anyEPCClass",
                 "EQ_readPoint",
                 "EQ_bizLocation",

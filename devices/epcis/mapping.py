@@ -37,9 +37,13 @@ CBV_PREFIXES = (
     "https://ref.gs1.org/cbv/BizStep-",
     "https://ref.gs1.org/cbv/Disp-",
     "https://ref.gs1.org/cbv/BTT-",
+    "https://ref.gs1.org/cbv/ER-",
+    "https://ref.gs1.org/cbv/SDT-",
     "urn:epcglobal:cbv:bizstep:",
     "urn:epcglobal:cbv:disp:",
     "urn:epcglobal:cbv:btt:",
+    "urn:epcglobal:cbv:er:",
+    "urn:epcglobal:cbv:sdt:",
     "https://gs1.org/voc/",
     "gs1:",
     "cbv:",
@@ -221,6 +225,72 @@ def parse_object(uri: str) -> ObjectRef:
     if parts and len(parts) == 1:
         return ObjectRef(uri, "item", sku=parts[0])
     return ObjectRef(uri, "other")
+
+
+_EPC_URN = re.compile(r"^urn:epc:(?:id|class|idpat):([a-z0-9]+):(.+)$")
+_KEY_AI = {"sscc": "00", "grai": "8003", "giai": "8004", "gsrn": "8018", "gdti": "253", "pgln": "417", "sgln": "414"}
+_KIND_OF_AI = {
+    "00": "container",
+    "8003": "container",
+    "8004": "asset",
+    "8018": "other",
+    "253": "document",
+    "417": "party",
+    "414": "location",
+}
+
+
+def _gs1_key(scheme: str, parts: list[str]) -> str | None:
+    """The GS1 key (digits, check digit included) of an EPC URN's dotted parts, or None."""
+    digits = "".join(parts[:2])
+    if scheme == "sscc" and len(parts) == 2 and len(digits) == 17 and digits.isdigit():
+        body = parts[1][0] + parts[0] + parts[1][1:]
+        return body + check_digit(body)
+    if scheme in ("grai", "gdti") and len(parts) == 3 and len(digits) == 12 and digits.isdigit():
+        body = ("0" if scheme == "grai" else "") + digits
+        return body + check_digit(body) + unquote(parts[2])
+    if scheme in ("sgln", "pgln") and len(parts) >= 2 and len(digits) == 12 and digits.isdigit():
+        return digits + check_digit(digits)
+    if scheme in ("giai", "gsrn") and len(parts) == 2 and parts[0].isdigit():
+        if scheme == "gsrn":
+            return digits + check_digit(digits) if len(digits) == 17 and digits.isdigit() else None
+        return parts[0] + unquote(parts[1])
+    return None
+
+
+def identifier_key(uri: str) -> tuple[str, str]:
+    """(kind, canonical key) of any EPCIS identifier, the same whichever form names it
+    (EPC URN, GS1 Digital Link on any host, Shopfloor's private form), so an identifier
+    kept unresolved is found again when its master data arrives.
+
+    The key is the Digital Link path of the GS1 keys (``01/GTIN/21/SERIAL``,
+    ``01/GTIN/10/LOT``, ``01/GTIN``, ``00/SSCC``, ``414/GLN/254/EXT``, ``8003/GRAI``,
+    ``8004/GIAI``...); kinds: ``serial``, ``lot``, ``item``, ``container``, ``asset``,
+    ``location``, ``party``, ``document`` or ``other`` (then the key is the URI)."""
+    ref = parse_object(uri)
+    if ref.kind in ("serial", "lot", "item"):
+        head = f"01/{ref.gtin}" if ref.gtin else f"sku/{quote(ref.sku, safe='')}"
+        if ref.kind == "item":
+            return "item", head
+        return ref.kind, f"{head}/{'21' if ref.kind == 'serial' else '10'}/{quote(ref.value, safe='')}"
+    place = parse_location(uri)
+    if place is not None:
+        kind, gln, ext = place
+        if kind == "private":
+            return "location", f"location/{quote(gln, safe='')}/{quote(ext, safe='')}"
+        return "location", f"414/{gln}" + ("" if ext == "0" else f"/254/{quote(ext, safe='')}")
+    if m := _EPC_URN.match(uri):
+        scheme = m.group(1)
+        key = _gs1_key(scheme, m.group(2).split("."))
+        if key is not None and scheme in _KEY_AI:
+            ai = _KEY_AI[scheme]
+            return _KIND_OF_AI[ai], f"{ai}/{key}"
+    pairs = _dl_pairs(uri)
+    if pairs:
+        for ai, kind in _KIND_OF_AI.items():
+            if ai in pairs:
+                return kind, f"{ai}/{pairs[ai]}"
+    return "other", uri
 
 
 def sscc_uri(sscc: str) -> str:

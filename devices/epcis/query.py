@@ -25,9 +25,7 @@ an opaque ``nextPageToken`` (also in the ``Link: rel="next"`` header).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,9 +36,18 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from devices.epcis import mapping
-from devices.epcis.mapping import bare, decimal_json, parse_location, parse_object
+from devices.epcis.mapping import decimal_json, parse_location, parse_object
+from devices.epcis.query_params import (  # noqa: F401 - re-exported: the query's public names
+    DEFAULT_PAGE,
+    EVENT_TYPES,
+    MAX_PAGE,
+    EventQuery,
+    QueryParameterInvalid,
+    QueryParameterUnsupported,
+    encode_token,
+    query_from_params,
+)
 from inventory.models import StockMove
-from tracker.errors import ValidationFailed
 from tracker.models import Location, LocationKind
 from wip.models import InspectionState, OperationRun, RunStatus
 
@@ -49,91 +56,8 @@ CONTEXT = [
     {"shopfloor": "https://shopfloor.example/epcis/"},
 ]
 NAMESPACE = uuid.UUID("6f1c1c7e-5d0b-4f52-9e39-3f3c2b1c7a10")
-DEFAULT_PAGE, MAX_PAGE = 100, 1000
-EVENT_TYPES = frozenset(
-    {"ObjectEvent", "AggregationEvent", "TransformationEvent", "AssociationEvent", "TransactionEvent"}
-)
 RUN_PHASES = (("queued", "queued_at", 1), ("started", "started_at", 2), ("finished", "finished_at", 3))
 MOVE_RANK = 0
-
-
-class QueryParameterInvalid(ValidationFailed):
-    code = "query_parameter_invalid"
-
-
-@dataclass(frozen=True)
-class EventQuery:
-    event_types: frozenset[str] | None = None
-    ge_time: dt.datetime | None = None
-    lt_time: dt.datetime | None = None
-    biz_steps: frozenset[str] | None = None
-    epcs: tuple[str, ...] = ()
-    epc_classes: tuple[str, ...] = ()
-    read_points: tuple[str, ...] = ()
-    biz_locations: tuple[str, ...] = ()
-    per_page: int = DEFAULT_PAGE
-    after: tuple[dt.datetime, int, int] | None = None
-
-
-def _values(params: Any, name: str) -> list[str]:
-    raw = params.getlist(name) if hasattr(params, "getlist") else ([params[name]] if name in params else [])
-    return [v.strip() for value in raw for v in value.replace("|", ",").split(",") if v.strip()]
-
-
-def _time(params: Any, name: str) -> dt.datetime | None:
-    values = _values(params, name)
-    if not values:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(values[0].replace("Z", "+00:00"))
-    except ValueError:
-        raise QueryParameterInvalid(f"{name} is not an ISO 8601 time: {values[0][:40]!r}.", field=name) from None
-    if timezone.is_naive(value):
-        raise QueryParameterInvalid(f"{name} needs a time zone offset.", field=name)
-    return value
-
-
-def encode_token(after: tuple[dt.datetime, int, int]) -> str:
-    raw = json.dumps([after[0].isoformat(), after[1], after[2]]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> tuple[dt.datetime, int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        when, rank, pk = json.loads(raw)
-        return dt.datetime.fromisoformat(when), int(rank), int(pk)
-    except (ValueError, TypeError) as exc:
-        raise QueryParameterInvalid("nextPageToken is not one this server issued.", field="nextPageToken") from exc
-
-
-def query_from_params(params: Any) -> EventQuery:
-    """The common EPCIS query parameters (the REST binding's names) as an EventQuery."""
-    types = _values(params, "eventType")
-    unknown = [t for t in types if t not in EVENT_TYPES]
-    if unknown:
-        raise QueryParameterInvalid(f"eventType {unknown[0][:40]!r} is not an EPCIS event type.", field="eventType")
-    per_page = DEFAULT_PAGE
-    if _values(params, "perPage"):
-        try:
-            per_page = int(_values(params, "perPage")[0])
-        except ValueError:
-            raise QueryParameterInvalid("perPage is not a number.", field="perPage") from None
-        if not 1 <= per_page <= MAX_PAGE:
-            raise QueryParameterInvalid(f"perPage runs from 1 to {MAX_PAGE}.", field="perPage")
-    token = _values(params, "nextPageToken")
-    return EventQuery(
-        event_types=frozenset(types) if types else None,
-        ge_time=_time(params, "GE_eventTime"),
-        lt_time=_time(params, "LT_eventTime"),
-        biz_steps=frozenset(bare(s) for s in _values(params, "EQ_bizStep")) or None,
-        epcs=tuple(_values(params, "MATCH_epc")),
-        epc_classes=tuple(_values(params, "MATCH_anyEPCClass")),
-        read_points=tuple(_values(params, "EQ_readPoint")),
-        biz_locations=tuple(_values(params, "EQ_bizLocation")),
-        per_page=per_page,
-        after=_decode_token(token[0]) if token else None,
-    )
 
 
 # --------------------------------------------------------------------------- filters
@@ -158,14 +82,18 @@ def _locations(uris: tuple[str, ...]) -> list[int]:
     return list(Location.objects.filter(q).values_list("pk", flat=True).distinct())
 
 
-def _object_q(uris: tuple[str, ...], *, prefix: str, kinds: set[str]) -> Q | None:
+def _object_q(uris: tuple[str, ...], *, prefix: str, kinds: set[str], units: bool = True) -> Q | None:
+    """Rows naming one of ``uris`` (of ``kinds``); ``units``: the rows have serial and lot
+    (stock moves), else only the item (a work order: its lot is matched by the caller)."""
     q = Q()
     for uri in uris:
         ref = parse_object(uri)
         if ref.kind not in kinds:
             continue
         item = Q(**{f"{prefix}item__gtin": ref.gtin}) if ref.gtin else Q(**{f"{prefix}item__sku": ref.sku})
-        if ref.kind == "serial":
+        if not units:
+            q |= item
+        elif ref.kind == "serial":
             q |= item & Q(**{f"{prefix}serial__serial": ref.value})
         elif ref.kind == "lot":
             q |= item & Q(**{f"{prefix}lot__code": ref.value, f"{prefix}serial__isnull": True})
@@ -255,7 +183,7 @@ def _runs(
     if query.lt_time:
         qs = qs.filter(**{f"{field}__lt": query.lt_time})
     if query.epc_classes:
-        q = _object_q(query.epc_classes, prefix="work_order__", kinds={"item"})
+        q = _object_q(query.epc_classes, prefix="work_order__", kinds={"item"}, units=False)
         lots = [parse_object(u) for u in query.epc_classes]
         for ref in lots:
             if ref.kind == "lot":
@@ -287,7 +215,7 @@ def _runs(
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - an unknown zone name falls back to UTC
+    except Exception:  # an unknown zone name falls back to UTC
         return ZoneInfo("UTC")
 
 
@@ -311,9 +239,9 @@ def _location_id(location: Location) -> str:
 
 def _what(move: StockMove) -> tuple[list[str], list[dict[str, Any]]]:
     item = move.item
-    if move.serial_id is not None:
+    if move.serial is not None:
         return [mapping.serial_uri(gtin=item.gtin, sku=item.sku, serial=move.serial.serial)], []
-    if move.lot_id is not None:
+    if move.lot is not None:
         epc_class = mapping.lot_uri(gtin=item.gtin, sku=item.sku, lot=move.lot.code)
     else:
         epc_class = mapping.item_uri(gtin=item.gtin, sku=item.sku)
@@ -352,7 +280,7 @@ def move_event(move: StockMove) -> dict[str, Any]:
             event["transformationID"] = mapping.work_order_uri(
                 site_gln=site.gln, site_code=site.code, number=move.reference
             )
-        if kind == "produce" and move.lot_id is not None and move.lot.expiry_date:
+        if kind == "produce" and move.lot is not None and move.lot.expiry_date:
             event["ilmd"] = {
                 "cbvmda:lotNumber": move.lot.code,
                 "cbvmda:itemExpirationDate": move.lot.expiry_date.isoformat(),
@@ -425,7 +353,7 @@ def run_event(run: OperationRun, phase: str, when: dt.datetime) -> dict[str, Any
         "bizStep": step,
         "disposition": disposition,
     }
-    if run.workstation_id is not None:
+    if run.workstation is not None:
         where = {"id": _location_id(run.workstation.location)}
         event["readPoint"] = where
         event["bizLocation"] = dict(where)

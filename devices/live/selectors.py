@@ -8,6 +8,7 @@ and only if they may view workstations.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -92,7 +93,7 @@ def _tags(user: Any, site: Site) -> Any:
     )
 
 
-def _move_trail(moves) -> list[TrailStep]:
+def _move_trail(moves: Iterable[StockMove]) -> list[TrailStep]:
     return [
         TrailStep(
             at=m.occurred_at,
@@ -104,10 +105,10 @@ def _move_trail(moves) -> list[TrailStep]:
     ]
 
 
-def _run_trail(runs) -> list[TrailStep]:
+def _run_trail(runs: Iterable[OperationRun]) -> list[TrailStep]:
     steps = []
     for run in runs:
-        where = run.workstation.code if run.workstation_id else "(group queue)"
+        where = run.workstation.code if run.workstation is not None else "(group queue)"
         for at, what in (
             (run.finished_at, f"step {run.sequence} {run.get_status_display().lower()}"),
             (run.started_at, f"step {run.sequence} started"),
@@ -159,7 +160,7 @@ def find(*, user: Any, site: Site, query: str) -> list[Found]:
                 kind="work_order",
                 title=f"{wo.number} · {wo.item.sku}",
                 status=wo.get_status_display(),
-                location=(active.workstation.code if active and active.workstation_id else "in transit")
+                location=(active.workstation.code if active and active.workstation is not None else "in transit")
                 if active
                 else "",
                 sightings=_sightings(list(tags.filter(assignments__work_order=wo, assignments__valid_to__isnull=True))),

@@ -60,7 +60,7 @@ PARSERS: dict[str, Callable[..., ParseResult]] = {
 
 
 def parse(
-    format: str,  # noqa: A002 - the documented signature
+    format: str,  # the documented signature
     body: bytes,
     *,
     content_type: str | None = None,

@@ -237,7 +237,7 @@ def iso_time(value: object, name: str) -> datetime:
     if type(value) is not str:
         raise ParseError(f"{name}: expected ISO 8601 timestamp string, got {kind(value)}")
     try:
-        dt = datetime.fromisoformat(value)  # type: ignore[arg-type]
+        dt = datetime.fromisoformat(value)
     except ValueError:
         raise ParseError(f"{name}: {kind(value)} is not an ISO 8601 timestamp") from None
     tz = dt.tzinfo
@@ -282,7 +282,7 @@ def _epc_from_hex(value: str) -> tuple[str, str] | None:
         return None
     try:
         uri = hex_to_tag_encodable(h).epc_uri
-    except Exception:  # noqa: BLE001 - epcpy reports "not GS1" with several exception types
+    except Exception:  # epcpy reports "not GS1" with several exception types
         uri = f"epc:hex:{h}"
     return uri, h
 
@@ -383,7 +383,7 @@ def configure_company_prefixes(prefixes: Iterable[str]) -> None:
         if not (isinstance(prefix, str) and 4 <= len(prefix) <= 12 and _DIGITS.issuperset(prefix)):
             raise ValueError(f"not a GS1 company prefix: {prefix!r}")
         cleaned.append(prefix)
-    global _company_prefixes  # noqa: PLW0603 - process-wide configuration
+    global _company_prefixes  # process-wide configuration
     _company_prefixes = tuple(sorted(set(cleaned), key=len, reverse=True))
     _element_string_uri.cache_clear()
 
@@ -397,7 +397,7 @@ def company_prefix_length(digits: str) -> int | None:
         from biip.gs1_prefixes import GS1CompanyPrefix
 
         found = GS1CompanyPrefix.extract(digits)
-    except Exception:  # noqa: BLE001 - biip raises several types on odd input
+    except Exception:  # biip raises several types on odd input
         return None
     return len(found.value) if found is not None else None
 
@@ -409,7 +409,7 @@ def _element_string_uri(element_string: str, key_digits: str) -> str | None:
         return None
     try:
         return gs1_element_string_to_gs1_element(element_string, cpl).epc_uri
-    except Exception:  # noqa: BLE001 - epcpy raises several types for invalid keys
+    except Exception:  # epcpy raises several types for invalid keys
         return None
 
 

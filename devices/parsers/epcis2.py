@@ -120,7 +120,7 @@ def _tag_id(epc: str) -> str:
     if epc[:4].lower() == "http":
         try:
             dl = biip.parse(epc).gs1_digital_link_uri
-        except Exception:  # noqa: BLE001 - biip may raise on odd input; keep the URI
+        except Exception:  # biip may raise on odd input; keep the URI
             return epc
         if dl is not None:
             uri = epc_uri_from_elements({es.ai.ai: es.value for es in dl.element_strings})

@@ -118,7 +118,7 @@ def _swallowed_tail(value: str) -> str | None:
             continue
         try:
             msg = GS1Message.parse(value[i:])
-        except Exception:  # noqa: BLE001, S112 - biip rejects most tails; any failure means "no"
+        except Exception:  # noqa: S112 - biip rejects most tails; any failure means "no"
             continue
         if msg.element_strings and msg.element_strings[0].ai.ai in _TAIL_AIS:
             return msg.as_hri()
@@ -156,7 +156,7 @@ def _parse_raw(raw: str, config: biip.ParseConfig) -> tuple[str | None, Any, str
             return symbology, None, None  # a plain (non-GS1) symbology
     except ParseError:
         raise
-    except Exception as exc:  # noqa: BLE001 - biip may raise on pathological input
+    except Exception as exc:  # biip may raise on pathological input
         return symbology, None, f"could not be parsed: {type(exc).__name__}"
     error = res.gs1_message_error or ""
     if res.gs1_message is None and "date" in error and content[:2].isdigit():

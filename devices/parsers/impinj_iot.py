@@ -131,7 +131,7 @@ def parse(body: bytes, ctx: ParseContext | None = None) -> ParseResult:
                 else:
                     observed = iso_time(req(event, "timestamp"), "timestamp")
                 payload = event.get(f"{event_type}Event")
-                extra = (("event", event_type),)
+                extra: tuple[tuple[str, str], ...] = (("event", event_type),)
                 if type(payload) is dict:
                     extra += _scalars(payload)
                 result.health.append(DeviceHealth(device_ref=hostname, observed_at=observed, extra=extra))

@@ -223,11 +223,11 @@ class Arbiter:
             if best_mean <= current_mean + max(0.0, required):
                 self.candidate = self.candidate_since = None
                 return None
-        if self.candidate != best:
+        if self.candidate != best or self.candidate_since is None:  # (a candidate always has a since)
             self.candidate, self.candidate_since = best, now
-        if now - self.candidate_since < params(best).dwell_ms:
-            return None
         at = self.candidate_since
+        if now - at < params(best).dwell_ms:
+            return None
         self.candidate = self.candidate_since = None
         return self._move(best, at)
 

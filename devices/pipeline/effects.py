@@ -75,7 +75,7 @@ def apply_moves(*, moves: list[TagMove], ctx: EffectContext) -> None:
     for move in moves:
         target = move.target
         handler = HANDLERS.get(target.kind) if target is not None else None
-        if handler is None:
+        if handler is None or target is None:
             continue
         try:
             with transaction.atomic():
@@ -155,7 +155,8 @@ def _inside(location: Location, zone: Location) -> bool:
 def _work_order_arrives(move: TagMove, ctx: EffectContext) -> None:
     """A work order's traveler or tote settled at a workstation's zone: it arrives
     in that station's queue (wip decides whether that means anything)."""
-    work_order = ctx.objects["work_order"].get(move.target.work_order_id)
+    pk = move.target.work_order_id if move.target is not None else None
+    work_order = ctx.objects["work_order"].get(pk) if pk is not None else None
     station = ctx.workstation(move.to_zone)
     if work_order is None or station is None:
         ctx.count("moves_without_effect")
@@ -169,7 +170,8 @@ def _work_order_arrives(move: TagMove, ctx: EffectContext) -> None:
 
 def _serial_transferred(move: TagMove, ctx: EffectContext) -> None:
     """A tagged serial unit settled in a new zone: one ledger transfer to it."""
-    unit: SerialUnit | None = ctx.objects["serial"].get(move.target.serial_id)
+    pk = move.target.serial_id if move.target is not None else None
+    unit: SerialUnit | None = ctx.objects["serial"].get(pk) if pk is not None else None
     destination = ctx.location(move.to_zone)
     if unit is None or unit.status != SerialUnit.Status.IN_STOCK or unit.location.is_virtual:
         ctx.count("moves_without_effect")
@@ -198,37 +200,39 @@ def _lot_transferred(move: TagMove, ctx: EffectContext) -> None:
     the lot's only real location in the site. Stock already inside the new zone
     stays where it is; an ambiguous source is refused rather than guessed.
     """
-    lot: Lot | None = ctx.objects["lot"].get(move.target.lot_id)
+    pk = move.target.lot_id if move.target is not None else None
+    lot: Lot | None = ctx.objects["lot"].get(pk) if pk is not None else None
     destination = ctx.location(move.to_zone)
     if lot is None:
         ctx.count("moves_without_effect")
         return
     if lot.item.tracking == Item.Tracking.SERIAL:
         raise _Refused("serial_tracked_lot", f"Lot {lot.code} holds serial units: tag the units, not the lot.")
-    levels = [
-        level
-        for level in StockLevel.objects.filter(
-            lot=lot, site_id=destination.site_id, location__is_virtual=False, on_hand__gt=0
-        )
-        .select_related("location")
-        .order_by("pk")
-        if not _inside(level.location, destination)
-    ]
-    if not levels:
-        ctx.count("moves_already_booked")
-        return
+    origin = None
     if move.from_zone is not None:
         origin = ctx.objects["location"].get(move.from_zone.id) or Location.objects.get(pk=move.from_zone.id)
-        from_origin = [level for level in levels if _inside(level.location, origin)]
-        if from_origin:
-            levels = from_origin
-    if len({level.location_id for level in levels}) > 1 and move.from_zone is None:
+    # The one picking rule (locked; a held lot is refused): the lot's stock outside the new zone, from
+    # inside the zone the tag came from when it holds any. Moving inside one site leaves what the site
+    # has available as it was, so reservations neither limit the move nor are consumed by it.
+    picks = inventory_services.stock_pick(
+        item=lot.item,
+        site_id=destination.site_id,
+        quantity=None,
+        lot=lot,
+        near=origin,
+        exclude_within=destination,
+        respect_reservations=False,
+    ).picks
+    if not picks:
+        ctx.count("moves_already_booked")
+        return
+    if len({pick.location.pk for pick in picks}) > 1 and move.from_zone is None:
         raise _Refused("ambiguous_source", f"Lot {lot.code} is stocked in several places; which one moved is unknown.")
-    for level in levels:
+    for pick in picks:
         inventory_services.stock_transfer(
             item=lot.item,
-            quantity=level.on_hand,
-            source=level.location,
+            quantity=pick.quantity,
+            source=pick.location,
             destination=destination,
             lot=lot,
             reference=ctx.reference,

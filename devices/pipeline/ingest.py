@@ -135,6 +135,8 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
                     )
                 )
         i = j
+        if last_t is None:  # the loop above saw at least one observation of the tag
+            raise RuntimeError(f"no observation of {tag_id} in its group")
         state.arbitration = arb.dump()
         state.location_id = arb.zone
         state.since = arb.since
@@ -201,7 +203,11 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
 
 
 def _devices_save(
-    *, uploader: Device, changed: dict[int, Device], seen_at: dt.datetime, forwarded_for: set[int] = frozenset()
+    *,
+    uploader: Device,
+    changed: dict[int, Device],
+    seen_at: dt.datetime,
+    forwarded_for: frozenset[int] | set[int] = frozenset(),
 ) -> None:
     """Last seen, battery and health of the uploader, of the devices reports named
     and of the readers whose reports a gateway forwarded."""

@@ -203,7 +203,7 @@ def sgtin_parts(tag_id: str) -> tuple[str, str] | None:
     """(GTIN-14, serial) of an SGTIN pure-identity URI."""
     try:
         gtin = SGTIN(tag_id).gtin()
-    except Exception:  # noqa: BLE001 - epcpy raises several types on URIs it cannot decode
+    except Exception:  # epcpy raises several types on URIs it cannot decode
         return None
     return gtin, unquote(tag_id.rsplit(".", 1)[-1])
 
@@ -243,9 +243,9 @@ def targets_load(
             serial__in={serial for _, serial in sgtins},
         ).values_list("pk", "item__gtin", "serial")
         for unit_pk, gtin, serial in units:
-            tag_pk = sgtins.get((gtin, serial))
-            if tag_pk is not None:
-                targets[tag_pk] = Target(kind=TargetKind.SERIAL, serial_id=unit_pk, implicit=True)
+            unit_tag = sgtins.get((gtin, serial))
+            if unit_tag is not None:
+                targets[unit_tag] = Target(kind=TargetKind.SERIAL, serial_id=unit_pk, implicit=True)
     return targets
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -154,7 +155,7 @@ def write_states(*, states: list[StateRow], device_id: int, now: dt.datetime) ->
         )
         rows = sorted(states, key=lambda r: r.tag_pk)
         dumps = json.JSONEncoder(separators=(",", ":")).encode
-        params = [
+        params: list[Any] = [
             device_id,
             now,
             [r.tag_pk for r in rows],
@@ -204,7 +205,7 @@ def upsert_unknown(*, site_id: int, device_id: int, seen: dict[int, tuple[dt.dat
             "last_location_id = COALESCE(EXCLUDED.last_location_id, t.last_location_id), "
             "last_device_id = EXCLUDED.last_device_id"
         ).replace(f'INTO "{table}"', f'INTO "{table}" AS t')
-        params = [
+        params: list[Any] = [
             site_id,
             device_id,
             pks,

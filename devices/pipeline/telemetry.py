@@ -107,18 +107,23 @@ def _subjects(
 ) -> list[str]:
     """The alert subjects ``sample`` speaks about for ``rule`` (none if it does not apply)."""
     if rule.scope == RuleScope.DEVICE:
-        return [f"device:{sample.device.device_id}"] if sample.device_id == rule.device_id else []
-    if sample.location_id is None:
+        if sample.device_id != rule.device_id or sample.device is None:
+            return []
+        return [f"device:{sample.device.device_id}"]
+    if sample.location_id is None or rule.location_id is None:
         return []
     rule_path = zone_paths.get(rule.location_id)
     sample_path = zone_paths.get(sample.location_id)
     if rule_path is None or sample_path is None or not sample_path.startswith(rule_path):
         return []
+    zone = rule.location
+    if zone is None:  # location_id is set, so this only narrows the type
+        return []
     if rule.scope == RuleScope.ZONE:
-        return [f"zone:{rule.location.code}"]
+        return [f"zone:{zone.code}"]
     if lots_in_zone is None:
         return []
-    return [f"lot:{sku}/{code}" for code, sku in lots_in_zone(rule.location)]
+    return [f"lot:{sku}/{code}" for code, sku in lots_in_zone(zone)]
 
 
 def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: LotsInZone | None = None) -> dict[str, int]:

@@ -19,7 +19,7 @@ from inventory.models import GenealogyLink, Item, Lot, SerialUnit, StockLevel, S
 from tests.factories.inventory import ItemFactory, LotItemFactory, SerialItemFactory, receive
 from tests.factories.tracker import LocationFactory, SiteFactory
 from tests.factories.wip import make_plant
-from tests.scoping import covers, nothing_written
+from tests.scoping import covers
 from wip import services as wip
 
 # Copies of GS1's worked examples and the example uploads, kept with the tests.
@@ -267,29 +267,61 @@ def test_a_refused_second_event_rolls_back_the_first(gs1, clerk, api_client):
     doc = json.loads(example("Example_9.6.2-ObjectEvent.jsonld"))
     bad = copy.deepcopy(doc["epcisBody"]["eventList"][0])
     bad["eventID"] = "urn:uuid:00000000-0000-4000-8000-000000000002"
-    bad["action"] = "ADD"
-    bad["quantityList"] = [{"epcClass": "urn:epc:class:lgtin:4012345.099999.1", "quantity": 1}]
+    bad["action"] = "DELETE"  # more than the first event received: a domain error, not an unknown identifier
+    bad["quantityList"] = [{"epcClass": "urn:epc:class:lgtin:4012345.012345.998877", "quantity": 999, "uom": "KGM"}]
     doc["epcisBody"]["eventList"].append(bad)
     before = ledger_size()
     response = post(api_client, doc)
-    assert response.status_code == 400, response.content
+    assert response.status_code == 409, response.content
     body = response.json()
-    assert body["code"] == "unknown_epc" and body["event_index"] == 1
-    assert "quantityList[0].epcClass" in body["detail"]
+    assert body["code"] == "insufficient_stock" and body["event_index"] == 1
+    assert "quantityList[0].quantity" in body["detail"]
     assert ledger_size() == before
+
+
+def test_an_unknown_class_is_recorded_unresolved_not_refused(gs1, clerk, api_client):
+    from devices.epcis.models import EpcisIdentifier
+
+    doc = json.loads(example("Example_9.6.2-ObjectEvent.jsonld"))
+    event = doc["epcisBody"]["eventList"][0]
+    event["action"] = "ADD"
+    event["quantityList"] = [{"epcClass": "urn:epc:class:lgtin:4012345.099999.1", "quantity": 1}]
+    response = post(api_client, doc)
+    assert response.status_code == 202, response.content
+    assert response.json()["counts"]["unknown"] == 1 and StockMove.objects.count() == 0
+    pending = EpcisIdentifier.objects.get()
+    assert (pending.role, pending.kind, pending.resolved_at) == ("quantityList", "lot", None)
+    assert pending.key == f"01/{gtin_of('4012345', '099999')}/10/1" and pending.site == gs1[0]
+
+
+def _foreign_answer(client, doc: dict) -> dict:
+    from tests.scoping import database_state
+
+    before = database_state()
+    response = post(client, doc)
+    assert response.status_code == 202, response.content
+    after = database_state()
+    changed = {label for label in before if before[label] != after[label]}
+    # Only the capture's own record of what was sent: no stock, lot, serial, containment anywhere.
+    assert changed <= {"devices.EpcisCapture", "devices.EpcisEvent", "devices.EpcisIdentifier"}, changed
+    counts = response.json()["counts"]
+    return {k: v for k, v in counts.items() if k != "duplicate"}
 
 
 @covers("epcis-capture POST")
-def test_another_sites_location_is_refused_and_nothing_written(gs1, make_user, api_client):
+def test_another_sites_location_answers_as_an_unknown_one_and_touches_nothing(gs1, make_user, api_client):
     site, loc, items = gs1
     other = SiteFactory(code="elsewhere")
     api_client.force_authenticate(make_user("warehouse clerk", other))
-    before = ledger_size()
-    with nothing_written():
-        response = post(api_client, example("Example_9.6.2-ObjectEvent.jsonld"))
-    assert response.status_code == 400
-    assert response.json()["code"] == "unknown_location"
-    assert ledger_size() == before
+    theirs = json.loads(example("Example_9.6.2-ObjectEvent.jsonld"))  # names gs1-site's GLNs
+    nobodys = copy.deepcopy(theirs)
+    event = nobodys["epcisBody"]["eventList"][0]
+    event["eventID"] = "urn:uuid:00000000-0000-4000-8000-0000000000aa"
+    event["readPoint"]["id"] = "urn:epc:id:sgln:0614141.00999.0"
+    event["bizLocation"]["id"] = "urn:epc:id:sgln:0614141.00998.0"
+    assert _foreign_answer(api_client, theirs) == _foreign_answer(api_client, nobodys)
+    assert not StockMove.objects.exists() and not Lot.objects.exists()
+    assert set(EpcisEvent.objects.values_list("site_id", flat=True)) == {other.pk}
 
 
 def test_a_viewer_cannot_capture(gs1, make_user, api_client):

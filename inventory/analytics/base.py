@@ -5,6 +5,7 @@ and ``_window`` from here)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,11 @@ class Report:
     chart: tuple[str, str] | None = None  # (label key, value key) for a bar chart of the first rows
     notes: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+def report_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``values()`` rows as the plain dicts a report holds and reshapes (adds, renames, drops keys)."""
+    return [dict(row) for row in rows]
 
 
 def _window(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -60,7 +66,8 @@ def _flows_since(site: Site, start: dt.date, **sums: Sum) -> dict[int, dict[str,
     """Per item with a flow at the site since ``start`` (included): the ``sums`` (over the
     daily rollup's columns). One grouped query over the item's days since then."""
     # Aliased: an annotation may not take the name of the column it sums.
-    rows = (
+    # Read as mappings: the stubs know only ``item_id`` of these rows, not the sums named at run time.
+    rows: Iterable[Mapping[str, Any]] = (
         _daily(site)
         .filter(day__gte=start)
         .values("item_id")

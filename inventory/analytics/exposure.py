@@ -10,7 +10,7 @@ from django.db import connection
 from django.db.models import Case, Count, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Abs
 
-from inventory.analytics.base import MONEY, QTYF, ZERO, Report, _d, _ids, _levels_now, _ratio, _window
+from inventory.analytics.base import MONEY, QTYF, ZERO, Report, _d, _ids, _levels_now, _ratio, _window, report_rows
 from inventory.models import CycleCount, CycleCountLine, Item, StockDaily, StockLevel
 from tracker.models import Location, Site
 
@@ -83,7 +83,7 @@ def _stockout_days(site: Site, start: dt.date, end: dt.date) -> dict[int, tuple[
         )
         SELECT item_id, ROUND(SUM(since), 4), MIN(first_day), SUM(out_days), SUM(under_days) FROM parts GROUP BY item_id
     """  # noqa: S608 (table names from the models; values are parameters)
-    params = {"site": site.pk, "start": start, "end": end, "after": end + dt.timedelta(days=1)}
+    params: dict[str, Any] = {"site": site.pk, "start": start, "end": end, "after": end + dt.timedelta(days=1)}
     with connection.cursor() as cur:
         cur.execute(sql, params)
         return {
@@ -112,7 +112,7 @@ def stockouts(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
         .annotate(first_in=Subquery(first_in))
         .values("pk", "sku", "name", "reorder_point", "unit", "first_in")
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for it in items.order_by("sku"):
         since, first_day, out_days, under_days = steps.get(it["pk"], (ZERO, None, 0, 0))
         at_start = on_hand.get(it["pk"], ZERO) - since
@@ -175,7 +175,7 @@ def lot_ageing(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
         default=Value("> 90 d"),
     )
     value = ExpressionWrapper(F("on_hand") * F("item__standard_cost"), output_field=MONEY)
-    rows = list(
+    rows = report_rows(
         StockLevel.objects.filter(site=site, location__is_virtual=False, lot__isnull=False, on_hand__gt=0)
         .annotate(age_bucket=age, expiry_bucket=expiry)
         .values("age_bucket", "expiry_bucket")

@@ -97,7 +97,7 @@ def turnover(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     ids = {pk for pk, q in on_hand.items() if q > 0} | set(flows)
     items = Item.objects.filter(pk__in=_ids(ids)).values("pk", "sku", "name", "standard_cost").order_by("sku")
     empty = {"inflow": ZERO, "outflow": ZERO, "consumed": ZERO, "in_after_end": ZERO, "out_after_end": ZERO}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for it in items:
         f = flows.get(it["pk"], empty)
         now = on_hand.get(it["pk"], ZERO)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.db import models
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -121,7 +122,7 @@ class ReportAPIView(APIView):
     permission_classes = [IsAuthenticated, ApiKeyScopePermission]
     access = Access(read="read_inventory")
     reports = analytics.REPORTS
-    model = StockMove  # the model permission a user needs
+    model: type[models.Model] = StockMove  # the model permission a user needs
 
     @extend_schema(
         parameters=[

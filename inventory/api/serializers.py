@@ -6,9 +6,10 @@ from rest_framework import serializers
 
 from inventory.models import Item, Lot, Receipt, SerialUnit, Shipment, StockLevel, StockMove, StockReservation
 from tracker.api.base import ScopedSlugRelatedField
+from tracker.fields import DecimalSize
 from tracker.models import Location, Site
 
-QTY = {"max_digits": 18, "decimal_places": 4}
+QTY: DecimalSize = {"max_digits": 18, "decimal_places": 4}
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -100,7 +101,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
 class StockMoveSerializer(serializers.ModelSerializer):
     item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
     unit = serializers.CharField(source="item.unit", read_only=True)
-    source = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    source = serializers.SlugRelatedField(slug_field="code", read_only=True)  # type: ignore[assignment]  # a declared field: DRF's metaclass takes it off the class
     destination = serializers.SlugRelatedField(slug_field="code", read_only=True)
     lot = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     serial = serializers.SlugRelatedField(slug_field="serial", read_only=True, allow_null=True)
@@ -160,7 +161,7 @@ class MoveCreateSerializer(serializers.Serializer):
     quantity = serializers.DecimalField(**QTY, help_text="> 0; for adjust, the signed change")
     unit = serializers.CharField(required=False, allow_blank=True, help_text="If given, must be the item's unit")
     location = _location_field(required=False, help_text="receive, issue, adjust, scrap")
-    source = _location_field(required=False, help_text="transfer")
+    source = _location_field(required=False, help_text="transfer")  # type: ignore[assignment]  # a declared field: DRF's metaclass takes it off the class
     destination = _location_field(required=False, help_text="transfer")
     lot = serializers.CharField(required=False, allow_blank=True, help_text="Lot code (a new one on receive)")
     serials = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
@@ -208,15 +209,21 @@ class DocumentCreateSerializer(serializers.Serializer):
     partner = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     external_id = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
-    lines = LineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    # many=True hands max_length to the ListSerializer; the stubs' signature lacks it.
+    lines = LineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
 
     def to_internal_value(self, data):
         lines = data.get("lines") if hasattr(data, "get") else None
         if isinstance(lines, list) and len(lines) <= MAX_LINES:
-            fields = self.fields["lines"].child.fields
+            lines_field = self.fields["lines"]
+            child = lines_field.child if isinstance(lines_field, serializers.ListSerializer) else None
+            if not isinstance(child, LineSerializer):
+                raise TypeError("lines is declared as LineSerializer(many=True)")
             named = [line for line in lines if isinstance(line, dict)]
-            fields["item"].prefetch(line.get("item") for line in named)
-            fields["location"].prefetch(line.get("location") for line in named)
+            for name in ("item", "location"):
+                field = child.fields[name]
+                if isinstance(field, ScopedSlugRelatedField):  # (both are; prefetching only saves queries)
+                    field.prefetch([line.get(name) for line in named])
         return super().to_internal_value(data)
 
 
@@ -300,7 +307,9 @@ class ImportReportSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField()
     rows = serializers.IntegerField()
     imported = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.DictField(), help_text="row, field and message of each problem")
+    errors = serializers.ListField(  # type: ignore[assignment]  # a declared field: DRF's metaclass takes it off the class
+        child=serializers.DictField(), help_text="row, field and message of each problem"
+    )
 
 
 class MovesPostedSerializer(serializers.Serializer):

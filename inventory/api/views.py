@@ -10,10 +10,13 @@ and at least one site (``ItemQuerySet.restrict``). Every write is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -221,7 +224,13 @@ def _post_move(data: dict, user) -> list[StockMove]:
     )
 
 
-class _KeyedMixin:
+if TYPE_CHECKING:  # the mixin comes before a viewset, whose get_object() it replaces
+    _ViewSetBase = viewsets.GenericViewSet[Any]
+else:
+    _ViewSetBase = object
+
+
+class _KeyedMixin(_ViewSetBase):
     """Detail URLs by natural key ``<SKU>/<code>``."""
 
     lookup_field = "key"
@@ -274,7 +283,8 @@ class SerialViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
 
 class _DocumentViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     access = Access(read=READ, write=WRITE)
-    service = None
+    #: The service that posts the document (a staticmethod in each subclass).
+    service: Callable[..., Any]
     partner_arg = ""
     #: The document as created, with the moves it posted.
     posted_serializer_class: type[serializers.Serializer]

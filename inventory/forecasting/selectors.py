@@ -12,7 +12,7 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -57,7 +57,7 @@ def weekly_demand(
     }
 
 
-def forecasts_for_user(*, user: Any, site: Site):
+def forecasts_for_user(*, user: Any, site: Site) -> QuerySet[DemandForecast]:
     return DemandForecast.objects.restrict(user, "view").filter(site=site).select_related("item").order_by("item__sku")
 
 

@@ -143,7 +143,7 @@ def test_rebuild_command_restores_the_rollup_and_is_idempotent(site_a, bins, bin
     StockDaily.objects.filter(item=item).delete()
     StockDaily.objects.create(site=site_a, item=other, day=dt.date(2025, 3, 9), inflow=D(7))
     assert ledger_differences() != []
-    call_command("rebuild_stock_daily", stdout=open(__import__("os").devnull, "w"))  # noqa: SIM115
+    call_command("rebuild_stock_daily", stdout=open(__import__("os").devnull, "w"))
     assert rows() == expected
     assert ledger_differences() == []
     assert stock_daily.rebuild() == len(expected)
@@ -154,7 +154,7 @@ def test_verify_ledger_reports_a_rollup_that_differs_from_the_ledger(site_a, bin
     _, bin1, _ = bins
     item = ItemFactory()
     receive(item, bin1, 3, occurred_at=at(1))
-    call_command("verify_ledger", stdout=open(__import__("os").devnull, "w"))  # noqa: SIM115
+    call_command("verify_ledger", stdout=open(__import__("os").devnull, "w"))
     StockDaily.objects.create(site=site_a, item=item, day=dt.date(2025, 3, 1), outflow=D(1))
     problems = ledger_differences()
     assert [(p["problem"], p["key"]) for p in problems] == [
@@ -162,7 +162,7 @@ def test_verify_ledger_reports_a_rollup_that_differs_from_the_ledger(site_a, bin
     ]
     assert problems[0]["outflow"] == "ledger 0, rollup 1"
     with pytest.raises(CommandError, match="1 ledger problem"):
-        call_command("verify_ledger", stderr=open(__import__("os").devnull, "w"))  # noqa: SIM115
+        call_command("verify_ledger", stderr=open(__import__("os").devnull, "w"))
 
 
 # --- the flow reports over the rollup equal a walk of the ledger ---------------------------------------
@@ -179,9 +179,15 @@ def _reference(site, start: dt.date, end: dt.date) -> dict[str, dict]:
     net: dict[int, dict[dt.date, D]] = defaultdict(lambda: defaultdict(D))
     consumed: dict[int, dict[dt.date, D]] = defaultdict(lambda: defaultdict(D))
     last_out: dict[int, dt.datetime] = {}
+    first_in: dict[int, dt.date] = {}  # the day an item first came into the site's stock
+    touched: dict[int, set[dt.date]] = defaultdict(set)  # days with a flow in or out of the site
     for m in StockMove.objects.select_related("source", "destination"):
         day = m.occurred_at.astimezone(dt.UTC).date()
         into, out_of = real_here(m.destination), real_here(m.source)
+        if into and not out_of:
+            first_in[m.item_id] = min(first_in.get(m.item_id, day), day)
+        if into != out_of:
+            touched[m.item_id].add(day)
         if into != out_of:
             net[m.item_id][day] += m.quantity if into else -m.quantity
         elif into:
@@ -206,10 +212,17 @@ def _reference(site, start: dt.date, end: dt.date) -> dict[str, dict]:
         at_start = level
         out_days = under_days = 0
         day = start
+        # Before an item ever came in, a day is no stock-out: when it first came in during the
+        # period, the days before its first flow in the period do not count (an item that may go
+        # negative can still run short before its first receipt, from its first issue on).
+        arrived = first_in.get(item.pk)
+        first_flow = min((d for d in touched[item.pk] if d >= start), default=None)
+        had_stock_before = arrived is not None and arrived < start
         while day <= end:
             level += net[item.pk].get(day, D(0))
-            out_days += level <= 0
-            under_days += item.reorder_point > 0 and level < item.reorder_point
+            if had_stock_before or (first_flow is not None and day >= first_flow):
+                out_days += level <= 0
+                under_days += item.reorder_point > 0 and level < item.reorder_point
             day += dt.timedelta(days=1)
         out[item.sku] = {
             "listed": level_now > 0 or moved_since,

@@ -111,7 +111,7 @@ def plant(tmp_path_factory):
     ]
     if env.get("REDIS_URL"):
         children.append(
-            subprocess.Popen(  # noqa: S603
+            subprocess.Popen(
                 [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-l", "warning"],
                 cwd=ROOT,
                 env=env,

@@ -59,7 +59,7 @@ class PrivateRedis:
             "--daemonize",
             "yes",
         ]
-        subprocess.run(argv, check=True, capture_output=True)  # noqa: S603 - fixed argv, redis-server from PATH
+        subprocess.run(argv, check=True, capture_output=True)  # fixed argv, redis-server from PATH
         for _ in range(100):
             if self.ping():
                 return
@@ -67,7 +67,7 @@ class PrivateRedis:
         raise RuntimeError("private redis did not start")
 
     def stop(self) -> None:
-        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True)  # noqa: S603, S607
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], capture_output=True)  # noqa: S607 - redis-cli from PATH, like redis-server
         for _ in range(100):
             if not self.ping():
                 return
@@ -157,7 +157,7 @@ def start_worker(private_redis, tmp_path):
         }
         env.pop("DB_POOL", None)
         with open(log, "wb") as fh:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            proc = subprocess.Popen(  # our own interpreter and module
                 [sys.executable, "-m", "tests.faults.worker"],
                 cwd=ROOT,
                 env=env,

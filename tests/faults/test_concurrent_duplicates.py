@@ -29,7 +29,7 @@ def _at_once(send) -> list:
         try:
             barrier.wait()
             responses[i] = send(i)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:  # reported by the assertion below
             responses[i] = exc
         finally:
             connection.close()

@@ -10,17 +10,22 @@ finds, another site's object.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
 
 from tracker.api.access import view_access
-from tracker.api.idempotency import idempotent_write
+from tracker.scoping import RestrictedQuerySet
+
+if TYPE_CHECKING:  # the mixin always comes before a GenericViewSet, whose initial() it extends
+    _ViewSetBase = viewsets.GenericViewSet[Any]
+else:
+    _ViewSetBase = object
 
 
-class ScopedViewSetMixin:
+class ScopedViewSetMixin(_ViewSetBase):
     def initial(self, request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         action = view_access(self).restrict_action(self.action, request.method)
@@ -32,7 +37,8 @@ class ScopedViewSetMixin:
             action = "view"
         queryset = getattr(self, "queryset", None)
         if queryset is not None:
-            self.queryset = queryset.restrict(request.user, action)
+            # (The stubs apply Manager.__get__ to this attribute of a view.)
+            self.queryset = queryset.restrict(request.user, action)  # type: ignore[arg-type]
 
 
 class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -43,14 +49,6 @@ class ScopedModelViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
     pass
 
 
-class IdempotentCreateMixin(mixins.CreateModelMixin):
-    """Creates honour Idempotency-Key and run in one transaction with its record."""
-
-    @idempotent_write
-    def create(self, request, *args, **kwargs):
-        return super().create(request, *args, **kwargs)
-
-
 class ScopedSlugRelatedField(serializers.SlugRelatedField):
     """A related object given by natural key, looked up only among those the
     user may use: another site's object is 'does not exist', like a missing one.
@@ -59,12 +57,19 @@ class ScopedSlugRelatedField(serializers.SlugRelatedField):
     one query for all of them instead of one per line.
     """
 
+    default_error_messages = {
+        **serializers.SlugRelatedField.default_error_messages,
+        "null_characters": "Null characters are not allowed.",
+    }
+
     def __init__(self, *args: Any, restrict_action: str = "view", **kwargs: Any) -> None:
         self.restrict_action = restrict_action
         super().__init__(*args, **kwargs)
 
-    def get_queryset(self) -> models.QuerySet:
+    def get_queryset(self) -> RestrictedQuerySet[Any, Any]:
         queryset = super().get_queryset()
+        if not isinstance(queryset, RestrictedQuerySet):
+            raise TypeError(f"{type(self).__name__} looks up among a RestrictedQuerySet, not {queryset!r}")
         request = self.context.get("request")
         user = getattr(request, "user", None)
         return queryset.restrict(user, self.restrict_action)
@@ -72,12 +77,19 @@ class ScopedSlugRelatedField(serializers.SlugRelatedField):
     def _memo(self) -> dict[str, Any]:
         # On the root serializer: a child serializer's fields are shared by its lines.
         memos = self.root.__dict__.setdefault("_natural_keys", {})
-        return memos.setdefault((self.queryset.model, self.slug_field, self.restrict_action), {})
+        return memos.setdefault(self._memo_key(), {})
+
+    def _memo_key(self) -> tuple[type[models.Model], str, str]:
+        queryset = self.queryset  # type: ignore[arg-type]  # the stubs apply Manager.__get__ to a field
+        if queryset is None:
+            raise TypeError(f"{type(self).__name__} needs a queryset to look keys up in")
+        return (queryset.model, self.slug_field, self.restrict_action)
 
     def prefetch(self, values: Any) -> None:
         """Look up every string in ``values`` at once; later lookups of them cost no query."""
         memo = self._memo()
-        wanted = {v for v in values if isinstance(v, str) and v} - memo.keys()
+        # A key with a NUL cannot name anything (PostgreSQL refuses it in a query); its line says so.
+        wanted = {v for v in values if isinstance(v, str) and v and "\x00" not in v} - memo.keys()
         if not wanted:
             return
         found: dict[str, list[Any]] = {}
@@ -89,9 +101,9 @@ class ScopedSlugRelatedField(serializers.SlugRelatedField):
                 memo[value] = objs[0] if objs else None
 
     def to_internal_value(self, data: Any) -> Any:
-        memo = self.root.__dict__.get("_natural_keys", {}).get(
-            (self.queryset.model, self.slug_field, self.restrict_action), {}
-        )
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("null_characters")
+        memo = self.root.__dict__.get("_natural_keys", {}).get(self._memo_key(), {})
         if isinstance(data, str) and data in memo:
             if memo[data] is None:
                 self.fail("does_not_exist", slug_name=self.slug_field, value=data)

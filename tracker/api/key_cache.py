@@ -80,7 +80,8 @@ def _build(prefix: str) -> ApiKey | None:
     if key is None:
         return None
     user = key.user
-    user.api_key_site_ids = frozenset(key.sites.values_list("pk", flat=True)) or None
+    # A dynamic attribute, read by tracker.scoping.api_key_site_ids.
+    user.api_key_site_ids = frozenset(key.sites.values_list("pk", flat=True)) or None  # type: ignore[attr-defined]
     if user.is_active:
         user.get_all_permissions()  # fills ModelBackend's _perm_cache, pickled with the user
         granted_site_ids(user)  # and the scoping's site ids

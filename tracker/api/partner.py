@@ -81,7 +81,8 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     def get_rate(self) -> str | None:
         # Read at request time (the base class binds the rates at import), so
         # a settings change applies without a restart of the class.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # Rates are "N/period" strings; the stubs type the setting's values as numbers.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # type: ignore[return-value]
 
     def get_cache_key(self, request, view) -> str | None:
         key = presented_key(request)

@@ -6,6 +6,8 @@ insufficient_stock``); validation problems carry the field errors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions
@@ -60,7 +62,7 @@ def _first_message(errors) -> str:
 
 def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        errors = {exc.field: [exc.detail]} if exc.field else None
+        errors: dict[str, Any] | None = {exc.field: [exc.detail]} if exc.field else None
         return problem_response(
             status_code=exc.status,
             code=exc.code,

@@ -14,7 +14,7 @@ class SiteSerializer(serializers.ModelSerializer):
 
 class LocationSerializer(serializers.ModelSerializer):
     site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    parent = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)  # type: ignore[assignment]  # a declared field: DRF's metaclass takes it off the class
 
     class Meta:
         model = Location
@@ -23,7 +23,9 @@ class LocationSerializer(serializers.ModelSerializer):
 
 class LocationCreateSerializer(serializers.Serializer):
     site = ScopedSlugRelatedField(slug_field="code", queryset=Site.objects.all())
-    parent = ScopedSlugRelatedField(slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True)
+    parent = ScopedSlugRelatedField(  # type: ignore[assignment]  # a declared field: DRF's metaclass takes it off the class
+        slug_field="code", queryset=Location.objects.all(), required=False, allow_null=True
+    )
     code = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=["area", "zone", "bin", "workstation", "dock"])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 GS = "\x1d"
 #: AIs whose length is fixed by the standard (first two digits), so no FNC1 follows them.
@@ -129,8 +128,3 @@ class Gs1Data:
         if base != DEFAULT_DIGITAL_LINK_BASE:
             uri = base + uri[len(DEFAULT_DIGITAL_LINK_BASE) :]
         return uri
-
-
-def digital_link_path_segment(value: str) -> str:
-    """Percent-encode a value for a Digital Link path (exposed for callers building links by hand)."""
-    return quote(value, safe="")

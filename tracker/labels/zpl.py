@@ -22,7 +22,7 @@ DATAMATRIX_ESCAPE = "`"  # not in GS1's CSET 82, so never in validated data
 
 def _text(value: str) -> str:
     """A ^FH field: '_', '^', '~' and non-ASCII as _XX hex so the text stays text."""
-    out = []
+    out: list[str] = []
     for ch in value:
         if ch in "_^~\\" or not (32 <= ord(ch) < 127):
             out.extend(f"_{b:02X}" for b in ch.encode("utf-8"))

@@ -9,13 +9,14 @@ tasks (embedded default) run in the caller's context and keep its id.
 from __future__ import annotations
 
 import uuid
+from contextvars import Token
 
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
 
 from tracker.request_context import request_id_var
 
 HEADER = "shopfloor_request_id"
-_tokens: dict[str, object] = {}
+_tokens: dict[str, Token[str]] = {}
 
 
 @before_task_publish.connect(dispatch_uid="observability.publish_request_id")

@@ -18,7 +18,7 @@ anyone remembering to.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -54,7 +54,13 @@ def _superuser(request) -> bool:
     return bool(user.is_active and user.is_superuser)
 
 
-class SuperuserOnlyAdmin:
+if TYPE_CHECKING:  # the mixin always precedes a ModelAdmin, whose methods it narrows
+    _AdminBase = admin.ModelAdmin[Any]
+else:
+    _AdminBase = object
+
+
+class SuperuserOnlyAdmin(_AdminBase):
     """Mixed in before a ModelAdmin of site data: nothing of it for anyone but superusers."""
 
     def has_module_permission(self, request) -> bool:
@@ -80,6 +86,8 @@ class ShopfloorAdminSite(admin.AdminSite):
     def register(self, model_or_iterable, admin_class=None, **options):
         model_list = [model_or_iterable] if isinstance(model_or_iterable, models.base.ModelBase) else model_or_iterable
         for model in model_list:
+            if not (isinstance(model, type) and issubclass(model, models.Model)):
+                raise TypeError(f"admin.register() takes model classes, not {model!r}")
             chosen = admin_class or admin.ModelAdmin
             if superuser_only(model) and not issubclass(chosen, SuperuserOnlyAdmin):
                 chosen = type(chosen.__name__, (SuperuserOnlyAdmin, chosen), {"__module__": chosen.__module__})

@@ -380,7 +380,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
     secret = ""
 
-    def do_POST(self):  # noqa: N802 (http.server's name)
+    def do_POST(self):  # http.server's name
         body = self.rfile.read(int(self.headers["content-length"]))
         headers = {k.lower(): v for k, v in self.headers.items()}
         Webhook(self.secret).verify(body, headers)  # raises on a bad signature -> 500

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Self
 
 from django.conf import settings
 from django.db import models
@@ -20,7 +21,7 @@ def new_event_id() -> str:
 
 
 class WebhookEndpointQuerySet(RestrictedQuerySet):
-    def active(self) -> WebhookEndpointQuerySet:
+    def active(self) -> Self:
         return self.filter(active=True)
 
 
@@ -86,7 +87,7 @@ DUE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 
 
 class WebhookDeliveryQuerySet(RestrictedQuerySet):
-    def due(self, now) -> WebhookDeliveryQuerySet:
+    def due(self, now) -> Self:
         return self.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
 
 

@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 import httpx
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
@@ -275,8 +275,14 @@ def _record_outcome(
     WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
     if error:
         endpoint.refresh_from_db(fields=["failing_since", "active"])
-        if endpoint.active and endpoint.failing_since <= at - dt.timedelta(hours=conf("WEBHOOK_DISABLE_AFTER_HOURS")):
-            webhook_endpoint_disable(endpoint=endpoint, reason=f"failing since {_iso(endpoint.failing_since)}: {error}")
+        # failing_since is set above unless a concurrent success has just cleared it.
+        since = endpoint.failing_since
+        if (
+            endpoint.active
+            and since is not None
+            and since <= at - dt.timedelta(hours=conf("WEBHOOK_DISABLE_AFTER_HOURS"))
+        ):
+            webhook_endpoint_disable(endpoint=endpoint, reason=f"failing since {_iso(since)}: {error}")
     delivery.refresh_from_db()
     return delivery
 
@@ -312,7 +318,10 @@ def webhooks_sweep() -> int:
     """The beat task's body: disable endpoints failing too long, then drain the outbox."""
     cutoff = timezone.now() - dt.timedelta(hours=conf("WEBHOOK_DISABLE_AFTER_HOURS"))
     for endpoint in WebhookEndpoint.objects.filter(active=True, failing_since__lte=cutoff).order_by("pk"):
-        webhook_endpoint_disable(endpoint=endpoint, reason=f"failing since {_iso(endpoint.failing_since)}")
+        since = endpoint.failing_since
+        if since is None:  # the filter excludes it; the check is for the type
+            continue
+        webhook_endpoint_disable(endpoint=endpoint, reason=f"failing since {_iso(since)}")
     return deliveries_drain()
 
 
@@ -330,7 +339,7 @@ def _check_event_types(event_types: list[str]) -> list[str]:
 
 @transaction.atomic
 def webhook_endpoint_create(
-    *, owner: AbstractBaseUser, site: Site, url: str, event_types: list[str], description: str = ""
+    *, owner: User, site: Site, url: str, event_types: list[str], description: str = ""
 ) -> WebhookEndpoint:
     """Subscribe ``url`` to the site's events; the URL must pass the target check now."""
     targets.check_target(url)

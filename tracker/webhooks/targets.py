@@ -41,7 +41,7 @@ class Target:
 def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (tests replace this)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]  # sockaddr[0] is the address text for IP families
 
 
 def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

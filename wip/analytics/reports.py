@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import Avg, Count, DecimalField, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncWeek
 
-from inventory.analytics.base import Report, _ratio, _window
+from inventory.analytics.base import Report, _ratio, _window, report_rows
 from tracker.models import Site
 from wip.models import Defect, OperationRun, RunStatus, WorkOrder, WorkOrderStatus
 from wip.selectors import station_metrics
@@ -43,7 +43,7 @@ def throughput(*, site: Site, start: dt.date, end: dt.date, by: str = "product",
     hours) or runs per station (good quantity, average start-to-finish hours). One query."""
     t0, t1 = _window(start, end)
     if by == "station":
-        rows = list(
+        rows = report_rows(
             OperationRun.objects.filter(
                 site=site, status__in=FINISHED, finished_at__gte=t0, finished_at__lt=t1, workstation__isnull=False
             )
@@ -71,7 +71,7 @@ def throughput(*, site: Site, start: dt.date, end: dt.date, by: str = "product",
             rows,
             chart=("workstation__code", "good"),
         )
-    rows = list(
+    rows = report_rows(
         WorkOrder.objects.filter(site=site, status=WorkOrderStatus.COMPLETED, completed_at__gte=t0, completed_at__lt=t1)
         .annotate(week=TruncWeek("completed_at", tzinfo=dt.UTC))
         .values("week", "item__sku")
@@ -102,7 +102,7 @@ def throughput(*, site: Site, start: dt.date, end: dt.date, by: str = "product",
 def on_time(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     """Completed orders with a due date, per week: on time (completed by the due time) and the rate. One query."""
     t0, t1 = _window(start, end)
-    rows = list(
+    rows = report_rows(
         WorkOrder.objects.filter(
             site=site, status=WorkOrderStatus.COMPLETED, completed_at__gte=t0, completed_at__lt=t1, due_at__isnull=False
         )
@@ -131,7 +131,7 @@ def quality(*, site: Site, start: dt.date, end: dt.date, **_: Any) -> Report:
     (quantity and standard cost of the product) of the runs finished in the period. One query."""
     t0, t1 = _window(start, end)
     first = Q(attempt=1)
-    rows = list(
+    rows = report_rows(
         OperationRun.objects.filter(site=site, status__in=FINISHED, finished_at__gte=t0, finished_at__lt=t1)
         .values("work_order__item__sku", "workstation__code")
         .annotate(
@@ -168,7 +168,7 @@ def defect_pareto(*, site: Site, start: dt.date, end: dt.date, by: str = "code",
     """Defect quantity by code (or by code and station), largest first, with the cumulative share. One query."""
     t0, t1 = _window(start, end)
     keys = ("code", "workstation__code") if by == "station" else ("code",)
-    rows = list(
+    rows = report_rows(
         Defect.objects.filter(site=site, reported_at__gte=t0, reported_at__lt=t1)
         .values(*keys)
         .annotate(defects=Count("pk"), quantity=Sum("quantity"))
@@ -194,7 +194,7 @@ def utilisation(*, site: Site, start: dt.date, end: dt.date, by: str = "station"
     ``wip.selectors.station_metrics``: two queries), or busy hours and runs per operator (one query)."""
     t0, t1 = _window(start, end)
     if by == "operator":
-        rows = list(
+        rows = report_rows(
             OperationRun.objects.filter(
                 site=site, status__in=FINISHED, finished_at__gte=t0, finished_at__lt=t1, started_at__isnull=False
             )

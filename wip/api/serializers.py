@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from inventory.models import Item, Lot
 from tracker.api.base import ScopedSlugRelatedField
+from tracker.fields import DecimalSize
 from tracker.models import Location, Site
 from wip.models import (
     BillOfMaterials,
@@ -22,7 +25,7 @@ from wip.models import (
     Workstation,
 )
 
-QTY = {"max_digits": 14, "decimal_places": 4}
+QTY: DecimalSize = {"max_digits": 14, "decimal_places": 4}
 
 
 def _code(field: str = "code", **kwargs):
@@ -256,7 +259,7 @@ class ComponentSerializer(serializers.Serializer):
 
 class CompleteSerializer(serializers.Serializer):
     good_quantity = serializers.DecimalField(min_value=0, **QTY)
-    scrap_quantity = serializers.DecimalField(min_value=0, default=0, **QTY)
+    scrap_quantity = serializers.DecimalField(min_value=0, default=Decimal("0"), **QTY)
     scrap_code = serializers.CharField(max_length=64, required=False, default="SCRAP")
     components = ComponentSerializer(many=True, required=False)
 

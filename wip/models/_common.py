@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-QTY = {"max_digits": 14, "decimal_places": 4}
-MINUTES = {"max_digits": 10, "decimal_places": 3}
+from tracker.fields import DecimalSize
+
+QTY: DecimalSize = {"max_digits": 14, "decimal_places": 4}
+MINUTES: DecimalSize = {"max_digits": 10, "decimal_places": 3}
 ZERO = Decimal("0")

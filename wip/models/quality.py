@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Self
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -68,7 +69,7 @@ class Disposition(models.TextChoices):
 
 
 class DefectQuerySet(RestrictedQuerySet):
-    def open(self) -> DefectQuerySet:
+    def open(self) -> Self:
         return self.filter(disposition=Disposition.OPEN)
 
 
@@ -118,7 +119,7 @@ class Defect(models.Model):
 
 
 class HoldQuerySet(RestrictedQuerySet):
-    def open(self) -> HoldQuerySet:
+    def open(self) -> Self:
         return self.filter(released_at__isnull=True)
 
 

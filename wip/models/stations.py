@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -30,10 +32,10 @@ class WorkstationGroup(models.Model):
 
 
 class WorkstationQuerySet(RestrictedQuerySet):
-    def active(self) -> WorkstationQuerySet:
+    def active(self) -> Self:
         return self.filter(active=True)
 
-    def in_flow_order(self) -> WorkstationQuerySet:
+    def in_flow_order(self) -> Self:
         """Along the flow of work, as the boards and the plant dashboard show stations.
 
         ``flow_position``: the earliest point, as a fraction of its routing's steps,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Self
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -29,7 +30,7 @@ OPEN_WORK_ORDER_STATUSES = (WorkOrderStatus.RELEASED, WorkOrderStatus.IN_PROGRES
 
 
 class WorkOrderQuerySet(RestrictedQuerySet):
-    def open(self) -> WorkOrderQuerySet:
+    def open(self) -> Self:
         return self.filter(status__in=OPEN_WORK_ORDER_STATUSES)
 
 
@@ -120,10 +121,10 @@ OPEN_RUN_STATUSES = (RunStatus.WAITING, *ACTIVE_RUN_STATUSES)
 
 
 class OperationRunQuerySet(RestrictedQuerySet):
-    def active(self) -> OperationRunQuerySet:
+    def active(self) -> Self:
         return self.filter(status__in=ACTIVE_RUN_STATUSES)
 
-    def open(self) -> OperationRunQuerySet:
+    def open(self) -> Self:
         return self.filter(status__in=OPEN_RUN_STATUSES)
 
 

@@ -91,7 +91,7 @@ def _board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[Boa
             held=run.work_order.status == WorkOrderStatus.ON_HOLD,
         )
         seen_orders.add(run.work_order_id)
-        ws = by_pk.get(run.workstation_id)
+        ws = by_pk.get(run.workstation_id) if run.workstation_id is not None else None
         if ws is not None and ws.code in columns:
             columns[ws.code].cards.append(card)
         else:
@@ -117,10 +117,15 @@ def _board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[Boa
         ],
     )
     order = {"queued": 1, "running": 0, "paused": 0}
+
+    def position(card: BoardCard) -> tuple[int, dt.datetime, int]:
+        """Running and paused first, then queued, each by queue time (station cards all have a run)."""
+        if card.run is None:
+            return (2, plan.now, 0)
+        return (order.get(card.run.status, 2), card.run.queued_at or plan.now, card.run.pk)
+
     for column in columns.values():
-        column.cards.sort(
-            key=lambda c: (order.get(c.run.status, 2) if c.run else 2, c.run.queued_at or plan.now, c.run.pk)
-        )
+        column.cards.sort(key=position)
     return [*columns.values(), other]
 
 

@@ -96,7 +96,7 @@ def site_schedule(*, site: Site, now: dt.datetime | None = None) -> SitePlan:
         if op.workstation_id:
             ws = by_pk.get(op.workstation_id)
             return (ws.code,) if ws else ()
-        return groups.get(op.group_id, ())
+        return groups.get(op.group_id, ()) if op.group_id is not None else ()
 
     chains = []
     for run in active:

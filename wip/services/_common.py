@@ -82,7 +82,7 @@ def _run_payload(run: OperationRun, work_order: WorkOrder) -> dict[str, Any]:
         "run": run.pk,
         "sequence": run.sequence,
         "status": run.status,
-        "workstation": run.workstation.code if run.workstation_id else None,
+        "workstation": run.workstation.code if run.workstation is not None else None,
     }
 
 

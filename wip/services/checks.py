@@ -29,6 +29,8 @@ def check_overtime(*, site: Site, now: dt.datetime | None = None) -> int:
         "work_order", "workstation"
     )
     for run in running.order_by("pk"):
+        if run.started_at is None:  # excluded by the query; the check narrows the type
+            continue
         elapsed_min = ((now - run.started_at).total_seconds() - run.paused_seconds) / 60
         limit = float(run.planned_minutes) * factor
         if run.planned_minutes > 0 and elapsed_min > limit:
@@ -37,7 +39,8 @@ def check_overtime(*, site: Site, now: dt.datetime | None = None) -> int:
                 kind=ALERT_OVERTIME,
                 subject=f"run:{run.pk}",
                 severity=Severity.WARNING,
-                message=f"{run.work_order.number} step {run.sequence} at {run.workstation.code} has run "
+                message=f"{run.work_order.number} step {run.sequence} at "
+                f"{run.workstation.code if run.workstation is not None else 'no workstation'} has run "
                 f"{elapsed_min:.0f} min against a standard of {float(run.planned_minutes):.0f} min.",
                 data={
                     "work_order": run.work_order.number,
@@ -65,6 +68,8 @@ def check_wip_limits(*, site: Site, now: dt.datetime | None = None) -> int:
     over = 0
     for station in stations.order_by("pk"):
         subject = f"workstation:{station.code}"
+        if station.wip_limit is None:  # excluded by the query; the check narrows the type
+            continue
         if station.wip > station.wip_limit:
             over += 1
             alert_raise(

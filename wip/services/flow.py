@@ -9,6 +9,7 @@ from django.db.models import F, Sum
 
 from tracker.models import Location
 from tracker.realtime import broadcast
+from wip import errors
 from wip.models import (
     ZERO,
     Defect,
@@ -93,7 +94,8 @@ def _release_forward(
     following = _next_operation(run)
     if following is None:
         return None
-    failed_at = run.rework_of.sequence if run.rework_of_id else None
+    failed_at = run.rework_of.sequence if run.rework_of is not None else None
+    nxt: OperationRun | None
     if failed_at is not None and following.sequence <= failed_at:
         nxt = _new_run(
             work_order=work_order,
@@ -134,7 +136,7 @@ def _release_forward(
     broadcast(
         site_id=work_order.site_id,
         type="workorder.moved",
-        data={**_run_payload(nxt, work_order), "from": run.workstation.code if run.workstation_id else None},
+        data={**_run_payload(nxt, work_order), "from": run.workstation.code if run.workstation is not None else None},
         station_ids=_station_ids(run.workstation, nxt.workstation),
         occurred_at=at,
     )
@@ -152,7 +154,13 @@ def _resolve_defect_flow(*, work_order: WorkOrder, run: OperationRun, at: dt.dat
 
 
 def _issue_location(work_order: WorkOrder, run: OperationRun) -> Location:
-    if work_order.issue_location_id:
+    if work_order.issue_location is not None:
         return work_order.issue_location
     station = run.workstation
-    return station.supply_location if station.supply_location_id else station.location
+    if station is None:
+        raise errors.ValidationFailed(
+            f"Step {run.sequence} of {work_order.number} has no workstation and the order no issue location:"
+            " there is no location to issue its components from.",
+            field="issue_location",
+        )
+    return station.supply_location if station.supply_location is not None else station.location

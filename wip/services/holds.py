@@ -39,6 +39,8 @@ def hold_place(
         hold = Hold.objects.create(site_id=lot.site_id, lot=lot, reason=reason, placed_by=user, placed_at=at)
         stock.lot_set_status(lot=lot, status=Lot.Status.ON_HOLD, reason=reason, actor=actor)
         return hold
+    if work_order is None:  # one of the two, checked above; this narrows the type
+        raise errors.ValidationFailed("Hold a work order or a lot.", field="work_order")
     work_order = _lock_order(work_order)
     if work_order.status in (WorkOrderStatus.COMPLETED, WorkOrderStatus.CANCELLED):
         raise errors.InvalidTransition(f"Work order {work_order.number} is {work_order.status}; it cannot be held.")
@@ -72,7 +74,7 @@ def hold_release(*, hold: Hold, actor: Any = None, note: str = "", at: dt.dateti
     """Release a hold; the order returns to where it was when the last hold is gone
     (paused steps stay paused until resumed); a lot becomes available again."""
     at = _now(at)
-    if hold.work_order_id:
+    if hold.work_order is not None:
         work_order = _lock_order(hold.work_order)
     hold = Hold.objects.select_for_update().get(pk=hold.pk)
     if hold.released_at is not None:
@@ -82,7 +84,7 @@ def hold_release(*, hold: Hold, actor: Any = None, note: str = "", at: dt.dateti
     hold.release_note = note
     hold.save(update_fields=["released_at", "released_by", "release_note"])
     if hold.lot_id:
-        if not Hold.objects.open().filter(lot_id=hold.lot_id).exists():
+        if not Hold.objects.open().filter(lot_id=hold.lot_id).exists() and hold.lot is not None:
             stock.lot_set_status(lot=hold.lot, status=Lot.Status.AVAILABLE, reason=note or "hold released", actor=actor)
         return hold
     if work_order.status == WorkOrderStatus.ON_HOLD and not Hold.objects.open().filter(work_order=work_order).exists():

@@ -184,9 +184,8 @@ def _apply_disposition(
             run.scrap_quantity += qty
         run.save(update_fields=["good_quantity", "scrap_quantity"])
         WorkOrder.objects.filter(pk=work_order.pk).update(quantity_scrapped=F("quantity_scrapped") + qty)
-        if defect.component_id:
-            station = run.workstation
-            location = _issue_location(work_order, run) if station else work_order.issue_location
+        if defect.component is not None:
+            location = _issue_location(work_order, run)
             stock.stock_scrap(
                 item=defect.component,
                 quantity=qty,
@@ -203,7 +202,14 @@ def _apply_disposition(
             Operation.objects.select_related("workstation")
             .filter(routing_id=work_order.routing_id, sequence=defect.rework_to_sequence)
             .first()
+            if defect.rework_to_sequence is not None
+            else None
         )
+        if target is None:  # the sequence was checked when the disposition was recorded
+            raise errors.ValidationFailed(
+                f"Defect {defect.pk} reworks at step {defect.rework_to_sequence}, which the routing lacks.",
+                field="rework_to_sequence",
+            )
         if run.status in (RunStatus.RUNNING, RunStatus.PAUSED):
             run.quantity -= qty
         else:
@@ -226,7 +232,7 @@ def _apply_disposition(
             data={
                 **_run_payload(rework, work_order),
                 "rework": True,
-                "from": run.workstation.code if run.workstation_id else None,
+                "from": run.workstation.code if run.workstation is not None else None,
             },
             station_ids=_station_ids(run.workstation, rework.workstation),
             occurred_at=at,

@@ -229,6 +229,8 @@ def operation_resume(*, run: OperationRun, operator: Any = None, at: dt.datetime
     if run.status != RunStatus.PAUSED:
         raise errors.InvalidTransition(f"Step {run.sequence} of {work_order.number} is {run.status}, not paused.")
     if operator is not None:
+        if run.workstation is None:  # it was started at a station
+            raise errors.InvalidTransition(f"Step {run.sequence} of {work_order.number} has no workstation.")
         _check_operator(run.workstation, operator)
     _close_pause(run, at)
     run.status, run.last_event_at = RunStatus.RUNNING, at
@@ -260,7 +262,7 @@ def _issue_components(
     location = _issue_location(work_order, run)
     given = {entry["item"].pk: entry for entry in components or ()}
     wanted: list[dict] = []
-    if work_order.bom_id and run.attempt == 1:
+    if work_order.bom is not None and run.attempt == 1:
         first_sequence = (
             Operation.objects.filter(routing_id=work_order.routing_id)
             .order_by("sequence")

@@ -164,7 +164,9 @@ def work_order_release(*, work_order: WorkOrder, actor: Any = None, at: dt.datet
             status=RunStatus.QUEUED if index == 0 else RunStatus.WAITING,
         )
         first = first or run
-    if work_order.bom_id:
+    if first is None:  # there are operations (checked above); this narrows the type
+        raise errors.ValidationFailed("The routing has no operations.", field="routing")
+    if work_order.bom is not None:
         for line in work_order.bom.lines.select_related("component").order_by("pk"):
             stock.stock_reserve(
                 item=line.component,
@@ -228,7 +230,7 @@ def work_order_complete(
         last = max(
             (r for r in runs if r.sequence == last_sequence and r.workstation_id), key=lambda r: r.pk, default=None
         )
-        target = last.workstation.location if last else None
+        target = last.workstation.location if last is not None and last.workstation is not None else None
     if finished > 0:
         if target is None or target.site_id != work_order.site_id or target.is_virtual:
             raise errors.ValidationFailed(

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from tracker.models import Location
 from wip import errors
-from wip.models import Workstation
+from wip.models import Workstation, WorkstationGroup
 
 
 @transaction.atomic
@@ -19,7 +19,7 @@ def workstation_create(
     name: str = "",
     capacity: int = 1,
     wip_limit: int | None = None,
-    group=None,
+    group: WorkstationGroup | None = None,
     supply_location: Location | None = None,
     operators: Iterable[Any] = (),
 ) -> Workstation:

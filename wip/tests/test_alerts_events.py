@@ -103,6 +103,6 @@ def test_nothing_is_sent_when_the_write_fails(plant, monkeypatch, django_capture
     from inventory.models import StockLevel
 
     StockLevel.objects.filter(item=plant.steel).update(on_hand=0)  # the backflush will fail
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):  # noqa: B017
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):
         services.operation_complete(run=run, good_quantity=2, at=later(10))
     assert not [e for e in sent if e["type"] == "operation.completed"]

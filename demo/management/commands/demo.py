@@ -64,7 +64,7 @@ class Command(BaseCommand):
                 celery = [sys.executable, "-m", "celery", "-A", "config"]
                 children.append(
                     subprocess.Popen(
-                        [*celery, "worker", "-l", "warning", "--concurrency", "2"],  # noqa: S603
+                        [*celery, "worker", "-l", "warning", "--concurrency", "2"],
                         start_new_session=True,
                     )
                 )
@@ -76,7 +76,7 @@ class Command(BaseCommand):
                     "--schedule",
                     str(settings.BASE_DIR / "var" / "celerybeat-schedule"),
                 ]
-                children.append(subprocess.Popen(beat, start_new_session=True))  # noqa: S603 - our interpreter
+                children.append(subprocess.Popen(beat, start_new_session=True))  # our interpreter
                 worker = "Celery worker and beat (Redis)"
             else:
                 threads.append(threading.Thread(target=_in_process_beat, args=(stop,), name="beat", daemon=True))
@@ -108,7 +108,7 @@ class Command(BaseCommand):
         # A session of its own: Ctrl-C reaches this command only, which stops the
         # simulator first and then each child in turn (no upload into a dead server).
         return subprocess.Popen(
-            [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],  # noqa: S603
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), *args],
             start_new_session=True,
         )
 
@@ -184,7 +184,7 @@ def _in_process_beat(stop: threading.Event) -> None:
             close_old_connections()
             try:
                 task.apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {}))
-            except Exception:  # noqa: BLE001 - one failing check must not stop the others
+            except Exception:  # one failing check must not stop the others
                 import logging
 
                 logging.getLogger("demo.simulator").exception("periodic task %s failed", name)

@@ -1,0 +1,178 @@
+"""Posting: the only code that writes moves and changes levels (``_post``), and publishing them."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory import errors, stock_daily
+from inventory.locks import LevelKey, apply_deltas, keeps_level, lock_levels
+from inventory.models import ZERO, Item, Lot, SerialUnit, StockLevel, StockMove
+from inventory.services.alerts import _check_reorder
+from inventory.services.checks import _check_lot_usable, _existing_serials
+from tracker.models import Location, LocationKind
+from tracker.request_context import actor_or_none
+
+
+@dataclasses.dataclass
+class _Leg:
+    item: Item
+    quantity: Decimal
+    source: Location
+    destination: Location
+    lot: Lot | None = None
+    serial: SerialUnit | None = None
+    external_id: str | None = None  # a document line's own id; else the context's
+
+
+@dataclasses.dataclass
+class _Context:
+    kind: str
+    reference: str = ""
+    reference_type: str = ""
+    partner: str = ""
+    external_id: str = ""
+    note: str = ""
+    actor: Any = None
+    occurred_at: dt.datetime | None = None
+    batch: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
+
+
+def _post(
+    legs: list[_Leg],
+    ctx: _Context,
+    *,
+    lock_also: Q | None = None,
+    preloaded: dict[LevelKey, StockLevel] | None = None,
+) -> list[StockMove]:
+    """Lock, check no real level goes negative, write moves and level deltas."""
+    if not legs:
+        return []
+    deltas: dict[LevelKey, Decimal] = defaultdict(lambda: ZERO)
+    site_ids: dict[int, int] = {}
+    for leg in legs:
+        lot_id = leg.lot.pk if leg.lot else None
+        for loc, sign in ((leg.source, -1), (leg.destination, 1)):
+            if keeps_level(loc):
+                deltas[(leg.item.pk, loc.pk, lot_id)] += sign * leg.quantity
+                site_ids[loc.pk] = loc.site_id
+    levels = preloaded if preloaded is not None else lock_levels(deltas.keys(), site_ids=site_ids, also=lock_also)
+    if preloaded is not None:
+        missing = [k for k in deltas if k not in levels]
+        if missing:
+            levels.update(lock_levels(missing, site_ids=site_ids))
+    items = {leg.item.pk: leg.item for leg in legs}
+    locations = {loc.pk: loc for leg in legs for loc in (leg.source, leg.destination)}
+    for key, delta in deltas.items():
+        item, location = items[key[0]], locations[key[1]]
+        if delta < 0 and not location.is_virtual and not item.allow_negative:
+            if levels[key].on_hand + delta < 0:
+                raise errors.InsufficientStock(
+                    f"Only {levels[key].on_hand.normalize():f} {item.unit} of {item.sku} at {location.code}"
+                    f" (need {(-delta).normalize():f}).",
+                    field="quantity",
+                    available=str(levels[key].on_hand),
+                )
+    now = timezone.now()
+    occurred = ctx.occurred_at or now
+    if timezone.is_naive(occurred):
+        raise errors.InventoryError("occurred_at must carry a time zone.", field="occurred_at")
+    moves = StockMove.objects.bulk_create(
+        [
+            StockMove(
+                kind=ctx.kind,
+                item=leg.item,
+                quantity=leg.quantity,
+                source=leg.source,
+                destination=leg.destination,
+                lot=leg.lot,
+                serial=leg.serial,
+                reference=ctx.reference,
+                reference_type=ctx.reference_type,
+                partner=ctx.partner,
+                external_id=ctx.external_id if leg.external_id is None else leg.external_id,
+                batch=ctx.batch,
+                occurred_at=occurred,
+                recorded_at=now,
+                actor=actor_or_none(ctx.actor),
+                note=ctx.note,
+            )
+            for leg in legs
+        ]
+    )
+    apply_deltas(levels, deltas)
+    stock_daily.record_post(moves, locations)
+    touched: set[tuple[int, int]] = set()
+    for leg in legs:
+        for loc in (leg.source, leg.destination):
+            if not loc.is_virtual:
+                touched.add((leg.item.pk, loc.site_id))
+    for item_id, site_id in sorted(touched):
+        _check_reorder(item=items[item_id], site_id=site_id)
+    _broadcast_moves(moves, locations)
+    return moves
+
+
+def _broadcast_moves(moves: list[StockMove], locations: dict[int, Location]) -> None:
+    by_site: dict[int, dict[str, Any]] = {}
+    for move in moves:
+        for loc_id in (move.source_id, move.destination_id):
+            loc = locations[loc_id]
+            if loc.is_virtual and loc.kind != LocationKind.TRANSIT:
+                continue
+            entry = by_site.setdefault(loc.site_id, {"items": set(), "locations": set(), "moves": []})
+            entry["items"].add(move.item.sku)
+            entry["locations"].add(loc.code)
+            if move.pk not in entry["moves"]:
+                entry["moves"].append(move.pk)
+    for site_id, entry in by_site.items():
+        _publish(
+            site_id=site_id,
+            type="stock.changed",
+            data={
+                "items": sorted(entry["items"]),
+                "locations": sorted(entry["locations"]),
+                "moves": entry["moves"][:50],
+            },
+        )
+
+
+def _resolve_serial_lot_legs(
+    *,
+    item: Item,
+    qty: Decimal,
+    source: Location,
+    destination: Location,
+    lot: Lot | None,
+    serials: Sequence[Any] | None,
+) -> tuple[list[_Leg], list[SerialUnit]]:
+    """Legs for an outbound move of a serial-tracked item: one per serial."""
+    units = _existing_serials(item, serials or [], source=source, lot=lot)
+    for unit in units:
+        if unit.lot is not None:
+            _check_lot_usable(unit.lot, field="serials")
+    return [_Leg(item, Decimal(1), source, destination, unit.lot, unit) for unit in units], units
+
+
+def _set_serials(units: Iterable[SerialUnit], *, location: Location, status: str) -> None:
+    ids = [u.pk for u in units]
+    if ids:
+        SerialUnit.objects.filter(pk__in=ids).update(location=location, status=status, updated_at=timezone.now())
+        for u in units:
+            u.location, u.status = location, status
+
+
+def _publish(**event: Any) -> None:
+    """``tracker.realtime.broadcast`` looked up on the package at call time, so a test that patches
+    ``inventory.services.broadcast`` sees what every module of the package publishes."""
+    from inventory import services
+
+    services.broadcast(**event)
