@@ -114,3 +114,28 @@ def test_command_prints_the_logins_and_password(tmp_path):
     assert layout.DEMO_PASSWORD in text
     for username in ["admin", *layout.ROLE_USERS.values()]:
         assert username in text
+
+
+def test_the_demo_has_two_sites_forecasts_and_no_false_stock_outs(tmp_path):
+    """The site switcher has two sites to offer; the forecasts page opens with forecasts; the
+    twenty weeks of demand history never take an item to zero."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from inventory.analytics import stockouts
+    from inventory.forecasting.models import DemandForecast
+    from tracker.selectors import sites_for_user
+
+    report = seed(keys_file=tmp_path / "keys.json")
+    manager = get_user_model().objects.get(username="manager")
+    assert [s.code for s in sites_for_user(user=manager)] == ["demo-plant", "demo-warehouse"]
+    assert manager.profile.default_site == report.site
+    operator = get_user_model().objects.get(username="operator")
+    assert [s.code for s in sites_for_user(user=operator)] == ["demo-plant"]
+    forecasts = DemandForecast.objects.filter(site=report.site)
+    assert forecasts.count() == len(layout.COMPONENTS)
+    assert not forecasts.filter(status="insufficient_history").exists(), list(forecasts.values("status", "message"))
+    today = timezone.localdate()
+    rows = stockouts(site=report.site, start=today - dt.timedelta(days=180), end=today).rows
+    assert not [r for r in rows if r.get("stockout_days")], rows

@@ -253,6 +253,17 @@ def quality(c, w):
     hides_site_b(shows(c.get("/wip/quality/"), w.a.hold.reason, w.a.defect.code), w)
 
 
+@page_read("wip:inspect")
+def inspection_form(c, w):
+    hides_site_b(shows(c.get(f"/wip/runs/{w.a.run.pk}/inspect/"), w.a.order.number), w)
+    assert c.get(f"/wip/runs/{w.b.run.pk}/inspect/").status_code == 404
+
+
+@page_read("wip:work_order_new")
+def new_work_order_form(c, w):
+    hides_site_b(shows(c.get("/wip/work-orders/new/"), w.a.plant.routing.code, w.a.stores.code), w)
+
+
 @page_read("wip:labels_travelers")
 def travelers(c, w):
     body = shows(
@@ -479,6 +490,19 @@ def act_on_b_order(c, w):
             {"reason": "x"},
             control=f"/wip/work-orders/{control.number}/{verb}/",
         )
+
+
+@page_write("wip:inspect")
+def inspect_b_run(c, w):
+    refused(c, f"/wip/runs/{w.b.run.pk}/inspect/", {"passed": "pass"}, control=f"/wip/runs/{w.a.run.pk}/inspect/")
+
+
+@page_write("wip:work_order_new")
+def plan_with_b_routing_or_location(c, w):
+    base = {"routing": w.a.plant.routing.pk, "quantity": "1", "priority": "5", "number": "SCOPE-WO"}
+    form_refused(c, "/wip/work-orders/new/", {**base, "routing": w.b.plant.routing.pk}, "Select a valid choice")
+    form_refused(c, "/wip/work-orders/new/", {**base, "issue_location": w.b.stores.pk}, "Select a valid choice")
+    form_refused(c, "/wip/work-orders/new/", {**base, "output_location": w.b.stores.pk}, "Select a valid choice")
 
 
 @page_write("wip:defect_dispose")

@@ -88,6 +88,35 @@ def test_model_routes_every_order_and_painting_is_the_bottleneck():
             busy[call[2]] -= 1
 
 
+class Cancelling(Recorder):
+    """Order 2 is cancelled by a planner once it is released; order 3 is on hold for a while."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusals: dict[str, int] = defaultdict(int)
+
+    def start(self, order, station, t):
+        if order.number == "2":
+            self.refusals[order.number] += 1
+            return None
+        if order.number == "3" and t < 120:
+            self.refusals[order.number] += 1
+            return False
+        return super().start(order, station, t)
+
+
+def test_model_drops_a_cancelled_order_and_backs_off_a_held_one():
+    recorder = Cancelling()
+    engine = Engine(Config(speed=0, orders=6, seed=3), recorder)
+    stats = engine.run()
+    assert stats.dropped == 1 and stats.finished == 5
+    cancelled = next(n for n in recorder.refusals if n == "2")
+    assert recorder.refusals[cancelled] == 1  # asked once, then given up: no retry loop
+    held = next(n for n in recorder.refusals if n == "3")
+    # On hold for two hours: the retries thin out (not four a minute for 120 minutes).
+    assert recorder.refusals[held] < 30
+
+
 def test_model_cold_store_has_an_excursion_and_recovers():
     recorder = Recorder()
     config = Config(speed=0, duration=200, seed=5)
@@ -143,3 +172,23 @@ def test_bounded_run_through_the_device_endpoint(tmp_path):
     assert Alert.objects.filter(kind__startswith="threshold.", subject="zone:DP-COLD").exists()
     if engine.stats.failed_inspections:
         assert Defect.objects.filter(work_order__in=orders, disposition="rework").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_after_a_four_hour_shift_the_metrics_name_painting(tmp_path):
+    """The acceptance of the metrics: a simulated four-hour shift, then the API's default
+    window (the current shift, clipped to the plant's life) names painting, busy > 60 %."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    keys_file = tmp_path / "keys.json"
+    report = seed(keys_file=keys_file)
+    transport = InProcessTransport(load_keys(keys_file))
+    simulate(config=Config(speed=0, duration=240, seed=7), transport=transport)
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.get(username="manager"))
+    body = client.get(f"/api/v1/wip/metrics/?site={report.site.code}").json()
+    assert body["bottleneck"]["workstation"] == "DP-PAINT", body["bottleneck"]
+    assert body["bottleneck"]["utilisation"] > 0.6
+    assert not body["bottleneck"]["early"]

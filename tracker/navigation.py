@@ -48,7 +48,7 @@ EXTRA: tuple[NavEntry, ...] = (
     NavEntry("Receive", "inventory:receive", "inventory.add_stockmove", order=20),
     NavEntry("Transfer", "inventory:transfer", "inventory.add_stockmove", order=20),
     NavEntry("Count", "inventory:count", "inventory.add_cyclecount", order=20),
-    NavEntry("Expiring lots", "inventory:expiring", "inventory.view_lot", order=22),
+    NavEntry("Expiring lots", "inventory:expiring", "inventory.view_stocklevel", order=22),  # as the page needs
 )
 
 #: clearer names for registered entries inside their menu

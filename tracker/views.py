@@ -11,10 +11,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
 from tracker import services
-from tracker.models import Alert
+from tracker.alert_kinds import kind_names
+from tracker.models import Alert, Severity
 from tracker.registry import PANELS
 from tracker.request_context import require_site
-from tracker.selectors import SESSION_SITE_KEY, alert_counts, alerts_open, current_site, site_get
+from tracker.selectors import SESSION_SITE_KEY, alert_counts, current_site, site_get
 
 
 @login_required
@@ -43,14 +44,47 @@ def switch_site(request):
     return HttpResponseRedirect(target)
 
 
+ALERT_STATES = (("open", "Open"), ("cleared", "Cleared (history)"), ("all", "All"))
+
+
 @login_required
 @require_safe
 def alert_inbox(request):
+    """Open alerts (unacknowledged first), or the history of cleared ones; by kind and severity."""
     site = require_site(request)
-    alerts = alerts_open(user=request.user, site=site).order_by("acknowledged_at", "-raised_at")
+    state = request.GET.get("state", "open")
+    state = state if state in dict(ALERT_STATES) else "open"
+    kind, severity = request.GET.get("kind", ""), request.GET.get("severity", "")
+    visible = Alert.objects.restrict(request.user, "view").filter(site=site)
+    alerts = visible.select_related("acknowledged_by")
+    if state == "open":
+        alerts = alerts.filter(cleared_at__isnull=True).order_by("acknowledged_at", "-raised_at")
+    else:
+        alerts = (alerts.filter(cleared_at__isnull=False) if state == "cleared" else alerts).order_by("-raised_at")
+    if kind:
+        alerts = alerts.filter(kind=kind)
+    if severity in Severity.values:
+        alerts = alerts.filter(severity=severity)
     page = Paginator(alerts, 50).get_page(request.GET.get("page"))
+    kinds = list(visible.order_by("kind").values_list("kind", flat=True).distinct()[:200])
+    names = kind_names([*kinds, *(a.kind for a in page)])
+    for alert in page:
+        alert.kind_name = names.get(alert.kind, alert.kind)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "site": site,
+        "page": page,
+        "state": state,
+        "states": ALERT_STATES,
+        "kind": kind,
+        "kinds": [(k, names[k]) for k in kinds],
+        "severity": severity,
+        "severities": Severity.choices,
+        "query": query.urlencode(),
+    }
     template = "tracker/_alert_rows.html" if request.htmx else "tracker/alerts.html"
-    return render(request, template, {"site": site, "page": page})
+    return render(request, template, context)
 
 
 @login_required
@@ -59,5 +93,6 @@ def alert_acknowledge(request, pk: int):
     alert = get_object_or_404(Alert.objects.restrict(request.user, "change"), pk=pk)
     services.alert_acknowledge(alert=alert, user=request.user)
     if request.htmx:
+        alert.kind_name = kind_names([alert.kind])[alert.kind]
         return render(request, "tracker/_alert_row.html", {"alert": alert})
     return HttpResponseRedirect(reverse("tracker:alerts"))

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from wip import views
+from wip import views, views_planning, views_quality
 
 app_name = "wip"
 
@@ -10,8 +10,10 @@ urlpatterns = [
     path("stations/<str:code>/", views.station, name="station"),
     path("stations/<str:code>/scan/", views.station_scan, name="station_scan"),
     path("runs/<int:pk>/defect/", views.run_defect, name="run_defect"),
+    path("runs/<int:pk>/inspect/", views_quality.inspect, name="inspect"),
     path("runs/<int:pk>/<str:verb>/", views.run_action, name="run_action"),
     path("work-orders/", views.work_orders, name="work_orders"),
+    path("work-orders/new/", views_planning.work_order_new, name="work_order_new"),
     path("work-orders/<str:number>/", views.work_order, name="work_order"),
     path("work-orders/<str:number>/<str:verb>/", views.work_order_action, name="work_order_action"),
     path("bottlenecks/", views.bottlenecks, name="bottlenecks"),

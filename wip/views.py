@@ -34,6 +34,7 @@ from wip.models import (
     WorkOrder,
     WorkOrderStatus,
     Workstation,
+    WorkstationGroup,
 )
 from wip.scanning import work_order_from_scan
 
@@ -93,11 +94,16 @@ def _attempt(request, fn, success: str) -> bool:
 @permission_required("wip.view_workorder", raise_exception=True)
 def board(request):
     site = require_site(request)
-    columns = selectors.wip_board(user=request.user, site=site)
+    groups = list(WorkstationGroup.objects.restrict(request.user, "view").filter(site=site).order_by("code"))
+    group = next((g for g in groups if g.code == request.GET.get("group")), None)
+    show = request.GET.get("show", "")
+    show = show if show in dict(selectors.BOARD_SHOW) else ""
+    columns = selectors.wip_board(user=request.user, site=site, group=group.pk if group else None, show=show)
     template = "wip/_board.html" if request.htmx else "wip/board.html"
-    return render(
-        request, template, {"site": site, "columns": columns, "live_events": LIVE_EVENTS, "now": timezone.now()}
-    )
+    context = {"site": site, "columns": columns, "live_events": LIVE_EVENTS, "now": timezone.now()}
+    context |= {"groups": groups, "group": group, "show": show, "shows": selectors.BOARD_SHOW}
+    context["query"] = request.GET.urlencode()
+    return render(request, template, context)
 
 
 # --- stations and the operator's station page ----------------------------------------
@@ -127,12 +133,18 @@ def station(request, code: str):
     workstation = _station(request, code)
     rows = selectors.dispatch_list(user=request.user, workstation=workstation)
     can_work = request.user.has_perm("wip.change_operationrun")
+    # Start is offered only while the station has a free place (operation_start refuses otherwise).
+    running = sum(1 for row in rows if row.run.status == RunStatus.RUNNING)
     context = {
         "site": workstation.site,
         "station": workstation,
         "rows": rows,
         "can_work": can_work,
+        "running": running,
+        "at_capacity": running >= workstation.capacity,
         "can_record_defect": request.user.has_perm("wip.add_defect"),
+        "can_dispose": request.user.has_perm("wip.change_defect"),
+        "defect_codes": selectors.defect_codes(site=workstation.site),
         "rule": dict(dispatch.RULES).get(selectors.dispatch_rule(workstation.site)),
         "live_events": LIVE_EVENTS,
     }
@@ -292,6 +304,7 @@ def work_order(request, number: str):
             "live_events": LIVE_EVENTS,
             "can_change": request.user.has_perm("wip.change_workorder"),
             "can_hold": request.user.has_perm("wip.add_hold"),
+            "can_inspect": request.user.has_perm("wip.add_inspection"),
         },
     )
 
@@ -319,6 +332,8 @@ def work_order_action(request, number: str, verb: str):
         _attempt(
             request, lambda: services.work_order_complete(work_order=wo, actor=request.user), f"{number} completed."
         )
+    elif verb == "cancel" and not (reason.strip() and request.POST.get("confirm")):
+        messages.error(request, f"{number} not cancelled: give a reason and tick the confirmation.")
     elif verb == "cancel":
         _attempt(
             request,
@@ -351,14 +366,20 @@ def work_order_action(request, number: str, verb: str):
 def bottlenecks(request):
     site = require_site(request)
     now = timezone.now()
+    # The current shift by default: what the people on the floor now can act on.
+    hours = 0
     try:
-        hours = min(max(int(request.GET.get("hours", 24)), 1), 24 * 31)
+        hours = min(max(int(request.GET.get("hours", 0)), 0), 24 * 31)
     except ValueError:
-        hours = 24
+        hours = 0
+    if hours:
+        start, end = now - dt.timedelta(hours=hours), now
+    else:
+        start, end = selectors.current_shift(site=site, now=now)
     metrics = None
     load = selectors.load_view(user=request.user, site=site)
     if Workstation.objects.restrict(request.user, "view").filter(site=site).exists():
-        metrics = selectors.site_metrics(site=site, start=now - dt.timedelta(hours=hours), end=now, now=now)
+        metrics = selectors.site_metrics(site=site, start=start, end=end, now=now)
     bars = charts.utilisation_bars([(m.code, m.utilisation) for m in metrics.stations]) if metrics else []
     return render(
         request,
@@ -368,7 +389,10 @@ def bottlenecks(request):
             "metrics": metrics,
             "hours": hours,
             "bars": bars,
-            "bars_height": len(bars) * 26 + 8,
+            "bars_height": len(bars) * 26 + 30,
+            # The scale under the bars: 320 units stand for 0-120 % (charts.utilisation_bars).
+            "axis_y": len(bars) * 26 + 6,
+            "ticks": [(round(100 + v / 1.2 * 320, 1), f"{v:.0%}") for v in (0.0, 0.5, 1.0)],
             "load": load,
             "heatmap": charts.load_heatmap(load["stations"]),
             "rule": dict(dispatch.RULES).get(load.get("rule") or ""),
@@ -390,6 +414,8 @@ def quality(request):
         {
             "site": site,
             "defects": selectors.open_defects(user=request.user, site=site)[:200],
+            "pending": selectors.pending_inspections(user=request.user, site=site)[:200],
+            "can_inspect": request.user.has_perm("wip.add_inspection"),
             "inspections": selectors.recent_inspections(user=request.user, site=site).prefetch_related(
                 "results__check_item"
             )[:50],

@@ -76,7 +76,9 @@ class Actuator(Protocol):
 
     def release(self, order: Order, t: float) -> bool: ...
     def move(self, order: Order, from_zone: str | None, to_zone: str, t: float) -> None: ...
-    def start(self, order: Order, station: str, t: float) -> bool: ...
+    # True: started; False: not yet (try again later); None: the order is gone (cancelled or
+    # closed by someone else): drop it.
+    def start(self, order: Order, station: str, t: float) -> bool | None: ...
     def complete(self, order: Order, station: str, scrap: int, t: float) -> None: ...
     def inspect(self, order: Order, station: str, passed: bool, t: float) -> None: ...
     def finish(self, order: Order, t: float) -> None: ...
@@ -128,7 +130,13 @@ class Stats:
     failed_inspections: int = 0
     sensor_posts: int = 0
     start_retries: int = 0
+    dropped: int = 0  # orders closed from outside (a planner cancelled them): given up
     max_queue: dict[str, int] = field(default_factory=dict)
+
+
+def _retry_delay(attempts: int) -> float:
+    """Simulated minutes before the next start attempt: 0.25 for the first eight, then doubling up to 10."""
+    return 0.25 if attempts <= 8 else min(0.25 * 2 ** (attempts - 8), 10.0)
 
 
 class Engine:
@@ -248,11 +256,19 @@ class Engine:
         queue = self.queues[station]
         while queue and self.busy[station] < self.capacity[station]:
             order = queue[0]
-            if not self.actuator.start(order, station, self.now):
-                # Its arrival is still being processed (an asynchronous worker): try again shortly.
+            started = self.actuator.start(order, station, self.now)
+            if started is None:
+                # Cancelled (or closed) from outside: nothing left to do for it here or anywhere.
+                queue.popleft()
+                self.open.pop(order.number, None)
+                self.stats.dropped += 1
+                continue
+            if not started:
+                # Its arrival is still being processed (an asynchronous worker), or it is on hold:
+                # try again shortly, then less and less often (never several times a second for long).
                 order.attempts += 1
                 self.stats.start_retries += 1
-                self._dispatch_soon(station, delay=0.25)
+                self._dispatch_soon(station, delay=_retry_delay(order.attempts))
                 return
             order.attempts = 0
             queue.popleft()

@@ -30,7 +30,16 @@ from inventory.selectors import available_quantity
 from tracker.errors import DomainError
 from tracker.models import Location, Site
 from wip import services as wip
-from wip.models import Defect, InspectionState, OperationRun, Routing, RunStatus, WorkOrder, Workstation
+from wip.models import (
+    Defect,
+    InspectionState,
+    OperationRun,
+    Routing,
+    RunStatus,
+    WorkOrder,
+    WorkOrderStatus,
+    Workstation,
+)
 
 logger = logging.getLogger("demo.simulator")
 
@@ -321,7 +330,19 @@ class PlantActuator:
             .first()
         )
 
-    def start(self, order: Order, station: str, t: float) -> bool:
+    def _gone(self, order: Order, t: float) -> bool:
+        """Whether someone closed the order (a planner cancelled it); its tote is emptied if so."""
+        closed = WorkOrder.objects.filter(
+            number=order.number, status__in=(WorkOrderStatus.CANCELLED, WorkOrderStatus.COMPLETED)
+        ).exists()
+        if closed and order.number in self.tote_of:
+            self._empty_tote(order, self.ts(t))
+        return closed
+
+    def start(self, order: Order, station: str, t: float) -> bool | None:
+        if self._gone(order, t):
+            logger.info("%s was closed from outside: the simulator drops it", order.number)
+            return None
         run = self._run(order, station, RunStatus.QUEUED)
         if run is None:
             if order.attempts < self.max_attempts:
@@ -406,6 +427,9 @@ class PlantActuator:
             wip.work_order_complete(work_order=wo, actor=self.supervisor, at=at)
         except DomainError as exc:
             self._error(exc)
+        self._empty_tote(order, at)
+
+    def _empty_tote(self, order: Order, at: dt.datetime) -> None:
         n = int(order.tote.rsplit(".", 1)[1]) - 5000
         device_services.tag_assign(
             site=self.site,

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from demo.simulator import layout
+from demo.simulator.history import demand_history, second_site
 from devices import services as device_services
 from devices.models import Device, DeviceKey, ReadPoint, RuleScope, TagAssignment, ThresholdRule
 from inventory import services as stock
@@ -341,6 +342,10 @@ def seed(*, keys_file: Path | None = None) -> SeedReport:
     report.keys_file = path
     _tags(site, report)
     _users(site, report)
+    # After the users: the second site is granted to some of them; after the stock: the
+    # history's receipt comes before the stock on hand today.
+    second_site(created=created)
+    demand_history(site=site, created=created)
     return report
 
 

@@ -1,8 +1,9 @@
 """Prepare the browser tests' database (run in a subprocess against that database).
 
 ``python -m tests.browser._prepare <keys file>``: migrate, seed the demo plant,
-add a second site with its own user, and put two work orders where the tests
-need them. Prints a JSON summary.
+add a second site with its own user, put an order before its inspection, run the
+simulated plant for two hours (``BROWSER_SIMULATE_MINUTES``, 0 to skip), and put two
+work orders where the tests need them. Prints a JSON summary.
 """
 
 from __future__ import annotations
@@ -67,6 +68,33 @@ def main(keys_file: str) -> dict:
             wip.work_order_release(work_order=wo)
         return wo
 
+    # Through every step up to its inspection (test), which waits for the inspector.
+    inspected = order("WO-BROWSER-3", "DP-CART")
+
+    def station_of(run: OperationRun) -> Workstation:
+        op = run.operation
+        return op.workstation or Workstation.objects.filter(group_id=op.group_id).order_by("code").first()
+
+    while not inspected.runs.filter(status="done", inspection="pending").exists():
+        run = inspected.runs.filter(status="queued").order_by("sequence").first()
+        if run is None:
+            run = inspected.runs.filter(status="waiting").order_by("sequence").first()
+            wip.operation_arrive(workstation=station_of(run), work_order=inspected)
+            continue
+        wip.operation_start(run=run, workstation=run.workstation or station_of(run))
+        wip.operation_complete(run=OperationRun.objects.get(pk=run.pk), good_quantity=run.quantity)
+    minutes = float(os.environ.get("BROWSER_SIMULATE_MINUTES", "120"))
+    if minutes > 0 and not WorkOrder.objects.filter(external_ref="simulator").exists():
+        from demo.simulator.model import Config
+        from demo.simulator.runner import InProcessTransport, simulate
+        from demo.simulator.seed import load_keys
+
+        simulate(
+            config=Config(speed=0, duration=minutes, seed=7), transport=InProcessTransport(load_keys(Path(keys_file)))
+        )
+        # The cutter is left free for the operator tests (the simulator stops mid-shift).
+        for run in OperationRun.objects.filter(workstation__code="DP-CUT", status="running"):
+            wip.operation_complete(run=run, good_quantity=run.quantity)
     # On the board in the welding group's queue (cut is done), its tote not yet read at welding.
     moving = order("WO-BROWSER-1", "DP-CART")
     if moving.runs.filter(sequence=10, status="queued").exists():
@@ -78,7 +106,13 @@ def main(keys_file: str) -> dict:
     # Queued at cutting, for the operator.
     queued = order("WO-BROWSER-2", "DP-SHELF")
     wip.operation_arrive(workstation=stations["DP-CUT"], work_order=queued)
-    return {"site": site.code, "other": other.code, "moving": moving.number, "queued": queued.number}
+    return {
+        "site": site.code,
+        "other": other.code,
+        "moving": moving.number,
+        "queued": queued.number,
+        "inspection": inspected.number,
+    }
 
 
 if __name__ == "__main__":

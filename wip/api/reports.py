@@ -59,7 +59,8 @@ class LoadView(APIView):
 
 
 class MetricsView(APIView):
-    """Per station and for the site over ``from``-``to`` (default: the last 24 h): queue, WIP,
+    """Per station and for the site over ``from``-``to`` (default: the current shift so far; with
+    only ``to``, the 24 h before it), clipped to the site's life: queue, WIP,
     utilisation, queue and cycle time, throughput, first-pass yield, scrap rate, the
     bottleneck and Little's law."""
 
@@ -74,8 +75,12 @@ class MetricsView(APIView):
         if not Workstation.objects.restrict(request.user, "view").filter(site=site).exists():
             raise NotFound("No workstations to report on.")
         now = timezone.now()
+        # Default: the current shift of the site's calendar (so far), as the bottlenecks page.
+        shift_start, _ = selectors.current_shift(site=site, now=now)
         end = _moment(request, "to", now)
-        start = _moment(request, "from", end - dt.timedelta(hours=24))
+        start = _moment(
+            request, "from", shift_start if "to" not in request.query_params else end - dt.timedelta(hours=24)
+        )
         if start >= end:
             raise ValidationFailed("from must be before to.", field="from")
         metrics = selectors.site_metrics(site=site, start=start, end=end, now=now)

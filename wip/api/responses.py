@@ -151,9 +151,14 @@ class StationMetricsSerializer(serializers.Serializer):
 
 class BottleneckSerializer(serializers.Serializer):
     workstation = serializers.CharField(source="code")
-    utilisation = NumberField(digits=4)
+    utilisation = NumberField(digits=4, allow_null=True)
     avg_queue_minutes = NumberField(allow_null=True)
+    queue_length = serializers.IntegerField()
     explanation = serializers.CharField()
+    # How much data the choice rests on; ``early``: too little to go by utilisation alone.
+    finished_runs = serializers.IntegerField()
+    working_hours = NumberField()
+    early = serializers.BooleanField()
 
 
 class SiteLittlesLawSerializer(serializers.Serializer):

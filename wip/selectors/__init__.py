@@ -21,6 +21,7 @@ from wip.selectors.access import (
     workstations_for_user,
 )
 from wip.selectors.board import (
+    BOARD_SHOW,
     BoardCard,
     BoardColumn,
     OperatorLoad,
@@ -34,8 +35,11 @@ from wip.selectors.metrics import (
     Bottleneck,
     SiteMetrics,
     StationMetrics,
+    current_shift,
     find_bottleneck,
+    shift_at,
     site_metrics,
+    site_since,
     station_metrics,
 )
 from wip.selectors.planning import (
@@ -46,9 +50,14 @@ from wip.selectors.planning import (
     site_calendars,
     site_schedule,
 )
+from wip.selectors.quality import DEFAULT_DEFECT_CODES, defect_codes, pending_inspections
 from wip.selectors.runs import holds_to_release, run_to_start
 
 __all__ = [
+    "BOARD_SHOW",
+    "DEFAULT_DEFECT_CODES",
+    "defect_codes",
+    "pending_inspections",
     "BoardCard",
     "BoardColumn",
     "Bottleneck",
@@ -61,7 +70,9 @@ __all__ = [
     "TimelineStep",
     "dispatch_list",
     "dispatch_rule",
+    "current_shift",
     "find_bottleneck",
+    "shift_at",
     "holds_to_release",
     "load_view",
     "open_defects",
@@ -71,6 +82,7 @@ __all__ = [
     "run_to_start",
     "site_calendars",
     "site_metrics",
+    "site_since",
     "site_schedule",
     "station_metrics",
     "wip_board",

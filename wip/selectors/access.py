@@ -24,7 +24,7 @@ def open_defects(*, user: Any, site: Site) -> QuerySet[Defect]:
     return (
         Defect.objects.restrict(user, "view")
         .filter(site=site, disposition=Disposition.OPEN)
-        .select_related("work_order", "run", "workstation")
+        .select_related("work_order", "work_order__item", "run", "workstation", "reported_by")
         .order_by("-reported_at")
     )
 

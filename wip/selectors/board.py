@@ -38,11 +38,37 @@ class BoardColumn:
         return self.wip_limit is not None and len(self.cards) > self.wip_limit
 
 
-def wip_board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[BoardColumn]:
+BOARD_SHOW = (("", "all work"), ("late", "late or at risk"), ("held", "on hold"))
+
+
+def wip_board(
+    *, user: Any, site: Site, now: dt.datetime | None = None, group: int | None = None, show: str = ""
+) -> list[BoardColumn]:
     """One column per workstation, in flow order (``Workstation.objects.in_flow_order``),
     with a card per batch there; a column per group queue not yet at a station; one
     for orders with nothing active (waiting on a defect decision, released but not
-    arrived, or held)."""
+    arrived, or held).
+
+    ``group``: only that station group's columns (its stations and its queue);
+    ``show``: ``late`` (late or at risk) or ``held`` cards only. The same queries either way."""
+    columns = _board(user=user, site=site, now=now)
+    if group is not None:
+        columns = [
+            c
+            for c in columns
+            if (c.workstation is not None and c.workstation.group_id == group) or c.key == f"group:{group}"
+        ]
+    if show in ("late", "held"):
+        for column in columns:
+            column.cards = [card for card in column.cards if _shown(card, show)]
+    return columns
+
+
+def _shown(card: BoardCard, show: str) -> bool:
+    return card.held if show == "held" else card.risk in (dispatch.LATE, dispatch.AT_RISK)
+
+
+def _board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[BoardColumn]:
     if not has_model_permission(user, WorkOrder, "view") and not getattr(user, "is_superuser", False):
         return []
     if not Site.objects.restrict(user, "view").filter(pk=site.pk).exists():

@@ -144,8 +144,12 @@ def _release_forward(
 
 
 def _resolve_defect_flow(*, work_order: WorkOrder, run: OperationRun, at: dt.datetime) -> None:
-    """A failed run whose defects are all decided passes its remaining good units on."""
-    if run.status == RunStatus.FAILED and _open_defect_quantity(run) == 0:
+    """A finished run whose defects are all decided passes its remaining good units on: a failed
+    one, or a done one that is not awaiting an inspection (units an operator reported held)."""
+    finished = run.status == RunStatus.FAILED or (
+        run.status == RunStatus.DONE and run.inspection != InspectionState.PENDING
+    )
+    if finished and _open_defect_quantity(run) == 0:
         _release_forward(work_order=work_order, run=run, quantity=_forwardable(run), at=at)
 
 

@@ -251,8 +251,10 @@ def _check_disposition(
     if disposition not in Disposition.values:
         raise errors.ValidationFailed(f"Unknown disposition {disposition!r}.", field="disposition")
     if run.status in (RunStatus.RUNNING, RunStatus.PAUSED):
-        if disposition == Disposition.OPEN:
-            raise errors.ValidationFailed("A defect found while running needs a disposition.", field="disposition")
+        # Open (an operator reports, the inspector decides): the units are held back when the run
+        # completes (``_forwardable``) until ``defect_dispose``.
+        if disposition == Disposition.OPEN and quantity > run.quantity - run.scrap_quantity:
+            raise errors.ValidationFailed("More defective units than the run has.", field="quantity")
         if disposition == Disposition.REWORK and quantity >= run.quantity - run.scrap_quantity:
             raise errors.ValidationFailed(
                 "Rework of the whole run: complete it, then record the defect.", field="quantity"

@@ -102,7 +102,11 @@ def test_utilisation_follows_capacity_and_calendar(history):
     WorkingHours.objects.create(site=history.site, weekday=0, start=dt.time(6), end=dt.time(10))
     figures = {m.code: m for m in selectors.station_metrics(site=history.site, start=at(6), end=at(14), now=at(14))}
     assert figures["P-CUT"].available_hours == pytest.approx(8)  # 4 h × 2 machines
-    assert figures["P-CUT"].utilisation == pytest.approx(0.75)
+    # Only work inside the calendar counts: run1 06:00-10:00; run2 (10:00-12:00) is outside it.
+    assert figures["P-CUT"].busy_hours == pytest.approx(4)
+    assert figures["P-CUT"].utilisation == pytest.approx(0.5)
+    # ASM ran 12:00-13:00, outside the calendar: no busy time to set against the 4 h it had.
+    assert figures["P-ASM"].busy_hours == 0
 
 
 def test_site_schedule_gives_eta_and_risk(plant):
@@ -127,3 +131,81 @@ def test_site_schedule_gives_eta_and_risk(plant):
     ]
     assert plan.orders[late.number].eta == at(9, 16)
     assert plan.orders[late.number].risk == dispatch.LATE
+
+
+def test_a_window_does_not_count_time_before_the_site_existed(plant):
+    """A plant started at 13:00 whose cutter has run non-stop since: 'last 24 h' at 14:00
+    is one hour of it, busy all that hour (not 1/24)."""
+    type(plant.site).objects.filter(pk=plant.site.pk).update(created_at=at(13))
+    plant.site.refresh_from_db()
+    order = WorkOrderFactory(routing=plant.routing, quantity=Decimal(10))
+    put_run(order, plant.cut, 10, qty=10, queued=at(13), started=at(13))
+    figures = {
+        m.code: m for m in selectors.station_metrics(site=plant.site, start=at(14, day=22), end=at(14), now=at(14))
+    }
+    assert figures["P-CUT"].available_hours == pytest.approx(1)
+    assert figures["P-CUT"].busy_hours == pytest.approx(1)
+    assert figures["P-CUT"].utilisation == pytest.approx(1.0)
+    metrics = selectors.site_metrics(site=plant.site, start=at(14, day=22), end=at(14), now=at(14))
+    assert metrics.start == at(13)
+
+
+def test_work_recorded_before_the_site_row_counts_from_its_first_run(plant):
+    # Imported or simulated history dated before the site row was created still counts.
+    type(plant.site).objects.filter(pk=plant.site.pk).update(created_at=at(12))
+    order = WorkOrderFactory(routing=plant.routing, quantity=Decimal(10))
+    put_run(order, plant.cut, 10, qty=10, queued=at(8), started=at(8), finished=at(10), good=10)
+    plant.site.refresh_from_db()
+    assert selectors.site_since(site=plant.site) == at(8)
+    figures = {m.code: m for m in selectors.station_metrics(site=plant.site, start=at(0), end=at(12), now=at(12))}
+    assert figures["P-CUT"].available_hours == pytest.approx(4)  # 08:00-12:00
+    assert figures["P-CUT"].utilisation == pytest.approx(0.5)
+
+
+def test_current_shift_follows_the_calendar():
+    week = dispatch.WorkingCalendar.default("UTC")  # Monday-Friday 06:00-22:00: two 8-hour shifts
+    assert selectors.shift_at(week, at(15)) == (at(14), at(22))
+    assert selectors.shift_at(week, at(7)) == (at(6), at(14))
+    # Saturday 10:00 (23 Nov 2026 is a Monday): the last shift worked, Friday's late one.
+    assert selectors.shift_at(week, at(10, day=28)) == (at(14, day=27), at(22, day=27))
+    early = dispatch.WorkingCalendar({0: [(dt.time(7), dt.time(15, 30))]}, "UTC")
+    assert selectors.shift_at(early, at(9)) == (at(7), at(15, 30))  # one window of 8.5 h is one shift
+    around_the_clock = dispatch.WorkingCalendar({d: [(dt.time(0), dt.time(0))] for d in range(7)}, "UTC")
+    assert selectors.shift_at(around_the_clock, at(3)) == (at(0), at(8))
+    assert selectors.shift_at(around_the_clock, at(23, 59)) == (at(16), at(0, day=24))
+
+
+def test_early_on_the_bottleneck_is_where_work_waits(plant):
+    """Ten minutes in: CUT finished one job and is busy; ASM holds 5 waiting jobs against a
+    limit of 4 and has barely started. The queue names ASM, and the text says on what."""
+    plant.assemble.wip_limit = 4
+    plant.assemble.save()
+    orders = [WorkOrderFactory(routing=plant.routing, quantity=Decimal(1)) for _ in range(7)]
+    put_run(orders[0], plant.cut, 10, qty=1, queued=at(6), started=at(6), finished=at(6, 5), good=1)
+    put_run(orders[1], plant.cut, 10, qty=1, queued=at(6), started=at(6, 5))
+    put_run(orders[2], plant.assemble, 20, qty=1, queued=at(6), started=at(6, 8))
+    for order in orders[3:]:
+        put_run(order, plant.assemble, 20, qty=1, queued=at(6))
+    order = orders[6]
+    put_run(order, plant.assemble, 20, qty=1, queued=at(6), attempt=2)
+    metrics = selectors.site_metrics(site=plant.site, start=at(6), end=at(6, 10), now=at(6, 10))
+    cut = {s.code: s for s in metrics.stations}["P-CUT"]
+    assert cut.utilisation == pytest.approx(1.0)  # busy the whole ten minutes
+    bottleneck = metrics.bottleneck
+    assert bottleneck.code == "P-ASM"
+    assert bottleneck.early and bottleneck.finished_runs == 1
+    assert bottleneck.queue_length == 5
+    assert "5 job(s) wait in front of it" in bottleneck.explanation
+    assert "6 in WIP against a limit of 4" in bottleneck.explanation
+    assert "Based on 1 finished run(s) over 0.2 working hour(s)" in bottleneck.explanation
+
+
+def test_with_enough_data_utilisation_decides(history):
+    # Eleven more finished runs at ASM, short ones: ASM has the data and the queue, CUT the utilisation.
+    for _ in range(11):
+        order = WorkOrderFactory(routing=history.routing, quantity=Decimal(1))
+        put_run(order, history.assemble, 20, qty=1, queued=at(13), started=at(13), finished=at(13, 1), good=1)
+    metrics = selectors.site_metrics(site=history.site, start=at(6), end=at(14), now=at(14))
+    assert not metrics.bottleneck.early
+    assert metrics.bottleneck.code == "P-CUT"
+    assert "busy 75% of its available time" in metrics.bottleneck.explanation
