@@ -151,6 +151,10 @@ class AlertQuerySet(RestrictedQuerySet):
 class Alert(models.Model):
     """Something that needs attention. One open alert per (site, kind, subject)."""
 
+    #: The kind as people say it ("Cold store above 8 °C"), set by the pages that list
+    #: alerts from tracker.alert_kinds; not a column.
+    kind_name: str
+
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(max_length=64)
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.WARNING)
