@@ -7,6 +7,9 @@ import os
 import pytest
 
 
+# tryfirst: xdist's worker reads the xdist_group marks in its own modifyitems hook, which
+# would otherwise run before this one (hooks run last-registered first) and see none.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     has_pg = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
     has_redis = bool(os.environ.get("REDIS_URL"))
