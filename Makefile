@@ -18,8 +18,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	SHOPFLOOR_DEMO=1 $(PY) manage.py demo
 
+# Everything but the browser tests on every core (pytest-xdist), then the browser tests in one
+# process: they share one demo plant (server, worker and its database).
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 0 -m browser $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
