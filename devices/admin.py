@@ -348,3 +348,7 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
     @admin.display(description="applies to")
     def subject(self, obj):
         return obj.device or obj.location
+
+
+# The EPCIS records' admin lives beside their models; importing it registers it.
+from devices.epcis import admin as _epcis_admin  # noqa: E402, F401

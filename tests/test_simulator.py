@@ -192,3 +192,22 @@ def test_after_a_four_hour_shift_the_metrics_name_painting(tmp_path):
     assert body["bottleneck"]["workstation"] == "DP-PAINT", body["bottleneck"]
     assert body["bottleneck"]["utilisation"] > 0.6
     assert not body["bottleneck"]["early"]
+
+
+@pytest.mark.slow
+@pytest.mark.redis
+@pytest.mark.real_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_fast_forward_processes_each_upload_before_the_next_minute(tmp_path):
+    """With a broker (Celery not in-process) and no worker running, the in-process transport
+    still has each upload processed before it returns: the simulator decides from where the
+    readers put the totes. Queued instead, the reads land after the run and the plant looks
+    starved (painting half idle on the production shape)."""
+    keys_file = tmp_path / "keys.json"
+    seed(keys_file=keys_file)
+    engine, actuator = simulate(
+        config=Config(speed=0, orders=2, seed=11), transport=InProcessTransport(load_keys(keys_file))
+    )
+    assert engine.stats.finished == 2
+    assert actuator.counters.fallback_arrivals == 0
+    assert not ReaderUpload.objects.exclude(status=UploadStatus.PROCESSED).exists()

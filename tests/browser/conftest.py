@@ -92,7 +92,7 @@ def plant(tmp_path_factory):
         check=True,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=900,  # the simulated two hours, each upload processed as it is posted
     )
     info = json.loads(prepared.stdout.strip().splitlines()[-1])
     if env.get("REDIS_URL") and env.get("DATABASE_URL") and os.environ.get("BROWSER_SERVER") != "runserver":

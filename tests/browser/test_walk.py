@@ -8,7 +8,6 @@ Kept to a few minutes: one browser context per role and size, pages visited once
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -194,13 +193,6 @@ def test_inspector_records_an_inspection(browser, plant):
         context.close()
 
 
-@pytest.mark.xfail(
-    os.environ.get("DATABASE_URL", "").startswith("postgres"),
-    reason="known, open (#15): on the production shape (Celery worker, real time) the simulated 2.5 h "
-    "names DP-CUT at 70 % busy rather than painting; the in-process demo and tests/test_simulator.py "
-    "name painting",
-    strict=False,
-)
 def test_manager_reads_a_bottleneck_that_names_painting(browser, plant, artifacts):
     context, page, problems = _login(browser, plant, "manager", "desktop")
     try:
