@@ -38,7 +38,12 @@ def _login(browser, plant, username: str, size: str):
     context.set_default_timeout(15_000)
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text} ({m.location.get('url', '')})") if m.type == "error" else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on(
         "response",
