@@ -151,6 +151,25 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- Partitioned history (PostgreSQL with pg_partman; README "Partitioned history") ---
+# Off: the history tables stay plain on PostgreSQL too (read by the migrations).
+HISTORY_PARTITIONING = env_bool("HISTORY_PARTITIONING", True)
+# How long each table keeps its partitions (a PostgreSQL interval; empty: for ever), and
+# whether an expired partition is detached and kept as its own table (default) or dropped.
+# Stock moves have no entry: verify_ledger sums the whole ledger, so it is never expired.
+HISTORY_PARTITION_RETENTION: dict[str, dict[str, Any]] = {
+    key: {
+        "retention": os.environ.get(f"PARTITION_RETENTION_{key.upper()}", default) or None,
+        "keep_table": not env_bool(f"PARTITION_DROP_{key.upper()}", False),
+    }
+    for key, default in (
+        ("reader_uploads", "90 days"),
+        ("sensor_samples", "400 days"),
+        ("audit_events", ""),
+        ("webhook_deliveries", "90 days"),
+    )
+}
+
 # --- Redis: Celery broker, channel layer, cache ----------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

@@ -10,4 +10,11 @@ BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    "history-partitions-maintain": {
+        "task": "tracker.history_partitions_maintain",
+        # Hourly, though partitions are made days ahead: a missed run or a restarted beat
+        # never leaves a table without the partition for the next day.
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }

@@ -22,7 +22,12 @@ class SensorSample(models.Model):
     unit = models.CharField(max_length=16, blank=True)
     observed_at = models.DateTimeField()
     location = models.ForeignKey("tracker.Location", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    upload = models.ForeignKey(ReaderUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # No database constraint: uploads are partitioned on PostgreSQL (primary key (id,
+    # received_at)) and their partitions expire before the samples'; the id may then
+    # name an upload no longer kept.
+    upload = models.ForeignKey(
+        ReaderUpload, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
 
     objects = RestrictedQuerySet.as_manager()
     site_path = "site"

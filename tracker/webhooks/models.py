@@ -130,7 +130,11 @@ class WebhookDelivery(models.Model):
 class WebhookAttempt(models.Model):
     """The log: one row per HTTP attempt (or pre-flight refusal)."""
 
-    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    # No database constraint: deliveries are partitioned on PostgreSQL (primary key (id,
+    # created_at)), which a foreign key cannot reference; Django still cascades.
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log", db_constraint=False
+    )
     at = models.DateTimeField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -212,7 +212,9 @@ class MaterialIssue(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
     work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="material_issues")
     run = models.ForeignKey(OperationRun, on_delete=models.CASCADE, related_name="material_issues")
-    move = models.OneToOneField("inventory.StockMove", on_delete=models.PROTECT, related_name="+")
+    # No database constraint: stock moves are partitioned on PostgreSQL (primary key
+    # (id, occurred_at)), which a foreign key cannot reference; Django still protects.
+    move = models.OneToOneField("inventory.StockMove", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = RestrictedQuerySet.as_manager()
