@@ -38,16 +38,24 @@ class Proc:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self, timeout: float = 10) -> None:
+    def terminate(self) -> None:
         if self.alive():
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
             except ProcessLookupError:
                 pass
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM (a warm shutdown), then SIGKILL to the whole group if it takes longer than ``timeout``."""
+        self.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
 
     def output(self) -> str:
         return f"--- {self.name} ({self.log}):\n" + self.log.read_text(errors="replace")[-3000:]
@@ -79,6 +87,8 @@ class Procs:
         return "\n".join(p.output() for p in self.started)
 
     def stop_all(self) -> None:
+        for proc in reversed(self.started):  # all at once: their shutdowns overlap
+            proc.terminate()
         for proc in reversed(self.started):
             proc.stop()
 
