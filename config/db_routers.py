@@ -21,7 +21,9 @@ and every Celery task use the primary. Without ``DATABASE_REPLICA_URL`` there is
 no ``replica`` alias and the block changes nothing.
 
 Inside a transaction on the primary (``atomic``) reads stay on the primary even in
-the block: a transaction reads its own writes.
+the block: a transaction reads its own writes. (So in a test wrapped in a transaction,
+as pytest-django's ``django_db`` is, everything reads ``default``; the replica alias
+mirrors it in tests anyway: ``TEST["MIRROR"]``.)
 """
 
 from __future__ import annotations
