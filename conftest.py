@@ -16,12 +16,12 @@ def pytest_collection_modifyitems(config, items):
     skip_pg = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (run by .ci/run)")
     skip_redis = pytest.mark.skip(reason="needs Redis: set REDIS_URL (run by .ci/run)")
     for item in items:
-        # Tests that start servers, workers or a private Redis, or share the browser
+        # Tests that start servers, workers, PgBouncer, PostgreSQL clusters or a private Redis, or share the browser
         # database, run one after another on one xdist worker.
         path = str(item.path)
         if "/tests/browser/" in path:
             item.add_marker(pytest.mark.xdist_group("browser"))
-        elif "/tests/faults/" in path or "real_worker" in item.keywords:
+        elif "/tests/faults/" in path or "/tests/scale/" in path or "real_worker" in item.keywords:
             item.add_marker(pytest.mark.xdist_group("workers"))
         if "postgres" in item.keywords and not has_pg:
             item.add_marker(skip_pg)

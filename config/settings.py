@@ -13,6 +13,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -127,19 +128,45 @@ if DATABASE_URL:
     # web processes use psycopg's pool instead (DB_POOL=1, set by the Procfile).
     # Celery and management commands keep persistent connections.
     _db_pool = env_bool("DB_POOL", False)
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL,
-            conn_max_age=0 if _db_pool else int(os.environ.get("CONN_MAX_AGE", "60")),
-            conn_health_checks=not _db_pool,
+    # DATABASE_POOLER=pgbouncer: DATABASE_URL points at PgBouncer in transaction pooling
+    # mode, where consecutive transactions of one connection may run on different server
+    # connections. So: no server-side prepared statements (psycopg prepares a query after
+    # it has run prepare_threshold times; None never does) and no server-side cursors
+    # (QuerySet.iterator() would DECLARE a cursor that outlives its transaction). The code
+    # keeps no other session state: SET LOCAL only, row locks, no advisory or LISTEN.
+    DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower()
+    if DATABASE_POOLER not in {"", "pgbouncer"}:
+        raise ImproperlyConfigured(f"DATABASE_POOLER must be empty or 'pgbouncer', not {DATABASE_POOLER!r}.")
+
+    def _database(url: str) -> dict[str, Any]:
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(
+                url,
+                conn_max_age=0 if _db_pool else int(os.environ.get("CONN_MAX_AGE", "60")),
+                conn_health_checks=not _db_pool,
+            )
         )
-    }
-    if _db_pool and DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
-            "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "4")),
-            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
-        }
+        if config["ENGINE"].endswith("postgresql"):
+            options = config.setdefault("OPTIONS", {})
+            if _db_pool:
+                options["pool"] = {
+                    "min_size": int(os.environ.get("DB_POOL_MIN_SIZE", "2")),
+                    "max_size": int(os.environ.get("DB_POOL_MAX_SIZE", "4")),
+                    "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "10")),
+                }
+            if DATABASE_POOLER == "pgbouncer":
+                options["prepare_threshold"] = None
+                config["DISABLE_SERVER_SIDE_CURSORS"] = True
+        return config
+
+    DATABASES = {"default": _database(DATABASE_URL)}
+    # DATABASE_REPLICA_URL: a streaming replica of the primary. Reports, exports, forecasts
+    # and EPCIS queries read it (config/db_routers.py); everything else uses the primary.
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+    if DATABASE_REPLICA_URL:
+        DATABASES["replica"] = _database(DATABASE_REPLICA_URL)
+        # Tests: the replica alias reads the test database (no second test database).
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 else:
     DATABASES = {
         "default": {
@@ -150,6 +177,7 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_ROUTERS = ["config.db_routers.ReplicaRouter"]
 
 # --- Partitioned history (PostgreSQL with pg_partman; README "Partitioned history") ---
 # Off: the history tables stay plain on PostgreSQL too (read by the migrations).
@@ -211,6 +239,23 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE: dict = {}
+# Queues that scale apart: uploads (ingest), alerts and sweeps, webhooks and reports each
+# have a queue, so a stalled webhook receiver or a long forecast never delays an upload.
+# A worker started without -Q consumes every queue listed here (make serve, make demo);
+# `celery -A config worker -Q ingest` on another machine consumes only uploads
+# (Procfile.scaled, README "Queues"). Anything not routed goes to "celery".
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "ingest", "alerts", "webhooks", "reports")]
+CELERY_TASK_ROUTES = {
+    "devices.tasks.process_reader_upload": {"queue": "ingest"},
+    "devices.tasks.requeue_stale_uploads": {"queue": "ingest"},
+    "webhooks.*": {"queue": "webhooks"},
+    "inventory.forecasting.tasks.*": {"queue": "reports"},
+    "devices.tasks.*": {"queue": "alerts"},
+    "wip.tasks.*": {"queue": "alerts"},
+    "inventory.tasks.*": {"queue": "alerts"},
+    "tracker.*": {"queue": "alerts"},
+}
 
 # --- Auth and access -------------------------------------------------------
 AUTHENTICATION_BACKENDS = [

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from config.db_routers import on_replica
 from devices.epcis import mapping
 from devices.epcis.mapping import decimal_json, parse_location, parse_object
 from devices.epcis.query_params import (  # noqa: F401 - re-exported: the query's public names
@@ -377,6 +378,7 @@ class EventPage:
     next_token: str | None
 
 
+@on_replica
 def epcis_events(*, user: Any, query: EventQuery) -> EventPage:
     """A page of the user's sites' moves and WIP steps as EPCIS events, oldest first.
 

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import Case, Count, ExpressionWrapper, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Abs
 
@@ -84,7 +84,8 @@ def _stockout_days(site: Site, start: dt.date, end: dt.date) -> dict[int, tuple[
         SELECT item_id, ROUND(SUM(since), 4), MIN(first_day), SUM(out_days), SUM(under_days) FROM parts GROUP BY item_id
     """  # noqa: S608 (table names from the models; values are parameters)
     params: dict[str, Any] = {"site": site.pk, "start": start, "end": end, "after": end + dt.timedelta(days=1)}
-    with connection.cursor() as cur:
+    # Raw SQL names no model: ask the router, so a report in reading_from_replica() reads the replica.
+    with connections[router.db_for_read(StockDaily)].cursor() as cur:
         cur.execute(sql, params)
         return {
             pk: (_d(since), dt.date.fromisoformat(first) if isinstance(first, str) else first, int(out), int(under))

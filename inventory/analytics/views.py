@@ -20,6 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.db_routers import reading_from_replica
 from inventory.analytics import reports as analytics
 from inventory.analytics.export import bar_chart, export, json_rows, period, plain
 from inventory.forecasting import selectors as forecast_selectors
@@ -52,7 +53,11 @@ def run_report(reports: dict, slug: str, *, site: Site, params):
         raise NotFound(f"No report {slug!r}.")
     start, end = period(params)
     options = _options(params)
-    return reports[slug][1](site=site, start=start, end=end, **options), start, end, options
+    # Reports, their exports and API read a replica when one is configured (config/db_routers.py):
+    # they are read-only and tolerate its lag; the report is built (rows evaluated) inside the block.
+    with reading_from_replica():
+        report = reports[slug][1](site=site, start=start, end=end, **options)
+    return report, start, end, options
 
 
 def render_report(request, *, reports: dict, slug: str, site: Site, url_name: str, filename_prefix: str):
@@ -202,7 +207,8 @@ def _forecast_chart(forecast, width: int = 640, height: int = 200, pad: int = 28
 @permission_required("inventory.view_demandforecast", raise_exception=True)
 def forecasts(request):
     site = _site(request)
-    rows = forecast_selectors.forecasts_for_user(user=request.user, site=site)
+    with reading_from_replica():
+        rows = list(forecast_selectors.forecasts_for_user(user=request.user, site=site))
     return render(request, "inventory/analytics/forecasts.html", {"site": site, "rows": rows})
 
 
@@ -220,7 +226,8 @@ def _service_level(request) -> float:
 def forecast_detail(request, sku: str):
     site = _site(request)
     item = get_object_or_404(Item.objects.restrict(request.user, "view"), sku=sku)
-    forecast = forecast_selectors.forecast_for_item(user=request.user, site=site, item=item)
+    with reading_from_replica():
+        forecast = forecast_selectors.forecast_for_item(user=request.user, site=site, item=item)
     level = _service_level(request)
     suggestion = forecast_services.forecast_suggestion(forecast=forecast, service_level=level) if forecast else None
     return render(
