@@ -13,8 +13,10 @@ class TrackerConfig(AppConfig):
     verbose_name = "Shopfloor core"
 
     def ready(self) -> None:
-        from tracker import audit_signals, scoping_signals  # noqa: F401
+        from tracker import audit_signals, scoping_signals, versions  # noqa: F401
         from tracker.api import schema  # noqa: F401
+
+        versions.connect()
 
         # Each app's permissions exist only after its own post_migrate, so the
         # role groups are re-synced after every app's (a few cheap queries each).

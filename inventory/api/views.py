@@ -55,6 +55,7 @@ def _split_key(key: str) -> tuple[str, str]:
 
 
 class ItemViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ScopedReadOnlyViewSet):
+    conditional = True  # ETag / If-None-Match (tracker.api.conditional)
     queryset = Item.objects.all()
     serializer_class = s.ItemSerializer
     filterset_class = filters.ItemFilter
@@ -104,6 +105,7 @@ def _csv_payload(request) -> tuple[str, bool]:
 
 
 class StockLevelViewSet(ScopedReadOnlyViewSet):
+    conditional = True  # ETag / If-None-Match (tracker.api.conditional)
     queryset = StockLevel.objects.select_related("item", "location", "lot", "site").order_by(
         "location__path", "item__sku", "lot__code", "pk"
     )
@@ -142,6 +144,7 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
 
 
 class StockMoveViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
+    conditional = True  # ETag / If-None-Match (tracker.api.conditional)
     queryset = StockMove.objects.select_related("item", "source", "destination", "lot", "serial", "actor")
     serializer_class = s.StockMoveSerializer
     filterset_class = filters.StockMoveFilter
@@ -255,6 +258,7 @@ class _KeyedMixin(_ViewSetBase):
 
 
 class LotViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
+    conditional = True  # ETag / If-None-Match (tracker.api.conditional)
     queryset = Lot.objects.select_related("item", "site").order_by("item__sku", "code")
     serializer_class = s.LotSerializer
     filterset_class = filters.LotFilter
@@ -284,6 +288,7 @@ class LotViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
 
 
 class SerialViewSet(_KeyedMixin, ScopedReadOnlyViewSet):
+    conditional = True  # ETag / If-None-Match (tracker.api.conditional)
     queryset = SerialUnit.objects.select_related("item", "lot", "location").order_by("item__sku", "serial")
     serializer_class = s.SerialSerializer
     filterset_class = filters.SerialFilter

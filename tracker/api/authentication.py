@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any, ClassVar, Protocol
 
 from django.conf import settings
@@ -15,8 +16,9 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from tracker.api import key_gate
 from tracker.api.key_cache import load_key
-from tracker.keys import key_matches, split_key
+from tracker.keys import hash_key, key_matches, split_key
 from tracker.models import ApiKey
 
 KEY_KIND = "sfk"
@@ -30,18 +32,23 @@ class HashedKey(Protocol):
     expires_at: dt.datetime | None
 
 
-def _uses_key(key: ApiKey) -> str:
-    return f"apikey:uses:{key.pk}"
-
-
-def _record_use(request, key: ApiKey, now) -> None:
-    """Log the use and count it in the cache; the count and ``last_used_at`` go
-    to the row in one UPDATE at most every API_KEY_TOUCH_SECONDS per key."""
+def _log_use(request, key: ApiKey) -> None:
     logger.info(
         "api key used",
         extra={"api_key": key.prefix, "user_id": key.user_id, "method": request.method, "path": request.path},
     )
-    counter = _uses_key(key)
+
+
+def _flush_uses(key: ApiKey, now: dt.datetime, uses: int) -> None:
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, use_count=F("use_count") + uses)
+
+
+def _record_use(request, key: ApiKey, now) -> None:
+    """Log the use and count it in the cache; the count and ``last_used_at`` go
+    to the row in one UPDATE at most every API_KEY_TOUCH_SECONDS per key.
+    (With Redis, ``tracker.api.key_gate`` does the same in the auth round trip.)"""
+    _log_use(request, key)
+    counter = key_gate.uses_key(key.prefix)
     try:
         cache.incr(counter)
     except ValueError:  # not there yet (or evicted): start it
@@ -51,12 +58,28 @@ def _record_use(request, key: ApiKey, now) -> None:
     # One flush per key per interval across all processes: only the request that
     # adds the marker writes (the key itself may come from the auth cache, so its
     # last_used_at cannot tell), and two workers never subtract the same uses.
-    if not cache.add(f"{counter}:touched", 1, timeout=max(touch_seconds, 1)):
+    if not cache.add(key_gate.touch_key(key.prefix), 1, timeout=max(touch_seconds, 1)):
         return
     uses = max(int(cache.get(counter) or 0), 0)
     if uses:
         cache.decr(counter, uses)
-    ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, use_count=F("use_count") + uses)
+    _flush_uses(key, now, uses)
+
+
+def _window(request, prefix: str) -> key_gate.Window | None:
+    """The per-key rate window of the view this request goes to (None when it has none)."""
+    from tracker.api.partner import ApiKeyRateThrottle  # partner imports the API's access rules
+
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    for throttle_class in getattr(view, "throttle_classes", ()):
+        if isinstance(throttle_class, type) and issubclass(throttle_class, ApiKeyRateThrottle):
+            throttle = throttle_class()
+            # Set by SimpleRateThrottle.__init__ from the rate; absent from the stubs.
+            limit, duration = getattr(throttle, "num_requests", None), getattr(throttle, "duration", None)
+            if throttle.rate is None or limit is None or duration is None:
+                return None
+            return key_gate.Window(cache_key=throttle.window_key(prefix), limit=limit, duration=duration)
+    return None
 
 
 class HashedKeyAuthentication(authentication.BaseAuthentication):
@@ -89,23 +112,30 @@ class HashedKeyAuthentication(authentication.BaseAuthentication):
         """Record the use and return DRF's (user, auth)."""
         raise NotImplementedError
 
-    def authenticate(self, request) -> tuple[Any, Any] | None:
-        presented, presented_with = self.presented(request)
-        if presented is None:
-            return None
+    def prefix_of(self, presented: str) -> str:
         parts = split_key(presented)
         if parts is None or parts[0] != self.kind:
             raise exceptions.AuthenticationFailed(f"Malformed {self.noun}.")
-        key = self.load(parts[1])
+        return parts[1]
+
+    def verify(self, key: Any, presented: str, presented_with: Any, now: dt.datetime) -> None:
+        """Refuse (AuthenticationFailed) unless ``key`` is the presented one and may authenticate now."""
         if key is None or not key_matches(presented, key.hashed_key):
             raise exceptions.AuthenticationFailed(f"Unknown {self.noun}.")
         self.check_presented(key, presented_with)
-        now = timezone.now()
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed(f"This {self.noun} has been revoked.")
         if key.expires_at is not None and key.expires_at <= now:
             raise exceptions.AuthenticationFailed(f"This {self.noun} has expired.")
         self.check_holder(key)
+
+    def authenticate(self, request) -> tuple[Any, Any] | None:
+        presented, presented_with = self.presented(request)
+        if presented is None:
+            return None
+        key = self.load(self.prefix_of(presented))
+        now = timezone.now()
+        self.verify(key, presented, presented_with, now)
         return self.accept(request, key, now)
 
     def authenticate_header(self, request) -> str:
@@ -134,6 +164,43 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
     def load(self, prefix: str) -> ApiKey | None:
         return load_key(prefix)
 
+    def authenticate(self, request) -> tuple[Any, Any] | None:
+        client = key_gate.redis_client()
+        if client is None:  # the embedded default's per-process cache: plain cache calls
+            return super().authenticate(request)
+        presented, presented_with = self.presented(request)
+        if presented is None:
+            return None
+        prefix = self.prefix_of(presented)
+        hashed = hash_key(presented)
+        clock = time.time()  # one reading for the expiry check and the rate window (DRF's timer)
+        now = dt.datetime.fromtimestamp(clock, dt.UTC)
+        touch_seconds = settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"]
+        window = _window(request, prefix)
+        try:
+            gate = key_gate.pass_gate(
+                client, prefix=prefix, hashed=hashed, now=clock, touch_seconds=touch_seconds, window=window
+            )
+        except Exception:  # Redis is down: authenticate from the database, as load_key does
+            logger.warning("auth gate unavailable; falling back to the cache calls", exc_info=True)
+            return super().authenticate(request)
+        key = gate.key
+        self.verify(key, presented, presented_with, now)
+        assert key is not None  # noqa: S101 - verify refused a missing key
+        try:
+            if not gate.counted:
+                key_gate.count(
+                    client, gate, prefix=prefix, hashed=hashed, now=clock, touch_seconds=touch_seconds, window=window
+                )
+            _log_use(request, key)
+            if gate.flush is not None:
+                _flush_uses(key, now, gate.flush)
+        except Exception:  # bookkeeping must never fail the request it counts
+            logger.exception("recording the use of api key %s failed", key.prefix)
+        # ApiKeyRateThrottle reads the window's verdict instead of its own two cache calls.
+        request.api_key_verdict = gate.verdict
+        return self._as_user(key)
+
     def check_holder(self, key: ApiKey) -> None:
         if not key.user.is_active:
             raise exceptions.AuthenticationFailed("The key's user is inactive.")
@@ -143,6 +210,9 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
             _record_use(request, key, now)
         except Exception:  # bookkeeping must never fail the request it counts
             logger.exception("recording the use of api key %s failed", key.prefix)
+        return self._as_user(key)
+
+    def _as_user(self, key: ApiKey) -> tuple[Any, ApiKey]:
         user = key.user
         # restrict() reads api_key_site_ids (set by load_key) off the user: the key sees only its sites.
         user.api_key = key  # type: ignore[attr-defined]  # the request's key, on its user for the request

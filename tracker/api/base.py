@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
 
+from tracker.api import conditional as cond
 from tracker.api.access import view_access
 from tracker.scoping import RestrictedQuerySet
 
@@ -26,6 +28,11 @@ else:
 
 
 class ScopedViewSetMixin(_ViewSetBase):
+    #: ETag / If-None-Match on list and retrieve (tracker.api.conditional): only for views whose
+    #: answer is stored data (nothing computed from the clock).
+    conditional: bool = False
+    _etag: str | None = None
+
     def initial(self, request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         action = view_access(self).restrict_action(self.action, request.method)
@@ -39,6 +46,20 @@ class ScopedViewSetMixin(_ViewSetBase):
         if queryset is not None:
             # (The stubs apply Manager.__get__ to this attribute of a view.)
             self.queryset = queryset.restrict(request.user, action)  # type: ignore[arg-type]
+        if self.conditional and self.action in cond.ACTIONS and request.method in ("GET", "HEAD"):
+            self._etag = cond.etag_for(request)
+            if cond.matches(request, self._etag):
+                # The handler is looked up after initial(): answer 304 instead of running it.
+                setattr(self, request.method.lower(), self._not_modified)
+
+    def _not_modified(self, request, *args: Any, **kwargs: Any) -> Response:
+        return Response(status=304)
+
+    def finalize_response(self, request, response, *args: Any, **kwargs: Any):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self._etag is not None and response.status_code in (200, 304):
+            response["ETag"] = self._etag
+        return response
 
 
 class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):

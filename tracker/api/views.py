@@ -21,6 +21,7 @@ from tracker.models import Alert, Location, Site
 
 
 class SiteViewSet(ScopedReadOnlyViewSet):
+    conditional = True  # ETag / If-None-Match (tracker.api.conditional)
     queryset = Site.objects.all()
     serializer_class = SiteSerializer
     lookup_field = "code"
@@ -28,6 +29,7 @@ class SiteViewSet(ScopedReadOnlyViewSet):
 
 
 class LocationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
+    conditional = True  # ETag / If-None-Match (tracker.api.conditional)
     queryset = Location.objects.select_related("site", "parent")
     serializer_class = LocationSerializer
     filterset_class = LocationFilter

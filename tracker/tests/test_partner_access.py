@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from tests.factories.tracker import LocationFactory, SiteFactory, UserFactory, user_with_role
 from tracker import services
 from tracker.api.access import Access, Needs
+from tracker.api.key_gate import touch_key
 from tracker.api.partner import ApiKeyScopePermission, required_scope
 from tracker.errors import ValidationFailed
 from tracker.models import ApiKey, ApiKeyScope
@@ -138,7 +139,7 @@ def test_every_use_is_logged_and_counted_without_a_write_per_request(two_sites, 
     assert len(uses) == 4 and uses[0].api_key == key.prefix and uses[0].path == "/api/v1/sites/"
     key.refresh_from_db()
     assert key.use_count == 1  # flushed on the first use; the next three wait in the cache
-    cache.delete(f"apikey:uses:{key.pk}:touched")  # the touch interval has passed
+    cache.delete(touch_key(key.prefix))  # the touch interval has passed
     client.get("/api/v1/sites/")
     key.refresh_from_db()
     assert key.use_count == 5
