@@ -214,6 +214,7 @@ def station_metrics(
     end: dt.datetime,
     now: dt.datetime | None = None,
     since: dt.datetime | None = None,
+    site_calendar: tuple[dispatch.WorkingCalendar, dict[int, dispatch.WorkingCalendar]] | None = None,
 ) -> list[StationMetrics]:
     """Per workstation over ``[start, end)``: queue and WIP now, utilisation
     (busy time inside the calendar over calendar time × capacity), average queue
@@ -228,7 +229,7 @@ def station_metrics(
     backdated = max(site.created_at - since, dt.timedelta(0))
     start = max(start, since)
     end = min(end, max(now, start))
-    base, overrides = site_calendars(site=site)
+    base, overrides = site_calendar if site_calendar is not None else site_calendars(site=site)
     calendars = {ws_pk: cal for ws_pk, cal in overrides.items()}
     # The distinct working intervals of every calendar in play, each measured once.
     per_calendar: dict[int | None, list[tuple[dt.datetime, dt.datetime]]] = {
@@ -387,14 +388,21 @@ class SiteMetrics:
         return self.order_throughput_per_hour * (self.avg_order_cycle_hours or 0.0)
 
 
-def site_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None) -> SiteMetrics:
+def site_metrics(
+    *,
+    site: Site,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime | None = None,
+    site_calendar: tuple[dispatch.WorkingCalendar, dict[int, dispatch.WorkingCalendar]] | None = None,
+) -> SiteMetrics:
     """The site over ``[start, end)``: the stations' figures, the bottleneck and
     the work-order level Little's law cross-check (average orders in progress
     against throughput × cycle time). The window is clipped to the site's life
     (``start``/``end`` of the result say what was measured). Five queries."""
     now = now or timezone.now()
     since = site_since(site=site)
-    stations = station_metrics(site=site, start=start, end=end, now=now, since=since)
+    stations = station_metrics(site=site, start=start, end=end, now=now, since=since, site_calendar=site_calendar)
     start = max(start, since)
     end = min(end, max(now, start))
     period_hours = max((end - start).total_seconds() / 3600, 0.0)
@@ -434,3 +442,12 @@ def site_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt.da
         first_pass_yield=float(first_pass["g"] / first_pass["q"]) if first_pass["q"] else None,
         scrap_rate=float(scrap / (good + scrap)) if good + scrap else None,
     )
+
+
+def shift_metrics(*, site: Site, now: dt.datetime | None = None) -> SiteMetrics:
+    """``site_metrics`` over the default window every WIP page and the API use: the site's current
+    shift so far (``current_shift``), clipped to the site's life. The calendar is read once. Five queries."""
+    now = now or timezone.now()
+    site_calendar = site_calendars(site=site)
+    start, end = shift_at(site_calendar[0], now)
+    return site_metrics(site=site, start=start, end=end, now=now, site_calendar=site_calendar)
