@@ -16,12 +16,14 @@ class DevicesConfig(AppConfig):
     def ready(self) -> None:
         from devices.api import schema  # noqa: F401
         from devices.gs1 import configure_from_environment
+        from devices.search import register as register_search
         from devices.selectors import work_order_in_container
         from tracker.alert_kinds import register_kind_namer
         from tracker.registry import NavEntry, register_nav
         from wip.scanning import register_container_resolver
 
         configure_from_environment()
+        register_search()
         register_kind_namer("threshold.", threshold_kind_names)
         register_container_resolver(work_order_in_container)
         register_nav(NavEntry(label="Devices", url_name="devices:index", permission="devices.view_device", order=60))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracker.errors import Conflict, NotFound, ValidationFailed
+from tracker.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 
 class InventoryError(ValidationFailed):
@@ -79,3 +79,10 @@ class LotItemMismatch(ValidationFailed):
 
 class CountNotOpen(Conflict):
     code = "invalid_transition"
+
+
+class CountApprovalByCounter(DomainError):
+    """The site wants count variances approved by someone other than who counted them."""
+
+    code = "separation_of_duties"
+    status = 403

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inventory.search import register as register_search
 from tracker.registry import DashboardPanel, NavEntry, register_nav, register_panel
 
 
@@ -12,6 +13,7 @@ def _reorder_panel(*, user, site):
     return {"rows": rows[:10], "total": len(rows)}
 
 
+register_search()
 register_nav(NavEntry(label="Stock", url_name="inventory:stock", permission="inventory.view_stocklevel", order=20))
 register_nav(
     NavEntry(label="Replenish", url_name="inventory:replenishment", permission="inventory.view_stocklevel", order=21)

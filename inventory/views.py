@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from inventory import selectors, services
 from inventory.charts import line_chart
 from inventory.forms import CountForm, ReceiveForm, TransferForm
-from inventory.models import CycleCount, Lot
+from inventory.models import CycleCount, CycleCountLine, Lot
 from inventory.scanning import parse_scan
 from tracker.errors import DomainError
 from tracker.formatting import format_quantity
@@ -170,6 +171,7 @@ def count(request):
                 location=data["location"],
                 counted=data["counted"],
                 lot=data.get("lot"),
+                actor=request.user,
             )
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.detail)
@@ -180,10 +182,18 @@ def count(request):
     open_counts = (
         CycleCount.objects.restrict(request.user, "view")
         .filter(site=site, status=CycleCount.Status.OPEN)
-        .select_related("location")
-        .prefetch_related("lines__item", "lines__lot")
+        .select_related("location", "site")
+        .prefetch_related(
+            Prefetch(
+                "lines", queryset=CycleCountLine.objects.select_related("item", "lot", "counted_by").order_by("pk")
+            )
+        )
         .order_by("-created_at")[:20]
     )
+    for cc in open_counts:  # who may approve, from the lines already loaded (no query per count)
+        cc.approval_refusal = selectors.count_approval_refusal(  # type: ignore[attr-defined]  # for the template
+            count=cc, user=request.user, lines=cc.lines.all()
+        )
     return render(request, "inventory/count.html", {"site": site, "form": form, "open_counts": open_counts})
 
 

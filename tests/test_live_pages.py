@@ -93,3 +93,33 @@ def test_dashboard_query_count_does_not_grow_with_the_plant(client, plant, djang
         _order(plant, f"WO-Q-{n}")
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get("/devices/live/plant/", HTTP_HX_REQUEST="true")
+
+
+def test_dashboard_measures_the_same_window_as_the_wip_metrics(client, plant):
+    """The current shift so far, clipped to the site's life, as /api/v1/wip/metrics/ and the bottlenecks
+    page; the page says which window it is."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from devices.live.selectors import dashboard
+    from wip import selectors as wip_selectors
+
+    _order(plant, "WO-WIN-1")
+    manager = user_with_role("plant manager", plant)
+    now = timezone.now()
+    data = dashboard(user=manager, site=plant, now=now)
+    metrics = wip_selectors.shift_metrics(site=plant, now=now)
+    shift_start, _ = wip_selectors.current_shift(site=plant, now=now)
+    assert (data.window_start, data.window_end) == (metrics.start, metrics.end)
+    assert data.window_start == max(shift_start, wip_selectors.site_since(site=plant))
+    assert data.window_end == now and data.window_hours < 8.01
+
+    client.force_login(manager)
+    api = client.get("/api/v1/wip/metrics/", {"site": plant.code}).json()
+    assert abs(dt.datetime.fromisoformat(api["from"].replace("Z", "+00:00")) - data.window_start) < dt.timedelta(
+        seconds=1
+    )
+    page = client.get("/devices/live/plant/").content.decode()
+    assert 'id="plant-window"' in page and "current shift so far" in page and "completed this shift" in page
+    assert "last 8 h" not in page

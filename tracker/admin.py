@@ -9,7 +9,7 @@ from tracker.models import Alert, ApiKey, AuditEvent, Location, Site, UserProfil
 class SiteAdmin(GuardedModelAdmin):
     """Per-user and per-group object permissions ("Object permissions" button)."""
 
-    list_display = ["code", "name", "time_zone"]
+    list_display = ["code", "name", "time_zone", "count_approval_by_other"]
     search_fields = ["code", "name"]
 
     def save_model(self, request, obj, form, change):
@@ -17,6 +17,8 @@ class SiteAdmin(GuardedModelAdmin):
             super().save_model(request, obj, form, change)
             return
         site = services.site_create(code=obj.code, name=obj.name, time_zone=obj.time_zone, settings=obj.settings)
+        if site.count_approval_by_other != obj.count_approval_by_other:
+            Site.objects.filter(pk=site.pk).update(count_approval_by_other=obj.count_approval_by_other)
         obj.pk = site.pk
 
 

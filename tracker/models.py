@@ -21,6 +21,13 @@ class Site(models.Model):
     gln = models.CharField("GLN", max_length=13, blank=True)
     # Per-site tuning (dispatch rule, device arbitration, alert thresholds).
     settings = models.JSONField(default=dict, blank=True)
+    # Separation of duties on cycle counts: on by default (what an auditor expects, new and existing
+    # sites alike); a one-person warehouse turns it off here. See inventory.services.counts.
+    count_approval_by_other = models.BooleanField(
+        "count variances approved by another person",
+        default=True,
+        help_text="A count's variances must be approved by someone other than the person who counted them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = RestrictedQuerySet.as_manager()

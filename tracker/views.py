@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
+from tracker import search as site_search
 from tracker import services
 from tracker.alert_kinds import kind_names
 from tracker.models import Alert, Severity
@@ -42,6 +43,34 @@ def switch_site(request):
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("tracker:home")
     return HttpResponseRedirect(target)
+
+
+@login_required
+@require_safe
+def search(request):
+    """The header's search box: hits grouped by kind, from the user's sites only (``tracker.search``).
+
+    One exact hit (its code typed in full) at the current site, or on a page that does not depend on the
+    site, opens directly unless ``all=1`` asks for the list; a hit at another of the user's sites is
+    offered with a button that switches to that site first.
+    """
+    site = current_site(request)
+    query = site_search.normalise(request.GET.get("q"))
+    groups = site_search.search(user=request.user, query=query)
+    exact = site_search.exact_hit(groups, query)
+    here = site.code if site is not None else None
+    if exact is not None and request.GET.get("all") != "1" and exact.site_code in ("", here):
+        return HttpResponseRedirect(exact.url)
+    context = {
+        "q": query,
+        "search_query": query,
+        "groups": groups,
+        "here": here,
+        "too_short": 0 < len(query) < site_search.MIN_LENGTH,
+        "min_length": site_search.MIN_LENGTH,
+        "total": sum(len(g.hits) for g in groups),
+    }
+    return render(request, "tracker/search.html", context)
 
 
 ALERT_STATES = (("open", "Open"), ("cleared", "Cleared (history)"), ("all", "All"))

@@ -8,9 +8,11 @@ class WipConfig(AppConfig):
     def ready(self) -> None:
         from tracker.registry import DashboardPanel, NavEntry, register_nav, register_panel
         from wip import plan_cache
+        from wip.search import register as register_search
         from wip.views import dashboard_panel
 
         plan_cache.connect()
+        register_search()
 
         register_nav(NavEntry("WIP board", "wip:board", "wip.view_workorder", order=20))
         register_nav(NavEntry("Work orders", "wip:work_orders", "wip.view_workorder", order=21))

@@ -243,19 +243,33 @@ class Dashboard:
     temperature: list[tuple[dt.datetime, Decimal]]
     temperature_sensor: str
     tags_seen: int
-    window_hours: float
+    # What the utilisation, the bottleneck and the completions are measured over (None: no stations
+    # to measure): the site's current shift so far, clipped to the site's life, as on the WIP pages.
+    window_start: dt.datetime | None = None
+    window_end: dt.datetime | None = None
+
+    @property
+    def window_hours(self) -> float:
+        if self.window_start is None or self.window_end is None:
+            return 0.0
+        return max((self.window_end - self.window_start).total_seconds() / 3600, 0.0)
 
 
-def dashboard(*, user: Any, site: Site, hours: float = 8, now: dt.datetime | None = None) -> Dashboard:
-    """The plant's live figures. About a dozen queries, whatever the plant's size."""
+def dashboard(*, user: Any, site: Site, now: dt.datetime | None = None) -> Dashboard:
+    """The plant's live figures. About a dozen queries, whatever the plant's size.
+
+    Utilisation, the bottleneck and completions are over the default window of the WIP metrics (the
+    site's current shift so far, clipped to its life: ``wip.selectors.shift_metrics``), so this page,
+    the bottlenecks page and ``/api/v1/wip/metrics/`` agree."""
     now = now or timezone.now()
-    start = now - dt.timedelta(hours=hours)
+    window_start = window_end = None
     rows: list[StationRow] = []
     bottleneck = None
     completed = 0
     holds_site = Site.objects.restrict(user, "view").filter(pk=site.pk).exists()
     if holds_site and has_model_permission(user, Workstation, "view"):
-        metrics = wip_selectors.site_metrics(site=site, start=start, end=now, now=now)
+        metrics = wip_selectors.shift_metrics(site=site, now=now)
+        window_start, window_end = metrics.start, metrics.end
         bottleneck = metrics.bottleneck
         completed = metrics.orders_completed
         capacity = {s.code: max(s.capacity, 1) for s in metrics.stations}
@@ -313,5 +327,6 @@ def dashboard(*, user: Any, site: Site, hours: float = 8, now: dt.datetime | Non
         temperature=series,
         temperature_sensor=sensor,
         tags_seen=seen,
-        window_hours=hours,
+        window_start=window_start,
+        window_end=window_end,
     )

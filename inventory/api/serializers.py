@@ -6,7 +6,18 @@ from typing import Any
 
 from rest_framework import serializers
 
-from inventory.models import Item, Lot, Receipt, SerialUnit, Shipment, StockLevel, StockMove, StockReservation
+from inventory.models import (
+    CycleCount,
+    CycleCountLine,
+    Item,
+    Lot,
+    Receipt,
+    SerialUnit,
+    Shipment,
+    StockLevel,
+    StockMove,
+    StockReservation,
+)
 from tracker.api.base import ScopedSlugRelatedField
 from tracker.fields import DecimalSize
 from tracker.models import Location, Site
@@ -392,3 +403,49 @@ class ReleasedSerializer(serializers.Serializer):
 class TraceSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=["backward", "forward"])
     tree = serializers.JSONField(help_text="the lot or serial, its moves and, level by level, its inputs or uses")
+
+
+class CycleCountLineSerializer(serializers.ModelSerializer):
+    item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    lot = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    counted_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="null: recorded by a device scan"
+    )
+    variance = serializers.DecimalField(**QTY, read_only=True, allow_null=True)
+
+    class Meta:
+        model = CycleCountLine
+        fields = ["item", "location", "lot", "expected", "counted", "variance", "counted_at", "counted_by"]
+
+
+class CycleCountSerializer(serializers.ModelSerializer):
+    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    lines = CycleCountLineSerializer(many=True, read_only=True)
+    approval_by_other = serializers.BooleanField(
+        source="site.count_approval_by_other",
+        read_only=True,
+        help_text="The site wants variances approved by someone other than the person who counted them.",
+    )
+
+    class Meta:
+        model = CycleCount
+        fields = [
+            "id",
+            "site",
+            "location",
+            "reference",
+            "status",
+            "created_at",
+            "approved_at",
+            "approved_by",
+            "approval_by_other",
+            "lines",
+        ]
+
+
+class CountApprovedSerializer(serializers.Serializer):
+    count = CycleCountSerializer()
+    moves = serializers.IntegerField(help_text="Adjustments posted")

@@ -12,6 +12,7 @@ router.register("serials", views.SerialViewSet, basename="inventory-serial")
 router.register("receipts", views.ReceiptViewSet, basename="inventory-receipt")
 router.register("shipments", views.ShipmentViewSet, basename="inventory-shipment")
 router.register("reservations", views.ReservationViewSet, basename="inventory-reservation")
+router.register("counts", views.CycleCountViewSet, basename="inventory-count")
 
 urlpatterns = [
     path("trace/", views.TraceView.as_view(), name="inventory-trace"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -27,6 +28,8 @@ from inventory import csvio, selectors, services
 from inventory.api import filters
 from inventory.api import serializers as s
 from inventory.models import (
+    CycleCount,
+    CycleCountLine,
     Item,
     Lot,
     Receipt,
@@ -393,6 +396,28 @@ class ReservationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             reference=data["reference"], reference_type=data["reference_type"], item=data.get("item")
         )
         return Response(s.ReleasedSerializer({"released": count}).data)
+
+
+class CycleCountViewSet(ScopedReadOnlyViewSet):
+    """Cycle counts of the user's sites with their lines and who counted each; ``approve`` posts the
+    variances. Where the site separates duties, the person who counted a variance is refused with a
+    403 ``separation_of_duties`` problem saying so, and nothing is posted."""
+
+    queryset = CycleCount.objects.select_related("site", "location", "approved_by").prefetch_related(
+        Prefetch("lines", queryset=CycleCountLine.objects.select_related("item", "location", "lot", "counted_by"))
+    )
+    serializer_class = s.CycleCountSerializer
+    filterset_fields = ["status", "reference"]
+    access = Access(read=READ, write=WRITE, actions={"approve": Needs("change")})
+
+    @extend_schema(request=None, responses=s.CountApprovedSerializer)
+    @action(detail=True, methods=["post"])
+    @idempotent_write
+    def approve(self, request, pk=None):
+        count = self.get_object()
+        moves = services.cycle_count_approve(count=count, actor=request.user)
+        count = self.get_queryset().get(pk=count.pk)
+        return Response(s.CountApprovedSerializer({"count": count, "moves": len(moves)}).data)
 
 
 class TraceView(APIView):

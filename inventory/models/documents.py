@@ -104,6 +104,10 @@ class CycleCountLine(models.Model):
     expected = models.DecimalField(**QTY, default=ZERO, help_text="On hand when the line was recorded")
     counted = models.DecimalField(**QTY, null=True, blank=True)
     counted_at = models.DateTimeField(null=True, blank=True)
+    # Who recorded the counted quantity (None: a device scan or a task), for separation of duties.
+    counted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from inventory.selectors.counts import count_approval_refusal
 from inventory.selectors.ledger import ledger_differences
 from inventory.selectors.replenishment import (
     expiring_lots,
@@ -42,6 +43,7 @@ from inventory.selectors.trace import (
 )
 
 __all__ = [
+    "count_approval_refusal",
     "Direction",
     "Genealogy",
     "NodeKey",

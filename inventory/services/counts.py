@@ -1,4 +1,10 @@
-"""Cycle counts: counted quantities, variances posted as count adjustments on approval."""
+"""Cycle counts: counted quantities, variances posted as count adjustments on approval.
+
+Separation of duties: where the site asks for it (``Site.count_approval_by_other``, on by default), a
+count whose lines show a variance recorded by a person is approved by someone else. Lines without a
+variance post nothing, and lines recorded by a device scan or a task have no person behind them, so
+neither stops their recorder from approving.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from django.utils import timezone
 
 from inventory import errors
 from inventory.models import ZERO, CycleCount, CycleCountLine, Item, Lot, StockLevel, StockMove
+from inventory.selectors.counts import count_approval_refusal
 from inventory.services.checks import _check_location, _check_lot_for_item
 from inventory.services.movements import stock_adjust
 from tracker.models import Location
@@ -30,11 +37,17 @@ def cycle_count_create(*, location: Location, reference: str = "", actor: Any = 
 
 @transaction.atomic
 def cycle_count_record(
-    *, count: CycleCount, item: Item, location: Location, counted: Decimal, lot: Lot | None = None
+    *,
+    count: CycleCount,
+    item: Item,
+    location: Location,
+    counted: Decimal,
+    lot: Lot | None = None,
+    actor: Any = None,
 ) -> CycleCountLine:
     """Record a counted quantity; the expected quantity is the level at this moment.
 
-    Recording the same (item, location, lot) again replaces the counted value.
+    Recording the same (item, location, lot) again replaces the counted value, and its counter.
     """
     count = CycleCount.objects.select_for_update().get(pk=count.pk)
     if count.status != CycleCount.Status.OPEN:
@@ -57,7 +70,12 @@ def cycle_count_record(
         item=item,
         location=location,
         lot=lot,
-        defaults={"counted": value, "expected": expected, "counted_at": timezone.now()},
+        defaults={
+            "counted": value,
+            "expected": expected,
+            "counted_at": timezone.now(),
+            "counted_by": actor_or_none(actor),
+        },
     )
     return line
 
@@ -66,11 +84,15 @@ def cycle_count_record(
 def cycle_count_approve(*, count: CycleCount, actor: Any = None) -> list[StockMove]:
     """Approve a count: each line's variance (counted - expected) posts as a count adjustment.
 
-    Guarantees: all variances post or none; the count can be approved once.
+    Guarantees: all variances post or none; the count can be approved once; where the site separates
+    duties, not by a person who counted one of its variances (``separation_of_duties``, nothing posted).
     """
-    count = CycleCount.objects.select_for_update().get(pk=count.pk)
+    count = CycleCount.objects.select_for_update().select_related("site").get(pk=count.pk)
     if count.status not in (CycleCount.Status.OPEN, CycleCount.Status.SUBMITTED):
         raise errors.CountNotOpen("The count was already approved or cancelled.", field="count")
+    reason = count_approval_refusal(count=count, user=actor)
+    if reason:
+        raise errors.CountApprovalByCounter(reason, field="count")
     moves: list[StockMove] = []
     for line in count.lines.select_related("item", "location", "lot").order_by("pk"):
         variance = line.variance

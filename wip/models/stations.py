@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from tracker.models import Location, Site
 from tracker.scoping import RestrictedQuerySet
@@ -98,6 +99,9 @@ class Workstation(models.Model):
     )
     operators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="workstations")
     active = models.BooleanField(default=True)
+    # When the station began to exist: metrics count no available time before it (nor before the site).
+    # A default rather than auto_now_add, so an import can say when a station really started.
+    created_at = models.DateTimeField(default=timezone.now)
 
     objects = WorkstationQuerySet.as_manager()
     site_path = "site"

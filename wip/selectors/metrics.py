@@ -128,6 +128,7 @@ def _station_aggregates(
         Workstation.objects.filter(site=site)
         .annotate(**per_interval)
         .annotate(
+            first_queued=Min("runs__queued_at"),
             queue_now=Count("runs", filter=Q(runs__status=RunStatus.QUEUED)),
             wip_now=Count("runs", filter=Q(runs__status__in=ACTIVE_RUN_STATUSES)),
             finished=Count("runs", filter=finished_in),
@@ -161,6 +162,9 @@ _MAX_INTERVALS = 64
 # is cut into shifts of ``_SHIFT`` from its start.
 _LONGEST_SHIFT = dt.timedelta(hours=12)
 _SHIFT = dt.timedelta(hours=8)
+# Stations created this soon after their site were set up with it (a seed, an import that takes a
+# while): they count from the site's start rather than from the seconds the setup took.
+_SET_UP_WITH_SITE = dt.timedelta(minutes=15)
 
 
 def site_since(*, site: Site) -> dt.datetime:
@@ -210,19 +214,22 @@ def station_metrics(
     end: dt.datetime,
     now: dt.datetime | None = None,
     since: dt.datetime | None = None,
+    site_calendar: tuple[dispatch.WorkingCalendar, dict[int, dispatch.WorkingCalendar]] | None = None,
 ) -> list[StationMetrics]:
     """Per workstation over ``[start, end)``: queue and WIP now, utilisation
     (busy time inside the calendar over calendar time × capacity), average queue
     and cycle time, throughput, first-pass yield and scrap rate.
 
-    The window starts no earlier than the site (``since``, else ``site_since``)
-    and ends no later than ``now``: time before the plant existed, or not yet
-    come, is neither busy nor available. Three queries (two with ``since``)."""
+    The window starts no earlier than the site (``since``, else ``site_since``), for each
+    station no earlier than the station (its ``created_at``, moved back as far as the site's
+    recorded history predates the site, or its first queued run if earlier), and ends no later than ``now``: time before the plant or the station existed,
+    or not yet come, is neither busy nor available. Three queries (two with ``since``)."""
     now = now or timezone.now()
     since = since if since is not None else site_since(site=site)
+    backdated = max(site.created_at - since, dt.timedelta(0))
     start = max(start, since)
     end = min(end, max(now, start))
-    base, overrides = site_calendars(site=site)
+    base, overrides = site_calendar if site_calendar is not None else site_calendars(site=site)
     calendars = {ws_pk: cal for ws_pk, cal in overrides.items()}
     # The distinct working intervals of every calendar in play, each measured once.
     per_calendar: dict[int | None, list[tuple[dt.datetime, dt.datetime]]] = {
@@ -232,11 +239,17 @@ def station_metrics(
     distinct = sorted({iv for ivs in per_calendar.values() for iv in ivs})
     clip = len(distinct) <= _MAX_INTERVALS
     index = {iv: i for i, iv in enumerate(distinct)}
-    period_hours = max((end - start).total_seconds() / 3600, 0.0)
     out = []
     for ws in _station_aggregates(site, start, end, now, distinct if clip else None):
         own = per_calendar[ws.pk if ws.pk in calendars else None]
-        available = sum((hi - lo).total_seconds() for lo, hi in own) * ws.capacity / 3600
+        # A station added after the window began has no time available before it existed. When the
+        # site's recorded work predates its creation (imported or simulated history), the station keeps
+        # its distance from the site's creation; and it existed by its own first queued run.
+        began = since if ws.created_at - site.created_at < _SET_UP_WITH_SITE else ws.created_at - backdated
+        if ws.first_queued is not None:
+            began = min(began, ws.first_queued)
+        available = sum((hi - max(lo, began)).total_seconds() for lo, hi in own if hi > began) * ws.capacity / 3600
+        station_hours = max((end - max(start, began)).total_seconds() / 3600, 0.0)
         if clip:
             worked = sum(_seconds(getattr(ws, f"busy_{index[iv]}")) for iv in own)
         else:
@@ -262,9 +275,9 @@ def station_metrics(
                 available_hours=round(available, 4),
                 avg_queue_minutes=queue,
                 avg_cycle_minutes=cycle,
-                avg_wip=(_seconds(ws.present) / 3600 / period_hours) if period_hours else 0.0,
+                avg_wip=(_seconds(ws.present) / 3600 / station_hours) if station_hours else 0.0,
                 first_pass_yield=fpy,
-                period_hours=period_hours,
+                period_hours=station_hours,
             )
         )
     return out
@@ -375,14 +388,21 @@ class SiteMetrics:
         return self.order_throughput_per_hour * (self.avg_order_cycle_hours or 0.0)
 
 
-def site_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt.datetime | None = None) -> SiteMetrics:
+def site_metrics(
+    *,
+    site: Site,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime | None = None,
+    site_calendar: tuple[dispatch.WorkingCalendar, dict[int, dispatch.WorkingCalendar]] | None = None,
+) -> SiteMetrics:
     """The site over ``[start, end)``: the stations' figures, the bottleneck and
     the work-order level Little's law cross-check (average orders in progress
     against throughput × cycle time). The window is clipped to the site's life
     (``start``/``end`` of the result say what was measured). Five queries."""
     now = now or timezone.now()
     since = site_since(site=site)
-    stations = station_metrics(site=site, start=start, end=end, now=now, since=since)
+    stations = station_metrics(site=site, start=start, end=end, now=now, since=since, site_calendar=site_calendar)
     start = max(start, since)
     end = min(end, max(now, start))
     period_hours = max((end - start).total_seconds() / 3600, 0.0)
@@ -422,3 +442,12 @@ def site_metrics(*, site: Site, start: dt.datetime, end: dt.datetime, now: dt.da
         first_pass_yield=float(first_pass["g"] / first_pass["q"]) if first_pass["q"] else None,
         scrap_rate=float(scrap / (good + scrap)) if good + scrap else None,
     )
+
+
+def shift_metrics(*, site: Site, now: dt.datetime | None = None) -> SiteMetrics:
+    """``site_metrics`` over the default window every WIP page and the API use: the site's current
+    shift so far (``current_shift``), clipped to the site's life. The calendar is read once. Five queries."""
+    now = now or timezone.now()
+    site_calendar = site_calendars(site=site)
+    start, end = shift_at(site_calendar[0], now)
+    return site_metrics(site=site, start=start, end=end, now=now, site_calendar=site_calendar)

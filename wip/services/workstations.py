@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from tracker.models import Location
 from wip import errors
@@ -22,8 +24,12 @@ def workstation_create(
     group: WorkstationGroup | None = None,
     supply_location: Location | None = None,
     operators: Iterable[Any] = (),
+    created_at: dt.datetime | None = None,
 ) -> Workstation:
-    """Make a workstation of a location of kind workstation (code = the location's)."""
+    """Make a workstation of a location of kind workstation (code = the location's).
+
+    ``created_at``: when it began to exist (default now; an import of an older station says so), the
+    time metrics count its availability from."""
     if location.kind != "workstation":
         raise errors.ValidationFailed("A workstation is a location of kind workstation.", field="location")
     if Workstation.objects.filter(location=location).exists():
@@ -44,6 +50,7 @@ def workstation_create(
         capacity=capacity,
         wip_limit=wip_limit,
         group=group,
+        created_at=created_at or timezone.now(),
         supply_location=supply_location,
     )
     station.operators.set(list(operators))

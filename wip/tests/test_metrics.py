@@ -209,3 +209,41 @@ def test_with_enough_data_utilisation_decides(history):
     assert not metrics.bottleneck.early
     assert metrics.bottleneck.code == "P-CUT"
     assert "busy 75% of its available time" in metrics.bottleneck.explanation
+
+
+def test_a_station_added_later_counts_from_its_creation(plant):
+    """The site started at midnight; a station added at 10:00 has 4 of the window's 8 working hours."""
+    from tests.factories.wip import WorkstationFactory
+    from tracker.models import Site
+    from wip.models import Workstation
+
+    Site.objects.filter(pk=plant.site.pk).update(created_at=at(0))
+    Workstation.objects.filter(site=plant.site).update(created_at=at(0, 5))  # set up with the site
+    plant.site.refresh_from_db()
+    late = WorkstationFactory(site=plant.site, code="P-LATE", created_at=at(10))
+    WorkstationFactory(site=plant.site, code="P-IDLE", created_at=at(12))
+    order = WorkOrderFactory(routing=plant.routing, quantity=Decimal(10))
+    put_run(order, late, 10, qty=10, queued=at(10), started=at(10), finished=at(12), good=10)
+    figures = {m.code: m for m in selectors.station_metrics(site=plant.site, start=at(6), end=at(14), now=at(14))}
+    assert figures["P-LATE"].available_hours == pytest.approx(4)
+    assert figures["P-LATE"].utilisation == pytest.approx(0.5)
+    assert figures["P-LATE"].period_hours == pytest.approx(4)
+    assert figures["P-IDLE"].available_hours == pytest.approx(2) and figures["P-IDLE"].utilisation == 0
+    assert figures["P-CUT"].available_hours == pytest.approx(8)  # set up with the site: the whole window
+
+
+def test_a_station_created_after_recorded_work_began_with_it(plant):
+    """History recorded (imported) before the station's row existed: the station existed by its first run."""
+    from tests.factories.wip import WorkstationFactory
+    from tracker.models import Site
+    from wip.models import Workstation
+
+    Site.objects.filter(pk=plant.site.pk).update(created_at=at(0))
+    Workstation.objects.filter(site=plant.site).update(created_at=at(0, 5))  # set up with the site
+    plant.site.refresh_from_db()
+    late = WorkstationFactory(site=plant.site, code="P-LATE", created_at=at(13))
+    order = WorkOrderFactory(routing=plant.routing, quantity=Decimal(10))
+    put_run(order, late, 10, qty=10, queued=at(8), started=at(8), finished=at(11), good=10)
+    figures = {m.code: m for m in selectors.station_metrics(site=plant.site, start=at(6), end=at(14), now=at(14))}
+    assert figures["P-LATE"].available_hours == pytest.approx(6)  # from 08:00
+    assert figures["P-LATE"].utilisation == pytest.approx(0.5)
