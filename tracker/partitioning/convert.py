@@ -17,8 +17,9 @@ What the conversion guarantees (one transaction: all of it or nothing):
 - foreign keys *into* the table are dropped: PostgreSQL cannot reference part of
   a composite key. The models say so (``db_constraint=False``) and Django still
   applies their ``on_delete``;
-- partitions exist from the oldest row's period to ``premake`` periods ahead,
-  rows outside them land in the default partition, and pg_partman's maintenance
+- partitions exist from the oldest row's period to ``premake`` periods ahead
+  (further for rows dated ahead, up to ``FILL_AHEAD``; rows past that stay in
+  the default partition), and pg_partman's maintenance
   (``history_partitions_maintain``) keeps making new ones.
 """
 
@@ -37,6 +38,8 @@ from tracker.partitioning.tables import BY_TABLE, HistoryTable
 logger = logging.getLogger(__name__)
 
 PARTMAN_SCHEMA = "partman"
+STEP = {"monthly": "1 month", "daily": "1 day"}
+FILL_AHEAD = {"monthly": dt.timedelta(days=731), "daily": dt.timedelta(days=92)}
 
 
 def partitioning_enabled(connection: BaseDatabaseWrapper) -> bool:
@@ -155,15 +158,22 @@ def _convert(cursor: CursorWrapper, schema: str, spec: HistoryTable) -> None:
         " p_interval := %s, p_premake := %s, p_start_partition := %s)",
         [qualified, column, spec.interval, spec.premake, start],
     )
+    cursor.execute(f'SELECT max("{column}") FROM {namespace}.{old}')
+    newest: dt.datetime | None = cursor.fetchone()[0]
+    if newest is not None:
+        # Rows dated ahead (a move booked for next quarter) get their periods now, with every
+        # period up to them: maintenance extends from the newest partition, so a gap would
+        # never be filled. Past FILL_AHEAD they stay in the default partition (the command
+        # reports them): a typo dated 2099 must not make thousands of partitions.
+        now = dt.datetime.now(dt.UTC)
+        upto = min(newest, now + FILL_AHEAD[spec.interval])
+        if upto > now:
+            cursor.execute(
+                f"SELECT {schema}.create_partition_time(%s, ARRAY(SELECT generate_series("
+                "%s::timestamptz, %s::timestamptz, %s::interval)), p_analyze := false)",
+                [qualified, period_start(now, spec.interval), period_start(upto, spec.interval), STEP[spec.interval]],
+            )
     cursor.execute(f"INSERT INTO {qualified} SELECT * FROM {namespace}.{old}")
-    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {qualified}_default)")
-    if cursor.fetchone()[0]:
-        # Rows past the premade range (a move dated ahead): give them partitions of their own,
-        # or the maintenance could not create those periods later.
-        cursor.execute(
-            f"SELECT {schema}.partition_data_time(%s, p_batch_count := %s, p_analyze := false)",
-            [qualified, 1_000_000],
-        )
     cursor.execute(f"DROP TABLE {namespace}.{old}")
 
     # Ids: a plain sequence (PostgreSQL 15 has no identity columns on partitioned tables).
