@@ -41,8 +41,10 @@ bench: $(STAMP)
 
 # The production shape on this machine: release step (migrate, collectstatic),
 # then web (gunicorn + uvicorn workers), Celery worker and beat under honcho;
-# Ctrl-C stops them all. Needs DATABASE_URL and REDIS_URL.
+# Ctrl-C stops them all. Needs DATABASE_URL and REDIS_URL. PROCFILE=Procfile.scaled
+# runs one worker per queue instead of one for all.
 PORT ?= 8000
+PROCFILE ?= Procfile
 serve: $(STAMP)
 	@test -n "$$DATABASE_URL" || { echo "make serve: set DATABASE_URL (PostgreSQL), e.g. postgres://postgres@127.0.0.1:5432/shopfloor"; exit 2; }
 	@test -n "$$REDIS_URL" || { echo "make serve: set REDIS_URL (Celery broker, channel layer, cache), e.g. redis://127.0.0.1:6379/0"; exit 2; }
@@ -52,7 +54,7 @@ serve: $(STAMP)
 	  DEBUG=0 SECURE_SSL_REDIRECT="$${SECURE_SSL_REDIRECT:-0}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" && \
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py collectstatic --noinput -v 0 && \
-	exec honcho start -f Procfile -p $(PORT)
+	exec honcho start -f $(PROCFILE) -p $(PORT)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -15,8 +15,9 @@ need not. Only the code path knows which it is, so the router never guesses from
 the model; it honours the block the path opened.
 
 What uses the replica (``DATABASE_REPLICA_URL`` set): the inventory and WIP
-report pages, their CSV/XLSX exports and API (``run_report``), the forecast
-pages, and EPCIS queries. Postings, uploads, webhooks, sessions, API-key checks
+report pages, their CSV/XLSX exports and API (``run_report``), the levels and
+moves CSV exports (``.using()``: they stream after the view returns), the
+forecast pages, and EPCIS queries. Postings, uploads, webhooks, sessions, API-key checks
 and every Celery task use the primary. Without ``DATABASE_REPLICA_URL`` there is
 no ``replica`` alias and the block changes nothing.
 

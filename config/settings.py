@@ -13,7 +13,7 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -245,7 +245,12 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # `celery -A config worker -Q ingest` on another machine consumes only uploads
 # (Procfile.scaled, README "Queues"). Anything not routed goes to "celery".
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "ingest", "alerts", "webhooks", "reports")]
+# Each queue its own direct exchange and routing key, as Celery makes a queue it creates on
+# demand. (Queue(name) alone binds every queue with the default key "celery": harmless on
+# Redis, which delivers by queue name, but an AMQP broker would copy each task to every queue.)
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("celery", "ingest", "alerts", "webhooks", "reports")
+]
 CELERY_TASK_ROUTES = {
     "devices.tasks.process_reader_upload": {"queue": "ingest"},
     "devices.tasks.requeue_stale_uploads": {"queue": "ingest"},

@@ -63,6 +63,8 @@ def run() -> dict[str, Any]:
             CaptureQueriesContext(connections["replica"]) as replica,
         ):
             response = getattr(client, method)(path, **kwargs)
+            if response.streaming:  # a CSV export queries as it streams
+                b"".join(response.streaming_content)
         return {
             "status": response.status_code,
             "primary_tables": _tables(primary.captured_queries),
@@ -77,6 +79,7 @@ def run() -> dict[str, Any]:
     out["report"] = captured("get", f"/api/v1/inventory/analytics/stock-value/?site={site.code}")
     out["report_rows"] = client.get(f"/api/v1/inventory/analytics/stock-value/?site={site.code}").json()
     out["epcis"] = captured("get", "/api/v1/epcis/events")
+    out["export"] = captured("get", "/api/v1/inventory/moves/export/")
     body = {"kind": "transfer", "item": item.sku, "quantity": "5", "source": bins[0].code, "destination": bins[1].code}
     out["posting"] = captured(
         "post", "/api/v1/inventory/moves/", data=body, format="json", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4())

@@ -1,5 +1,5 @@
-"""Read replicas: with ``DATABASE_REPLICA_URL`` set, a report and an EPCIS query are
-served from a streaming replica while a posting goes to the primary.
+"""Read replicas: with ``DATABASE_REPLICA_URL`` set, a report, an EPCIS query and a CSV
+export are served from a streaming replica while a posting goes to the primary.
 
 The test starts its own pair in a temporary directory, so the shared cluster on 5432
 is never reconfigured: ``initdb`` a primary on a free port, load the test database
@@ -161,6 +161,10 @@ def test_reports_read_the_replica_while_postings_write_the_primary(replica_pair)
     epcis = seen["epcis"]
     assert epcis["status"] == 200 and "inventory_stockmove" in epcis["replica_tables"]
     assert "inventory_stockmove" not in epcis["primary_tables"]
+
+    export = seen["export"]
+    assert export["status"] == 200 and "inventory_stockmove" in export["replica_tables"]
+    assert "inventory_stockmove" not in export["primary_tables"]
 
     posting = seen["posting"]
     assert posting["status"] == 201
