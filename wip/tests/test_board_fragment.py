@@ -30,11 +30,11 @@ def test_the_columns_are_cached_per_version_and_shared(site_a):
     supervisor, planner = login("supervisor", site_a), login("planner", site_a)
     first = supervisor.get("/wip/").content.decode()
     assert "FRAG-1" in first
-    rendered = [k for k in cache._cache if "wip:board:html" in k]  # type: ignore[attr-defined]  # LocMem
+    rendered = [k for k in cache._cache if "wip:board:html" in k]  # LocMem
     assert len(rendered) == 1
     # Another user who may see the board gets the same columns, from the cache.
     assert "FRAG-1" in planner.get("/wip/").content.decode()
-    assert len([k for k in cache._cache if "wip:board:html" in k]) == 1  # type: ignore[attr-defined]
+    assert len([k for k in cache._cache if "wip:board:html" in k]) == 1
     second = WorkOrderFactory(routing=plant.routing, number="FRAG-2", quantity=Decimal(1))
     services.work_order_release(work_order=second)  # commits: the site's plan version moves
     assert plan_cache.current_version(site_a.pk) is not None
