@@ -101,6 +101,20 @@ def changed(site_id: int | None) -> None:
     bump.site_ids.add(site_id)
 
 
+def current_version(site_id: int) -> int | None:
+    """The site's plan version now, for caching what is derived from the plan (the board's HTML);
+    None when it must not be cached: this transaction changed the site, or no cache works."""
+    bump = _pending()
+    if bump is not None and site_id in bump.site_ids:
+        return None
+    key = _version_key(site_id)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, time.time_ns(), timeout=None)
+        version = cache.get(key)
+    return cast(int | None, version)
+
+
 def cached_plan(site_id: int, compute: Callable[[], T]) -> T:
     """The site's plan at its current version, computed (and stored) when missing."""
     bump = _pending()

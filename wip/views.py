@@ -9,21 +9,26 @@ re-render the partial for htmx); a domain error becomes a message.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import time
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST, require_safe
 
 from tracker.errors import DomainError
 from tracker.request_context import require_site
-from wip import charts, dispatch, selectors, services
+from wip import charts, dispatch, plan_cache, selectors, services
 from wip.models import (
     ACTIVE_RUN_STATUSES,
     Defect,
@@ -98,12 +103,37 @@ def board(request):
     group = next((g for g in groups if g.code == request.GET.get("group")), None)
     show = request.GET.get("show", "")
     show = show if show in dict(selectors.BOARD_SHOW) else ""
-    columns = selectors.wip_board(user=request.user, site=site, group=group.pk if group else None, show=show)
-    template = "wip/_board.html" if request.htmx else "wip/board.html"
-    context = {"site": site, "columns": columns, "live_events": LIVE_EVENTS, "now": timezone.now()}
+    context = {"site": site, "live_events": LIVE_EVENTS, "now": timezone.now()}
     context |= {"groups": groups, "group": group, "show": show, "shows": selectors.BOARD_SHOW}
     context["query"] = request.GET.urlencode()
-    return render(request, template, context)
+    fragment = _board_fragment(request, site, group, show, context)
+    if request.htmx:
+        return HttpResponse(fragment)
+    return render(request, "wip/board.html", context | {"board_html": fragment})
+
+
+def _board_fragment(request, site, group, show: str, context: dict) -> str:
+    """The board's columns as HTML, cached per (site, plan version, filters) for everyone who may
+    see the site's board: they hold nothing of the user's own, and the plan's version moves with
+    every WIP change (and the plan itself lives ``PLAN_TTL`` s, so the fragment's time bucket does)."""
+    if not selectors.board_visible(user=request.user, site=site):
+        return render_to_string("wip/_board.html", context | {"columns": []}, request=request)
+    version = plan_cache.current_version(site.pk)
+    key = None
+    if version is not None:
+        bucket = int(time.time() // plan_cache.PLAN_TTL)
+        digest = hashlib.sha256(context["query"].encode()).hexdigest()[:16]
+        key = f"wip:board:html:{site.pk}:{version}:{bucket}:{group.pk if group else ''}:{show}:{digest}"
+        cached = cache.get(key)
+        if cached is not None:
+            return mark_safe(cached)  # noqa: S308 - our own rendered template
+    columns = selectors.wip_board(
+        user=request.user, site=site, group=group.pk if group else None, show=show, visible=True
+    )
+    html = render_to_string("wip/_board.html", context | {"columns": columns}, request=request)
+    if key is not None:
+        cache.set(key, str(html), timeout=plan_cache.PLAN_TTL)
+    return mark_safe(html)  # noqa: S308 - our own rendered template
 
 
 # --- stations and the operator's station page ----------------------------------------

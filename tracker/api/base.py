@@ -48,7 +48,7 @@ class ScopedViewSetMixin(_ViewSetBase):
             self.queryset = queryset.restrict(request.user, action)  # type: ignore[arg-type]
         if self.conditional and self.action in cond.ACTIONS and request.method in ("GET", "HEAD"):
             self._etag = cond.etag_for(request)
-            if cond.matches(request, self._etag):
+            if self._etag is not None and cond.matches(request, self._etag):
                 # The handler is looked up after initial(): answer 304 instead of running it.
                 setattr(self, request.method.lower(), self._not_modified)
 

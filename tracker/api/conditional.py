@@ -20,6 +20,7 @@ The ETag is set only on 200s: a 404 or a 403 never hands one out.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
@@ -27,6 +28,8 @@ from django.utils.http import parse_etags, quote_etag
 
 from tracker import versions
 from tracker.scoping import api_key_site_ids, granted_site_ids
+
+logger = logging.getLogger(__name__)
 
 ACTIONS = frozenset({"list", "retrieve"})
 
@@ -47,8 +50,14 @@ def _scope(request: Any) -> tuple[str, list[str]]:
     return who, counters
 
 
-def etag_for(request: Any) -> str:
+def etag_for(request: Any) -> str | None:
+    """The answer's ETag, or None when the versions cannot be read (no cache: answer in full)."""
     who, counters = _scope(request)
+    try:
+        data = versions.current(counters)
+    except Exception:
+        logger.warning("data versions unavailable; answering without an ETag", exc_info=True)
+        return None
     query = sorted(request.GET.lists())
     accept = request.headers.get("Accept", "")
     parts = [
@@ -56,7 +65,7 @@ def etag_for(request: Any) -> str:
         repr(query),
         accept,
         who,
-        repr(versions.current(counters)),
+        repr(data),
         str(int(time.time() // versions.SAFETY_SECONDS)),
     ]
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]

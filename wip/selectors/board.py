@@ -41,8 +41,22 @@ class BoardColumn:
 BOARD_SHOW = (("", "all work"), ("late", "late or at risk"), ("held", "on hold"))
 
 
+def board_visible(*, user: Any, site: Site) -> bool:
+    """Whether ``user`` may see ``site``'s board (the work-order view permission and the site): then
+    it sees all of it, the same columns as anyone else who may."""
+    if not has_model_permission(user, WorkOrder, "view") and not getattr(user, "is_superuser", False):
+        return False
+    return Site.objects.restrict(user, "view").filter(pk=site.pk).exists()
+
+
 def wip_board(
-    *, user: Any, site: Site, now: dt.datetime | None = None, group: int | None = None, show: str = ""
+    *,
+    user: Any,
+    site: Site,
+    now: dt.datetime | None = None,
+    group: int | None = None,
+    show: str = "",
+    visible: bool | None = None,
 ) -> list[BoardColumn]:
     """One column per workstation, in flow order (``Workstation.objects.in_flow_order``),
     with a card per batch there; a column per group queue not yet at a station; one
@@ -50,8 +64,11 @@ def wip_board(
     arrived, or held).
 
     ``group``: only that station group's columns (its stations and its queue);
-    ``show``: ``late`` (late or at risk) or ``held`` cards only. The same queries either way."""
-    columns = _board(user=user, site=site, now=now)
+    ``show``: ``late`` (late or at risk) or ``held`` cards only. The same queries either way.
+    ``visible``: ``board_visible``'s answer when the caller already has it."""
+    if visible is None:
+        visible = board_visible(user=user, site=site)
+    columns = _board(site=site, now=now) if visible else []
     if group is not None:
         columns = [
             c
@@ -68,11 +85,7 @@ def _shown(card: BoardCard, show: str) -> bool:
     return card.held if show == "held" else card.risk in (dispatch.LATE, dispatch.AT_RISK)
 
 
-def _board(*, user: Any, site: Site, now: dt.datetime | None = None) -> list[BoardColumn]:
-    if not has_model_permission(user, WorkOrder, "view") and not getattr(user, "is_superuser", False):
-        return []
-    if not Site.objects.restrict(user, "view").filter(pk=site.pk).exists():
-        return []
+def _board(*, site: Site, now: dt.datetime | None = None) -> list[BoardColumn]:
     plan = site_schedule(site=site, now=now)
     columns: dict[str, BoardColumn] = {
         code: BoardColumn(key=code, title=f"{ws.code} · {ws.name}", workstation=ws, cards=[], wip_limit=ws.wip_limit)
