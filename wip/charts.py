@@ -45,11 +45,12 @@ class Cell:
     text: str
 
 
-def load_heatmap(stations, *, cell_w: float = 44, cell_h: float = 26, label_w: float = 110) -> dict:
-    """Stations × days: each cell coloured by required/available hours."""
+def load_heatmap(stations, *, cell_w: float = 44, cell_h: float = 26, label_w: float = 110, top: float = 20) -> dict:
+    """Stations × days: each cell coloured by required/available hours, with its axes named: stations
+    down the left, days along the bottom, the unit (hours required / available) over the cells."""
     cells, labels, days = [], [], []
     for row, station in enumerate(stations):
-        labels.append((station.workstation.code, row * cell_h + cell_h * 0.65, station.state))
+        labels.append((station.workstation.code, top + row * cell_h + cell_h * 0.65, station.state))
         for col, day in enumerate(station.days):
             ratio = day.ratio
             if day.available_hours <= 0 and day.required_hours <= 0:
@@ -65,7 +66,7 @@ def load_heatmap(stations, *, cell_w: float = 44, cell_h: float = 26, label_w: f
             cells.append(
                 Cell(
                     x=label_w + col * cell_w,
-                    y=row * cell_h,
+                    y=top + row * cell_h,
                     css=css,
                     title=f"{station.workstation.code} {day.day:%a %d %b}: {day.required_hours:.1f} h required of "
                     f"{day.available_hours:.1f} h available",
@@ -81,9 +82,13 @@ def load_heatmap(stations, *, cell_w: float = 44, cell_h: float = 26, label_w: f
         "cell_w": cell_w - 2,
         "cell_h": cell_h - 2,
         "width": label_w + cell_w * (len(days) or 1),
-        "height": cell_h * max(len(stations), 1) + 20,
+        "height": top + cell_h * max(len(stations), 1) + 38,
         "label_w": label_w,
-        "day_y": cell_h * len(stations) + 14,
+        "day_y": top + cell_h * len(stations) + 14,
+        # Axis titles: the rows, the cells' unit, the columns.
+        "title_y": top - 7,
+        "x_title_x": label_w + cell_w * (len(days) or 1) / 2,
+        "x_title_y": top + cell_h * max(len(stations), 1) + 32,
     }
 
 

@@ -57,7 +57,19 @@ def _bars(rows, *, width: float = 560, row_height: float = 24, label_w: float = 
     return {"bars": out, "width": width, "height": max(len(rows), 1) * row_height}
 
 
-def _sparkline(series, *, width: float = 360, height: float = 80, threshold: float | None = 8.0) -> dict | None:
+def _sparkline(
+    series,
+    *,
+    width: float = 360,
+    height: float = 110,
+    threshold: float | None = 8.0,
+    left: float = 46,
+    bottom: float = 30,
+    top: float = 8,
+    right: float = 8,
+) -> dict | None:
+    """The temperature line with its axes: °C ticks on the left (low, threshold, high), the first and last
+    sample's times along the bottom, each axis titled. The plot sits inside the margins."""
     if len(series) < 2:
         return None
     values = [float(v) for _, v in series]
@@ -65,15 +77,33 @@ def _sparkline(series, *, width: float = 360, height: float = 80, threshold: flo
     hi = max(values + ([threshold] if threshold is not None else [])) + 0.5
     t0, t1 = series[0][0].timestamp(), series[-1][0].timestamp()
     span = max(t1 - t0, 1.0)
+    plot_w, plot_h = width - left - right, height - top - bottom
 
     def y(v: float) -> float:
-        return round(height - (v - lo) / (hi - lo) * height, 1)
+        return round(top + plot_h - (v - lo) / (hi - lo) * plot_h, 1)
 
-    points = " ".join(f"{round((at.timestamp() - t0) / span * width, 1)},{y(float(v))}" for at, v in series)
+    points = " ".join(f"{round(left + (at.timestamp() - t0) / span * plot_w, 1)},{y(float(v))}" for at, v in series)
+    ticks = sorted({round(min(values), 1), round(max(values), 1), *([threshold] if threshold is not None else [])})
+    # Ticks closer than 10 units would print over each other: keep the first of such a pair.
+    y_ticks: list[tuple[float, str]] = []
+    for value in ticks:
+        if all(abs(y(value) - other) >= 10 for other, _ in y_ticks):
+            y_ticks.append((y(value), f"{value:.1f}"))
     return {
         "points": points,
         "width": width,
         "height": height,
+        "left": left,
+        "right_x": width - right,
+        "top": top,
+        "axis_y": top + plot_h,
+        "y_ticks": [(pos, pos + 4, label) for pos, label in y_ticks],
+        "tick_x": left - 4,
+        "x_label_y": top + plot_h + 13,
+        "x_title_y": height - 2,
+        "x_title_x": left + plot_w / 2,
+        "first_at": series[0][0],
+        "last_at": series[-1][0],
         "threshold_y": y(threshold) if threshold else None,
         "last": values[-1],
         "low": min(values),

@@ -226,3 +226,17 @@ def test_admin_assignment_closes_the_previous_one(admin_client, site_a):
     first.refresh_from_db()
     assert first.valid_to is not None
     assert TagAssignment.objects.get(tag=tag, valid_to__isnull=True).code == "TOTE-2"
+
+
+def test_the_assign_control_is_offered_only_to_who_may_assign(site_a):
+    """Seeing unknown tags (viewer, clerk) is not assigning them: only a user holding the tag-change
+    permission the assign view checks gets the control, with every target kind the service takes."""
+    u = unknown(site_a, "epc:hex:0C0FFEE")
+    for role in ("viewer", "warehouse clerk"):
+        body = client_for(user_with_role(role, site_a)).get("/devices/").content.decode()
+        assert "epc:hex:0C0FFEE" in body, role
+        assert f"/devices/unknown/{u.pk}/assign/" not in body and "Assign to" not in body, role
+    body = client_for(user_with_role("plant manager", site_a)).get("/devices/").content.decode()
+    assert f'action="/devices/unknown/{u.pk}/assign/"' in body
+    for kind in ("serial", "lot", "work_order", "container", "asset"):
+        assert f'<option value="{kind}">' in body, kind

@@ -222,3 +222,29 @@ def test_clerk_receives_goods(browser, plant):
         assert not problems, problems
     finally:
         context.close()
+
+
+def test_clerk_finds_a_lot_from_the_search_box(browser, plant):
+    """The header's search box on a phone: a lot's code typed in full opens its trace page; part of a
+    code lists the matches, grouped by kind, each a link to its page."""
+    context, page, problems = _login(browser, plant, "clerk", "phone")
+    try:
+        page.goto("/inventory/")
+        box = page.locator("header form.search-box input[name=q]")
+        box.fill("TUBE-2611A")
+        box.press("Enter")
+        page.wait_for_url(lambda u: "/inventory/trace/" in u)
+        assert "lot=DP-TUBE-30%2FTUBE-2611A" in page.url, page.url
+        expect(page.locator("main")).to_contain_text("TUBE-2611A")
+        box = page.locator("header form.search-box input[name=q]")
+        box.fill("tube-26")
+        box.press("Enter")
+        page.wait_for_url(lambda u: "/search/" in u)
+        expect(page.locator("#search-lots")).to_contain_text("TUBE-2611B")
+        page.locator("#search-lots a", has_text="TUBE-2611B").click()
+        page.wait_for_url(lambda u: "/inventory/trace/" in u and "TUBE-2611B" in u)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{overflow}px wider than the phone"
+        assert not problems, problems
+    finally:
+        context.close()
