@@ -17,16 +17,15 @@ absent from the result: the caller then takes the serializer path, whose errors 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, models
 
 from inventory.models import Item, Lot, StockLevel
+from inventory.sqlrows import rows_of
 from tracker.models import Location, Site
 from tracker.scoping import scope_site_ids
-
-Converter = Callable[[Any, Any, Any], Any]
 
 
 @dataclasses.dataclass
@@ -44,57 +43,31 @@ class NaturalKeys:
 _MODELS: tuple[type[models.Model], ...] = (Item, Location, Lot, Site)
 
 
-def _column(field: models.Field[Any, Any]) -> str:
-    if field.column is None:  # concrete fields always have one
-        raise TypeError(f"{field} has no column")
-    return field.column
-
-
 def _usable(value: Any) -> bool:
     return isinstance(value, str) and bool(value) and "\x00" not in value
 
 
 class _Shape:
-    """Per database vendor, built once: each model's columns, their NULL casts and converters."""
+    """A row of the union: column 0 is the branch's model index, then each model's columns in
+    ``_MODELS`` order (its own in its branch, typed NULLs in the others')."""
 
     def __init__(self) -> None:
-        q = connection.ops.quote_name
-        self.fields: dict[type[models.Model], list[models.Field[Any, Any]]] = {}
-        self.columns: dict[type[models.Model], list[str]] = {}
-        self.nulls: dict[type[models.Model], list[str]] = {}
-        self.converters: dict[type[models.Model], list[list[tuple[Converter, Any]]]] = {}
+        self.rows = {model: rows_of(model) for model in _MODELS}
+        self.offsets: dict[type[models.Model], int] = {}
+        at = 1
         for model in _MODELS:
-            fields = [f for f in model._meta.concrete_fields if isinstance(f, models.Field)]
-            self.fields[model] = fields
-            self.columns[model] = [f"t.{q(_column(f))}" for f in fields]
-            self.nulls[model] = [f"CAST(NULL AS {f.cast_db_type(connection)})" for f in fields]
-            per_field = []
-            for f in fields:
-                col = f.get_col(model._meta.db_table)
-                found = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
-                per_field.append([(c, col) for c in found])
-            self.converters[model] = per_field
-        offsets, at = {}, 1  # column 0 is the branch's model index
-        for model in _MODELS:
-            offsets[model] = at
-            at += len(self.fields[model])
-        self.offsets: dict[type[models.Model], int] = offsets
+            self.offsets[model] = at
+            at += len(self.rows[model])
 
     def select(self, model: type[models.Model]) -> str:
         parts = [str(_MODELS.index(model))]
         for other in _MODELS:
-            parts.extend(self.columns[other] if other is model else self.nulls[other])
+            parts.extend(self.rows[other].columns("t") if other is model else self.rows[other].nulls)
         return "SELECT " + ", ".join(parts)
 
     def instance(self, model: type[models.Model], row: tuple[Any, ...]) -> Any:
         start = self.offsets[model]
-        fields = self.fields[model]
-        values = []
-        for value, converters in zip(row[start : start + len(fields)], self.converters[model], strict=True):
-            for converter, col in converters:
-                value = converter(value, col, connection)
-            values.append(value)
-        return model.from_db(connection.alias, [f.attname for f in fields], values)
+        return self.rows[model].instance(row[start : start + len(self.rows[model])])
 
 
 _shapes: dict[str, _Shape] = {}
