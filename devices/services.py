@@ -8,7 +8,7 @@ import functools
 import logging
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
@@ -191,26 +191,47 @@ def reader_upload_receive(
     if not device.upload_format:
         raise NoUploadFormat(f"Device {device.device_id} has no upload format; ask an admin to set one.")
     key = upload_key_for(upload_format=device.upload_format, body=body, explicit=upload_key)
-    existing = ReaderUpload.objects.filter(device=device, upload_key=key).only("pk", "status").first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            upload = ReaderUpload.objects.create(
-                site_id=device.site_id,
-                device=device,
-                upload_key=key,
-                format=device.upload_format,
-                body=body,
-                content_type=content_type[:100],
-                size=len(body),
-                received_at=timezone.now(),
-            )
-            transaction.on_commit(functools.partial(_enqueue, upload.pk))
-    except IntegrityError:
-        # A concurrent retry stored it first.
+    upload = ReaderUpload(
+        site_id=device.site_id,
+        device=device,
+        upload_key=key,
+        format=device.upload_format,
+        body=body,
+        content_type=content_type[:100],
+        size=len(body),
+        received_at=timezone.now(),
+    )
+    if not _insert_unless_stored(upload):
+        # A retry (or a concurrent one that committed first): the original answers.
         return ReaderUpload.objects.only("pk", "status").get(device=device, upload_key=key), False
+    transaction.on_commit(functools.partial(_enqueue, upload.pk))
     return upload, True
+
+
+def _insert_unless_stored(upload: ReaderUpload) -> bool:
+    """Insert ``upload`` unless its (device, upload key) is stored; True (and its pk set) if inserted.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite), in the
+    caller's transaction or on its own: no look-up first, no transaction or savepoint around
+    it. A concurrent insert of the same key makes it wait on the unique index until that one
+    ends, then do nothing (it committed) or insert (it rolled back)."""
+    fields = [f for f in ReaderUpload._meta.concrete_fields if not f.primary_key]
+    q = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {q(ReaderUpload._meta.db_table)} ({', '.join(q(f.column or f.attname) for f in fields)}) "  # noqa: S608 - names from the model
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({q('device_id')}, {q('upload_key')}) DO NOTHING RETURNING {q('id')}"
+    )
+    params = [f.get_db_prep_save(getattr(upload, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    upload.pk = row[0]
+    upload._state.adding = False
+    upload._state.db = connection.alias
+    return True
 
 
 def _enqueue(upload_id: int) -> None:

@@ -22,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.db.transaction import TransactionManagementError
 
 from inventory.models import StockLevel
+from inventory.sqlrows import rows_of
 from tracker.models import Location, LocationKind
 
 #: (item_id, location_id, lot_id or None)
@@ -55,6 +57,34 @@ def _sort_key(key: LevelKey) -> tuple[int, int, int]:
     return (key[0], key[1], key[2] or 0)
 
 
+def _lock_existing(keys: set[LevelKey]) -> list[StockLevel]:
+    """The existing levels of ``keys``, locked in pk order: the statement the ORM would send for
+    ``filter(_key_q(keys)).order_by("pk").select_for_update()``, written by hand because building
+    it cost more CPU than running it (every posting runs it)."""
+    if not keys:
+        return []
+    rows = rows_of(StockLevel)
+    q = connection.ops.quote_name
+    item, location, lot = q("item_id"), q("location_id"), q("lot_id")
+    terms, params = [], []
+    for item_id, location_id, lot_id in sorted(keys, key=_sort_key):
+        if lot_id is None:
+            terms.append(f"({item} = %s AND {location} = %s AND {lot} IS NULL)")
+            params += [item_id, location_id]
+        else:
+            terms.append(f"({item} = %s AND {location} = %s AND {lot} = %s)")
+            params += [item_id, location_id, lot_id]
+    lock = ""
+    if connection.features.has_select_for_update:
+        if connection.get_autocommit():  # as select_for_update() refuses: a lock outside a transaction is none
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        lock = " FOR UPDATE"
+    sql = f"SELECT {', '.join(rows.quoted)} FROM {rows.table} WHERE {' OR '.join(terms)} ORDER BY {q('id')}{lock}"  # noqa: S608 - names from the model; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [rows.instance(row) for row in cursor.fetchall()]
+
+
 def lock_levels(
     keys: Iterable[LevelKey],
     *,
@@ -67,12 +97,13 @@ def lock_levels(
     Returns every locked row by key; rows are fresh (read under the lock).
     """
     keys = set(keys)
-    query = _key_q(keys)
-    if also is not None:
-        query |= also
-    # of=("self",): ``also`` may join tracker_location (is_virtual); without it PostgreSQL would lock
-    # those location rows too, and two posts of different items at one site could deadlock on them.
-    rows = StockLevel.objects.filter(query).order_by("pk").select_for_update(of=("self",))
+    if also is None:
+        rows = _lock_existing(keys)
+    else:
+        # of=("self",): ``also`` may join tracker_location (is_virtual); without it PostgreSQL would lock
+        # those location rows too, and two posts of different items at one site could deadlock on them.
+        query = _key_q(keys) | also
+        rows = list(StockLevel.objects.filter(query).order_by("pk").select_for_update(of=("self",)))
     locked = {_key(level): level for level in rows}
     for key in sorted(keys - locked.keys(), key=_sort_key):
         item_id, location_id, lot_id = key
@@ -97,15 +128,24 @@ def apply_deltas(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Deci
     changes = {levels[key].pk: delta for key, delta in deltas.items() if delta != 0}
     if not changes:
         return
-    if len(changes) == 1:
-        ((pk, delta),) = changes.items()
-        StockLevel.objects.filter(pk=pk).update(on_hand=F("on_hand") + delta)
-    else:
-        by_pk = Case(
-            *(When(pk=pk, then=Value(delta)) for pk, delta in sorted(changes.items())),
-            output_field=StockLevel._meta.get_field("on_hand"),
-        )
-        StockLevel.objects.filter(pk__in=sorted(changes)).update(on_hand=F("on_hand") + by_pk)
+    # The statement ``filter(pk__in=...).update(on_hand=F("on_hand") + Case(When(pk=..., then=...)))``
+    # sends, written by hand (every posting runs it; building it through the ORM cost more CPU).
+    field = StockLevel._meta.get_field("on_hand")
+    q = connection.ops.quote_name
+    on_hand, pk = q("on_hand"), q("id")
+    numeric = field.cast_db_type(connection)
+    whens, params = [], []
+    for level_pk, delta in sorted(changes.items()):
+        whens.append(f"WHEN {pk} = %s THEN CAST(%s AS {numeric})")
+        params += [level_pk, field.get_db_prep_save(delta, connection)]
+    ids = sorted(changes)
+    params += ids
+    sql = (
+        f"UPDATE {q(StockLevel._meta.db_table)} SET {on_hand} = {on_hand} + CASE {' '.join(whens)} END "  # noqa: S608 - names from the model; values are parameters
+        f"WHERE {pk} IN ({', '.join(['%s'] * len(ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
     for key, delta in deltas.items():
         if delta != 0:
             levels[key].on_hand += delta  # the in-memory copy mirrors the row for later checks

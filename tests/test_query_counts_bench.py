@@ -105,17 +105,17 @@ def test_ping_needs_authentication(api_client):
 # --- inventory -----------------------------------------------------------------------
 
 
-# 12 under the test transaction (the outermost atomic becomes a savepoint pair there): the key, its
-# user's permissions and sites come from the auth cache; item, two locations, the idempotency claim (one
-# INSERT ... ON CONFLICT), the service savepoint pair, level lock, move insert, one update of both
-# levels, record update.
-TRANSFER_QUERIES = 12
+# 10 under the test transaction (the outermost atomic becomes a savepoint pair there): the key, its
+# user's permissions and sites come from the auth cache; the idempotency claim (one INSERT ... ON
+# CONFLICT), the item and both locations (one query, inventory.selectors.keys), the service savepoint
+# pair, level lock, move insert, one update of both levels, record update.
+TRANSFER_QUERIES = 10
 # A receipt is posted as one batch whatever its lines: (the key, permissions and sites come from the
-# auth cache) all the lines' items (one query), all their locations (one), the site; under the test the
+# auth cache) all the lines' items and locations and the site in one query; under the test the
 # request's transaction is a savepoint pair; the idempotency claim, the service savepoint, the
 # supplier location, one level lock, one move insert, one level update, one insert into the reports'
 # daily rollup, the receipt, the release, the record update. (The transfer is inside one site: no rollup row.)
-RECEIPT_QUERIES = 15
+RECEIPT_QUERIES = 13
 
 
 def test_single_item_transfer_with_idempotency_key(partner_client, site_a, zone, django_assert_num_queries):

@@ -120,22 +120,36 @@ class RestrictedQuerySet(models.QuerySet):
         return Q(**{lookup: site_ids})
 
     def restrict(self, user: Any, action: str = "view") -> Self:
+        sites = scope_site_ids(user, self.model, action)
+        if sites is None:
+            return self
+        if not sites:
+            return self.none()
         try:
-            if action not in ACTIONS:
-                return self.none()
-            if not getattr(user, "is_authenticated", False) or not user.is_active:
-                return self.none()
-            if user.is_superuser and api_key_site_ids(user) is None:
-                return self
-            if not has_model_permission(user, self.model, action):
-                return self.none()
-            sites = granted_site_ids(user)
-            if not sites:
-                return self.none()
             return self.filter(self.site_q(sites))
         except Exception:  # fail closed, and say so in the log
             logger.warning("restrict() failed for %s (%s); denying", self.model.__name__, action, exc_info=True)
             return self.none()
+
+
+def scope_site_ids(user: Any, model: type[models.Model], action: str = "view") -> tuple[int, ...] | None:
+    """The decision ``restrict()`` makes, without building a queryset: ``None`` for every row
+    (an active superuser without a key's site list), else the site ids whose rows ``user`` may
+    ``action`` (empty: none). Hand-written scoped SQL (``inventory.selectors.keys``) uses it
+    so it cannot drift from ``restrict()``. Fails closed: any error means no sites."""
+    try:
+        if action not in ACTIONS:
+            return ()
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return ()
+        if user.is_superuser and api_key_site_ids(user) is None:
+            return None
+        if not has_model_permission(user, model, action):
+            return ()
+        return granted_site_ids(user)
+    except Exception:  # fail closed, and say so in the log
+        logger.warning("restrict() failed for %s (%s); denying", model.__name__, action, exc_info=True)
+        return ()
 
 
 def user_can_access_site(user: Any, site: Any) -> bool:

@@ -182,6 +182,58 @@ class StockMoveSerializer(serializers.ModelSerializer):
         ]
 
 
+_UUID_FIELD = serializers.UUIDField(read_only=True)
+
+
+def _code(obj: Any, attr: str) -> Any:
+    return getattr(obj, attr) if obj is not None else None
+
+
+def move_row(move: StockMove) -> dict[str, Any]:
+    """A just-posted move in ``StockMoveSerializer``'s shape, without building the serializer
+    (its fields are deep-copied for every instance): the write endpoints answer with these.
+    The related objects are the ones the posting used, so this reads nothing."""
+    time = _TIME_FIELD.to_representation
+    return {
+        "id": move.pk,
+        "kind": move.kind,
+        "item": move.item.sku,
+        "quantity": _QTY_FIELD.to_representation(move.quantity),
+        "unit": move.item.unit,
+        "source": move.source.code,
+        "destination": move.destination.code,
+        "lot": _code(move.lot, "code"),
+        "serial": _code(move.serial, "serial"),
+        "reference": move.reference,
+        "reference_type": move.reference_type,
+        "partner": move.partner,
+        "external_id": move.external_id,
+        "batch": _UUID_FIELD.to_representation(move.batch),
+        "occurred_at": time(move.occurred_at),
+        "recorded_at": time(move.recorded_at),
+        "actor": _code(move.actor, "username"),
+        "note": move.note,
+    }
+
+
+def document_posted_row(doc: Receipt | Shipment) -> dict[str, Any]:
+    """A receipt or shipment as just created, in ``ReceiptPostedSerializer`` /
+    ``ShipmentPostedSerializer``'s shape (``move_row`` for its moves)."""
+    if isinstance(doc, Receipt):
+        partner, at = {"supplier": doc.supplier}, {"received_at": _TIME_FIELD.to_representation(doc.received_at)}
+    else:
+        partner, at = {"customer": doc.customer}, {"shipped_at": _TIME_FIELD.to_representation(doc.shipped_at)}
+    return {
+        "id": doc.pk,
+        "site": doc.site.code,
+        "reference": doc.reference,
+        **partner,
+        "external_id": doc.external_id,
+        **at,
+        "moves": [move_row(m) for m in doc.moves_posted],
+    }
+
+
 class _LotByCode:
     """Resolve ``lot`` (a code) for the validated item among lots the user may see."""
 

@@ -52,8 +52,8 @@ def _fingerprint(request) -> str:
     return digest.hexdigest()
 
 
-def _claim(*, owner: str, key: str, method: str, path: str, fingerprint: str) -> bool:
-    """Record the key for this request; False if it is already recorded.
+def _claim(*, owner: str, key: str, method: str, path: str, fingerprint: str) -> int | None:
+    """Record the key for this request: its record's id, or None if it is already recorded.
 
     ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): a concurrent
     duplicate waits on the unique index until the first transaction ends, then
@@ -68,7 +68,21 @@ def _claim(*, owner: str, key: str, method: str, path: str, fingerprint: str) ->
             "VALUES (%s, %s, %s, %s, %s, 0, NULL, %s) ON CONFLICT (owner, key) DO NOTHING RETURNING id",
             [owner, key, method, path[:500], fingerprint, now],
         )
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+        return None if row is None else int(row[0])
+
+
+def _record_answer(record_id: int, response: Response) -> None:
+    """Store the answer on the claimed record: the UPDATE ``filter(pk=...).update(...)`` sends,
+    by hand (every idempotent write runs it; building it through the ORM cost more than running it)."""
+    body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+    field = IdempotencyRecord._meta.get_field("response_body")
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {q(IdempotencyRecord._meta.db_table)} SET status_code = %s, response_body = %s WHERE id = %s",  # noqa: S608 - table name from the model
+            [response.status_code, field.get_db_prep_save(body, connection), record_id],
+        )
 
 
 def idempotent(request, handler: Callable[[], Response]) -> Response:
@@ -87,7 +101,8 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
         )
     owner, fingerprint = _owner(request), _fingerprint(request)
     with transaction.atomic():
-        if not _claim(owner=owner, key=key, method=request.method, path=request.path, fingerprint=fingerprint):
+        record_id = _claim(owner=owner, key=key, method=request.method, path=request.path, fingerprint=fingerprint)
+        if record_id is None:
             record = IdempotencyRecord.objects.get(owner=owner, key=key)
             if record.request_hash != fingerprint:
                 return problem_response(
@@ -100,10 +115,7 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
             replay["Idempotent-Replayed"] = "true"
             return replay
         response = handler()
-        body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-        IdempotencyRecord.objects.filter(owner=owner, key=key).update(
-            status_code=response.status_code, response_body=body
-        )
+        _record_answer(record_id, response)
         return response
 
 

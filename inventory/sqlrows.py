@@ -1,0 +1,69 @@
+"""Model instances from hand-written SQL, typed exactly as the ORM types them.
+
+The hot write path reads a few rows with plain SQL (``inventory.selectors.keys``,
+``inventory.locks``): building an ORM query costs more CPU than running it. ``rows_of(Model)``
+gives the model's concrete columns for a select list, typed NULLs for a ``UNION`` branch of
+another model, and turns the selected values into an instance with the converters the ORM
+would apply (SQLite's decimals, dates and booleans; JSON) and ``Model.from_db``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+Converter = Callable[[Any, Any, Any], Any]
+
+
+def column_of(field: models.Field[Any, Any]) -> str:
+    if field.column is None:  # concrete fields always have one
+        raise TypeError(f"{field} has no column")
+    return field.column
+
+
+class ModelRows(Generic[M]):
+    """One model's concrete columns on the current database vendor (build with ``rows_of``)."""
+
+    def __init__(self, model: type[M]) -> None:
+        self.model = model
+        self.fields = [f for f in model._meta.concrete_fields if isinstance(f, models.Field)]
+        self.attnames = [f.attname for f in self.fields]
+        self.quoted = [connection.ops.quote_name(column_of(f)) for f in self.fields]
+        #: ``CAST(NULL AS <type>)`` per column: a UNION's other branches need typed NULLs on PostgreSQL
+        self.nulls = [f"CAST(NULL AS {f.cast_db_type(connection)})" for f in self.fields]
+        self.converters: list[list[tuple[Converter, Any]]] = []
+        for f in self.fields:
+            col = f.get_col(model._meta.db_table)
+            found = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
+            self.converters.append([(c, col) for c in found])
+        self.table = connection.ops.quote_name(model._meta.db_table)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def columns(self, alias: str) -> list[str]:
+        return [f"{alias}.{name}" for name in self.quoted]
+
+    def instance(self, values: Sequence[Any]) -> M:
+        """An instance from this model's column values, in ``columns()`` order."""
+        converted = []
+        for value, converters in zip(values, self.converters, strict=True):
+            for converter, col in converters:
+                value = converter(value, col, connection)
+            converted.append(value)
+        return self.model.from_db(connection.alias, self.attnames, converted)
+
+
+_built: dict[tuple[str, type[models.Model]], ModelRows[Any]] = {}
+
+
+def rows_of(model: type[M]) -> ModelRows[M]:
+    """``ModelRows`` of ``model`` for the current vendor, built once."""
+    key = (connection.vendor, model)
+    rows = _built.get(key)
+    if rows is None:
+        rows = _built[key] = ModelRows(model)
+    return rows
