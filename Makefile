@@ -40,8 +40,10 @@ bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
 # The production shape on this machine: release step (migrate, collectstatic),
-# then web (gunicorn + uvicorn workers), Celery worker and beat under honcho;
-# Ctrl-C stops them all. Needs DATABASE_URL and REDIS_URL.
+# then web, Celery worker and beat under honcho; Ctrl-C stops them all. Needs
+# DATABASE_URL and REDIS_URL. The web process is `python -m config.web`: one port,
+# HTTP through Django's WSGI handler, websockets through Channels (WEB_SERVER picks
+# another shape; README "Production shape" has each one's measured figures).
 PORT ?= 8000
 serve: $(STAMP)
 	@test -n "$$DATABASE_URL" || { echo "make serve: set DATABASE_URL (PostgreSQL), e.g. postgres://postgres@127.0.0.1:5432/shopfloor"; exit 2; }
