@@ -1,10 +1,10 @@
 """ASGI entry points: websockets through Channels; HTTP two ways.
 
-``application``: HTTP through Django's ASGI handler. Every sync view, and the
+``application`` (what ``make serve`` runs, under granian): HTTP through Django's ASGI handler. Every sync view, and the
 request_started/finished signals around it, hop onto Django's one sync thread
 per process, several times per request.
 
-``mixed`` (what ``make serve`` runs, see ``config/web.py``): HTTP straight to
+``mixed`` (``WEB_SERVER=mixed``, see ``config/web.py``): HTTP straight to
 Django's WSGI handler in a thread pool (``config.wsgi_pool``), websockets to
 Channels. Same middleware, views and settings; one port.
 

@@ -1,23 +1,23 @@
 """The Procfile's ``web`` process: ``python -m config.web`` runs the chosen server shape.
 
 ``WEB_SERVER`` picks the shape (``make serve`` and the benchmark go through
-here, so a benchmarked shape is exactly what a user's request meets):
+here, so a benchmarked shape is exactly what a user's request meets). README
+"Production shape" has each one's measured figures and the command:
 
-    mixed         (default) one port: gunicorn + uvicorn workers running
-                  ``config.asgi:mixed``: plain HTTP goes straight to Django's WSGI
-                  handler in a thread pool (one thread hop per request), websockets
-                  to Channels
-    asgi          gunicorn + uvicorn workers, Django's ASGI handler for everything
-                  (several thread hops per sync request)
+    granian-asgi  (default) granian serving Django's ASGI app: HTTP and websockets
+                  (Channels) on one port; the fastest shape measured
+    asgi          gunicorn + uvicorn workers, Django's ASGI app (the shape before)
+    mixed         gunicorn + uvicorn workers running ``config.asgi:mixed``: HTTP to
+                  Django's WSGI handler on a thread pool (one hop), websockets to Channels
+    granian-mixed granian serving ``config.asgi:mixed``
     wsgi          gunicorn gthread workers, WSGI; HTTP only (no websockets)
     granian-wsgi  granian, WSGI; HTTP only (no websockets)
-    granian-asgi  granian, Django's ASGI handler for everything
-    granian-mixed granian, ASGI interface with ``config.asgi:mixed``
-    uvicorn       uvicorn alone (its own process manager), ASGI for everything
+    uvicorn       uvicorn alone (its own process manager), Django's ASGI app
 
 Sizing, from the environment: ``WEB_CONCURRENCY`` processes (default 2 per
-core), ``WEB_THREADS`` threads each for the WSGI side (default 4), ``HOST`` /
-``PORT``. The rest of gunicorn's settings are in ``config/gunicorn.conf.py``.
+core), ``WEB_THREADS`` threads each for the WSGI shapes (default 4), ``HOST`` /
+``PORT``; ``FORWARDED_ALLOW_IPS`` the proxies whose X-Forwarded-For is believed.
+gunicorn's other settings are in ``config/gunicorn.conf.py``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 GUNICORN_CONF = str(Path(__file__).with_name("gunicorn.conf.py"))
-DEFAULT = "mixed"
-SHAPES = ("mixed", "asgi", "wsgi", "granian-wsgi", "granian-asgi", "granian-mixed", "uvicorn")
+DEFAULT = "granian-asgi"
+SHAPES = ("granian-asgi", "asgi", "mixed", "granian-mixed", "wsgi", "granian-wsgi", "uvicorn")
 #: shapes that serve websockets (the others are HTTP only, for measurement)
 WEBSOCKETS = {"mixed", "asgi", "granian-asgi", "granian-mixed", "uvicorn"}
 
@@ -57,6 +57,11 @@ def command(shape: str) -> list[str]:
         "--log-level",
         os.environ.get("WEB_LOG_LEVEL", "warning"),
         "--respawn-failed-workers",
+        # gunicorn's max_requests: recycle a worker now and then so a slow leak never becomes an outage
+        "--workers-lifetime",
+        os.environ.get("WEB_WORKERS_LIFETIME", "6h"),
+        "--workers-kill-timeout",
+        "20",
     ]
     shapes = {
         "mixed": [*gunicorn, "-k", "uvicorn_worker.UvicornWorker", "config.asgi:mixed"],
@@ -70,8 +75,9 @@ def command(shape: str) -> list[str]:
             threads,
             "config.wsgi:application",
         ],
-        "granian-asgi": [*granian, "--interface", "asgi", "config.asgi:application"],
-        "granian-mixed": [*granian, "--interface", "asgi", "config.asgi:mixed"],
+        # asginl: Channels' router has no lifespan; the client address as uvicorn would give it
+        "granian-asgi": [*granian, "--interface", "asginl", "config.asgi_granian:application"],
+        "granian-mixed": [*granian, "--interface", "asgi", "config.asgi_granian:mixed"],
         "uvicorn": [
             str(BIN / "uvicorn"),
             "--host",
@@ -93,8 +99,9 @@ def command(shape: str) -> list[str]:
 
 def main() -> None:
     argv = command(os.environ.get("WEB_SERVER") or DEFAULT)
-    # The web processes share one psycopg pool each (settings.DB_POOL).
+    # One psycopg pool per web process (settings.DB_POOL), a connection for each request thread.
     os.environ.setdefault("DB_POOL", "1")
+    os.environ.setdefault("DB_POOL_MAX_SIZE", str(max(4, int(_sizes()[3]))))
     os.execv(argv[0], argv)  # noqa: S606 - our own venv's server, fixed arguments
 
 
