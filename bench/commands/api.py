@@ -352,7 +352,15 @@ class Command(BaseCommand):
                 figure += ", errors 0"
             frac = f"{r['req_per_s'] / ceiling:.2f}" if ceiling else ""
             r["fraction_of_ceiling"] = round(r["req_per_s"] / ceiling, 3) if ceiling else None
-            rows.append((scenario.title, figure, frac, self._target(scenario, r)))
+            target = self._target(scenario, r)
+            if ceiling and "of_ping" in scenario.target:
+                share = r["req_per_s"] / ceiling
+                met = share >= scenario.target["of_ping"] and (r["p95_ms"] or 1e9) < scenario.target["of_ping_p95_ms"]
+                target += (
+                    f"; >= {scenario.target['of_ping']:.2f} of ping and p95 < "
+                    f"{scenario.target['of_ping_p95_ms']:.0f} ms: {'met' if met else 'MISSED'}"
+                )
+            rows.append((scenario.title, figure, frac, target))
         if ledger and ledger.get("levels_query"):
             q = ledger["levels_query"]
             met = "met" if q["p95_ms"] < 20 else "MISSED"
