@@ -1,5 +1,8 @@
-"""Gunicorn for the production shape: uvicorn workers serving Django's ASGI app
-(HTTP and websockets). Everything comes from the environment.
+"""Gunicorn for the production shape. ``config/web.py`` (the Procfile's web) picks the
+worker class and app on the command line: uvicorn workers serving ``config.asgi:mixed``
+by default (HTTP through Django's WSGI handler in a thread pool, websockets through
+Channels), or another measured shape (``WEB_SERVER``). Everything comes from the
+environment.
 
     WEB_CONCURRENCY   worker processes (default: 2 per core)
     HOST, PORT        bind address (default 127.0.0.1:8000; 0.0.0.0 behind a proxy)
@@ -16,7 +19,7 @@ import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * multiprocessing.cpu_count())
-# uvloop + httptools, websockets through the same process (Channels).
+# uvloop + httptools, websockets through the same process (Channels); config/web.py passes -k.
 worker_class = "uvicorn_worker.UvicornWorker"
 # Import Django once in the master; workers fork from it (faster restarts, shared pages).
 # Database connections are opened lazily in each worker, never in the master.

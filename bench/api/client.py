@@ -37,6 +37,8 @@ class Request:
 @dataclass
 class Outcome:
     requests: int = 0
+    #: every answered request, the warm-up's included (what the server's CPU time was spent on)
+    answered: int = 0
     ok: int = 0
     errors: int = 0
     units: int = 0
@@ -53,6 +55,7 @@ class Outcome:
 
         return {
             "requests": self.requests,
+            "answered": self.answered,
             "ok": self.ok,
             "errors": self.errors,
             "seconds": round(self.seconds, 2),
@@ -121,6 +124,7 @@ async def _drive(
                 except (TimeoutError, aiohttp.ClientError) as exc:
                     error = f"{req.method} {req.path} -> {exc.__class__.__name__}: {exc}"
                 t1 = time.monotonic()
+                outcome.answered += 1
                 if t0 < measure_from or t1 > stop_at:
                     continue
                 outcome.requests += 1

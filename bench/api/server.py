@@ -1,6 +1,7 @@
 """Start the production shape (the Procfile's web and worker, under honcho) on
 127.0.0.1 for a benchmark, and stop it again: the same command line as
-``make serve``, against the benchmark's database and Redis db."""
+``make serve``, against the benchmark's database and Redis db. ``web_server``
+picks the web process's shape (``WEB_SERVER``, see ``config/web.py``)."""
 
 from __future__ import annotations
 
@@ -78,9 +79,18 @@ def bench(*args: str, env: dict[str, str], capture: bool = False) -> subprocess.
 class Server:
     """``honcho start web worker`` from the Procfile; a context manager that waits for /healthz."""
 
-    def __init__(self, env: dict[str, str], *, log_path: Path, processes: tuple[str, ...] = ("web", "worker")):
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        log_path: Path,
+        processes: tuple[str, ...] = ("web", "worker"),
+        web_server: str | None = None,
+    ):
         self.port = free_port()
         self.env = {**env, "PORT": str(self.port)}
+        if web_server:
+            self.env["WEB_SERVER"] = web_server
         self.log_path = log_path
         self.processes = processes
         self.proc: subprocess.Popen | None = None
@@ -104,10 +114,47 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited early; see {self.log_path}")
             if self._healthy():
+                self._settle(deadline)
                 return self
             time.sleep(0.5)
         self.__exit__(None, None, None)
         raise RuntimeError(f"the server did not become healthy in 90 s; see {self.log_path}")
+
+    def _settle(self, deadline: float) -> None:
+        """Wait until the web processes idle (every worker booted and imported), so a
+        scenario's CPU time is its requests', not the workers' start."""
+        before = self.web_cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            now = self.web_cpu_seconds()
+            if now - before < 0.05:
+                return
+            before = now
+
+    def web_cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the web server: every process under honcho
+        but Celery's, with the children they have reaped. Less moved by other work on the
+        machine than throughput is, so shapes compare by it on a busy box too."""
+        if self.proc is None:
+            return 0.0
+        procs: dict[int, tuple[int, int, bytes]] = {}  # pid -> (parent, cpu ticks, cmdline)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:  # gone meanwhile
+                continue
+            # after the name: state, ppid, ...; utime, stime, cutime, cstime are stat fields 14-17
+            procs[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]), cmdline)
+        web: set[int] = set()
+        frontier = {self.proc.pid}
+        while frontier:
+            children = {pid for pid, (ppid, _, cmd) in procs.items() if ppid in frontier and b"celery" not in cmd}
+            web |= children
+            frontier = children
+        return sum(procs[pid][1] for pid in web) / os.sysconf("SC_CLK_TCK")
 
     def _healthy(self) -> bool:
         want_worker = "worker" in self.processes

@@ -3,8 +3,9 @@
 1. a fresh PostgreSQL database ``shopfloor_bench`` on ``DATABASE_URL``'s server
    (default postgres://postgres@127.0.0.1:5432) and Redis db 9, migrated and
    seeded through the services (``bench/api/seed.py``);
-2. the Procfile's web (gunicorn + uvicorn workers) and Celery worker under
-   honcho on 127.0.0.1, exactly as ``make serve`` runs them;
+2. the Procfile's web and Celery worker under honcho on 127.0.0.1, exactly as
+   ``make serve`` runs them; ``--server`` picks the web shape(s) (``WEB_SERVER``,
+   ``config/web.py``), ``--rounds`` repeats them, interleaved, for a comparison;
 3. each scenario (``bench/api/scenarios.py``) driven by a bounded
    client: 8 connections, a fixed duration, 127.0.0.1 only;
 4. the 10-million-move ledger (``python -m bench seed_ledger``, cached in
@@ -12,6 +13,13 @@
    levels endpoint driven like the rest against a server on that database.
 
 Prints the table and writes ``.bench/api-<time>.json`` (and ``.bench/api-latest.json``).
+
+Comparing shapes on a shared machine: ``--server mixed,asgi,wsgi,granian-wsgi
+--rounds 3 --only ceiling,transfer,levels_list --skip-ledger``. Each round
+starts every shape in turn (rotated, so none always goes first) and drives the
+same scenarios; the table gives, per shape, the median over rounds of each
+figure and of its ratio to the same run's ping, which stays meaningful when
+other work on the machine moves the absolute figures.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import os
 import platform
 import secrets
+import statistics
 import sys
 import urllib.error
 import urllib.request
@@ -36,8 +45,10 @@ from bench import dbs
 from bench.api import scenarios as sc
 from bench.api.client import run_load
 from bench.api.server import Server, bench, manage, server_env
+from config import web
 
-BENCH_DB = "shopfloor_bench"
+# BENCH_DB: a developer's own copy (shopfloor_<owner>_bench) when several people share the server.
+BENCH_DB = os.environ.get("BENCH_DB", "shopfloor_bench")
 LEDGER_DB = "shopfloor_bench_ledger"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
 
@@ -66,6 +77,15 @@ class Command(BaseCommand):
         parser.add_argument("--only", default="", help="Comma-separated scenario keys.")
         parser.add_argument("--ledger-moves", type=int, default=int(os.environ.get("BENCH_LEDGER_MOVES", "10000000")))
         parser.add_argument("--skip-ledger", action="store_true")
+        parser.add_argument(
+            "--server",
+            default="",
+            help=f"Comma-separated web shapes (config/web.py): {', '.join(web.SHAPES)}. Default: make serve's.",
+        )
+        parser.add_argument("--rounds", type=int, default=1, help="Repeat every shape this many times, interleaved.")
+        parser.add_argument(
+            "--reuse-db", action="store_true", help="Keep the last run's seeded database (skip migrate and seed)."
+        )
         parser.add_argument("--seed", metavar="FILE", help="(internal) seed the current database and write FILE")
 
     def handle(self, *args, **opts):
@@ -83,26 +103,37 @@ class Command(BaseCommand):
         only = {k for k in opts["only"].split(",") if k}
         chosen = [s for s in sc.SCENARIOS if not only or s.key in only or s.key == "ceiling"]
 
+        shapes = [s for s in opts["server"].split(",") if s] or [os.environ.get("WEB_SERVER") or web.DEFAULT]
+        unknown = [s for s in shapes if s not in web.SHAPES]
+        if unknown or opts["rounds"] < 1:
+            raise CommandError(f"--server: unknown {unknown}; choose from {', '.join(web.SHAPES)}; --rounds >= 1")
+
         redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
         redis.Redis.from_url(redis_url).flushdb()  # the benchmark's own db number only
         secret = secrets.token_urlsafe(50)
         env = server_env(database_url=dbs.database_url(BENCH_DB), redis_url=redis_url, secret_key=secret)
         self.stdout.write(
-            f"bench api: fresh database {BENCH_DB}, Redis {redis_url}, "
-            f"{opts['concurrency']} connections x {opts['duration']:.0f} s per scenario"
+            f"bench api: database {BENCH_DB}, Redis {redis_url}, "
+            f"{opts['concurrency']} connections x {opts['duration']:.0f} s per scenario, web: {', '.join(shapes)}"
         )
-        dbs.recreate(BENCH_DB)
-        manage("migrate", "--noinput", "-v", "0", env=env)
-        manage("collectstatic", "--noinput", "-v", "0", env=env)
         seed_path = out_dir / "api-seed.json"
-        bench("api", "--seed", str(seed_path), env=env)
+        if not (opts["reuse_db"] and seed_path.exists()):
+            dbs.recreate(BENCH_DB)
+            manage("migrate", "--noinput", "-v", "0", env=env)
+            manage("collectstatic", "--noinput", "-v", "0", env=env)
+            bench("api", "--seed", str(seed_path), env=env)
         seed = json.loads(seed_path.read_text())
 
-        results: dict[str, dict[str, Any]] = {}
         load_before = os.getloadavg()
-        with Server(env, log_path=log_path) as server:
+        if len(shapes) > 1 or opts["rounds"] > 1:
+            runs = self._compare(shapes, chosen, seed, env, log_path, opts)
+            self._report_compare(shapes, chosen, runs, opts, stamp, out_dir, load_before)
+            return
+
+        results: dict[str, dict[str, Any]] = {}
+        with Server(env, log_path=log_path, web_server=shapes[0]) as server:
             self.stdout.write(
-                f"server up at {server.base_url} (web workers: "
+                f"server up at {server.base_url} ({shapes[0]}, web workers: "
                 f"{env.get('WEB_CONCURRENCY') or 2 * (os.cpu_count() or 1)})"
             )
             for scenario in chosen:
@@ -113,6 +144,101 @@ class Command(BaseCommand):
             ledger = self._ledger(opts, redis_url, secret, log_path, results)
 
         self._report(chosen, results, ledger, opts, stamp, out_dir, load_before)
+
+    # --- shapes compared ---------------------------------------------------------------
+
+    def _compare(self, shapes, chosen, seed, env, log_path: Path, opts) -> list[dict[str, Any]]:
+        """Every shape in every round, rotated per round; one result dict per (round, shape)."""
+        runs = []
+        for r in range(opts["rounds"]):
+            k = r % len(shapes)
+            for shape in shapes[k:] + shapes[:k]:
+                self.stdout.write(f"round {r + 1}/{opts['rounds']}: {shape}")
+                with Server(env, log_path=log_path, web_server=shape) as server:
+                    results = {s.key: self._run(s, seed, server, opts) for s in chosen}
+                runs.append({"round": r, "server": shape, "loadavg": os.getloadavg()[0], "scenarios": results})
+        return runs
+
+    def _report_compare(self, shapes, chosen, runs, opts, stamp, out_dir: Path, load_before) -> None:
+        def med(values: list[float]) -> float | None:
+            values = sorted(v for v in values if v is not None)
+            return statistics.median(values) if values else None
+
+        def ok(run: dict, key: str) -> dict | None:
+            r = run["scenarios"].get(key)
+            return r if r and r.get("status") == "ok" else None
+
+        first = shapes[0]
+        table: dict[str, dict[str, Any]] = {}
+        for shape in shapes:
+            mine = [run for run in runs if run["server"] == shape]
+            row: dict[str, Any] = {}
+            for scenario in chosen:
+                got = [(run, ok(run, scenario.key)) for run in mine]
+                got = [(run, r) for run, r in got if r]
+                if not got:
+                    continue
+                of_ping, of_first = [], []
+                for run, r in got:
+                    ping = ok(run, "ceiling")
+                    if ping and ping["req_per_s"]:
+                        of_ping.append(r["req_per_s"] / ping["req_per_s"])
+                    base = next(
+                        (ok(b, scenario.key) for b in runs if b["server"] == first and b["round"] == run["round"]),
+                        None,
+                    )
+                    if base and base["req_per_s"]:
+                        of_first.append(r["req_per_s"] / base["req_per_s"])
+                row[scenario.key] = {
+                    "req_per_s": med([r["req_per_s"] for _, r in got]),
+                    "p95_ms": med([r["p95_ms"] for _, r in got]),
+                    "web_cpu_ms_per_req": med([r.get("web_cpu_ms_per_req") for _, r in got]),
+                    "errors": sum(r["errors"] for _, r in got),
+                    "of_ping": med(of_ping),
+                    f"of_{first}": med(of_first),
+                    "rounds": [r["req_per_s"] for _, r in got],
+                }
+            table[shape] = row
+        self.stdout.write("")
+        self.stdout.write(
+            f"median of {opts['rounds']} round(s), {opts['concurrency']} connections, {opts['duration']:.0f} s each; "
+            f"req/s (share of the same run's ping; x the same round's {first}), p95 ms, "
+            "web server CPU ms per request"
+        )
+        for shape in shapes:
+            cells = []
+            for scenario in chosen:
+                c = table[shape].get(scenario.key)
+                if not c:
+                    cells.append(f"{scenario.key}: n/a")
+                    continue
+                part = f"{scenario.key} {c['req_per_s']:,.0f}"
+                if scenario.key != "ceiling" and c["of_ping"] is not None:
+                    part += f" ({c['of_ping']:.2f} of ping"
+                    part += f"; x{c[f'of_{first}']:.2f})" if c[f"of_{first}"] is not None else ")"
+                elif c[f"of_{first}"] is not None:
+                    part += f" (x{c[f'of_{first}']:.2f})"
+                part += f" p95 {c['p95_ms']:.0f}"
+                if c["web_cpu_ms_per_req"] is not None:
+                    part += f" cpu {c['web_cpu_ms_per_req']:.1f} ms"
+                if c["errors"]:
+                    part += f" errors {c['errors']}"
+                cells.append(part)
+            self.stdout.write(f"{shape:<14} | " + " | ".join(cells))
+        report = {
+            "at": stamp,
+            "command": " ".join(["python -m bench", *sys.argv[1:]]),
+            "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+            "concurrency": opts["concurrency"],
+            "duration_s": opts["duration"],
+            "rounds": opts["rounds"],
+            "servers": shapes,
+            "summary": table,
+            "runs": runs,
+        }
+        path = out_dir / f"api-servers-{stamp}.json"
+        path.write_text(json.dumps(report, indent=1))
+        self.stdout.write(f"\nwritten {path.relative_to(settings.BASE_DIR)}; load average before {load_before[0]:.2f}")
 
     # --- one scenario ----------------------------------------------------------------
 
@@ -128,6 +254,7 @@ class Command(BaseCommand):
             self.stderr.write(f"{scenario.key}: {problem}")
             return {"status": f"failed: {problem[:200]}"}
         self.stdout.write(f"  {scenario.key} ...")
+        cpu_before = server.web_cpu_seconds()
         outcome = run_load(
             server.base_url,
             make,
@@ -136,7 +263,9 @@ class Command(BaseCommand):
             warmup=opts["warmup"],
             cookies=cookies,
         )
+        cpu = server.web_cpu_seconds() - cpu_before
         summary = outcome.summary()
+        summary["web_cpu_ms_per_req"] = round(1000 * cpu / outcome.answered, 2) if outcome.answered else None
         summary["status"] = "ok"
         return summary
 
@@ -223,7 +352,15 @@ class Command(BaseCommand):
                 figure += ", errors 0"
             frac = f"{r['req_per_s'] / ceiling:.2f}" if ceiling else ""
             r["fraction_of_ceiling"] = round(r["req_per_s"] / ceiling, 3) if ceiling else None
-            rows.append((scenario.title, figure, frac, self._target(scenario, r)))
+            target = self._target(scenario, r)
+            if ceiling and "of_ping" in scenario.target:
+                share = r["req_per_s"] / ceiling
+                met = share >= scenario.target["of_ping"] and (r["p95_ms"] or 1e9) < scenario.target["of_ping_p95_ms"]
+                target += (
+                    f"; >= {scenario.target['of_ping']:.2f} of ping and p95 < "
+                    f"{scenario.target['of_ping_p95_ms']:.0f} ms: {'met' if met else 'MISSED'}"
+                )
+            rows.append((scenario.title, figure, frac, target))
         if ledger and ledger.get("levels_query"):
             q = ledger["levels_query"]
             met = "met" if q["p95_ms"] < 20 else "MISSED"
