@@ -184,7 +184,7 @@ def operation_start(
         work_order.save(update_fields=["status", "started_at", "updated_at"])
     station = Workstation.objects.select_related("location").get(pk=station.pk)
     run.workstation = station
-    station_runs_sync(workstation=station, at=at)
+    station_runs_sync(workstation=station, at=at, running=True)
     broadcast(
         site_id=work_order.site_id,
         type="operation.started",
@@ -240,7 +240,7 @@ def operation_resume(*, run: OperationRun, operator: Any = None, at: dt.datetime
     if actor_or_none(operator) is not None:  # resumed by nobody in particular: who started it stays
         run.operator = operator
     run.save(update_fields=["status", "paused_at", "paused_seconds", "last_event_at", "operator"])
-    station_runs_sync(workstation=run.workstation, at=at)
+    station_runs_sync(workstation=run.workstation, at=at, running=True)
     broadcast(
         site_id=work_order.site_id,
         type="operation.started",

@@ -216,14 +216,16 @@ def station_device_signal(
     return row, changed
 
 
-def station_runs_sync(*, workstation: Workstation | None, at: dt.datetime) -> None:
+def station_runs_sync(*, workstation: Workstation | None, at: dt.datetime, running: bool | None = None) -> None:
     """Derive the run source from the station's runs, in the caller's transaction:
     running while any run is running there, nothing otherwise (the timeline then
     says idle, starved or blocked). Called by every run service that starts,
-    pauses, resumes or finishes a run."""
+    pauses, resumes or finishes a run (``running=True``: the caller just started one,
+    so the station runs without asking)."""
     if workstation is None:
         return
-    running = workstation.runs.filter(status=RunStatus.RUNNING).exists()
+    if running is None:
+        running = workstation.runs.filter(status=RunStatus.RUNNING).exists()
     _switch(
         workstation=workstation,
         source=StateSource.RUN,
