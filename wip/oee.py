@@ -202,15 +202,26 @@ class Figures:
         return {k: round(self.loss_s.get(k, 0.0) / 60, 2) for k in LOSS_NAMES}
 
 
+def working_windows(
+    shift: Shift, now: dt.datetime, since: dt.datetime | None = None
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The shift's working windows between ``since`` and ``now``."""
+    lo_bound = since or shift.start
+    out = [(max(lo, lo_bound), min(hi, now)) for lo, hi in shift.windows]
+    return [(lo, hi) for lo, hi in out if lo < hi]
+
+
 def figures(
     segments: Sequence[timeline.Segment],
     shift: Shift,
     counts: Iterable[Count],
     now: dt.datetime,
+    since: dt.datetime | None = None,
 ) -> Figures:
     """One station's figures for one shift from its merged timeline and the runs
-    that finished in the shift."""
-    windows = [(lo, min(hi, now)) for lo, hi in shift.windows if lo < now]
+    that finished in the shift. Working time counts from ``since`` (the plant's
+    start: time before it existed is not planned production time) to ``now``."""
+    windows = working_windows(shift, now, since)
     inside = timeline.clip(segments, windows)
     out = Figures()
     working = sum((hi - lo).total_seconds() for lo, hi in windows)

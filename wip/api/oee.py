@@ -182,12 +182,20 @@ class StationStateViewSet(ScopedReadOnlyViewSet):
         return Response(StationStateSerializer(type(self).queryset.get(pk=row.pk)).data)
 
 
+class ReasonCodeFilter(django_filters.FilterSet):
+    site = django_filters.CharFilter(field_name="site__code")
+
+    class Meta:
+        model = ReasonCode
+        fields = ["site", "active"]
+
+
 class ReasonCodeViewSet(ScopedReadOnlyViewSet):
     """Each site's stop-reason tree (``parent`` names the node above)."""
 
     queryset = ReasonCode.objects.select_related("site", "parent").order_by("site", "parent_id", "code")
     serializer_class = ReasonCodeSerializer
-    filterset_fields = {"site__code": ["exact"], "active": ["exact"]}
+    filterset_class = ReasonCodeFilter
 
 
 def reason_of_site(site_id: int, code: str) -> ReasonCode:

@@ -29,6 +29,7 @@ from wip.models import (
     StationState,
     Workstation,
 )
+from wip.selectors.metrics import site_since
 from wip.selectors.planning import site_calendars
 
 #: Rejects in the quality records: scrapped, sent to rework, or still waiting for a decision.
@@ -157,8 +158,10 @@ def site_oee(
     stations: QuerySet[Workstation] | None = None,
 ) -> OeeReport:
     """OEE of every station (or ``stations``) of ``site`` for the shifts that start
-    in ``[start, end)``, up to ``now``. Six queries."""
+    in ``[start, end)``, from the site's start (``site_since``: time before the
+    plant existed is not planned) up to ``now``. Six queries."""
     now = now or timezone.now()
+    since = site_since(site=site)
     qs = stations if stations is not None else Workstation.objects.filter(site=site, active=True)
     station_list = list(qs.filter(site=site).order_by("code"))
     base, overrides = site_calendars(site=site)
@@ -168,7 +171,13 @@ def site_oee(
     report = OeeReport(site=site, start=start, end=end, now=now, stations=station_list, shifts=shift_list, rows=[])
     if not shift_list or not station_list:
         return report
-    lo = min(s.start for s in shift_list)
+    # Shifts that ended before the plant began, or have not begun yet, have nothing to say.
+    shift_list = [s for s in shift_list if s.end > since and s.start < now]
+    shift_sets = {pk: [s for s in ss if s.end > since and s.start < now] for pk, ss in shift_sets.items()}
+    report.shifts = shift_list
+    if not shift_list:
+        return report
+    lo = max(min(s.start for s in shift_list), since)
     hi = min(max(s.end for s in shift_list), now)
     if hi <= lo:
         return report
@@ -218,8 +227,8 @@ def site_oee(
         segs = timeline.merge(_intervals(states[ws.pk]), lo, hi, queued[ws.pk])
         report.timelines[ws.pk] = segs
         for shift in shift_sets[ws.pk]:
-            figs = oee.figures(segs, shift, counts[ws.pk], now)
-            windows = [(a, min(b, now)) for a, b in shift.windows if a < now]
+            figs = oee.figures(segs, shift, counts[ws.pk], now, since)
+            windows = oee.working_windows(shift, now, since)
             stops = [
                 Stop(
                     workstation=ws.code,

@@ -199,6 +199,6 @@ def test_site_oee_query_count_does_not_grow(site_a, django_assert_num_queries) -
         run = OperationRun.objects.get(work_order=order, sequence=10)
         services.operation_start(run=run, at=at(6))
         services.operation_complete(run=run, good_quantity=Decimal(1), at=at(7))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         report = oee_selectors.site_oee(site=site_a, start=at(0), end=at(0, day=30), now=at(0, day=30))
     assert len(report.rows) == 3 * 5 * 2  # three stations, Monday to Friday, two shifts of the default calendar
