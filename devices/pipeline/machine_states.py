@@ -61,7 +61,7 @@ def machine_rules_apply(*, site_id: int, samples: list[SensorSample]) -> dict[st
     if not keys:
         return counters
     rules = list(
-        MachineStateRule.objects.select_for_update()
+        MachineStateRule.objects.select_for_update(of=("self",))
         .filter(site_id=site_id, active=True, sensor_id__in={k[0] for k in keys}, metric__in={k[1] for k in keys})
         .select_related("workstation", "workstation__location")
         .order_by("pk")

@@ -47,7 +47,7 @@ DEVICE_STATES: dict[str, str | None] = {
 
 def _open(workstation: Workstation, source: str) -> StationState | None:
     return (
-        StationState.objects.select_for_update()
+        StationState.objects.select_for_update(of=("self",))
         .select_related("reason")
         .filter(workstation=workstation, source=source, ended_at__isnull=True)
         .first()
@@ -172,7 +172,7 @@ def station_resume(*, workstation: Workstation, actor: Any = None, at: dt.dateti
 def station_state_reason_set(*, state: StationState, reason: ReasonCode, actor: Any = None) -> StationState:
     """Give a stop its reason after the fact (a device stop "reason needed", or a
     correction). Only stops take reasons; the state's interval is unchanged."""
-    row = StationState.objects.select_for_update().select_related("workstation").get(pk=state.pk)
+    row = StationState.objects.select_for_update(of=("self",)).select_related("workstation").get(pk=state.pk)
     if not row.is_stop:
         raise errors.InvalidTransition("Only a stop takes a reason.")
     _check_reason(row.workstation, reason)
