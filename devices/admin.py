@@ -16,6 +16,7 @@ from devices import services
 from devices.models import (
     Device,
     DeviceKey,
+    MachineStateRule,
     ReaderUpload,
     ReadPoint,
     SensorSample,
@@ -348,6 +349,25 @@ class ThresholdRuleAdmin(admin.ModelAdmin):
     @admin.display(description="applies to")
     def subject(self, obj):
         return obj.device or obj.location
+
+
+@admin.register(MachineStateRule)
+class MachineStateRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "site",
+        "workstation",
+        "sensor_id",
+        "metric",
+        "running_at",
+        "stopped_at",
+        "running",
+        "active",
+    ]
+    list_filter = ["site", "metric", "active"]
+    search_fields = ["name", "sensor_id"]
+    list_select_related = ["site", "workstation"]
+    readonly_fields = ["running", "breaching_since", "last_value", "last_sample_at"]
 
 
 # The EPCIS records' admin lives beside their models; importing it registers it.

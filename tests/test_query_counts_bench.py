@@ -238,7 +238,9 @@ def supervisor_session(api_client, site_a):
 
 # Session auth (session, user, permissions) plus the run's lock, checks, transition and the next
 # step's queueing; upper bounds, so a leaner transition passes.
-STEP_START_QUERIES, STEP_COMPLETE_QUERIES = 17, 18
+# Each also keeps the station's run-derived state (OEE): start +2 (its open interval, opened
+# when none is), complete +3 (whether another run still runs there, then closing it).
+STEP_START_QUERIES, STEP_COMPLETE_QUERIES = 19, 21
 
 
 def test_wip_step_start_and_complete(supervisor_session, site_a):

@@ -248,6 +248,11 @@ def bottlenecks(c, w):
     hides_site_b(shows(c.get("/wip/bottlenecks/"), w.a.plant.cut.code), w)
 
 
+@page_read("wip:oee")
+def oee_page(c, w):
+    hides_site_b(shows(c.get("/wip/oee/"), w.a.plant.cut.code), w)
+
+
 @page_read("wip:quality")
 def quality(c, w):
     hides_site_b(shows(c.get("/wip/quality/"), w.a.hold.reason, w.a.defect.code), w)
@@ -518,6 +523,55 @@ def dispose_b_defect(c, w):
 @page_write("wip:hold_release")
 def release_b_hold(c, w):
     refused(c, f"/wip/holds/{w.b.hold.pk}/release/", control=f"/wip/holds/{w.a.hold.pk}/release/")
+
+
+def _jam(site):
+    from wip.models import ReasonCode
+
+    reason, _ = ReasonCode.objects.get_or_create(site=site, code="jam", defaults={"name": "Jam"})
+    return reason
+
+
+@page_write("wip:station_stop")
+def stop_b_station_or_with_b_reason(c, w):
+    jam_a, jam_b = _jam(w.a.site), _jam(w.b.site)
+    refused(
+        c,
+        f"/wip/stations/{w.b.plant.cut.code}/stop/",
+        {"reason": jam_b.pk},
+        control=f"/wip/stations/{w.a.plant.cut.code}/stop/",
+        control_data={"reason": jam_a.pk},
+    )
+    with nothing_written():
+        response = c.post(f"/wip/stations/{w.a.plant.assemble.code}/stop/", {"reason": jam_b.pk}, follow=True)
+    shows(response, "Pick a stop reason")
+
+
+@page_write("wip:station_resume")
+def resume_b_station(c, w):
+    from wip import services
+
+    for world in (w.a, w.b):
+        services.station_stop(workstation=world.plant.cut, reason=_jam(world.site))
+    refused(c, f"/wip/stations/{w.b.plant.cut.code}/resume/", control=f"/wip/stations/{w.a.plant.cut.code}/resume/")
+
+
+@page_write("wip:state_reason")
+def reason_for_b_stop(c, w):
+    from wip import services
+
+    rows = [
+        services.station_device_signal(workstation=world.plant.test, state="stopped", at=timezone.now())[0]
+        for world in (w.a, w.b)
+    ]
+    jam_a, jam_b = _jam(w.a.site), _jam(w.b.site)
+    refused(
+        c,
+        f"/wip/station-states/{rows[1].pk}/reason/",
+        {"reason": jam_b.pk},
+        control=f"/wip/station-states/{rows[0].pk}/reason/",
+        control_data={"reason": jam_a.pk},
+    )
 
 
 @page_write("devices:assign_unknown")

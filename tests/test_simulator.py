@@ -61,6 +61,15 @@ class Recorder:
     def sweep(self, t):
         self.calls.append(("sweep", t))
 
+    def machine(self, station, state, t):
+        self.calls.append(("machine", station, state, t))
+
+    def stop(self, station, reason, t):
+        self.calls.append(("stop", station, reason, t))
+
+    def resume(self, station, t):
+        self.calls.append(("resume", station, t))
+
 
 def test_model_routes_every_order_and_painting_is_the_bottleneck():
     recorder = Recorder()
@@ -164,7 +173,7 @@ def test_bounded_run_through_the_device_endpoint(tmp_path):
     assert actuator.counters.fallback_arrivals == 0  # every arrival came from a reader upload
     assert not ReaderUpload.objects.exclude(status=UploadStatus.PROCESSED).exists()
     formats = set(ReaderUpload.objects.values_list("format", flat=True))
-    assert formats == {"zebra_iotc", "impinj_iot", "ruuvi_gateway"}
+    assert formats == {"zebra_iotc", "impinj_iot", "ruuvi_gateway", "machine_state"}
     orders = WorkOrder.objects.filter(external_ref="simulator")
     assert orders.count() == 3 and all(wo.status == "completed" for wo in orders)
     # Arrivals at stations were made by the pipeline from tag reads (the runs were queued there).
@@ -192,6 +201,16 @@ def test_after_a_four_hour_shift_the_metrics_name_painting(tmp_path):
     assert body["bottleneck"]["workstation"] == "DP-PAINT", body["bottleneck"]
     assert body["bottleneck"]["utilisation"] > 0.6
     assert not body["bottleneck"]["early"]
+    # OEE after the shift: every station has its figures; welding jammed (coded by the
+    # operator, or waiting for a reason); painting starved packing (idle, starved).
+    oee = client.get(f"/api/v1/wip/oee/?site={report.site.code}&by=day").json()
+    by_station: dict = {}
+    for row in oee["results"]:
+        by_station.setdefault(row["workstation"], []).append(row)
+    assert set(by_station) == {s.code for s in layout.STATIONS}
+    assert all(any(r["oee"] for r in rows) for rows in by_station.values()), oee["results"]
+    assert any(p["reason"] in ("Mechanical > Jam", "Reason needed") for p in oee["pareto"]), oee["pareto"]
+    assert sum(r["state_minutes"].get("idle_starved", 0) for r in by_station["DP-PACK"]) > 0
 
 
 @pytest.mark.slow

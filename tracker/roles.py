@@ -54,6 +54,8 @@ ROLES: dict[str, list[str]] = {
         "inventory.view_serialunit",
         "wip.view_*",
         "wip.change_operationrun",
+        "wip.add_stationstate",
+        "wip.change_stationstate",
         "wip.add_defect",
         "wip.add_inspection",
         "devices.view_tagassignment",

@@ -12,7 +12,9 @@ from wip.models import (
     Inspection,
     Operation,
     OperationRun,
+    ReasonCode,
     Routing,
+    StationState,
     WorkingHours,
     WorkOrder,
     Workstation,
@@ -80,6 +82,7 @@ class OperationAdmin(admin.ModelAdmin):
         "group",
         "setup_minutes",
         "run_minutes_per_unit",
+        "ideal_cycle_seconds",
         "inspection_required",
         "allow_split",
     ]
@@ -161,3 +164,21 @@ class DefectAdmin(ReadOnlyAdmin):
 class HoldAdmin(ReadOnlyAdmin):
     list_display = ["id", "work_order", "lot", "reason", "placed_at", "released_at"]
     list_filter = ["site"]
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "parent", "site", "state", "active"]
+    list_filter = ["site", "state", "active"]
+    search_fields = ["code", "name"]
+    list_select_related = ["site", "parent"]
+
+
+@admin.register(StationState)
+class StationStateAdmin(ReadOnlyAdmin):
+    """Written by the services (operator, devices, runs) only."""
+
+    list_display = ["workstation", "state", "source", "started_at", "ended_at", "reason", "set_by"]
+    list_filter = ["site", "state", "source"]
+    list_select_related = ["workstation", "reason", "set_by"]
+    date_hierarchy = "started_at"

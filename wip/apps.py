@@ -18,6 +18,7 @@ class WipConfig(AppConfig):
         register_nav(NavEntry("Work orders", "wip:work_orders", "wip.view_workorder", order=21))
         register_nav(NavEntry("Stations", "wip:stations", "wip.view_workstation", order=22))
         register_nav(NavEntry("Bottlenecks", "wip:bottlenecks", "wip.view_workstation", order=23))
+        register_nav(NavEntry("OEE", "wip:oee", "wip.view_stationstate", order=23))
         register_nav(NavEntry("Quality", "wip:quality", "wip.view_defect", order=24))
         register_nav(NavEntry("WIP reports", "wip:analytics", "wip.view_workorder", order=25))
         register_panel(

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from wip import views, views_planning, views_quality
+from wip import views, views_oee, views_planning, views_quality
 
 app_name = "wip"
 
@@ -9,6 +9,10 @@ urlpatterns = [
     path("stations/", views.stations, name="stations"),
     path("stations/<str:code>/", views.station, name="station"),
     path("stations/<str:code>/scan/", views.station_scan, name="station_scan"),
+    path("stations/<str:code>/stop/", views_oee.station_stop, name="station_stop"),
+    path("stations/<str:code>/resume/", views_oee.station_resume, name="station_resume"),
+    path("station-states/<int:pk>/reason/", views_oee.state_reason, name="state_reason"),
+    path("oee/", views_oee.oee_page, name="oee"),
     path("runs/<int:pk>/defect/", views.run_defect, name="run_defect"),
     path("runs/<int:pk>/inspect/", views_quality.inspect, name="inspect"),
     path("runs/<int:pk>/<str:verb>/", views.run_action, name="run_action"),

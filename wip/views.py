@@ -178,6 +178,10 @@ def station(request, code: str):
         "rule": dict(dispatch.RULES).get(selectors.dispatch_rule(workstation.site)),
         "live_events": LIVE_EVENTS,
     }
+    if not request.htmx:
+        from wip.views_oee import station_panel  # views_oee builds on this module's helpers
+
+        context["panel"] = station_panel(user=request.user, workstation=workstation)
     template = "wip/_station_queue.html" if request.htmx else "wip/station.html"
     return render(request, template, context)
 

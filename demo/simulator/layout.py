@@ -135,6 +135,41 @@ READERS: tuple[Reader, ...] = (
     ),
 )
 
+#: The welding cell's controller posts machine-state events (OEE: running, stopped, idle).
+MACHINE_GATEWAY = "DP-WELD-PLC"
+READERS = (
+    *READERS,
+    Reader(MACHINE_GATEWAY, "Welding cell controller", "gateway", "machine_state", "weld-plc", {}),
+)
+
+#: The site's stop-reason tree: (category code, name, ((code, name, state), ...)).
+REASONS: tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...] = (
+    (
+        "mechanical",
+        "Mechanical",
+        (("jam", "Jam", "unplanned_stop"), ("breakdown", "Breakdown", "unplanned_stop")),
+    ),
+    (
+        "material",
+        "Material",
+        (("shortage", "Shortage", "unplanned_stop"), ("wrong-part", "Wrong part", "unplanned_stop")),
+    ),
+    (
+        "quality",
+        "Quality",
+        (("adjustment", "Adjustment", "unplanned_stop"), ("first-off", "First-off check", "changeover")),
+    ),
+    (
+        "planned",
+        "Planned",
+        (("maintenance", "Planned maintenance", "planned_stop"), ("changeover", "Changeover", "changeover")),
+    ),
+)
+
+#: Ideal cycle time per unit (OEE performance): the station's fastest order time
+#: (``minutes[0]``) over a typical order of this many units.
+IDEAL_UNITS_PER_ORDER = 8
+
 SENSORS: tuple[Sensor, ...] = (
     Sensor("ble:d1:22:7a:05:3c:11", "D1:22:7A:05:3C:11", "RuuviTag cold store", "DP-COLD", "DP-RUUVI-GW"),
 )

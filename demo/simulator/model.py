@@ -52,6 +52,13 @@ class Config:
     excursion_minutes: float = 100.0  # ... for this long
     excursion_every: float = 240.0  # ... and again every so often
     quantity: tuple[int, int] = (4, 12)
+    # OEE: the welding cell jams now and then. Its controller reports the stop at once; the
+    # operator picks the reason a little later (some jams are never coded: "reason needed").
+    jam_station: str = "DP-WELD"
+    jam_rate: float = 0.3  # share of its runs that jam
+    jam_minutes: tuple[float, float] = (5.0, 14.0)
+    reason_delay: float = 1.5  # minutes before the operator codes the stop
+    uncoded_rate: float = 0.25
 
 
 @dataclass
@@ -84,6 +91,10 @@ class Actuator(Protocol):
     def finish(self, order: Order, t: float) -> None: ...
     def sensor(self, temperature: float, humidity: float, t: float) -> None: ...
     def sweep(self, t: float) -> None: ...
+    # OEE: what a machine's controller reports, and the operator's stop (with a reason) and resume.
+    def machine(self, station: str, state: str, t: float) -> None: ...
+    def stop(self, station: str, reason: str, t: float) -> None: ...
+    def resume(self, station: str, t: float) -> None: ...
 
 
 class Clock:
@@ -157,6 +168,10 @@ class Engine:
         self.stats = Stats()
         self._numbers = itertools.count(1)
         self._dispatch_pending: set[str] = set()
+        # Jams draw from their own generator: the orders' random sequence stays what it was.
+        self.jam_rng = random.Random(config.seed + 1001)  # noqa: S311 - a simulation, not a secret
+        self.stopped: set[str] = set()
+        self.jams = 0
 
     # ----------------------------------------------------------------- scheduling
 
@@ -274,7 +289,38 @@ class Engine:
             queue.popleft()
             self.busy[station] += 1
             self.stats.starts += 1
-            self.at(self.now + self.processing_minutes(station), "done", number=order.number, station=station)
+            minutes = self.processing_minutes(station)
+            if station == self.config.jam_station:
+                minutes += self._maybe_jam(station, minutes)
+            self.at(self.now + minutes, "done", number=order.number, station=station)
+
+    def _maybe_jam(self, station: str, minutes: float) -> float:
+        """The machine reports running; sometimes it jams partway: the minutes the jam adds."""
+        c = self.config
+        self.actuator.machine(station, "running", self.now)
+        if station in self.stopped or self.jam_rng.random() >= c.jam_rate:
+            return 0.0
+        length = self.jam_rng.uniform(*c.jam_minutes)
+        coded = self.jam_rng.random() >= c.uncoded_rate
+        self.stopped.add(station)
+        self.at(self.now + self.jam_rng.uniform(0.2, 0.8) * minutes, "jam", station=station, length=length, coded=coded)
+        return length
+
+    def _on_jam(self, station: str, length: float, coded: bool) -> None:
+        self.jams += 1
+        self.actuator.machine(station, "stopped", self.now)
+        if coded:
+            self.at(self.now + min(self.config.reason_delay, length / 2), "stop", station=station, reason="jam")
+        self.at(self.now + length, "unjam", station=station, coded=coded)
+
+    def _on_stop(self, station: str, reason: str) -> None:
+        self.actuator.stop(station, reason, self.now)
+
+    def _on_unjam(self, station: str, coded: bool) -> None:
+        self.actuator.machine(station, "running", self.now)
+        if coded:
+            self.actuator.resume(station, self.now)
+        self.stopped.discard(station)
 
     def _on_done(self, number: str, station: str) -> None:
         c = self.config
@@ -284,6 +330,8 @@ class Engine:
         order.quantity -= scrap
         self.stats.scrapped += scrap
         self.busy[station] -= 1
+        if station == c.jam_station and not self.busy[station] and station not in self.stopped:
+            self.actuator.machine(station, "idle", self.now)
         self._dispatch_soon(station)
         if order.product.inspection_at == station:
             passed = self.rng.random() >= c.inspection_fail_rate

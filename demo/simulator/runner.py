@@ -11,6 +11,7 @@ through the ``wip`` services, as those pages do.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import random
 import time
@@ -34,6 +35,7 @@ from wip.models import (
     Defect,
     InspectionState,
     OperationRun,
+    ReasonCode,
     Routing,
     RunStatus,
     WorkOrder,
@@ -314,6 +316,30 @@ class PlantActuator:
             )
         for device_id, reads in by_device.items():
             self._post(device_id, reads)
+
+    # --------------------------------------------------------------- machine states (OEE)
+
+    def machine(self, station: str, state: str, t: float) -> None:
+        """The station's controller posts a ``machine_state`` event through the upload endpoint."""
+        at = self.ts(t).astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        body = json.dumps({"type": "machine_state", "station": station, "state": state, "at": at})
+        self._send(layout.MACHINE_GATEWAY, body.encode())
+
+    def stop(self, station: str, reason: str, t: float) -> None:
+        """The operator taps Stop on the station page with a reason (answering the machine's stop)."""
+        code = ReasonCode.objects.filter(site=self.site, code=reason).first()
+        if code is None:
+            return
+        try:
+            wip.station_stop(workstation=self.stations[station], reason=code, actor=self.operator, at=self.ts(t))
+        except DomainError as exc:
+            self._error(exc)
+
+    def resume(self, station: str, t: float) -> None:
+        try:
+            wip.station_resume(workstation=self.stations[station], actor=self.operator, at=self.ts(t))
+        except DomainError as exc:
+            self._error(exc)
 
     def _post(self, device_id: str, reads: list[writers.Read]) -> None:
         spec = self.formats[device_id]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from wip.models import (
     BomLine,
     CheckItem,
     Operation,
+    ReasonCode,
     Routing,
     WorkingHours,
     Workstation,
@@ -195,6 +197,7 @@ def _routings(site: Site, items: dict[str, Item], stations: dict[str, Workstatio
                     group=station.group,
                     setup_minutes=st.minutes[0] / 2,
                     run_minutes_per_unit=st.minutes[1] / 10,
+                    ideal_cycle_seconds=_ideal_seconds(st),
                     inspection_required=station_code == spec.inspection_at,
                 )
                 if operation.inspection_required:
@@ -210,6 +213,26 @@ def _routings(site: Site, items: dict[str, Item], stations: dict[str, Workstatio
                 ]
             )
             report.created.append(f"bom {bom_code}")
+
+
+def _ideal_seconds(station: layout.Station) -> Decimal:
+    return Decimal(str(round(station.minutes[0] * 60 / layout.IDEAL_UNITS_PER_ORDER, 3)))
+
+
+def _oee(site: Site, stations: dict[str, Workstation], report: SeedReport) -> None:
+    """The stop-reason tree, and ideal cycle times on operations seeded before they existed."""
+    for category, name, leaves in layout.REASONS:
+        parent, created = ReasonCode.objects.get_or_create(site=site, code=category, defaults={"name": name})
+        for code, leaf, state in leaves:
+            ReasonCode.objects.get_or_create(
+                site=site, code=code, defaults={"name": leaf, "parent": parent, "state": state}
+            )
+        if created:
+            report.created.append(f"stop reasons {category}")
+    for st in layout.STATIONS:
+        Operation.objects.filter(
+            routing__site=site, group=stations[st.code].group, ideal_cycle_seconds__isnull=True
+        ).update(ideal_cycle_seconds=_ideal_seconds(st))
 
 
 def _devices(site: Site, report: SeedReport, keys: dict[str, str]) -> bool:
@@ -333,6 +356,7 @@ def seed(*, keys_file: Path | None = None) -> SeedReport:
     stations = _stations(site, report)
     items = _items(site, report)
     _routings(site, items, stations, report)
+    _oee(site, stations, report)
     path = keys_file or keys_path()
     keys = load_keys(path)
     if _devices(site, report, keys):

@@ -24,6 +24,7 @@ from tracker.scoping import has_model_permission
 from tracker.selectors import alert_counts, alerts_open
 from wip import selectors as wip_selectors
 from wip.models import OperationRun, WorkOrder, Workstation
+from wip.selectors import oee as wip_oee
 
 TRAIL = 12
 
@@ -228,6 +229,8 @@ class StationRow:
     utilisation: float | None
     avg_queue_minutes: float | None
     bottleneck: bool
+    oee: float | None = None  # so far in the current shift
+    availability: float | None = None
 
 
 @dataclass
@@ -273,6 +276,7 @@ def dashboard(*, user: Any, site: Site, now: dt.datetime | None = None) -> Dashb
         bottleneck = metrics.bottleneck
         completed = metrics.orders_completed
         capacity = {s.code: max(s.capacity, 1) for s in metrics.stations}
+        shift_oee = wip_oee.current_shift_oee(site=site, now=now)
         for s in metrics.stations:
             rows.append(
                 StationRow(
@@ -284,6 +288,8 @@ def dashboard(*, user: Any, site: Site, now: dt.datetime | None = None) -> Dashb
                     utilisation=s.utilisation,
                     avg_queue_minutes=s.avg_queue_minutes,
                     bottleneck=False,
+                    oee=shift_oee[s.code].oee if s.code in shift_oee else None,
+                    availability=shift_oee[s.code].availability if s.code in shift_oee else None,
                 )
             )
         # Along the flow of work, as the WIP board shows them, not alphabetical.

@@ -8,6 +8,7 @@ tens of millions a day.
 """
 
 from devices.epcis.models import Containment, EpcisCapture, EpcisEvent
+from devices.models.machine_states import MachineStateRule
 from devices.models.readers import (
     PERIODIC_UPLOADERS,
     READER_KINDS,
@@ -49,6 +50,7 @@ __all__ = [
     "DeviceQuerySet",
     "EpcisCapture",
     "EpcisEvent",
+    "MachineStateRule",
     "PERIODIC_UPLOADERS",
     "READER_KINDS",
     "ReadPoint",

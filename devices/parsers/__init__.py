@@ -24,17 +24,19 @@ from . import (
     impinj_iot,
     impinj_speedway,
     llrp_json,
+    machine_state,
     minew_ble,
     ruuvi_gateway,
     zebra_iotc,
 )
 from ._common import configure_company_prefixes
-from .base import DeviceHealth, ParseContext, ParseError, ParseResult, Scan, SensorSample, TagRead
+from .base import DeviceHealth, MachineState, ParseContext, ParseError, ParseResult, Scan, SensorSample, TagRead
 from .framing import frame
 
 __all__ = [
     "PARSERS",
     "DeviceHealth",
+    "MachineState",
     "ParseContext",
     "ParseError",
     "ParseResult",
@@ -56,6 +58,7 @@ PARSERS: dict[str, Callable[..., ParseResult]] = {
     gs1_scans.FORMAT: gs1_scans.parse,
     csv_reads.FORMAT: csv_reads.parse,
     epcis2.FORMAT: epcis2.parse,
+    machine_state.FORMAT: machine_state.parse,
 }
 
 

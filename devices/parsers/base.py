@@ -14,6 +14,7 @@ from decimal import Decimal
 
 __all__ = [
     "DeviceHealth",
+    "MachineState",
     "ParseContext",
     "ParseError",
     "ParseResult",
@@ -109,6 +110,19 @@ class Scan:
 
 
 @dataclass(frozen=True, slots=True)
+class MachineState:
+    """What a machine says it is doing from ``at`` on (``machine_state`` events):
+    ``station`` its workstation code, ``state`` as reported (see
+    ``devices.parsers.machine_state.STATES``), ``reason`` a stop reason code."""
+
+    station: str
+    state: str
+    at: datetime
+    reason: str | None = None
+    device_ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ParseContext:
     """What a parser may know besides the body: when the upload was received (the
     time of reads whose device sent no usable clock) and the declared media kind
@@ -129,6 +143,7 @@ class ParseResult:
     health: list[DeviceHealth] = field(default_factory=list)
     scans: list[Scan] = field(default_factory=list)
     epcis_events: list[dict] = field(default_factory=list)
+    machine_states: list[MachineState] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 

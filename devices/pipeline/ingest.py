@@ -18,7 +18,7 @@ from django.utils import timezone
 from devices.conf import site_settings
 from devices.models import Device, ReaderUpload
 from devices.parsers import ParseResult, TagRead
-from devices.pipeline import effects, scans, store, telemetry
+from devices.pipeline import effects, machine_states, scans, store, telemetry
 from devices.pipeline.arbitration import DUPLICATE, LATE, STALE, Arbiter, ZoneParams
 from devices.pipeline.dedupe import aggregate, to_ms
 from devices.pipeline.resolve import ReadPointMap, tags_with_states, targets_load, zone_params
@@ -188,6 +188,13 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
         )
         counters["samples"] = len(rows)
         counters.update(telemetry.rules_apply(site_id=site.pk, samples=rows, lots_in_zone=effects.lots_in_zone))
+        counters.update(machine_states.machine_rules_apply(site_id=site.pk, samples=rows))
+    if parsed.machine_states:
+        counters.update(
+            machine_states.machine_states_apply(
+                site_id=site.pk, events=parsed.machine_states, device_ref=device.device_id
+            )
+        )
 
     _devices_save(
         uploader=device, changed=changed_devices, seen_at=upload.received_at, forwarded_for=rpmap.forwarded_for

@@ -97,6 +97,7 @@ def test_registry_lists_every_format() -> None:
         "gs1_scans",
         "csv",
         "epcis2",
+        "machine_state",
     }
 
 

@@ -38,6 +38,7 @@ SAMPLES: dict[str, list[bytes]] = {
     "ruuvi_gateway": [(UPLOADS / "ruuvi-gateway-http-timestamped.json").read_bytes()],
     "gs1_scans": [(UPLOADS / "handheld-scans-gs1.json").read_bytes()],
     "csv": [CSV_SAMPLE],
+    "machine_state": [(UPLOADS / "machine-state-weld-cell.json").read_bytes()],
     "epcis2": [(UPLOADS / "epcis-2.0-capture.jsonld").read_bytes()]
     + [p.read_bytes() for p in sorted((UPLOADS / "epcis").glob("*.jsonld"))],
 }

@@ -71,6 +71,10 @@ DECISIONS: dict[str, str] = {
     "wip-hold-list POST": MES,
     "wip-hold-release POST": MES,
     "wip-defect-dispose POST": CLOSED,
+    # OEE (#17): an MES reports stops and their reasons as it reports runs.
+    "wip-workstation-stop POST": MES,
+    "wip-workstation-resume POST": MES,
+    "wip-stationstate-reason POST": MES,
     "reader-upload-list POST": CLOSED,
     "device-token-upload POST": CLOSED,
     "epcis-capture POST": EPCIS,

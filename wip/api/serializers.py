@@ -86,6 +86,7 @@ class OperationSerializer(serializers.ModelSerializer):
             "group",
             "setup_minutes",
             "run_minutes_per_unit",
+            "ideal_cycle_seconds",
             "inspection_required",
             "allow_split",
             "check_items",

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from wip.api import reports, views
+from wip.api import oee, reports, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("workstations", views.WorkstationViewSet, basename="wip-workstation")
@@ -11,10 +11,13 @@ router.register("runs", views.OperationRunViewSet, basename="wip-run")
 router.register("defects", views.DefectViewSet, basename="wip-defect")
 router.register("inspections", views.InspectionViewSet, basename="wip-inspection")
 router.register("holds", views.HoldViewSet, basename="wip-hold")
+router.register("station-states", oee.StationStateViewSet, basename="wip-stationstate")
+router.register("stop-reasons", oee.ReasonCodeViewSet, basename="wip-stopreason")
 
 urlpatterns = [
     path("load/", reports.LoadView.as_view(), name="wip-load"),
     path("metrics/", reports.MetricsView.as_view(), name="wip-metrics"),
+    path("oee/", oee.OeeView.as_view(), name="wip-oee"),
     path("analytics/", include("wip.analytics.api_urls")),
     *router.urls,
 ]

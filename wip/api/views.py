@@ -26,6 +26,7 @@ from tracker.errors import NotFound
 from tracker.models import Site
 from wip import selectors, services
 from wip.api import filters
+from wip.api import oee as oee_api
 from wip.api import responses as r
 from wip.api import serializers as s
 from wip.models import (
@@ -37,6 +38,7 @@ from wip.models import (
     OperationRun,
     Routing,
     RunStatus,
+    StationState,
     WorkOrder,
     Workstation,
 )
@@ -67,6 +69,12 @@ class WorkstationViewSet(ScopedReadOnlyViewSet):
     lookup_field = "code"
     lookup_value_regex = "[^/]+"
     ordering_fields = ["code"]
+    # An operator stops the station with a reason and resumes it (the station page's
+    # one tap); an MES may report the same with a key holding write_work_orders.
+    access = Access(
+        write=WRITE_WORK_ORDERS,
+        actions={name: Needs("add", model=StationState, restrict="view") for name in ("stop", "resume")},
+    )
 
     # The operation id it had when the schema called it a list: generated clients keep their method name.
     @extend_schema(responses=r.StationDispatchSerializer, operation_id="wip_workstations_dispatch_list")
@@ -77,6 +85,26 @@ class WorkstationViewSet(ScopedReadOnlyViewSet):
         rows = selectors.dispatch_list(user=request.user, workstation=station)
         answer = {"workstation": station.code, "rule": selectors.dispatch_rule(station.site), "results": rows}
         return _ok(r.StationDispatchSerializer(answer).data)
+
+    @extend_schema(request=oee_api.ReasonInputSerializer, responses=oee_api.StationStateSerializer)
+    @action(detail=True, methods=["post"])
+    def stop(self, request, code=None):
+        """Stop the station with a reason (a stop code of its site); it stays stopped until resumed."""
+        station = self.get_object()
+        body = oee_api.ReasonInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reason = oee_api.reason_of_site(station.site_id, body.validated_data["reason"])
+        row = services.station_stop(
+            workstation=station, reason=reason, actor=request.user, note=body.validated_data["note"]
+        )
+        return _ok(oee_api.StationStateSerializer(row).data, status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, code=None):
+        """End the open stop (the operator's, and a device's): the station runs again."""
+        services.station_resume(workstation=self.get_object(), actor=request.user)
+        return _ok(None, status.HTTP_204_NO_CONTENT)
 
 
 class RoutingViewSet(ScopedReadOnlyViewSet):

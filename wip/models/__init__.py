@@ -10,6 +10,14 @@ imported here so Django registers it under the ``wip`` app and callers keep
 """
 
 from wip.models._common import MINUTES, QTY, ZERO
+from wip.models.oee import (
+    STOP_STATES,
+    ReasonCode,
+    StateSource,
+    StationState,
+    StationStateKind,
+    StationStateQuerySet,
+)
 from wip.models.quality import (
     CheckResult,
     Defect,
@@ -43,7 +51,13 @@ __all__ = [
     "OPEN_WORK_ORDER_STATUSES",
     "QTY",
     "ZERO",
+    "STOP_STATES",
     "BillOfMaterials",
+    "ReasonCode",
+    "StateSource",
+    "StationState",
+    "StationStateKind",
+    "StationStateQuerySet",
     "BomLine",
     "CheckItem",
     "CheckKind",

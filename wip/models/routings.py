@@ -47,6 +47,14 @@ class Operation(models.Model):
     )
     setup_minutes = models.DecimalField(default=ZERO, validators=[MinValueValidator(ZERO)], **MINUTES)
     run_minutes_per_unit = models.DecimalField(default=ZERO, validators=[MinValueValidator(ZERO)], **MINUTES)
+    ideal_cycle_seconds = models.DecimalField(
+        null=True,
+        blank=True,
+        max_digits=10,
+        decimal_places=3,
+        validators=[MinValueValidator(ZERO)],
+        help_text="The fastest possible time per unit (OEE performance); empty: the standard run time per unit.",
+    )
     inspection_required = models.BooleanField(default=False)
     allow_split = models.BooleanField(
         default=False, help_text="Part of the batch may move on before the rest is done here."
@@ -71,6 +79,13 @@ class Operation(models.Model):
 
     def standard_minutes(self, quantity: Decimal) -> Decimal:
         return self.setup_minutes + self.run_minutes_per_unit * quantity
+
+    @property
+    def ideal_seconds_per_unit(self) -> Decimal:
+        """Ideal cycle time per unit in seconds: the field, else the standard run time."""
+        if self.ideal_cycle_seconds is not None:
+            return self.ideal_cycle_seconds
+        return self.run_minutes_per_unit * 60
 
     def accepts(self, workstation: Workstation) -> bool:
         if self.workstation_id is not None:

@@ -31,6 +31,14 @@ from wip.services.runs import (
     operation_skip,
     operation_start,
 )
+from wip.services.states import (
+    DEVICE_STATES,
+    station_device_signal,
+    station_resume,
+    station_runs_sync,
+    station_state_reason_set,
+    station_stop,
+)
 from wip.services.work_orders import work_order_cancel, work_order_complete, work_order_create, work_order_release
 from wip.services.workstations import workstation_create
 
@@ -39,7 +47,13 @@ __all__ = [
     "ALERT_LATE",
     "ALERT_OVERTIME",
     "ALERT_QUEUE_OVER_LIMIT",
+    "DEVICE_STATES",
     "ArrivalResult",
+    "station_device_signal",
+    "station_resume",
+    "station_runs_sync",
+    "station_state_reason_set",
+    "station_stop",
     "check_late",
     "check_overtime",
     "check_wip_limits",

@@ -15,6 +15,7 @@ from tracker.request_context import actor_or_none
 from wip import errors
 from wip.models import Hold, OperationRun, RunStatus, WorkOrder, WorkOrderStatus, Workstation
 from wip.services._common import _lock_order, _now, _station_ids
+from wip.services.states import station_runs_sync
 
 
 @transaction.atomic
@@ -58,6 +59,8 @@ def hold_place(
         status=RunStatus.PAUSED, paused_at=at, last_event_at=at
     )
     stations = Workstation.objects.select_related("location").filter(pk__in=[r.workstation_id for r in running])
+    for station in stations:
+        station_runs_sync(workstation=station, at=at)
     audit_record(actor=actor, action="workorder.held", obj=work_order, site=work_order.site, changes={"reason": reason})
     broadcast(
         site_id=work_order.site_id,

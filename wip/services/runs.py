@@ -43,6 +43,7 @@ from wip.services._common import (
     _station_ids,
 )
 from wip.services.flow import _forwardable, _issue_location, _new_run, _release_forward
+from wip.services.states import station_runs_sync
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ def operation_start(
         work_order.save(update_fields=["status", "started_at", "updated_at"])
     station = Workstation.objects.select_related("location").get(pk=station.pk)
     run.workstation = station
+    station_runs_sync(workstation=station, at=at, running=True)
     broadcast(
         site_id=work_order.site_id,
         type="operation.started",
@@ -204,6 +206,7 @@ def operation_pause(
         raise errors.InvalidTransition(f"Step {run.sequence} of {work_order.number} is {run.status}, not running.")
     run.status, run.paused_at, run.last_event_at = RunStatus.PAUSED, at, at
     run.save(update_fields=["status", "paused_at", "last_event_at"])
+    station_runs_sync(workstation=run.workstation, at=at)
     broadcast(
         site_id=work_order.site_id,
         type="operation.paused",
@@ -237,6 +240,7 @@ def operation_resume(*, run: OperationRun, operator: Any = None, at: dt.datetime
     if actor_or_none(operator) is not None:  # resumed by nobody in particular: who started it stays
         run.operator = operator
     run.save(update_fields=["status", "paused_at", "paused_seconds", "last_event_at", "operator"])
+    station_runs_sync(workstation=run.workstation, at=at, running=True)
     broadcast(
         site_id=work_order.site_id,
         type="operation.started",
@@ -364,6 +368,7 @@ def operation_complete(
             "paused_seconds",
         ]
     )
+    station_runs_sync(workstation=run.workstation, at=at)
     if remainder > 0:
         _new_run(
             work_order=work_order,

@@ -46,6 +46,7 @@ from wip.services._common import (
     _station_ids,
 )
 from wip.services.flow import _new_run
+from wip.services.states import station_runs_sync
 
 
 @transaction.atomic
@@ -328,6 +329,10 @@ def work_order_cancel(
         r for r in runs if r.status in (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.PAUSED)
     ]
     OperationRun.objects.filter(pk__in=[r.pk for r in open_runs]).update(status=RunStatus.SKIPPED, last_event_at=at)
+    for station in Workstation.objects.filter(
+        pk__in={r.workstation_id for r in open_runs if r.status == RunStatus.RUNNING}
+    ).order_by("pk"):
+        station_runs_sync(workstation=station, at=at)
     Hold.objects.open().filter(work_order=work_order).update(
         released_at=at,
         released_by=actor_or_none(actor),

@@ -1,0 +1,247 @@
+"""OEE arithmetic on plain data: shifts from a working calendar, and per station
+and shift availability × performance × quality with the six big losses.
+
+Definitions (each checked against a hand computation in wip/tests/test_oee.py):
+
+* **Shifts** come from the working-hours calendar: windows less than
+  ``MAX_BREAK`` apart are one shift (the gaps are its breaks), so a window to
+  midnight and one from midnight are one night shift, dated by its start. A
+  stretch longer than ``LONGEST_SHIFT`` (a plant on around the clock) is cut
+  into shifts of ``SHIFT`` from its start.
+* **Planned production time**: the shift's working windows (breaks excluded),
+  up to now, less planned stops.
+* **Run time**: time the merged timeline (``wip.timeline``) says running,
+  inside the windows.
+* **Availability** = run time / planned production time.
+* **Performance** = ideal cycle time × total count / run time (a unit counts in
+  the shift in which its run finished; ideal cycle time per operation).
+* **Quality** = good / total; good = total less the units the quality records
+  (defects) say were scrapped, sent to rework or still wait for a decision.
+* **OEE** = A × P × Q = ideal time of the good units / planned production time.
+* **Six big losses**, in minutes: equipment failure (unplanned stops and
+  offline), setup and adjustments (changeovers), idling and minor stops (idle,
+  starved or blocked), reduced speed (run time less the ideal time of what was
+  made), process defects (ideal time of the rejects) and reduced yield (ideal
+  time of the rejects of the shift's first run: the start-up). Availability
+  losses + run time = planned production time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from wip import timeline
+from wip.dispatch import WorkingCalendar
+
+MAX_BREAK = dt.timedelta(hours=1)
+LONGEST_SHIFT = dt.timedelta(hours=12)
+SHIFT = dt.timedelta(hours=8)
+
+STOP_LOSSES: dict[str, str] = {
+    "unplanned_stop": "equipment_failure",
+    "offline": "equipment_failure",
+    "changeover": "setup_adjustments",
+    timeline.IDLE_STARVED: "idling_minor_stops",
+    timeline.IDLE_BLOCKED: "idling_minor_stops",
+}
+LOSS_NAMES: dict[str, str] = {
+    "equipment_failure": "Equipment failure",
+    "setup_adjustments": "Setup and adjustments",
+    "idling_minor_stops": "Idling and minor stops",
+    "reduced_speed": "Reduced speed",
+    "process_defects": "Process defects",
+    "reduced_yield": "Reduced yield (start-up)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    start: dt.datetime
+    end: dt.datetime
+    windows: tuple[tuple[dt.datetime, dt.datetime], ...]
+    day: dt.date  # local date of its start
+    label: str  # local "06:00–14:00"
+
+    @property
+    def key(self) -> str:
+        return self.start.isoformat().replace("+00:00", "Z")
+
+    @property
+    def working_seconds(self) -> float:
+        return sum((hi - lo).total_seconds() for lo, hi in self.windows)
+
+
+def _cut(
+    stretch: list[tuple[dt.datetime, dt.datetime]],
+) -> list[list[tuple[dt.datetime, dt.datetime]]]:
+    """A stretch of windows longer than LONGEST_SHIFT cut into SHIFT-long pieces."""
+    lo, hi = stretch[0][0], stretch[-1][1]
+    if hi - lo <= LONGEST_SHIFT:
+        return [stretch]
+    out = []
+    edge = lo
+    while edge < hi:
+        nxt = min(edge + SHIFT, hi)
+        piece = [(max(a, edge), min(b, nxt)) for a, b in stretch if a < nxt and b > edge]
+        if piece:
+            out.append(piece)
+        edge = nxt
+    return out
+
+
+def shifts(calendar: WorkingCalendar, start: dt.datetime, end: dt.datetime) -> list[Shift]:
+    """The shifts starting in ``[start, end)``, whole (a shift may end after ``end``)."""
+    first = start.astimezone(calendar.tz).date() - dt.timedelta(days=2)
+    last = end.astimezone(calendar.tz).date() + dt.timedelta(days=2)
+    windows: list[tuple[dt.datetime, dt.datetime]] = []
+    day = first
+    while day <= last:
+        windows.extend(calendar.windows_on(day))
+        day += dt.timedelta(days=1)
+    stretches: list[list[tuple[dt.datetime, dt.datetime]]] = []
+    for lo, hi in sorted(windows):
+        if stretches and lo - stretches[-1][-1][1] < MAX_BREAK:
+            prev = stretches[-1][-1]
+            if lo <= prev[1]:  # touching (to and from midnight): one window
+                stretches[-1][-1] = (prev[0], max(prev[1], hi))
+            else:
+                stretches[-1].append((lo, hi))
+        else:
+            stretches.append([(lo, hi)])
+    out = []
+    for stretch in stretches:
+        for piece in _cut(stretch):
+            lo, hi = piece[0][0], piece[-1][1]
+            if not start <= lo < end:
+                continue
+            local_lo, local_hi = lo.astimezone(calendar.tz), hi.astimezone(calendar.tz)
+            out.append(
+                Shift(
+                    start=lo,
+                    end=hi,
+                    windows=tuple(piece),
+                    day=local_lo.date(),
+                    label=f"{local_lo:%H:%M}–{local_hi:%H:%M}",
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    """A run finished at the station: units made, rejects, ideal seconds per unit."""
+
+    started_at: dt.datetime | None
+    finished_at: dt.datetime
+    quantity: Decimal
+    rejects: Decimal
+    ideal_seconds: Decimal
+
+
+@dataclass
+class Figures:
+    """Summable OEE inputs; the ratios are None where their denominator is zero."""
+
+    planned_s: float = 0.0
+    run_s: float = 0.0
+    ideal_s: float = 0.0
+    good_ideal_s: float = 0.0
+    total: Decimal = Decimal(0)
+    good: Decimal = Decimal(0)
+    state_s: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    loss_s: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def __iadd__(self, other: Figures) -> Figures:
+        self.planned_s += other.planned_s
+        self.run_s += other.run_s
+        self.ideal_s += other.ideal_s
+        self.good_ideal_s += other.good_ideal_s
+        self.total += other.total
+        self.good += other.good
+        for k, v in other.state_s.items():
+            self.state_s[k] += v
+        for k, v in other.loss_s.items():
+            self.loss_s[k] += v
+        return self
+
+    @property
+    def availability(self) -> float | None:
+        return self.run_s / self.planned_s if self.planned_s > 0 else None
+
+    @property
+    def performance(self) -> float | None:
+        return self.ideal_s / self.run_s if self.run_s > 0 else None
+
+    @property
+    def quality(self) -> float | None:
+        return float(self.good / self.total) if self.total > 0 else None
+
+    @property
+    def oee(self) -> float | None:
+        a, p, q = self.availability, self.performance, self.quality
+        if a is None:
+            return None
+        if a == 0:
+            return 0.0
+        return None if p is None or q is None else a * p * q
+
+    @property
+    def planned_minutes(self) -> float:
+        return self.planned_s / 60
+
+    @property
+    def run_minutes(self) -> float:
+        return self.run_s / 60
+
+    def losses_minutes(self) -> dict[str, float]:
+        """The six big losses in minutes, in their usual order."""
+        return {k: round(self.loss_s.get(k, 0.0) / 60, 2) for k in LOSS_NAMES}
+
+
+def working_windows(
+    shift: Shift, now: dt.datetime, since: dt.datetime | None = None
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The shift's working windows between ``since`` and ``now``."""
+    lo_bound = since or shift.start
+    out = [(max(lo, lo_bound), min(hi, now)) for lo, hi in shift.windows]
+    return [(lo, hi) for lo, hi in out if lo < hi]
+
+
+def figures(
+    segments: Sequence[timeline.Segment],
+    shift: Shift,
+    counts: Iterable[Count],
+    now: dt.datetime,
+    since: dt.datetime | None = None,
+) -> Figures:
+    """One station's figures for one shift from its merged timeline and the runs
+    that finished in the shift. Working time counts from ``since`` (the plant's
+    start: time before it existed is not planned production time) to ``now``."""
+    windows = working_windows(shift, now, since)
+    inside = timeline.clip(segments, windows)
+    out = Figures()
+    working = sum((hi - lo).total_seconds() for lo, hi in windows)
+    for seg in inside:
+        out.state_s[seg.state] += seg.seconds
+        loss = STOP_LOSSES.get(seg.state)
+        if loss:
+            out.loss_s[loss] += seg.seconds
+    out.planned_s = working - out.state_s.get("planned_stop", 0.0)
+    out.run_s = out.state_s.get("running", 0.0)
+    mine = sorted(
+        (c for c in counts if shift.start < c.finished_at <= shift.end),
+        key=lambda c: (c.started_at or c.finished_at, c.finished_at),
+    )
+    for i, c in enumerate(mine):
+        ideal = float(c.ideal_seconds)
+        out.total += c.quantity
+        out.good += max(c.quantity - c.rejects, Decimal(0))
+        out.ideal_s += ideal * float(c.quantity)
+        out.good_ideal_s += ideal * float(max(c.quantity - c.rejects, Decimal(0)))
+        out.loss_s["reduced_yield" if i == 0 else "process_defects"] += ideal * float(min(c.rejects, c.quantity))
+    out.loss_s["reduced_speed"] += max(out.run_s - out.ideal_s, 0.0)
+    return out

@@ -1,0 +1,310 @@
+"""OEE reads: each station's merged state timeline, OEE per station and shift,
+stops and their Pareto, trends by day and week (arithmetic in ``wip.oee``).
+
+A fixed number of queries whatever the number of stations, shifts and runs:
+stations, calendars, state rows (with reasons), runs (with their operation)
+and the quality records of those runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from tracker.models import Site
+from wip import oee, timeline
+from wip.models import (
+    STOP_STATES,
+    Defect,
+    Disposition,
+    OperationRun,
+    ReasonCode,
+    RunStatus,
+    StationState,
+    Workstation,
+)
+from wip.selectors.metrics import site_since
+from wip.selectors.planning import site_calendars
+
+#: Rejects in the quality records: scrapped, sent to rework, or still waiting for a decision.
+REJECT_DISPOSITIONS = (Disposition.SCRAP, Disposition.REWORK, Disposition.OPEN)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A stop on the merged timeline (inside working time)."""
+
+    workstation: str
+    start: dt.datetime
+    end: dt.datetime
+    state: str
+    source: str
+    reason: ReasonCode | None
+    row_id: int | None
+    shift_key: str
+
+    @property
+    def minutes(self) -> float:
+        return (self.end - self.start).total_seconds() / 60
+
+    @property
+    def reason_needed(self) -> bool:
+        return self.reason is None and self.state in STOP_STATES
+
+    @property
+    def category(self) -> str:
+        if self.reason is None:
+            return "Reason needed" if self.reason_needed else self.state.replace("_", " ").capitalize()
+        return self.reason.parent.name if self.reason.parent_id and self.reason.parent else self.reason.name
+
+
+@dataclass
+class StationShift:
+    workstation: Workstation
+    shift: oee.Shift
+    figures: oee.Figures
+    stops: list[Stop]
+
+
+@dataclass
+class ParetoRow:
+    reason: str
+    category: str
+    minutes: float
+    count: int
+    share: float = 0.0
+    cumulative: float = 0.0
+
+
+@dataclass
+class OeeReport:
+    site: Site
+    start: dt.datetime
+    end: dt.datetime
+    now: dt.datetime
+    stations: list[Workstation]
+    shifts: list[oee.Shift]
+    rows: list[StationShift]
+    timelines: dict[int, list[timeline.Segment]] = field(default_factory=dict)
+
+    def cell(self, station: Workstation, shift: oee.Shift) -> StationShift | None:
+        return next((r for r in self.rows if r.workstation.pk == station.pk and r.shift.key == shift.key), None)
+
+    def total(self, rows: list[StationShift] | None = None) -> oee.Figures:
+        out = oee.Figures()
+        for r in self.rows if rows is None else rows:
+            out += r.figures
+        return out
+
+    def by_station(self) -> list[tuple[Workstation, oee.Figures]]:
+        return [(ws, self.total([r for r in self.rows if r.workstation.pk == ws.pk])) for ws in self.stations]
+
+    def by_day(self) -> list[tuple[dt.date, oee.Figures]]:
+        days: dict[dt.date, oee.Figures] = defaultdict(oee.Figures)
+        for r in self.rows:
+            days[r.shift.day] += r.figures
+        return sorted(days.items())
+
+    def by_week(self) -> list[tuple[str, oee.Figures]]:
+        weeks: dict[str, oee.Figures] = defaultdict(oee.Figures)
+        for r in self.rows:
+            year, week, _ = r.shift.day.isocalendar()
+            weeks[f"{year}-W{week:02d}"] += r.figures
+        return sorted(weeks.items())
+
+    def stops(self) -> list[Stop]:
+        return sorted((s for r in self.rows for s in r.stops), key=lambda s: s.start)
+
+    def pareto(self) -> list[ParetoRow]:
+        """Stop minutes by reason, largest first, with the cumulative share."""
+        rows: dict[str, ParetoRow] = {}
+        for s in self.stops():
+            name = s.reason.label if s.reason is not None else s.category
+            row = rows.setdefault(name, ParetoRow(reason=name, category=s.category, minutes=0.0, count=0))
+            row.minutes += s.minutes
+            row.count += 1
+        out = sorted(rows.values(), key=lambda r: (-r.minutes, r.reason))
+        total = sum(r.minutes for r in out) or 1.0
+        running = 0.0
+        for r in out:
+            running += r.minutes
+            r.minutes = round(r.minutes, 2)
+            r.share = r.minutes / total
+            r.cumulative = running / total
+        return out
+
+
+def _intervals(rows: list[StationState]) -> list[timeline.Interval]:
+    return [
+        timeline.Interval(
+            start=r.started_at, end=r.ended_at, state=r.state, source=r.source, reason_id=r.reason_id, row_id=r.pk
+        )
+        for r in rows
+    ]
+
+
+def site_oee(
+    *,
+    site: Site,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime | None = None,
+    stations: QuerySet[Workstation] | None = None,
+) -> OeeReport:
+    """OEE of every station (or ``stations``) of ``site`` for the shifts that start
+    in ``[start, end)``, from the site's start (``site_since``: time before the
+    plant existed is not planned) up to ``now``. Six queries."""
+    now = now or timezone.now()
+    since = site_since(site=site)
+    qs = stations if stations is not None else Workstation.objects.filter(site=site, active=True)
+    station_list = list(qs.filter(site=site).order_by("code"))
+    base, overrides = site_calendars(site=site)
+    shift_sets = {ws.pk: oee.shifts(overrides.get(ws.pk, base), start, end) for ws in station_list}
+    all_shifts = {s.key: s for ss in shift_sets.values() for s in ss}
+    shift_list = sorted(all_shifts.values(), key=lambda s: s.start)
+    report = OeeReport(site=site, start=start, end=end, now=now, stations=station_list, shifts=shift_list, rows=[])
+    if not shift_list or not station_list:
+        return report
+    # Shifts that ended before the plant began, or have not begun yet, have nothing to say.
+    shift_list = [s for s in shift_list if s.end > since and s.start < now]
+    shift_sets = {pk: [s for s in ss if s.end > since and s.start < now] for pk, ss in shift_sets.items()}
+    report.shifts = shift_list
+    if not shift_list:
+        return report
+    lo = max(min(s.start for s in shift_list), since)
+    hi = min(max(s.end for s in shift_list), now)
+    if hi <= lo:
+        return report
+    ids = [ws.pk for ws in station_list]
+    states: dict[int, list[StationState]] = defaultdict(list)
+    for row in (
+        StationState.objects.filter(workstation_id__in=ids)
+        .overlapping(lo, hi)
+        .select_related("reason", "reason__parent")
+        .order_by("started_at", "pk")
+    ):
+        states[row.workstation_id].append(row)
+    runs = list(
+        OperationRun.objects.filter(workstation_id__in=ids, queued_at__isnull=False, queued_at__lt=hi)
+        .filter(Q(finished_at__isnull=True) | Q(finished_at__gt=lo))
+        .select_related("operation")
+        .order_by("pk")
+    )
+    finished_ids = [r.pk for r in runs if r.status in (RunStatus.DONE, RunStatus.FAILED) and r.finished_at]
+    rejects: dict[int, Decimal] = {
+        row["run_id"]: row["q"]
+        for row in Defect.objects.filter(run_id__in=finished_ids, disposition__in=REJECT_DISPOSITIONS)
+        .values("run_id")
+        .annotate(q=Sum("quantity"))
+        .order_by()
+    }
+    queued: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    counts: dict[int, list[oee.Count]] = defaultdict(list)
+    for r in runs:
+        ws_id = r.workstation_id
+        if ws_id is None or r.queued_at is None:
+            continue
+        waited_until = r.started_at or r.finished_at or now
+        queued[ws_id].append((r.queued_at, waited_until))
+        if r.status in (RunStatus.DONE, RunStatus.FAILED) and r.finished_at is not None:
+            counts[ws_id].append(
+                oee.Count(
+                    started_at=r.started_at,
+                    finished_at=r.finished_at,
+                    quantity=r.quantity,
+                    rejects=rejects.get(r.pk, Decimal(0)),
+                    ideal_seconds=r.operation.ideal_seconds_per_unit,
+                )
+            )
+    reasons = {row.reason_id: row.reason for rows in states.values() for row in rows if row.reason_id}
+    for ws in station_list:
+        segs = timeline.merge(_intervals(states[ws.pk]), lo, hi, queued[ws.pk])
+        report.timelines[ws.pk] = segs
+        for shift in shift_sets[ws.pk]:
+            figs = oee.figures(segs, shift, counts[ws.pk], now, since)
+            windows = oee.working_windows(shift, now, since)
+            stops = [
+                Stop(
+                    workstation=ws.code,
+                    start=s.start,
+                    end=s.end,
+                    state=s.state,
+                    source=s.source,
+                    reason=reasons.get(s.reason_id) if s.reason_id else None,
+                    row_id=s.row_id,
+                    shift_key=shift.key,
+                )
+                for s in timeline.clip(segs, windows)
+                if s.state in STOP_STATES
+            ]
+            report.rows.append(StationShift(workstation=ws, shift=shift, figures=figs, stops=stops))
+    return report
+
+
+@dataclass
+class StationNow:
+    """A station's state now and what the operator is asked."""
+
+    state: str
+    source: str
+    since: dt.datetime | None
+    open_stop: StationState | None
+    reason_needed: StationState | None
+    today: oee.Figures | None = None
+
+
+def station_now(*, workstation: Workstation, now: dt.datetime | None = None) -> StationNow:
+    """Its current merged state, the open stop (operator's first, else the device's)
+    and a device stop waiting for a reason. One query."""
+    now = now or timezone.now()
+    open_rows = list(
+        StationState.objects.filter(workstation=workstation, ended_at__isnull=True).select_related(
+            "reason", "reason__parent", "set_by"
+        )
+    )
+    segs = timeline.merge(_intervals(open_rows), now - dt.timedelta(seconds=1), now)
+    current = segs[-1] if segs else None
+    stops = sorted((r for r in open_rows if r.is_stop), key=lambda r: timeline.PRECEDENCE.index(r.source))
+    since = next((r.started_at for r in open_rows if current and r.pk == current.row_id), None)
+    return StationNow(
+        state=current.state if current else timeline.IDLE_STARVED,
+        source=current.source if current else timeline.DERIVED,
+        since=since,
+        open_stop=stops[0] if stops else None,
+        reason_needed=next((r for r in stops if r.reason_id is None), None),
+    )
+
+
+def reason_tree(*, site: Site) -> list[ReasonCode]:
+    """The site's active leaf reasons (with their parent) in tree order, for pick lists."""
+    rows = list(ReasonCode.objects.filter(site=site, active=True).select_related("parent"))
+    parents = {r.parent_id for r in rows if r.parent_id}
+    leaves = [r for r in rows if r.pk not in parents]
+    return sorted(leaves, key=lambda r: (r.parent.name if r.parent else r.name, r.name))
+
+
+def reasons_for_user(*, user: Any, site: Site) -> QuerySet[ReasonCode]:
+    return ReasonCode.objects.restrict(user, "view").filter(site=site).select_related("parent")
+
+
+def states_for_user(*, user: Any) -> QuerySet[StationState]:
+    return StationState.objects.restrict(user, "view").select_related(
+        "workstation", "reason", "reason__parent", "set_by", "reason_by"
+    )
+
+
+def current_shift_oee(*, site: Site, now: dt.datetime | None = None) -> dict[str, oee.Figures]:
+    """Each station's figures so far in its current shift, by station code
+    (the plant dashboard's OEE column): the last shift that started. Six queries."""
+    now = now or timezone.now()
+    report = site_oee(site=site, start=now - dt.timedelta(days=1), end=now, now=now)
+    latest: dict[str, oee.Figures] = {}
+    for r in sorted(report.rows, key=lambda r: r.shift.start):
+        latest[r.workstation.code] = r.figures  # the last shift started: the current (or the last) one
+    return latest
