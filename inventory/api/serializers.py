@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from inventory.models import Item, Lot, Receipt, SerialUnit, Shipment, StockLevel, StockMove, StockReservation
 from tracker.api.base import ScopedSlugRelatedField
+from tracker.errors import ValidationFailed
 from tracker.fields import DecimalSize
 from tracker.models import Location, Site
 
@@ -183,6 +184,18 @@ class _LotByCode:
         if lot is None:
             raise serializers.ValidationError({field: [f"No lot {code!r} of {item.sku}."]})
         return lot
+
+
+def lot_by_code(user: Any, item: Item, code: str | None) -> Lot | None:
+    """The lot ``code`` of ``item`` among the lots ``user`` may see; another site's lot is
+    a missing one, a 400 ``validation_failed`` on ``lot`` (a domain error, so a document can
+    name every bad line)."""
+    if not code:
+        return None
+    lot = Lot.objects.restrict(user, "view").filter(item=item, code=code).first()
+    if lot is None:
+        raise ValidationFailed(f"No lot {code!r} of {item.sku}.", field="lot")
+    return lot
 
 
 def _item_field() -> ScopedSlugRelatedField:

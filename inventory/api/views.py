@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory import csvio, selectors, services
+from inventory import errors as inventory_errors
 from inventory.api import filters
 from inventory.api import serializers as s
 from inventory.models import (
@@ -40,7 +41,7 @@ from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.idempotency import idempotent_write
 from tracker.api.pagination import LedgerCursorPagination
-from tracker.errors import NotFound
+from tracker.errors import DomainError, NotFound
 
 #: A CSV import answers its report: 200 when imported (or valid, for a dry run), else 400.
 IMPORTED = {200: s.ImportReportSerializer, 400: s.ImportReportSerializer}
@@ -299,33 +300,48 @@ class _DocumentViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     #: The document as created, with the moves it posted.
     posted_serializer_class: type[serializers.Serializer]
 
+    def _line(self, body: s.DocumentCreateSerializer, line: dict[str, Any]) -> dict[str, Any]:
+        """One validated line as the service takes it (raises the line's domain error)."""
+        services.check_unit(item=line["item"], unit=line.get("unit"))
+        line = dict(line)
+        if self.partner_arg == "supplier":
+            line["lot_code"] = line.pop("lot", None) or None
+        else:
+            line["lot"] = s.lot_by_code(body.context["request"].user, line["item"], line.get("lot"))
+        return line
+
     @idempotent_write
     def create(self, request, *args, **kwargs):
         body = s.DocumentCreateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        lines = []
+        # Every bad line is named: the view's own checks (unit, lot by code among the user's
+        # lots) first, then the service's over the lines that passed them, in one problem.
+        bad: list[tuple[int, DomainError]] = []
+        lines, positions = [], []
         for index, line in enumerate(data["lines"]):
             try:
-                services.check_unit(item=line["item"], unit=line.get("unit"))
-            except services.errors.WrongUnit as exc:
-                exc.extra["line"] = index
-                raise
-            line = dict(line)
-            if self.partner_arg == "supplier":
-                line["lot_code"] = line.pop("lot", None) or None
-            else:
-                line["lot"] = s._LotByCode.resolve(body, line["item"], line.get("lot"), field=f"lines[{index}].lot")
-            lines.append(line)
-        doc = type(self).service(
-            site=data["site"],
-            reference=data["reference"],
-            lines=lines,
-            external_id=data["external_id"],
-            actor=request.user,
-            occurred_at=data.get("occurred_at"),
-            **{self.partner_arg: data["partner"]},
-        )
+                lines.append(self._line(body, line))
+                positions.append(index)
+            except DomainError as exc:
+                bad.append((index, exc))
+        doc = None
+        if lines:
+            try:
+                doc = type(self).service(
+                    site=data["site"],
+                    reference=data["reference"],
+                    lines=lines,
+                    external_id=data["external_id"],
+                    actor=request.user,
+                    occurred_at=data.get("occurred_at"),
+                    **{self.partner_arg: data["partner"]},
+                )
+            except inventory_errors.LinesInvalid as exc:
+                bad += exc.shifted(positions)
+        if bad or doc is None:
+            # Raised inside @idempotent_write's transaction: whatever the good lines posted rolls back.
+            raise inventory_errors.LinesInvalid(bad)
         posted = self.posted_serializer_class(doc, context=self.get_serializer_context())
         return Response(posted.data, status=status.HTTP_201_CREATED)
 
