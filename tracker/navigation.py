@@ -22,7 +22,10 @@ from tracker.registry import NAV, NavEntry
 #: menus in the order shown; the first URL-name prefix that matches an entry places it
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Floor", ("tracker:home", "devices:plant", "tracker:alerts", "devices:finder")),
-    ("Production", ("wip:board", "wip:work_orders", "wip:stations", "wip:bottlenecks", "wip:quality")),
+    (
+        "Production",
+        ("wip:board", "wip:work_orders", "wip:stations", "wip:bottlenecks", "wip:quality", "devices:excursions"),
+    ),
     (
         "Inventory",
         (

@@ -8,6 +8,7 @@ tens of millions a day.
 """
 
 from devices.epcis.models import Containment, EpcisCapture, EpcisEvent
+from devices.models.excursions import Excursion, ExcursionEntry
 from devices.models.readers import (
     PERIODIC_UPLOADERS,
     READER_KINDS,
@@ -49,6 +50,8 @@ __all__ = [
     "DeviceQuerySet",
     "EpcisCapture",
     "EpcisEvent",
+    "Excursion",
+    "ExcursionEntry",
     "PERIODIC_UPLOADERS",
     "READER_KINDS",
     "ReadPoint",

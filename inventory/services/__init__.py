@@ -50,7 +50,16 @@ from inventory.services.checks import (
 from inventory.services.counts import cycle_count_approve, cycle_count_create, cycle_count_record
 from inventory.services.documents import _lock_order, receipt_create, shipment_create
 from inventory.services.items import item_create, item_update
-from inventory.services.lots import RecallResult, _downstream, _lot_for_receipt, lot_recall, lot_set_status
+from inventory.services.lots import (
+    RecallResult,
+    ZoneHold,
+    _downstream,
+    _lot_for_receipt,
+    lot_recall,
+    lot_set_status,
+    serial_hold_release,
+    zone_contents_hold,
+)
 from inventory.services.movements import (
     _consumed_entries,
     _receipt_legs,
@@ -142,6 +151,9 @@ __all__ = [
     "item_update",
     "lot_recall",
     "lot_set_status",
+    "serial_hold_release",
+    "zone_contents_hold",
+    "ZoneHold",
     "receipt_create",
     "reorder_alerts_refresh",
     "shipment_create",
