@@ -21,6 +21,9 @@ class Site(models.Model):
     gln = models.CharField("GLN", max_length=13, blank=True)
     # Per-site tuning (dispatch rule, device arbitration, alert thresholds).
     settings = models.JSONField(default=dict, blank=True)
+    expected_transit_hours = models.PositiveIntegerField(
+        default=48, help_text="How long a transfer to this site may travel before it is reported overdue"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = RestrictedQuerySet.as_manager()

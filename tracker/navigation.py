@@ -36,6 +36,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "inventory:count",
             "inventory:replenishment",
             "inventory:expiring",
+            "inventory:in_transit",
             "inventory:trace",
         ),
     ),
@@ -52,6 +53,7 @@ EXTRA: tuple[NavEntry, ...] = (
     NavEntry("Transfer", "inventory:transfer", "inventory.add_stockmove", order=20),
     NavEntry("Count", "inventory:count", "inventory.add_cyclecount", order=20),
     NavEntry("Expiring lots", "inventory:expiring", "inventory.view_stocklevel", order=22),  # as the page needs
+    NavEntry("In transit", "inventory:in_transit", "inventory.view_transferorder", order=22),
 )
 
 #: clearer names for registered entries inside their menu

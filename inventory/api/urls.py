@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from inventory.api import counts, forecasts, views
+from inventory.api import counts, forecasts, transfers, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("items", views.ItemViewSet, basename="inventory-item")
@@ -14,6 +14,7 @@ router.register("shipments", views.ShipmentViewSet, basename="inventory-shipment
 router.register("reservations", views.ReservationViewSet, basename="inventory-reservation")
 router.register("counts", counts.CycleCountViewSet, basename="inventory-count")
 router.register("forecasts", forecasts.ForecastViewSet, basename="inventory-forecast")
+router.register("transfer-orders", transfers.TransferOrderViewSet, basename="inventory-transfer-order")
 
 urlpatterns = [
     path("trace/", views.TraceView.as_view(), name="inventory-trace"),

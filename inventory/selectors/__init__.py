@@ -40,8 +40,10 @@ from inventory.selectors.trace import (
     trace_backward,
     trace_forward,
 )
+from inventory.selectors.transfers import in_transit_rows
 
 __all__ = [
+    "in_transit_rows",
     "Direction",
     "Genealogy",
     "NodeKey",

@@ -96,6 +96,14 @@ from inventory.services.reservations import (
     stock_release_reservation,
     stock_reserve,
 )
+from inventory.services.transfers import (
+    transfer_order_close,
+    transfer_order_create,
+    transfer_order_dispatch,
+    transfer_order_receive,
+    transfer_order_receive_tagged,
+    transfer_orders_overdue_sweep,
+)
 
 # Re-exported for tests that patch ``inventory.services.broadcast``: the modules publish through it.
 from tracker.realtime import broadcast
@@ -153,6 +161,12 @@ __all__ = [
     "lot_set_status",
     "serial_hold_release",
     "zone_contents_hold",
+    "transfer_order_close",
+    "transfer_order_create",
+    "transfer_order_dispatch",
+    "transfer_order_receive",
+    "transfer_order_receive_tagged",
+    "transfer_orders_overdue_sweep",
     "ZoneHold",
     "receipt_create",
     "reorder_alerts_refresh",
