@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tracker.errors import Conflict, DomainError, NotFound, ValidationFailed
 
 
@@ -86,3 +88,38 @@ class CountApprovalByCounter(DomainError):
 
     code = "separation_of_duties"
     status = 403
+
+
+class LinesInvalid(ValidationFailed):
+    """Some lines of a multi-line document (receipt, shipment) are bad: every bad line is named.
+
+    The problem keeps the first bad line's ``code``, ``status`` and ``line`` (so a client
+    that handled one bad line keeps working) and lists every bad line in ``line_errors``
+    (``line``, ``code``, ``status``, ``field``, ``detail``) and in the field errors
+    (``lines[<index>].<field>``).
+    """
+
+    def __init__(self, problems: Sequence[tuple[int, DomainError]]) -> None:
+        ordered = sorted(problems, key=lambda pair: pair[0])
+        if not ordered:
+            raise ValueError("LinesInvalid needs at least one bad line")
+        index, first = ordered[0]
+        more = len(ordered) - 1
+        detail = f"lines[{index}]: {first.detail}"
+        if more:
+            detail += f" (and {more} more bad line{'s' if more > 1 else ''})"
+        line_errors = [
+            {"line": i, "code": exc.code, "status": exc.status, "field": exc.field, "detail": exc.detail}
+            for i, exc in ordered
+        ]
+        super().__init__(detail, code=first.code, line=index, line_errors=line_errors)
+        self.status = first.status
+        self.problems = ordered
+        self.field_errors: dict[str, list[str]] = {}
+        for i, exc in ordered:
+            self.field_errors.setdefault(f"lines[{i}].{exc.field or 'non_field_errors'}", []).append(exc.detail)
+
+    def shifted(self, positions: Sequence[int]) -> list[tuple[int, DomainError]]:
+        """The problems with each line index mapped through ``positions`` (a sub-list's
+        index -> the document's index)."""
+        return [(positions[i], exc) for i, exc in self.problems]

@@ -39,3 +39,9 @@ def stock_daily_merge(rounds: int = 50) -> int:
 
 
 from inventory.forecasting.tasks import forecasts_refresh_all_sites, forecasts_refresh_site  # noqa: E402, F401  (registered with the worker)
+
+
+@shared_task
+def transfer_orders_overdue() -> int:
+    """Alert at the destination for each transfer travelling past its expected arrival."""
+    return services.transfer_orders_overdue_sweep()

@@ -14,6 +14,7 @@ urlpatterns = [
     path("count/<int:pk>/approve/", views.count_approve, name="count_approve"),
     path("replenishment/", views.replenishment, name="replenishment"),
     path("expiring/", views.expiring, name="expiring"),
+    path("in-transit/", views.in_transit, name="in_transit"),
     path("trace/", views.trace, name="trace"),
     path("recall/", views.recall, name="recall"),
     path("scan/", views.scan_parse, name="scan"),

@@ -306,3 +306,21 @@ def scan_parse(request):
     """JSON for static/inventory/scan.js: the fields a scan fills in, resolved among
     what the user may see at the current site (another site's location: an error)."""
     return JsonResponse(parse_scan(request.GET.get("code", ""), user=request.user, site=current_site(request)))
+
+
+@login_required
+@require_safe
+@permission_required("inventory.view_transferorder", raise_exception=True)
+def in_transit(request):
+    """What travels from and to the current site on transfer orders, line by line."""
+    site = require_site(request)
+    rows = selectors.in_transit_rows(user=request.user, site=site)
+    return render(
+        request,
+        "inventory/in_transit.html",
+        {
+            "site": site,
+            "inbound": [r for r in rows if r["direction"] == "inbound"],
+            "outbound": [r for r in rows if r["direction"] == "outbound"],
+        },
+    )

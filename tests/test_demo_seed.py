@@ -59,7 +59,9 @@ def test_the_plant_has_what_the_demo_needs(tmp_path):
     covered = set(ReadPoint.objects.filter(device__site=site).values_list("location__code", flat=True))
     assert {s.code for s in layout.STATIONS} | {"DP-COLD", "DP-STORES"} <= covered
     assert Device.objects.get(device_id=layout.SENSORS[0].device_id).location.code == "DP-COLD"
-    assert ThresholdRule.objects.filter(site=site, metric="temperature", location__code="DP-COLD").exists()
+    assert ThresholdRule.objects.filter(
+        site=site, metric="temperature", location__code="DP-COLD", hold_contents=True
+    ).exists()
     assert Routing.objects.filter(site=site).count() == len(layout.PRODUCTS) >= 2
     assert BillOfMaterials.objects.filter(site=site).count() == len(layout.PRODUCTS)
     # Stock arrived through the ledger (receipts), with lots where the item is lot-tracked.

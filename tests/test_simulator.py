@@ -13,8 +13,9 @@ from demo.simulator import layout, writers
 from demo.simulator.model import Config, Engine, Order
 from demo.simulator.runner import InProcessTransport, simulate
 from demo.simulator.seed import load_keys, seed
-from devices.models import ReaderUpload, UploadStatus
+from devices.models import Excursion, ReaderUpload, UploadStatus
 from devices.parsers import parse
+from inventory.models import Lot
 from tracker.models import Alert
 from wip.models import Defect, OperationRun, WorkOrder
 
@@ -179,6 +180,11 @@ def test_bounded_run_through_the_device_endpoint(tmp_path):
     # Arrivals at stations were made by the pipeline from tag reads (the runs were queued there).
     assert OperationRun.objects.filter(work_order__in=orders, status="done", workstation__code="DP-PAINT").count() == 3
     assert Alert.objects.filter(kind__startswith="threshold.", subject="zone:DP-COLD").exists()
+    # The cold-store excursion held the lots in the store (the adhesive), and listed them.
+    excursion = Excursion.objects.get(location__code="DP-COLD")
+    held = set(excursion.entries.filter(kind="held").values_list("lot__code", flat=True))
+    assert held == {"ADH-2611", "ADH-2609"}
+    assert set(Lot.objects.filter(code__in=held).values_list("status", flat=True)) == {"on_hold"}
     if engine.stats.failed_inspections:
         assert Defect.objects.filter(work_order__in=orders, disposition="rework").exists()
 

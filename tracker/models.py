@@ -28,6 +28,9 @@ class Site(models.Model):
         default=True,
         help_text="A count's variances must be approved by someone other than the person who counted them.",
     )
+    expected_transit_hours = models.PositiveIntegerField(
+        default=48, help_text="How long a transfer to this site may travel before it is reported overdue"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = RestrictedQuerySet.as_manager()

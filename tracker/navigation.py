@@ -22,7 +22,18 @@ from tracker.registry import NAV, NavEntry
 #: menus in the order shown; the first URL-name prefix that matches an entry places it
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Floor", ("tracker:home", "devices:plant", "tracker:alerts", "devices:finder")),
-    ("Production", ("wip:board", "wip:work_orders", "wip:stations", "wip:bottlenecks", "wip:oee", "wip:quality")),
+    (
+        "Production",
+        (
+            "wip:board",
+            "wip:work_orders",
+            "wip:stations",
+            "wip:bottlenecks",
+            "wip:oee",
+            "wip:quality",
+            "devices:excursions",
+        ),
+    ),
     (
         "Inventory",
         (
@@ -33,6 +44,7 @@ MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "inventory:count",
             "inventory:replenishment",
             "inventory:expiring",
+            "inventory:in_transit",
             "inventory:trace",
         ),
     ),
@@ -49,6 +61,7 @@ EXTRA: tuple[NavEntry, ...] = (
     NavEntry("Transfer", "inventory:transfer", "inventory.add_stockmove", order=20),
     NavEntry("Count", "inventory:count", "inventory.add_cyclecount", order=20),
     NavEntry("Expiring lots", "inventory:expiring", "inventory.view_stocklevel", order=22),  # as the page needs
+    NavEntry("In transit", "inventory:in_transit", "inventory.view_transferorder", order=22),
 )
 
 #: clearer names for registered entries inside their menu

@@ -174,7 +174,8 @@ SENSORS: tuple[Sensor, ...] = (
     Sensor("ble:d1:22:7a:05:3c:11", "D1:22:7A:05:3C:11", "RuuviTag cold store", "DP-COLD", "DP-RUUVI-GW"),
 )
 
-#: The cold store alarm: above 8 °C for 30 s raises it, back under 6 °C clears it.
+#: The cold store alarm: above 8 °C for 30 s raises it, back under 6 °C clears it; it holds the
+#: lots inside (the adhesive) until a quality inspector releases or scraps them.
 COLD_RULE = {
     "name": "Cold store above 8 °C",
     "metric": "temperature",
@@ -182,6 +183,7 @@ COLD_RULE = {
     "clear": Decimal("6"),
     "duration_s": 30,
     "severity": "critical",
+    "hold_contents": True,
 }
 
 #: Standard cost per unit (the site's currency) so stock value and ABC have something to add up.

@@ -278,7 +278,10 @@ def _devices(site: Site, report: SeedReport, keys: dict[str, str]) -> bool:
             report.created.append(f"sensor {spec.device_id}")
     cold = Location.objects.get(code="DP-COLD")
     rule = layout.COLD_RULE
-    if not ThresholdRule.objects.filter(site=site, name=rule["name"]).exists():
+    existing = ThresholdRule.objects.filter(site=site, name=rule["name"])
+    if existing.filter(hold_contents=not rule["hold_contents"]).update(hold_contents=rule["hold_contents"]):
+        report.created.append("threshold rule (cold store) holds its contents")
+    if not existing.exists():
         ThresholdRule.objects.create(
             site=site,
             name=rule["name"],
@@ -290,6 +293,7 @@ def _devices(site: Site, report: SeedReport, keys: dict[str, str]) -> bool:
             clear_threshold=rule["clear"],
             duration_s=rule["duration_s"],
             severity=rule["severity"],
+            hold_contents=rule["hold_contents"],
         )
         report.created.append("threshold rule (cold store)")
     return changed

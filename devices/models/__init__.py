@@ -8,6 +8,7 @@ tens of millions a day.
 """
 
 from devices.epcis.models import Containment, EpcisCapture, EpcisEvent
+from devices.models.excursions import Excursion, ExcursionEntry
 from devices.models.machine_states import MachineStateRule
 from devices.models.readers import (
     PERIODIC_UPLOADERS,
@@ -51,6 +52,8 @@ __all__ = [
     "EpcisCapture",
     "EpcisEvent",
     "MachineStateRule",
+    "Excursion",
+    "ExcursionEntry",
     "PERIODIC_UPLOADERS",
     "READER_KINDS",
     "ReadPoint",

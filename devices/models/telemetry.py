@@ -71,6 +71,11 @@ class ThresholdRule(models.Model):
     duration_s = models.PositiveIntegerField(default=0, help_text="How long the value must stay past the threshold.")
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.WARNING)
     active = models.BooleanField(default=True)
+    hold_contents = models.BooleanField(
+        default=False,
+        help_text="Hold what is inside: when the alert is raised, every lot and serial in stock in the zone "
+        "goes on hold until a quality inspector releases or scraps it (zone rules only).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = RestrictedQuerySet.as_manager()
@@ -89,6 +94,9 @@ class ThresholdRule(models.Model):
                 condition=(Q(direction="above") & Q(clear_threshold__lte=models.F("create_threshold")))
                 | (Q(direction="below") & Q(clear_threshold__gte=models.F("create_threshold"))),
                 name="rule_hysteresis_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(hold_contents=False) | ~Q(scope="device"), name="hold_contents_needs_a_zone"
             ),
         ]
 

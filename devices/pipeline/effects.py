@@ -208,6 +208,10 @@ def _lot_transferred(move: TagMove, ctx: EffectContext) -> None:
         return
     if lot.item.tracking == Item.Tracking.SERIAL:
         raise _Refused("serial_tracked_lot", f"Lot {lot.code} holds serial units: tag the units, not the lot.")
+    # Read at a dock of the site it travels to on a transfer order: that is its receipt.
+    if inventory_services.transfer_order_receive_tagged(lot=lot, location=destination, occurred_at=move.at):
+        ctx.count("transfer_receipts")
+        return
     origin = None
     if move.from_zone is not None:
         origin = ctx.objects["location"].get(move.from_zone.id) or Location.objects.get(pk=move.from_zone.id)

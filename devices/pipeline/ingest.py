@@ -16,6 +16,7 @@ from typing import Any
 from django.utils import timezone
 
 from devices.conf import site_settings
+from devices.excursions.services import excursion_open
 from devices.models import Device, ReaderUpload
 from devices.parsers import ParseResult, TagRead
 from devices.pipeline import effects, machine_states, scans, store, telemetry
@@ -187,7 +188,14 @@ def ingest(*, upload: ReaderUpload, parsed: ParseResult) -> dict[str, Any]:
             site_id=site.pk, samples=parsed.samples, devices=known, zone_of_sensor=zone_of_sensor, upload_id=upload.pk
         )
         counters["samples"] = len(rows)
-        counters.update(telemetry.rules_apply(site_id=site.pk, samples=rows, lots_in_zone=effects.lots_in_zone))
+        counters.update(
+            telemetry.rules_apply(
+                site_id=site.pk,
+                samples=rows,
+                lots_in_zone=effects.lots_in_zone,
+                on_holding_raise=excursion_open,
+            )
+        )
         counters.update(machine_states.machine_rules_apply(site_id=site.pk, samples=rows))
     if parsed.machine_states:
         counters.update(

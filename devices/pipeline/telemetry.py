@@ -24,6 +24,10 @@ from tracker.services import alert_clear, alert_raise
 
 #: Resolves the lots stored in a zone for ``zone_lots`` rules: (location) -> [(lot code, item SKU)].
 LotsInZone = Callable[[Location], list[tuple[str, str]]]
+#: Called when the alert of a rule that holds its zone's contents is raised (or re-raised):
+#: (rule, alert, breach start, raised at, the reading) -> None. The pipeline passes
+#: ``devices.excursions.services.excursion_open``; this module stays free of stock effects.
+OnHoldingRaise = Callable[..., Any]
 
 
 def from_ms(value: int) -> dt.datetime:
@@ -126,7 +130,13 @@ def _subjects(
     return [f"lot:{sku}/{code}" for code, sku in lots_in_zone(zone)]
 
 
-def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: LotsInZone | None = None) -> dict[str, int]:
+def rules_apply(
+    *,
+    site_id: int,
+    samples: list[SensorSample],
+    lots_in_zone: LotsInZone | None = None,
+    on_holding_raise: OnHoldingRaise | None = None,
+) -> dict[str, int]:
     """Check the site's active rules against ``samples``; return counters.
 
     Each sensor keeps its own state per rule and subject (duration and
@@ -217,7 +227,7 @@ def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: Lots
             elif tr.kind == RAISE and not alerting:
                 alerting.add(sensor)
                 pending_update = None
-                _, created = alert_raise(
+                alert, created = alert_raise(
                     site=site_id,
                     kind=rule.alert_kind,
                     subject=subject,
@@ -227,6 +237,15 @@ def rules_apply(*, site_id: int, samples: list[SensorSample], lots_in_zone: Lots
                     at=from_ms(tr.at),
                 )
                 counters["alerts_raised" if created else "alerts_updated"] += 1
+                if rule.hold_contents and on_holding_raise is not None and rule.scope != RuleScope.DEVICE:
+                    on_holding_raise(
+                        rule=rule,
+                        alert=alert,
+                        started_at=from_ms(tr.since if tr.since is not None else tr.at),
+                        raised_at=from_ms(tr.at),
+                        reading={"at": from_ms(tr.at).isoformat(), "value": str(tr.value), "sensor": sensor},
+                    )
+                    counters["excursion_holds"] = counters.get("excursion_holds", 0) + 1
             else:
                 alerting.add(sensor)
                 pending_update = (sensor, tr)  # coalesced: one update per subject and upload

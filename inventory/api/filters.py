@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
-from inventory.models import Item, Lot, SerialUnit, StockLevel, StockMove
+from inventory.forecasting.models import DemandForecast
+from inventory.models import CycleCount, Item, Lot, SerialUnit, StockLevel, StockMove
 from tracker.models import Location
 
 
@@ -97,3 +98,21 @@ class SerialFilter(django_filters.FilterSet):
 
     def filter_within(self, queryset, name, value):
         return _subtree(queryset, "location", value)
+
+
+class ForecastFilter(django_filters.FilterSet):
+    item = django_filters.CharFilter(field_name="item__sku")
+    site = django_filters.CharFilter(field_name="site__code")
+
+    class Meta:
+        model = DemandForecast
+        fields = ["item", "site", "status"]
+
+
+class CycleCountFilter(django_filters.FilterSet):
+    site = django_filters.CharFilter(field_name="site__code")
+    location = django_filters.CharFilter(field_name="location__code")
+
+    class Meta:
+        model = CycleCount
+        fields = ["site", "location", "status", "reference"]

@@ -25,6 +25,7 @@ from rest_framework.fields import SkipField, empty
 from inventory.api.serializers import MAX_LINES, DocumentCreateSerializer, LineSerializer, MoveCreateSerializer
 from inventory.models import Item, Lot
 from inventory.selectors.keys import NaturalKeys, natural_keys
+from tracker.errors import ValidationFailed
 
 #: Fields whose value is a natural key (resolved by ``natural_keys``), per body.
 _MOVE_KEYS = {"item": "item", "location": "location", "source": "location", "destination": "location"}
@@ -113,13 +114,14 @@ class DocumentInput:
     data: dict[str, Any]
     keys: NaturalKeys
 
-    def lot(self, item: Item, code: str | None, *, field: str) -> Lot | None:
-        """As ``_LotByCode.resolve``: the visible lot of ``item`` named ``code``, with the same error."""
+    def lot(self, item: Item, code: str | None) -> Lot | None:
+        """As ``serializers.lot_by_code``: the visible lot of ``item`` named ``code``, with the same
+        error (a domain error on ``lot``, so a document names every bad line)."""
         if not code:
             return None
         lot = self.keys.lots.get((item.pk, code))
         if lot is None:
-            raise serializers.ValidationError({field: [f"No lot {code!r} of {item.sku}."]})
+            raise ValidationFailed(f"No lot {code!r} of {item.sku}.", field="lot")
         return lot
 
 

@@ -7,8 +7,6 @@ from typing import Any
 from rest_framework import serializers
 
 from inventory.models import (
-    CycleCount,
-    CycleCountLine,
     Item,
     Lot,
     Receipt,
@@ -19,6 +17,7 @@ from inventory.models import (
     StockReservation,
 )
 from tracker.api.base import ScopedSlugRelatedField
+from tracker.errors import ValidationFailed
 from tracker.fields import DecimalSize
 from tracker.models import Location, Site
 
@@ -248,6 +247,18 @@ class _LotByCode:
         return lot
 
 
+def lot_by_code(user: Any, item: Item, code: str | None) -> Lot | None:
+    """The lot ``code`` of ``item`` among the lots ``user`` may see; another site's lot is
+    a missing one, a 400 ``validation_failed`` on ``lot`` (a domain error, so a document can
+    name every bad line)."""
+    if not code:
+        return None
+    lot = Lot.objects.restrict(user, "view").filter(item=item, code=code).first()
+    if lot is None:
+        raise ValidationFailed(f"No lot {code!r} of {item.sku}.", field="lot")
+    return lot
+
+
 def _item_field() -> ScopedSlugRelatedField:
     return ScopedSlugRelatedField(slug_field="sku", queryset=Item.objects.all())
 
@@ -455,49 +466,3 @@ class ReleasedSerializer(serializers.Serializer):
 class TraceSerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=["backward", "forward"])
     tree = serializers.JSONField(help_text="the lot or serial, its moves and, level by level, its inputs or uses")
-
-
-class CycleCountLineSerializer(serializers.ModelSerializer):
-    item = serializers.SlugRelatedField(slug_field="sku", read_only=True)
-    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    lot = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
-    counted_by = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, allow_null=True, help_text="null: recorded by a device scan"
-    )
-    variance = serializers.DecimalField(**QTY, read_only=True, allow_null=True)
-
-    class Meta:
-        model = CycleCountLine
-        fields = ["item", "location", "lot", "expected", "counted", "variance", "counted_at", "counted_by"]
-
-
-class CycleCountSerializer(serializers.ModelSerializer):
-    site = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    location = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    lines = CycleCountLineSerializer(many=True, read_only=True)
-    approval_by_other = serializers.BooleanField(
-        source="site.count_approval_by_other",
-        read_only=True,
-        help_text="The site wants variances approved by someone other than the person who counted them.",
-    )
-
-    class Meta:
-        model = CycleCount
-        fields = [
-            "id",
-            "site",
-            "location",
-            "reference",
-            "status",
-            "created_at",
-            "approved_at",
-            "approved_by",
-            "approval_by_other",
-            "lines",
-        ]
-
-
-class CountApprovedSerializer(serializers.Serializer):
-    count = CycleCountSerializer()
-    moves = serializers.IntegerField(help_text="Adjustments posted")

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Prefetch
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -26,11 +25,10 @@ from rest_framework.views import APIView
 
 from config.db_routers import replica_alias
 from inventory import csvio, selectors, services
+from inventory import errors as inventory_errors
 from inventory.api import filters, inputs
 from inventory.api import serializers as s
 from inventory.models import (
-    CycleCount,
-    CycleCountLine,
     Item,
     Lot,
     Receipt,
@@ -44,7 +42,7 @@ from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.idempotency import idempotent_write
 from tracker.api.pagination import LedgerCursorPagination
-from tracker.errors import NotFound
+from tracker.errors import DomainError, NotFound
 
 #: A CSV import answers its report: 200 when imported (or valid, for a dry run), else 400.
 IMPORTED = {200: s.ImportReportSerializer, 400: s.ImportReportSerializer}
@@ -311,6 +309,16 @@ class _DocumentViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     service: Callable[..., Any]
     partner_arg = ""
 
+    def _line(self, line: dict[str, Any], lot_of: Callable[[Item, str | None], Lot | None]) -> dict[str, Any]:
+        """One validated line as the service takes it (raises the line's domain error)."""
+        services.check_unit(item=line["item"], unit=line.get("unit"))
+        line = dict(line)
+        if self.partner_arg == "supplier":
+            line["lot_code"] = line.pop("lot", None) or None
+        else:
+            line["lot"] = lot_of(line["item"], line.get("lot"))
+        return line
+
     @idempotent_write
     def create(self, request, *args, **kwargs):
         fast = inputs.document_input(request.data, request.user, with_lots=self.partner_arg != "supplier")
@@ -321,31 +329,36 @@ class _DocumentViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             body.is_valid(raise_exception=True)
             data = body.validated_data
 
-            def lot_of(item: Item, code: str | None, *, field: str) -> Lot | None:
-                return s._LotByCode.resolve(body, item, code, field=field)
+            def lot_of(item: Item, code: str | None) -> Lot | None:
+                return s.lot_by_code(request.user, item, code)
 
-        lines = []
+        # Every bad line is named: the view's own checks (unit, lot by code among the user's
+        # lots) first, then the service's over the lines that passed them, in one problem.
+        bad: list[tuple[int, DomainError]] = []
+        lines, positions = [], []
         for index, line in enumerate(data["lines"]):
             try:
-                services.check_unit(item=line["item"], unit=line.get("unit"))
-            except services.errors.WrongUnit as exc:
-                exc.extra["line"] = index
-                raise
-            line = dict(line)
-            if self.partner_arg == "supplier":
-                line["lot_code"] = line.pop("lot", None) or None
-            else:
-                line["lot"] = lot_of(line["item"], line.get("lot"), field=f"lines[{index}].lot")
-            lines.append(line)
-        doc = type(self).service(
-            site=data["site"],
-            reference=data["reference"],
-            lines=lines,
-            external_id=data["external_id"],
-            actor=request.user,
-            occurred_at=data.get("occurred_at"),
-            **{self.partner_arg: data["partner"]},
-        )
+                lines.append(self._line(line, lot_of))
+                positions.append(index)
+            except DomainError as exc:
+                bad.append((index, exc))
+        doc = None
+        if lines:
+            try:
+                doc = type(self).service(
+                    site=data["site"],
+                    reference=data["reference"],
+                    lines=lines,
+                    external_id=data["external_id"],
+                    actor=request.user,
+                    occurred_at=data.get("occurred_at"),
+                    **{self.partner_arg: data["partner"]},
+                )
+            except inventory_errors.LinesInvalid as exc:
+                bad += exc.shifted(positions)
+        if bad or doc is None:
+            # Raised inside @idempotent_write's transaction: whatever the good lines posted rolls back.
+            raise inventory_errors.LinesInvalid(bad)
         # ReceiptPostedSerializer's / ShipmentPostedSerializer's shape (the schema's), built without them
         return Response(s.document_posted_row(doc), status=status.HTTP_201_CREATED)
 
@@ -406,28 +419,6 @@ class ReservationViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
             reference=data["reference"], reference_type=data["reference_type"], item=data.get("item")
         )
         return Response(s.ReleasedSerializer({"released": count}).data)
-
-
-class CycleCountViewSet(ScopedReadOnlyViewSet):
-    """Cycle counts of the user's sites with their lines and who counted each; ``approve`` posts the
-    variances. Where the site separates duties, the person who counted a variance is refused with a
-    403 ``separation_of_duties`` problem saying so, and nothing is posted."""
-
-    queryset = CycleCount.objects.select_related("site", "location", "approved_by").prefetch_related(
-        Prefetch("lines", queryset=CycleCountLine.objects.select_related("item", "location", "lot", "counted_by"))
-    )
-    serializer_class = s.CycleCountSerializer
-    filterset_fields = ["status", "reference"]
-    access = Access(read=READ, write=WRITE, actions={"approve": Needs("change")})
-
-    @extend_schema(request=None, responses=s.CountApprovedSerializer)
-    @action(detail=True, methods=["post"])
-    @idempotent_write
-    def approve(self, request, pk=None):
-        count = self.get_object()
-        moves = services.cycle_count_approve(count=count, actor=request.user)
-        count = self.get_queryset().get(pk=count.pk)
-        return Response(s.CountApprovedSerializer({"count": count, "moves": len(moves)}).data)
 
 
 class TraceView(APIView):

@@ -32,6 +32,7 @@ from inventory.models.ledger import (
     StockMoveQuerySet,
     StockReservation,
 )
+from inventory.models.transfers import TransferDiscrepancy, TransferLine, TransferOrder, TransferOrderQuerySet
 
 __all__ = [
     "CycleCount",
@@ -53,6 +54,10 @@ __all__ = [
     "StockMove",
     "StockMoveQuerySet",
     "StockReservation",
+    "TransferDiscrepancy",
+    "TransferLine",
+    "TransferOrder",
+    "TransferOrderQuerySet",
     "ZERO",
     "normalise_gtin",
     "validate_gtin",

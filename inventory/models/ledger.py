@@ -112,6 +112,7 @@ class StockMove(models.Model):
         ADJUSTMENT = "adjustment", "Adjustment"
         DEVICE = "device", "Device"
         EPCIS = "epcis", "EPCIS"
+        EXCURSION = "excursion", "Excursion (quality decision)"
 
     kind = models.CharField(max_length=12, choices=Kind.choices)
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="moves")

@@ -41,9 +41,11 @@ from inventory.selectors.trace import (
     trace_backward,
     trace_forward,
 )
+from inventory.selectors.transfers import in_transit_rows
 
 __all__ = [
     "count_approval_refusal",
+    "in_transit_rows",
     "Direction",
     "Genealogy",
     "NodeKey",

@@ -50,7 +50,16 @@ from inventory.services.checks import (
 from inventory.services.counts import cycle_count_approve, cycle_count_create, cycle_count_record
 from inventory.services.documents import _lock_order, receipt_create, shipment_create
 from inventory.services.items import item_create, item_update
-from inventory.services.lots import RecallResult, _downstream, _lot_for_receipt, lot_recall, lot_set_status
+from inventory.services.lots import (
+    RecallResult,
+    ZoneHold,
+    _downstream,
+    _lot_for_receipt,
+    lot_recall,
+    lot_set_status,
+    serial_hold_release,
+    zone_contents_hold,
+)
 from inventory.services.movements import (
     _consumed_entries,
     _receipt_legs,
@@ -86,6 +95,14 @@ from inventory.services.reservations import (
     _settle_reservation,
     stock_release_reservation,
     stock_reserve,
+)
+from inventory.services.transfers import (
+    transfer_order_close,
+    transfer_order_create,
+    transfer_order_dispatch,
+    transfer_order_receive,
+    transfer_order_receive_tagged,
+    transfer_orders_overdue_sweep,
 )
 
 # Re-exported for tests that patch ``inventory.services.broadcast``: the modules publish through it.
@@ -142,6 +159,15 @@ __all__ = [
     "item_update",
     "lot_recall",
     "lot_set_status",
+    "serial_hold_release",
+    "zone_contents_hold",
+    "transfer_order_close",
+    "transfer_order_create",
+    "transfer_order_dispatch",
+    "transfer_order_receive",
+    "transfer_order_receive_tagged",
+    "transfer_orders_overdue_sweep",
+    "ZoneHold",
     "receipt_create",
     "reorder_alerts_refresh",
     "shipment_create",

@@ -15,6 +15,7 @@ from inventory.models import Receipt, Shipment, StockMove
 from inventory.services.movements import _receipt_legs
 from inventory.services.outbound import stock_ship
 from inventory.services.posting import _Context, _Leg, _post, _publish
+from tracker.errors import DomainError
 from tracker.models import LocationKind, Site
 from tracker.request_context import actor_or_none
 from tracker.services import virtual_location
@@ -24,6 +25,10 @@ def _lock_order(lines: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, An
     """Lines in (item, location) order, so two multi-line documents take their locks in
     the same order and cannot deadlock; each keeps its index for error reports."""
     return sorted(enumerate(lines), key=lambda pair: (pair[1]["item"].pk, pair[1]["location"].pk, pair[0]))
+
+
+#: A line's own problems: collected so the document's error names every bad line.
+_LINE_ERRORS = (errors.ValidationFailed, errors.Conflict, errors.NotFound)
 
 
 @transaction.atomic
@@ -41,7 +46,8 @@ def receipt_create(
 
     Each line: item, quantity, location (at ``site``), lot_code, serials,
     expiry_date, manufactured_date, external_id. A bad line raises its
-    domain error with ``line`` set to its index and nothing is written.
+    domain error: ``LinesInvalid`` names every bad line (index, code, field,
+    detail) and nothing is written.
     """
     ctx = _Context(
         kind=StockMove.Kind.RECEIPT,
@@ -54,9 +60,11 @@ def receipt_create(
     batch = ctx.batch
     source = virtual_location(site=site, kind=LocationKind.SUPPLIER)
     legs_by_line: dict[int, list[_Leg]] = {}
+    bad: list[tuple[int, DomainError]] = []
     for index, line in _lock_order(lines):
         if line["location"].site_id != site.pk:
-            raise errors.InvalidLocation("The location is not at the receipt's site.", field="location", line=index)
+            bad.append((index, errors.InvalidLocation("The location is not at the receipt's site.", field="location")))
+            continue
         try:
             legs_by_line[index] = _receipt_legs(
                 item=line["item"],
@@ -71,9 +79,12 @@ def receipt_create(
                 source=source,
                 external_id=line.get("external_id", ""),
             )
-        except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
-            exc.extra.setdefault("line", index)
-            raise
+        except _LINE_ERRORS as exc:
+            # Checks raise before a line writes; what earlier good lines wrote is rolled back
+            # with the whole document below, so going on to name every bad line is safe.
+            bad.append((index, exc))
+    if bad:
+        raise errors.LinesInvalid(bad)
     # All lines in one posting: one lock statement, one insert, one broadcast.
     order = sorted(legs_by_line)
     moves = _post([leg for index in order for leg in legs_by_line[index]], ctx)
@@ -114,12 +125,20 @@ def shipment_create(
     actor: Any = None,
     occurred_at: dt.datetime | None = None,
 ) -> Shipment:
-    """Ship a sales order's lines at once: all lines or none (see ``stock_ship``)."""
+    """Ship a sales order's lines at once: all lines or none (see ``stock_ship``).
+
+    Lines are shipped in lock order, each in its own savepoint; when any is bad,
+    ``LinesInvalid`` names every bad line and nothing is written. A line short of
+    stock because an earlier line of the same document took it is a bad line too.
+    """
     by_line: dict[int, list[StockMove]] = {}
+    bad: list[tuple[int, DomainError]] = []
     for index, line in _lock_order(lines):
         if line["location"].site_id != site.pk:
-            raise errors.InvalidLocation("The location is not at the shipment's site.", field="location", line=index)
+            bad.append((index, errors.InvalidLocation("The location is not at the shipment's site.", field="location")))
+            continue
         try:
+            # stock_ship is atomic: a bad line's savepoint is rolled back, the others go on.
             by_line[index] = stock_ship(
                 item=line["item"],
                 quantity=line["quantity"],
@@ -132,9 +151,10 @@ def shipment_create(
                 occurred_at=occurred_at,
                 external_id=line.get("external_id", ""),
             )
-        except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
-            exc.extra.setdefault("line", index)
-            raise
+        except _LINE_ERRORS as exc:
+            bad.append((index, exc))
+    if bad:
+        raise errors.LinesInvalid(bad)
     shipment = Shipment.objects.create(
         site=site,
         reference=reference,

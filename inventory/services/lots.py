@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +16,7 @@ from inventory.models import Item, Lot, SerialUnit, StockLevel, StockMove
 from inventory.services.checks import _check_lot_usable
 from inventory.services.posting import _publish
 from tracker.audit import audit_record
-from tracker.models import Site
+from tracker.models import Location, Site
 
 
 def _lot_for_receipt(
@@ -158,3 +159,94 @@ def lot_recall(*, lot: Lot, actor: Any = None, reason: str = "") -> RecallResult
             },
         )
     return RecallResult(lot=lot, held_lots=held_lots, held_serials=serials, affected_shipments=affected)
+
+
+@dataclasses.dataclass
+class ZoneHold:
+    """What ``zone_contents_hold`` found in the zone: each lot with its on-hand there per
+    location and status before, each serial unit with its status before."""
+
+    lots: list[tuple[Lot, Location, Decimal, str]]
+    serials: list[tuple[SerialUnit, str]]
+
+
+@transaction.atomic
+def zone_contents_hold(*, zone: Location, reason: str, actor: Any = None) -> ZoneHold:
+    """Put on hold every lot with stock in ``zone`` (its subtree's real locations) and every
+    serial unit in stock there, through ``lot_set_status`` (audited; a lot's serials follow).
+
+    Guarantees: a lot or serial already blocked keeps its status (and is still reported,
+    with that status as its status before); calling it again changes nothing more;
+    lots are locked in pk order. Holding a lot holds it at every site that has it.
+    """
+    levels = list(
+        StockLevel.objects.real()
+        .filter(location__path__startswith=zone.path, site_id=zone.site_id, on_hand__gt=0)
+        .select_related("location")
+        .order_by("lot_id", "location__path", "pk")
+    )
+    lot_ids = sorted({level.lot_id for level in levels if level.lot_id is not None})
+    lots = {
+        lot.pk: lot
+        for lot in Lot.objects.select_for_update().filter(pk__in=lot_ids).select_related("item").order_by("pk")
+    }
+    serials = list(
+        SerialUnit.objects.select_for_update()
+        .filter(
+            location__path__startswith=zone.path, status__in=[SerialUnit.Status.IN_STOCK, SerialUnit.Status.ON_HOLD]
+        )
+        .select_related("item", "lot", "location")
+        .order_by("pk")
+    )
+    prior_lot = {pk: lot.status for pk, lot in lots.items()}
+    prior_serial = {unit.pk: unit.status for unit in serials}
+    for lot in lots.values():
+        if lot.status not in Lot.BLOCKED:
+            lot_set_status(lot=lot, status=Lot.Status.ON_HOLD, reason=reason, actor=actor)
+    loose = [unit.pk for unit in serials if unit.status == SerialUnit.Status.IN_STOCK]
+    if loose:
+        # The lot holds above already moved their serials; these are the rest (no lot, or a lot not held here).
+        SerialUnit.objects.filter(pk__in=loose, status=SerialUnit.Status.IN_STOCK).update(
+            status=SerialUnit.Status.ON_HOLD
+        )
+        audit_record(
+            actor=actor,
+            action="serial.held",
+            obj=zone,
+            site=zone.site,
+            changes={"serials": len(loose), "reason": reason},
+        )
+    return ZoneHold(
+        lots=[
+            (lots[level.lot_id], level.location, level.on_hand, prior_lot[level.lot_id])
+            for level in levels
+            if level.lot_id is not None
+        ],
+        serials=[(unit, prior_serial[unit.pk]) for unit in serials],
+    )
+
+
+@transaction.atomic
+def serial_hold_release(*, serial: SerialUnit, reason: str = "", actor: Any = None, force: bool = False) -> SerialUnit:
+    """Release one serial unit from hold (on hold -> in stock), audited.
+
+    A serial of a lot that is still blocked stays on hold (release the lot instead),
+    unless ``force`` (a quality decision on this one unit: release it, or scrap it next).
+    """
+    unit = SerialUnit.objects.select_for_update().select_related("lot", "location__site").get(pk=serial.pk)
+    if unit.status != SerialUnit.Status.ON_HOLD:
+        return unit
+    if not force and unit.lot is not None and unit.lot.status in Lot.BLOCKED:
+        raise errors.LotOnHold(
+            f"Serial {unit.serial} belongs to lot {unit.lot.code}, which is on hold.", field="serial"
+        )
+    SerialUnit.objects.filter(pk=unit.pk).update(status=SerialUnit.Status.IN_STOCK)
+    unit.status = SerialUnit.Status.IN_STOCK
+    audit_record(
+        actor=actor,
+        action="serial.released",
+        obj=unit,
+        site=unit.location.site,
+        changes={"status": [SerialUnit.Status.ON_HOLD, SerialUnit.Status.IN_STOCK], "reason": reason},
+    )
+    return unit

@@ -63,6 +63,8 @@ def _first_message(errors) -> str:
 def problem_exception_handler(exc, context):
     if isinstance(exc, DomainError):
         errors: dict[str, Any] | None = {exc.field: [exc.detail]} if exc.field else None
+        # An error about several inputs (e.g. every bad line of a document) names each.
+        errors = getattr(exc, "field_errors", None) or errors
         return problem_response(
             status_code=exc.status,
             code=exc.code,

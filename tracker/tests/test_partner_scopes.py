@@ -3,7 +3,7 @@ with a reason, and the scope is enforced.
 
 What a plant's partner systems do, and so the scopes:
 - ERP (purchasing, sales, master data): items, receipts, shipments, moves and
-  transfers, opening stock, reservations, lot status and recalls:
+  transfers, opening stock, reservations, lot status and recalls, cycle counts, transfer orders:
   ``write_receipts_shipments``.
 - ERP/MES production: work orders (create, release, start, arrive, complete,
   hold, release the hold, cancel), the runs of their steps (start, pause,
@@ -53,6 +53,13 @@ DECISIONS: dict[str, str] = {
     "inventory-shipment-list POST": ERP,
     "inventory-reservation-list POST": ERP,
     "inventory-reservation-release POST": ERP,
+    "inventory-count-list POST": ERP,
+    "inventory-count-record POST": ERP,
+    "inventory-count-approve POST": ERP,
+    "inventory-transfer-order-list POST": ERP,
+    "inventory-transfer-order-dispatch POST": ERP,
+    "inventory-transfer-order-receive POST": ERP,
+    "inventory-transfer-order-close POST": ERP,
     "wip-workorder-list POST": MES,
     "wip-workorder-release POST": MES,
     "wip-workorder-start POST": MES,

@@ -1,0 +1,349 @@
+"""Transfer orders between sites: create, dispatch, receive (in full or in part), close,
+and the sweep that reports transfers not received within the destination's transit time.
+
+The ledger legs (rules of DESIGN.md section 1): dispatch posts source -> the source
+site's in-transit location; a receipt posts in-transit -> the destination; an overage
+(more arrived than travelled) comes from the destination site's adjustment location;
+closing writes what never arrived off from in-transit to the source site's adjustment
+location (a loss in transit is the shipper's). Every quantity through ``_post``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from inventory import errors
+from inventory.locks import lock_levels
+from inventory.models import ZERO, Item, Lot, StockMove, TransferDiscrepancy, TransferLine, TransferOrder
+from inventory.services.checks import _check_item, _check_location, _check_lot_for_item, _check_lot_usable, _quantity
+from inventory.services.picking import _site_lock_q, site_available
+from inventory.services.posting import _Context, _Leg, _post, _publish
+from tracker.errors import ValidationFailed
+from tracker.models import Location, LocationKind
+from tracker.request_context import actor_or_none
+from tracker.services import alert_raise, virtual_location
+
+OVERDUE_ALERT = "transfer.overdue"
+
+
+def _number() -> str:
+    return f"TO-{timezone.now():%Y%m%d}-{TransferOrder.objects.count() + 1:05d}"
+
+
+@transaction.atomic
+def transfer_order_create(
+    *,
+    source: Location,
+    destination: Location,
+    lines: Sequence[dict[str, Any]],
+    reference: str = "",
+    number: str = "",
+    actor: Any = None,
+) -> TransferOrder:
+    """A draft transfer of ``lines`` (item, quantity, lot) from ``source`` to ``destination``
+    at another site. Guarantees: real, active locations at two different sites; each line's
+    quantity and lot valid for its item (serial-tracked items move by ``stock_transfer``);
+    every bad line named (``LinesInvalid``); nothing moves until dispatch."""
+    _check_location(source, field="source")
+    _check_location(destination, field="destination")
+    if source.site_id == destination.site_id:
+        raise errors.InvalidLocation("A transfer order goes to another site.", field="destination")
+    if not lines:
+        raise ValidationFailed("A transfer order needs at least one line.", field="lines")
+    bad: list[tuple[int, Any]] = []
+    rows: list[TransferLine] = []
+    for index, line in enumerate(lines):
+        try:
+            item: Item = line["item"]
+            _check_item(item)
+            qty = _quantity(item, line["quantity"])
+            if item.is_serial_tracked:
+                raise errors.SerialNotAllowed(
+                    f"{item.sku} is serial-tracked: transfer its units with a transfer move.", field="item"
+                )
+            lot: Lot | None = line.get("lot")
+            _check_lot_for_item(item, lot, required=True)
+            rows.append(TransferLine(item=item, lot=lot, quantity=qty))
+        except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
+            bad.append((index, exc))
+    if bad:
+        raise errors.LinesInvalid(bad)
+    order = TransferOrder.objects.create(
+        number=number or _number(),
+        reference=reference,
+        source_site_id=source.site_id,
+        destination_site_id=destination.site_id,
+        source=source,
+        destination=destination,
+        created_by=actor_or_none(actor),
+    )
+    for row in rows:
+        row.order = order
+    TransferLine.objects.bulk_create(rows)
+    return order
+
+
+def _locked(order: TransferOrder) -> TransferOrder:
+    return TransferOrder.objects.select_for_update().select_related("source", "destination").get(pk=order.pk)
+
+
+def _ctx(
+    order: TransferOrder, actor: Any, occurred_at: dt.datetime | None, kind: str = StockMove.Kind.TRANSFER
+) -> _Context:
+    return _Context(kind=kind, reference=order.number, reference_type="transfer", actor=actor, occurred_at=occurred_at)
+
+
+@transaction.atomic
+def transfer_order_dispatch(
+    *, order: TransferOrder, actor: Any = None, occurred_at: dt.datetime | None = None
+) -> list[StockMove]:
+    """Stock leaves the source into the source site's in-transit location, all lines or none.
+
+    Guarantees: a draft only (``invalid_transition`` otherwise); lots usable (not held,
+    not expired); the source site's availability (reservations stay) covers each line;
+    ``expected_by`` = dispatch + the destination site's ``expected_transit_hours``.
+    """
+    order = _locked(order)
+    if order.status != TransferOrder.Status.DRAFT:
+        raise errors.CountNotOpen("Only a draft transfer order can be dispatched.", field="status")
+    transit = virtual_location(site=order.source_site_id, kind=LocationKind.TRANSIT)
+    lines = list(order.lines.select_related("item", "lot").order_by("item_id", "pk"))
+    bad: list[tuple[int, Any]] = []
+    legs: list[_Leg] = []
+    preloaded: dict = {}
+    for index, line in enumerate(lines):
+        try:
+            if line.lot is not None:
+                _check_lot_usable(line.lot)
+            if not line.item.allow_negative:
+                preloaded.update(lock_levels([], site_ids={}, also=_site_lock_q(line.item, order.source_site_id)))
+                available = site_available(item=line.item, site_id=order.source_site_id, lot=line.lot)
+                if available < line.quantity:
+                    raise errors.InsufficientStock(
+                        f"Only {max(available, ZERO).normalize():f} {line.item.unit} of {line.item.sku} available"
+                        f" at {order.source.site.code}.",
+                        field="quantity",
+                    )
+            legs.append(_Leg(line.item, line.quantity, order.source, transit, line.lot))
+        except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
+            bad.append((index, exc))
+    if bad:
+        raise errors.LinesInvalid(bad)
+    moves = _post(legs, _ctx(order, actor, occurred_at), preloaded=preloaded or None)
+    now = occurred_at or timezone.now()
+    hours = order.destination.site.expected_transit_hours
+    TransferOrder.objects.filter(pk=order.pk).update(
+        status=TransferOrder.Status.IN_TRANSIT, dispatched_at=now, expected_by=now + dt.timedelta(hours=hours)
+    )
+    _event(order, "transfer.dispatched")
+    return moves
+
+
+def _event(order: TransferOrder, kind: str) -> None:
+    for site_id in (order.source_site_id, order.destination_site_id):
+        _publish(site_id=site_id, type=kind, data={"transfer": {"number": order.number, "status": kind}})
+
+
+@transaction.atomic
+def transfer_order_receive(
+    *,
+    order: TransferOrder,
+    lines: Sequence[dict[str, Any]],
+    location: Location | None = None,
+    actor: Any = None,
+    occurred_at: dt.datetime | None = None,
+) -> list[StockMove]:
+    """Receive at the destination what arrived: per line (``line`` id or ``item`` and ``lot``)
+    a ``quantity`` and, for more than was still travelling, a ``reason`` (an overage, booked
+    from the destination site's adjustment location and recorded as a discrepancy).
+
+    Guarantees: an order in transit or partly received; ``location`` (default: the order's
+    destination) at the destination site; each line received at most what travelled plus a
+    reasoned overage; all lines or none (every bad line named); the status follows.
+    """
+    order = _locked(order)
+    if order.status not in (TransferOrder.Status.IN_TRANSIT, TransferOrder.Status.PARTIAL):
+        raise errors.CountNotOpen("Only a transfer in transit can be received.", field="status")
+    where = location or order.destination
+    _check_location(where, field="location")
+    if where.site_id != order.destination_site_id:
+        raise errors.InvalidLocation("Receive at the destination site.", field="location")
+    transit = virtual_location(site=order.source_site_id, kind=LocationKind.TRANSIT)
+    adjustment = virtual_location(site=order.destination_site_id, kind=LocationKind.ADJUSTMENT)
+    by_id = {line.pk: line for line in order.lines.select_related("item", "lot", "order")}
+    legs: list[_Leg] = []
+    overages: list[tuple[TransferLine, Decimal, str]] = []
+    received: dict[int, Decimal] = {}
+    bad: list[tuple[int, Any]] = []
+    for index, wanted in enumerate(lines):
+        try:
+            line = _line_of(by_id, wanted)
+            qty = _quantity(line.item, wanted.get("quantity"))
+            travelling = line.in_transit - received.get(line.pk, ZERO)
+            regular, extra = min(qty, max(travelling, ZERO)), max(qty - max(travelling, ZERO), ZERO)
+            if extra and not (wanted.get("reason") or "").strip():
+                raise errors.ReasonRequired(
+                    f"{extra.normalize():f} {line.item.unit} more than travelled: give the reason (overage).",
+                    field="reason",
+                )
+            if regular:
+                legs.append(_Leg(line.item, regular, transit, where, line.lot))
+            if extra:
+                legs.append(_Leg(line.item, extra, adjustment, where, line.lot))
+                overages.append((line, extra, wanted["reason"].strip()))
+            received[line.pk] = received.get(line.pk, ZERO) + qty
+        except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
+            bad.append((index, exc))
+    if bad:
+        raise errors.LinesInvalid(bad)
+    moves = _post(legs, _ctx(order, actor, occurred_at))
+    for pk, qty in received.items():
+        TransferLine.objects.filter(pk=pk).update(received=F("received") + qty)
+    TransferDiscrepancy.objects.bulk_create(
+        TransferDiscrepancy(
+            line=line,
+            kind=TransferDiscrepancy.Kind.OVERAGE,
+            quantity=qty,
+            reason=reason[:500],
+            recorded_by=actor_or_none(actor),
+        )
+        for line, qty, reason in overages
+    )
+    _settle_status(order)
+    _event(order, "transfer.received")
+    return moves
+
+
+def _line_of(by_id: dict[int, TransferLine], wanted: dict[str, Any]) -> TransferLine:
+    if wanted.get("line") is not None:
+        line = by_id.get(wanted["line"])
+        if line is None:
+            raise errors.UnknownObject("No such line on this transfer order.", field="line")
+        return line
+    item, lot = wanted.get("item"), wanted.get("lot")
+    matches = [
+        each
+        for each in by_id.values()
+        if each.item_id == getattr(item, "pk", None) and each.lot_id == getattr(lot, "pk", None)
+    ]
+    if len(matches) != 1:
+        raise errors.UnknownObject("Name the line (or an item and lot on the order once).", field="line")
+    return matches[0]
+
+
+def _settle_status(order: TransferOrder) -> None:
+    lines = list(order.lines.all())
+    travelling = any(line.quantity - line.received - line.lost > 0 for line in lines)
+    status = TransferOrder.Status.PARTIAL if travelling else TransferOrder.Status.RECEIVED
+    TransferOrder.objects.filter(pk=order.pk).update(status=status)
+
+
+@transaction.atomic
+def transfer_order_close(
+    *, order: TransferOrder, reason: str, actor: Any = None, occurred_at: dt.datetime | None = None
+) -> list[StockMove]:
+    """Close a transfer: what still travels is a shortfall, written off from in-transit to the
+    source site's adjustment location and recorded (with ``reason``) per line.
+
+    Guarantees: a reason; an order dispatched and not closed (a draft closes with nothing
+    to write off); afterwards nothing of it is in transit.
+    """
+    if not reason.strip():
+        raise errors.ReasonRequired("Say why the transfer is closed (e.g. lost in transit).", field="reason")
+    order = _locked(order)
+    if order.status == TransferOrder.Status.CLOSED:
+        raise errors.CountNotOpen("The transfer order is closed.", field="status")
+    transit = virtual_location(site=order.source_site_id, kind=LocationKind.TRANSIT)
+    loss = virtual_location(site=order.source_site_id, kind=LocationKind.ADJUSTMENT)
+    short = [(line, line.in_transit) for line in order.lines.select_related("item", "lot", "order").order_by("pk")]
+    short = [(line, qty) for line, qty in short if qty > 0]
+    moves = _post(
+        [_Leg(line.item, qty, transit, loss, line.lot) for line, qty in short],
+        _ctx(order, actor, occurred_at, kind=StockMove.Kind.ADJUST),
+    )
+    for line, qty in short:
+        TransferLine.objects.filter(pk=line.pk).update(lost=F("lost") + qty)
+    TransferDiscrepancy.objects.bulk_create(
+        TransferDiscrepancy(
+            line=line,
+            kind=TransferDiscrepancy.Kind.SHORTFALL,
+            quantity=qty,
+            reason=reason.strip()[:500],
+            recorded_by=actor_or_none(actor),
+        )
+        for line, qty in short
+    )
+    TransferOrder.objects.filter(pk=order.pk).update(
+        status=TransferOrder.Status.CLOSED, closed_at=occurred_at or timezone.now(), close_reason=reason.strip()[:500]
+    )
+    _event(order, "transfer.closed")
+    return moves
+
+
+def transfer_orders_overdue_sweep(*, now: dt.datetime | None = None) -> int:
+    """Raise one alert at the destination site per transfer still travelling past its
+    ``expected_by`` (each once: ``overdue_alerted_at``). Returns how many were raised."""
+    now = now or timezone.now()
+    raised = 0
+    overdue = TransferOrder.objects.filter(
+        status__in=[TransferOrder.Status.IN_TRANSIT, TransferOrder.Status.PARTIAL],
+        expected_by__lt=now,
+        overdue_alerted_at__isnull=True,
+    ).select_related("source_site", "destination_site")
+    for order in overdue.order_by("pk"):
+        with transaction.atomic():
+            if not TransferOrder.objects.filter(pk=order.pk, overdue_alerted_at__isnull=True).update(
+                overdue_alerted_at=now
+            ):
+                continue  # another sweep took it
+            alert_raise(
+                site=order.destination_site_id,
+                kind=OVERDUE_ALERT,
+                subject=f"transfer:{order.number}",
+                message=f"Transfer {order.number} from {order.source_site.code} was expected by "
+                f"{order.expected_by.isoformat(timespec='minutes') if order.expected_by else '?'} and is not received.",
+                data={
+                    "transfer": order.number,
+                    "expected_by": order.expected_by.isoformat() if order.expected_by else None,
+                },
+                at=now,
+            )
+            raised += 1
+    return raised
+
+
+@transaction.atomic
+def transfer_order_receive_tagged(
+    *, lot: Lot, location: Location, reference: str = "", occurred_at: dt.datetime | None = None
+) -> list[StockMove]:
+    """A tagged lot was read at a dock of a site it travels to: receive, on the oldest open
+    transfer order to that site that still has it in transit, all of it that travels
+    (``transfer_order_receive``). Nothing travelling there: nothing happens ([]).
+    """
+    if location.kind != LocationKind.DOCK:
+        return []
+    line = (
+        TransferLine.objects.filter(
+            lot=lot,
+            order__destination_site_id=location.site_id,
+            order__status__in=[TransferOrder.Status.IN_TRANSIT, TransferOrder.Status.PARTIAL],
+        )
+        .select_related("order", "item", "lot")
+        .order_by("order__dispatched_at", "order_id", "pk")
+        .first()
+    )
+    if line is None or line.in_transit <= 0:
+        return []
+    return transfer_order_receive(
+        order=line.order,
+        lines=[{"line": line.pk, "quantity": line.in_transit}],
+        location=location,
+        occurred_at=occurred_at,
+    )
