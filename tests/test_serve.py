@@ -132,8 +132,3 @@ def test_one_port_serves_pages_api_static_health_and_websockets(server, world):
         # Another origin's page cannot open a socket with the user's cookie.
         with pytest.raises(Exception, match="403"):
             connect(ws_url, additional_headers={**cookie, "Origin": "http://evil.example"}, open_timeout=10)
-
-
-def test_the_procfile_runs_the_launcher():
-    procfile = (Path(settings.BASE_DIR) / "Procfile").read_text()
-    assert re.search(r"^web: python -m config\.web$", procfile, re.M), procfile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -25,3 +26,10 @@ def test_make_serve_default_serves_websockets_and_unknown_shapes_are_refused(mon
     assert web.DEFAULT in web.WEBSOCKETS
     with pytest.raises(SystemExit, match="choose one of"):
         web.command("tornado")
+
+
+def test_the_procfile_runs_the_launcher():
+    from django.conf import settings
+
+    procfile = (Path(settings.BASE_DIR) / "Procfile").read_text()
+    assert re.search(r"^web: python -m config\.web$", procfile, re.M), procfile
