@@ -64,7 +64,7 @@ class Shift:
     end: dt.datetime
     windows: tuple[tuple[dt.datetime, dt.datetime], ...]
     day: dt.date  # local date of its start
-    label: str  # local "06:00–14:00"
+    label: str  # local "06:00–14:00 CET" (times shown to people carry their zone)
 
     @property
     def key(self) -> str:
@@ -125,7 +125,7 @@ def shifts(calendar: WorkingCalendar, start: dt.datetime, end: dt.datetime) -> l
                     end=hi,
                     windows=tuple(piece),
                     day=local_lo.date(),
-                    label=f"{local_lo:%H:%M}–{local_hi:%H:%M}",
+                    label=f"{local_lo:%H:%M}–{local_hi:%H:%M} {local_lo:%Z}",
                 )
             )
     return out

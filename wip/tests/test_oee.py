@@ -91,7 +91,7 @@ def test_shift_over_midnight_is_one_shift_dated_by_its_start() -> None:
     (night,) = oee.shifts(cal, at(0), at(23, 59))
     assert (night.start, night.end) == (at(22), at(6, day=24))
     assert night.day == dt.date(2026, 11, 23)
-    assert night.label == "22:00–06:00"
+    assert night.label == "22:00–06:00 UTC"
     assert night.working_seconds == 7.5 * 3600
     # Running all night, 45 minutes of changeover at 23:30: A = (450 - 45) / 450.
     segs = timeline.merge(
@@ -113,7 +113,7 @@ def test_day_and_planned_stops_and_long_stretches() -> None:
     planned production time; a shift in progress counts up to now."""
     cal = dispatch.WorkingCalendar({0: [(T(0), T(0))]}, "UTC")
     got = oee.shifts(cal, at(0), at(23, 59))
-    assert [s.label for s in got] == ["00:00–08:00", "08:00–16:00", "16:00–00:00"]
+    assert [s.label for s in got] == ["00:00–08:00 UTC", "08:00–16:00 UTC", "16:00–00:00 UTC"]
     segs = timeline.merge(
         [
             timeline.Interval(at(8), at(16), "running", timeline.RUN),
