@@ -40,8 +40,9 @@ logger = logging.getLogger(__name__)
 #: ETags made of these versions also change every this many seconds (the safety net).
 SAFETY_SECONDS = 300
 APPS = frozenset({"tracker", "inventory", "wip", "devices", "auth", "guardian"})
-#: Rows written on every request or by the bookkeeping itself: they change no API resource.
-IGNORED = frozenset({"tracker.idempotencyrecord", "tracker.auditevent"})
+#: Rows written on every request, by the bookkeeping itself or as raw input (an upload's effects
+#: come from its processing, which moves the versions): they change no conditional resource.
+IGNORED = frozenset({"tracker.idempotencyrecord", "tracker.auditevent", "devices.readerupload"})
 
 ALL = "data:v:all"
 GLOBAL = "data:v:global"
@@ -135,7 +136,9 @@ def _ours(sender: Any) -> bool:
     return meta is not None and meta.app_label in APPS and meta.label_lower not in IGNORED
 
 
-def _on_row(sender: type[Model], instance: Model, **_: Any) -> None:
+def _on_row(sender: type[Model], instance: Model, update_fields: Any = None, **_: Any) -> None:
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return  # a login changes no resource (and would move every ETag)
     if _ours(sender):
         from tracker.models import Site
 

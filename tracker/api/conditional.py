@@ -39,7 +39,10 @@ def _scope(request: Any) -> tuple[str, list[str]]:
     user = request.user
     key = getattr(request, "auth", None)
     scopes = sorted(getattr(key, "scopes", None) or ())
-    perms = sorted(user.get_all_permissions()) if user.is_authenticated else []
+    if user.is_superuser:
+        perms = ["*"]  # every permission (asking would read them all)
+    else:
+        perms = sorted(user.get_all_permissions()) if user.is_authenticated else []
     if user.is_superuser and api_key_site_ids(user) is None:
         sites: tuple[int, ...] = ()
         counters = [versions.ALL]
