@@ -161,7 +161,7 @@ def excursion_decide(
     if not ids:
         raise ValidationFailed("Choose the lots or serials to decide on.", field="entries")
     rows = list(
-        ExcursionEntry.objects.select_for_update()
+        ExcursionEntry.objects.select_for_update(of=("self",))
         .filter(excursion=excursion, pk__in=ids)
         .select_related("item", "lot", "serial", "location", "excursion__location")
         .order_by("pk")

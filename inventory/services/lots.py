@@ -188,10 +188,13 @@ def zone_contents_hold(*, zone: Location, reason: str, actor: Any = None) -> Zon
     lot_ids = sorted({level.lot_id for level in levels if level.lot_id is not None})
     lots = {
         lot.pk: lot
-        for lot in Lot.objects.select_for_update().filter(pk__in=lot_ids).select_related("item").order_by("pk")
+        for lot in Lot.objects.select_for_update(of=("self",))
+        .filter(pk__in=lot_ids)
+        .select_related("item")
+        .order_by("pk")
     }
     serials = list(
-        SerialUnit.objects.select_for_update()
+        SerialUnit.objects.select_for_update(of=("self",))
         .filter(
             location__path__startswith=zone.path, status__in=[SerialUnit.Status.IN_STOCK, SerialUnit.Status.ON_HOLD]
         )
@@ -233,7 +236,7 @@ def serial_hold_release(*, serial: SerialUnit, reason: str = "", actor: Any = No
     A serial of a lot that is still blocked stays on hold (release the lot instead),
     unless ``force`` (a quality decision on this one unit: release it, or scrap it next).
     """
-    unit = SerialUnit.objects.select_for_update().select_related("lot", "location__site").get(pk=serial.pk)
+    unit = SerialUnit.objects.select_for_update(of=("self",)).select_related("lot", "location__site").get(pk=serial.pk)
     if unit.status != SerialUnit.Status.ON_HOLD:
         return unit
     if not force and unit.lot is not None and unit.lot.status in Lot.BLOCKED:

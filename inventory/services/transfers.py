@@ -91,7 +91,9 @@ def transfer_order_create(
 
 
 def _locked(order: TransferOrder) -> TransferOrder:
-    return TransferOrder.objects.select_for_update().select_related("source", "destination").get(pk=order.pk)
+    return (
+        TransferOrder.objects.select_for_update(of=("self",)).select_related("source", "destination").get(pk=order.pk)
+    )
 
 
 def _ctx(
