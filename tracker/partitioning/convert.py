@@ -40,6 +40,11 @@ logger = logging.getLogger(__name__)
 PARTMAN_SCHEMA = "partman"
 STEP = {"monthly": "1 month", "daily": "1 day"}
 FILL_AHEAD = {"monthly": dt.timedelta(days=731), "daily": dt.timedelta(days=92)}
+# infinite_time_partitions: keep making partitions ahead even when a table is quiet.
+# ignore_default_data: one row dated 2099 in the default partition must not make
+# run_maintenance create every partition up to 2099 (pg_partman issue #462; it ran the
+# server out of shared memory here).
+MAINTENANCE_OPTIONS = "infinite_time_partitions = true, ignore_default_data = true"
 
 
 def partitioning_enabled(connection: BaseDatabaseWrapper) -> bool:
@@ -197,10 +202,7 @@ def _convert(cursor: CursorWrapper, schema: str, spec: HistoryTable) -> None:
         cursor.execute(ddl)  # names the table by its name: now the partitioned one
     for unique in spec.local_uniques:
         add_local_unique(cursor, schema, qualified, unique.columns)
-    # Keep making partitions ahead even when a table is quiet for a while.
-    cursor.execute(
-        f"UPDATE {schema}.part_config SET infinite_time_partitions = true WHERE parent_table = %s", [qualified]
-    )
+    cursor.execute(f"UPDATE {schema}.part_config SET {MAINTENANCE_OPTIONS} WHERE parent_table = %s", [qualified])
 
 
 def add_local_unique(cursor: CursorWrapper, schema: str, qualified: str, columns: tuple[str, ...]) -> None:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.utils import CursorWrapper
 
-from tracker.partitioning.convert import is_partitioned, partitioning_enabled, partman_schema
+from tracker.partitioning.convert import MAINTENANCE_OPTIONS, is_partitioned, partitioning_enabled, partman_schema
 from tracker.partitioning.tables import HISTORY_TABLES, HistoryTable
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def history_partitions_maintain(*, using: str = DEFAULT_DB_ALIAS) -> list[Partit
                 retention, keep_table = retention_for(spec)
                 cursor.execute(
                     f"UPDATE {schema}.part_config SET retention = %s, retention_keep_table = %s,"
-                    " premake = %s, infinite_time_partitions = true WHERE parent_table = %s",
+                    f" premake = %s, {MAINTENANCE_OPTIONS} WHERE parent_table = %s",
                     [retention, keep_table, spec.premake, qualified],
                 )
                 cursor.execute(

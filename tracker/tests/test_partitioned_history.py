@@ -190,3 +190,20 @@ def test_on_sqlite_the_tables_stay_plain_and_there_is_nothing_to_do():
     out = io.StringIO()
     call_command("history_partitions", "--maintain", stdout=out)
     assert "nothing to do" in out.getvalue()
+
+
+@pytest.mark.postgres
+def test_a_row_dated_far_ahead_stays_in_the_default_partition_and_maintenance_goes_on(partman):
+    # pg_partman would otherwise make every month up to the row's (issue #462): it ran the
+    # server out of shared memory on a move dated 2099.
+    audit = BY_KEY["audit_events"].table
+    before = partitions(audit)
+    event = AuditEvent.objects.create(action="test.typo")
+    AuditEvent.objects.filter(pk=event.pk).update(at=dt.datetime(2099, 6, 1, tzinfo=dt.UTC))
+
+    statuses = history_partitions_maintain()
+
+    assert partitions(audit) == before
+    (status,) = [s for s in statuses if s.table == audit]
+    assert status.default_rows == 1
+    assert AuditEvent.objects.get(pk=event.pk).action == "test.typo"
