@@ -211,18 +211,28 @@ def reader_upload_receive(
 def _insert_unless_stored(upload: ReaderUpload) -> bool:
     """Insert ``upload`` unless its (device, upload key) is stored; True (and its pk set) if inserted.
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL and SQLite), in the
-    caller's transaction or on its own: no look-up first, no transaction or savepoint around
-    it. A concurrent insert of the same key makes it wait on the unique index until that one
-    ends, then do nothing (it committed) or insert (it rolled back)."""
+    One ``INSERT ... SELECT ... WHERE NOT EXISTS ... ON CONFLICT DO NOTHING RETURNING``
+    (PostgreSQL and SQLite), in the caller's transaction or on its own: no separate look-up,
+    no transaction or savepoint around it.
+
+    * ``NOT EXISTS`` finds a retry stored earlier, in any partition: on PostgreSQL the
+      uploads table is partitioned by day (README "Partitioned history"), so its unique
+      (device, upload key) index is one per day's partition and cannot see yesterday's row.
+    * ``ON CONFLICT DO NOTHING`` (no conflict target: a partitioned table has no table-wide
+      unique constraint to name) settles concurrent retries: the second waits on the
+      partition's unique index until the first ends, then does nothing (it committed) or
+      inserts (it rolled back)."""
     fields = [f for f in ReaderUpload._meta.concrete_fields if not f.primary_key]
     q = connection.ops.quote_name
+    table = q(ReaderUpload._meta.db_table)
     sql = (
-        f"INSERT INTO {q(ReaderUpload._meta.db_table)} ({', '.join(q(f.column or f.attname) for f in fields)}) "  # noqa: S608 - names from the model
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({q('device_id')}, {q('upload_key')}) DO NOTHING RETURNING {q('id')}"
+        f"INSERT INTO {table} ({', '.join(q(f.column or f.attname) for f in fields)}) "  # noqa: S608 - names from the model
+        f"SELECT {', '.join(['%s'] * len(fields))} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {q('device_id')} = %s AND {q('upload_key')} = %s) "
+        f"ON CONFLICT DO NOTHING RETURNING {q('id')}"
     )
     params = [f.get_db_prep_save(getattr(upload, f.attname), connection) for f in fields]
+    params += [upload.device_id, upload.upload_key]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
