@@ -131,6 +131,10 @@ def test_count_create_record_approve_posts_the_variance(client, bins, site_a):
     assert recorded.json()["expected"] == "10.0000" and recorded.json()["variance"] == "-3.0000"
     detail = client.get(url).json()
     assert detail["status"] == "open" and [line["counted"] for line in detail["lines"]] == ["7.0000"]
+    # The site separates duties (the default): the counter may not approve their own variance.
+    _problem(client.post(f"{url}approve/", format="json"), 403, "separation_of_duties")
+    assert StockLevel.objects.get(item=item, location=bin1).on_hand == D(10)
+    client.force_authenticate(user_with_role("warehouse clerk", site_a))  # a colleague approves
     approved = client.post(f"{url}approve/", format="json", HTTP_IDEMPOTENCY_KEY="cc-1-approve")
     assert approved.status_code == 200, approved.content
     assert approved.json()["status"] == "approved"
