@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from inventory.forecasting.models import DemandForecast
 from inventory.models import CycleCount, Item, Lot, SerialUnit, StockLevel, StockMove
+from tracker.api.filters import IsoDateTimeFilter
 from tracker.models import Location
 
 
@@ -57,8 +58,8 @@ class StockMoveFilter(django_filters.FilterSet):
     site = django_filters.CharFilter(method="filter_site")
     lot = django_filters.CharFilter(field_name="lot__code")
     serial = django_filters.CharFilter(field_name="serial__serial")
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     q = django_filters.CharFilter(method="filter_q", label="Reference, ERP id or partner")
 
     class Meta:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 
+from tracker.api.filters import IsoDateTimeFilter
 from wip.models import Defect, Hold, Inspection, OperationRun, Routing, WorkOrder, WorkOrderStatus, Workstation
 
 
@@ -30,8 +31,8 @@ class WorkOrderFilter(django_filters.FilterSet):
     item = django_filters.CharFilter(field_name="item__sku")
     routing = django_filters.CharFilter(field_name="routing__code")
     status = django_filters.MultipleChoiceFilter(choices=WorkOrderStatus.choices)
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
 
     class Meta:
         model = WorkOrder

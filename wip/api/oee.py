@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
+from tracker.api.filters import IsoDateTimeFilter
 from tracker.errors import NotFound, ValidationFailed
 from wip import oee, services
 from wip.api.reports import _moment, _site_param
@@ -144,8 +145,8 @@ class StationStateFilter(django_filters.FilterSet):
     source = django_filters.MultipleChoiceFilter(choices=StateSource.choices)
     open = django_filters.BooleanFilter(field_name="ended_at", lookup_expr="isnull")
     reason_needed = django_filters.BooleanFilter(method="_reason_needed")
-    since = django_filters.IsoDateTimeFilter(method="_since", help_text="Intervals still going at or after this time.")
-    until = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    since = IsoDateTimeFilter(method="_since", help_text="Intervals still going at or after this time.")
+    until = IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = StationState
