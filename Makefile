@@ -18,11 +18,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	SHOPFLOOR_DEMO=1 $(PY) manage.py demo
 
-# Everything but the browser tests on every core (pytest-xdist), then the browser tests in one
-# process: they share one demo plant (server, worker and its database).
+# Everything but the browser tests and the tests that start processes (servers, workers,
+# PgBouncer, PostgreSQL clusters) on every core (pytest-xdist); then those, one at a time in
+# one process: the browser tests share one demo plant, and the others' processes share the
+# test database and Redis, which they must not move under a test running beside them.
 test: $(STAMP)
-	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
-	$(PY) -m pytest -n 0 -m browser $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser and not processes" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 0 -m "processes or browser" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

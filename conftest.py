@@ -21,8 +21,17 @@ def pytest_collection_modifyitems(config, items):
         path = str(item.path)
         if "/tests/browser/" in path:
             item.add_marker(pytest.mark.xdist_group("browser"))
-        elif "/tests/faults/" in path or "/tests/scale/" in path or "real_worker" in item.keywords:
+        elif (
+            "/tests/faults/" in path
+            or "/tests/scale/" in path
+            or path.endswith("/tests/test_serve.py")
+            or "real_worker" in item.keywords
+        ):
             item.add_marker(pytest.mark.xdist_group("workers"))
+            # ``make test`` runs these in a pass of their own, after the rest: the processes they
+            # start (servers, workers, PgBouncer) share the test database and the worker's Redis
+            # database, and while one winds down it could move another test's cache under it.
+            item.add_marker(pytest.mark.processes)
         if "postgres" in item.keywords and not has_pg:
             item.add_marker(skip_pg)
         if "redis" in item.keywords and not has_redis:
