@@ -29,13 +29,16 @@ def _redis_url_for_worker(url: str, worker: str) -> str:
     return urlunsplit(parts._replace(path=f"/{(base + index) % 16}"))
 
 
-# Rewritten once, in the pytest worker: a subprocess it starts inherits both the rewritten
-# URL and this marker, so a URL the test chose for it (a private Redis) is left alone.
-if not os.environ.get("SHOPFLOOR_TEST_REDIS_PER_WORKER"):
-    os.environ["SHOPFLOOR_TEST_REDIS_PER_WORKER"] = "1"
-    os.environ["REDIS_URL"] = _redis_url_for_worker(
-        os.environ.get("REDIS_URL", ""), os.environ.get("PYTEST_XDIST_WORKER", "")
-    )
+# Rewritten once per pytest worker: a subprocess it starts inherits both the rewritten URL
+# and this marker (naming the worker), so a URL the test chose for it (a private Redis) is
+# left alone. The marker names the worker because xdist's controller loads these settings
+# too, before it starts the workers, and they inherit its environment: a bare "done" flag
+# there made every worker skip its rewrite and share one database, where one worker's
+# cache.clear() emptied the other's cache mid-test.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if os.environ.get("SHOPFLOOR_TEST_REDIS_PER_WORKER") != f"done:{_worker}":
+    os.environ["SHOPFLOOR_TEST_REDIS_PER_WORKER"] = f"done:{_worker}"
+    os.environ["REDIS_URL"] = _redis_url_for_worker(os.environ.get("REDIS_URL", ""), _worker)
     if not os.environ["REDIS_URL"]:
         del os.environ["REDIS_URL"]
 
