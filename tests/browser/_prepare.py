@@ -8,6 +8,7 @@ work orders where the tests need them. Prints a JSON summary.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -103,6 +104,19 @@ def main(keys_file: str) -> dict:
         wip.operation_start(run=run, workstation=stations["DP-CUT"])
         wip.operation_complete(run=OperationRun.objects.get(pk=run.pk), good_quantity=Decimal(5))
     device_services.tag_assign(site=site, tag_id=layout.tote_epc(1), target_kind="work_order", work_order=moving)
+    # The tote was last seen at cutting, where its order just finished: wherever the simulated
+    # shift left it (at welding, some runs), the test's read at welding must be a movement.
+    from django.utils import timezone as tz
+
+    from demo.simulator import writers
+    from demo.simulator.runner import InProcessTransport
+    from demo.simulator.seed import load_keys
+
+    at = tz.now() - dt.timedelta(minutes=1)  # out of the zone's 10 s window by the time the test reads it
+    reads = [writers.Read(layout.tote_epc(1), 1, at + dt.timedelta(seconds=1.1 * k), -45, 3) for k in range(4)]
+    InProcessTransport(load_keys(Path(keys_file))).post(
+        device_id="DP-ZR-LINE1", body=writers.zebra_iotc(reads, first_event_num=900_001)
+    )
     # Queued at cutting, for the operator.
     queued = order("WO-BROWSER-2", "DP-SHELF")
     wip.operation_arrive(workstation=stations["DP-CUT"], work_order=queued)
