@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from wip import views, views_oee, views_planning, views_quality
+from wip import views, views_bottlenecks, views_oee, views_planning, views_quality
 
 app_name = "wip"
 
@@ -20,7 +20,7 @@ urlpatterns = [
     path("work-orders/new/", views_planning.work_order_new, name="work_order_new"),
     path("work-orders/<str:number>/", views.work_order, name="work_order"),
     path("work-orders/<str:number>/<str:verb>/", views.work_order_action, name="work_order_action"),
-    path("bottlenecks/", views.bottlenecks, name="bottlenecks"),
+    path("bottlenecks/", views_bottlenecks.bottlenecks, name="bottlenecks"),
     path("quality/", views.quality, name="quality"),
     path("defects/<int:pk>/dispose/", views.defect_dispose, name="defect_dispose"),
     path("holds/<int:pk>/release/", views.hold_release, name="hold_release"),
