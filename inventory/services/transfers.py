@@ -11,6 +11,7 @@ location (a loss in transit is the shipper's). Every quantity through ``_post``.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -33,8 +34,9 @@ from tracker.services import alert_raise, virtual_location
 OVERDUE_ALERT = "transfer.overdue"
 
 
-def _number() -> str:
-    return f"TO-{timezone.now():%Y%m%d}-{TransferOrder.objects.count() + 1:05d}"
+def _number(pk: int) -> str:
+    # From the row's own id, not a count: two orders created at once never share a number.
+    return f"TO-{timezone.now():%Y%m%d}-{pk:05d}"
 
 
 @transaction.atomic
@@ -75,8 +77,10 @@ def transfer_order_create(
             bad.append((index, exc))
     if bad:
         raise errors.LinesInvalid(bad)
+    if number and TransferOrder.objects.filter(number=number).exists():
+        raise errors.Conflict(f"Transfer order {number} already exists.", field="number")
     order = TransferOrder.objects.create(
-        number=number or _number(),
+        number=number or f"pending-{uuid.uuid4().hex}",
         reference=reference,
         source_site_id=source.site_id,
         destination_site_id=destination.site_id,
@@ -84,6 +88,9 @@ def transfer_order_create(
         destination=destination,
         created_by=actor_or_none(actor),
     )
+    if not number:
+        order.number = _number(order.pk)
+        TransferOrder.objects.filter(pk=order.pk).update(number=order.number)
     for row in rows:
         row.order = order
     TransferLine.objects.bulk_create(rows)

@@ -318,3 +318,19 @@ def test_the_in_transit_page_shows_each_sites_side(route):
     outsider.force_login(user_with_role("warehouse clerk", SiteFactory(code="plant-c")))
     body = outsider.get("/inventory/in-transit/").content.decode()
     assert order.number not in body
+
+
+def test_each_order_gets_its_own_number_and_a_taken_number_is_a_conflict(route):
+    """Numbers come from the row's id (a count + 1 gave two orders made at once one number,
+    and the second a 500); a number the caller names that is taken is a 409 and makes nothing."""
+    from tracker.errors import Conflict
+
+    first, second = route.order(), route.order()
+    assert first.number != second.number
+    assert first.number.endswith(f"{first.pk:05d}") and TransferOrder.objects.get(pk=first.pk).number == first.number
+    named = route.order(number="TO-ERP-1")
+    assert named.number == "TO-ERP-1"
+    before = TransferOrder.objects.count()
+    with pytest.raises(Conflict):
+        route.order(number="TO-ERP-1")
+    assert TransferOrder.objects.count() == before
