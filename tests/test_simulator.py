@@ -226,6 +226,14 @@ def test_after_a_four_hour_shift_the_metrics_name_painting(tmp_path):
     assert all(any(r["oee"] for r in rows) for rows in by_station.values()), oee["results"]
     assert any(p["reason"] in ("Mechanical > Jam", "Reason needed") for p in oee["pareto"]), oee["pareto"]
     assert sum(r["state_minutes"].get("idle_starved", 0) for r in by_station["DP-PACK"]) > 0
+    # Performance is a share of the ideal: no station makes more than its rated speed allows
+    # (output counted against the run time in which it was made), and none is implausibly slow.
+    for code, rows in by_station.items():
+        for r in rows:
+            if r["performance"] is not None:
+                assert 0.2 < r["performance"] <= 1.0, (code, r)
+            if r["oee"] is not None:
+                assert r["oee"] <= 1.0, (code, r)
 
 
 @pytest.mark.slow
@@ -245,3 +253,31 @@ def test_a_fast_forward_processes_each_upload_before_the_next_minute(tmp_path):
     assert engine.stats.finished == 2
     assert actuator.counters.fallback_arrivals == 0
     assert not ReaderUpload.objects.exclude(status=UploadStatus.PROCESSED).exists()
+
+
+@pytest.mark.django_db
+def test_ideal_cycle_times_follow_the_clock_the_demo_runs_by(tmp_path):
+    """At speed 60 a simulated minute passes in a real second and every run is dated by
+    the wall clock, so the ideal cycle is 60× shorter than in a fast-forward (dated in
+    simulated time); seeding again at another speed sets it again."""
+    from wip.models import Operation
+
+    seed(keys_file=tmp_path / "keys.json", speed=60)
+    paint = next(s for s in layout.STATIONS if s.code == "DP-PAINT")
+    ops = Operation.objects.filter(group__workstations__code="DP-PAINT")
+    expected = paint.minutes[0] * 60 / layout.TYPICAL_ORDER_UNITS
+    assert ops.exists()
+    assert {o.ideal_cycle_seconds for o in ops} == {Decimal(str(round(expected / 60, 3)))}
+    report = seed(keys_file=tmp_path / "keys.json")
+    assert {o.ideal_cycle_seconds for o in ops.all()} == {Decimal(str(round(expected, 3)))}
+    assert any(line.startswith("ideal cycle DP-PAINT") for line in report.created)
+
+
+def test_an_order_takes_time_in_proportion_to_its_units_and_never_beats_the_ideal():
+    """The ideal per unit is a typical order's fastest time over its units: an order of
+    any size takes at least its units × that."""
+    engine = Engine(Config(speed=0, orders=1, seed=3), Recorder())
+    for station in layout.STATIONS:
+        ideal = station.minutes[0] / layout.TYPICAL_ORDER_UNITS
+        for units in (1, 4, 12):
+            assert engine.processing_minutes(station.code, units) >= ideal * units - 1e-9

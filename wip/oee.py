@@ -13,11 +13,19 @@ Definitions (each checked against a hand computation in wip/tests/test_oee.py):
 * **Run time**: time the merged timeline (``wip.timeline``) says running,
   inside the windows.
 * **Availability** = run time / planned production time.
-* **Performance** = ideal cycle time × total count / run time (a unit counts in
-  the shift in which its run finished; ideal cycle time per operation).
-* **Quality** = good / total; good = total less the units the quality records
-  (defects) say were scrapped, sent to rework or still wait for a decision.
-* **OEE** = A × P × Q = ideal time of the good units / planned production time.
+* **Performance** = ideal time of what was made / run time, where a run's ideal
+  time (the operation's ideal cycle time × its quantity, over the station's
+  capacity: a station that runs two jobs at once makes two units per ideal
+  cycle) is shared among the
+  shifts by the part of its *worked* time (its span inside working windows)
+  that lies in each. A run that straddles a shift change, a break, or the
+  plant's start counts only the output of the run time counted here, so
+  performance cannot exceed 100 % by counting output made before the window
+  (or in another shift) against this window's run time.
+* **Quality** = good / total in whole units, counted in the shift in which the
+  run finished; good = total less the units the quality records (defects) say
+  were scrapped, sent to rework or still wait for a decision.
+* **OEE** = A × P × Q.
 * **Six big losses**, in minutes: equipment failure (unplanned stops and
   offline), setup and adjustments (changeovers), idling and minor stops (idle,
   starved or blocked), reduced speed (run time less the ideal time of what was
@@ -133,13 +141,17 @@ def shifts(calendar: WorkingCalendar, start: dt.datetime, end: dt.datetime) -> l
 
 @dataclass(frozen=True, slots=True)
 class Count:
-    """A run finished at the station: units made, rejects, ideal seconds per unit."""
+    """A run finished at the station: units made, rejects, ideal seconds per unit,
+    and its worked seconds (its span inside the station's working windows, from
+    the calendar; None: its span inside the shift's windows, plus any of it
+    outside the shift)."""
 
     started_at: dt.datetime | None
     finished_at: dt.datetime
     quantity: Decimal
     rejects: Decimal
     ideal_seconds: Decimal
+    worked_seconds: float | None = None
 
 
 @dataclass
@@ -219,7 +231,7 @@ def figures(
     since: dt.datetime | None = None,
 ) -> Figures:
     """One station's figures for one shift from its merged timeline and the runs
-    that finished in the shift. Working time counts from ``since`` (the plant's
+    that overlap it (see the module's definitions). Working time counts from ``since`` (the plant's
     start: time before it existed is not planned production time) to ``now``."""
     windows = working_windows(shift, now, since)
     inside = timeline.clip(segments, windows)
@@ -232,16 +244,55 @@ def figures(
             out.loss_s[loss] += seg.seconds
     out.planned_s = working - out.state_s.get("planned_stop", 0.0)
     out.run_s = out.state_s.get("running", 0.0)
-    mine = sorted(
-        (c for c in counts if shift.start < c.finished_at <= shift.end),
-        key=lambda c: (c.started_at or c.finished_at, c.finished_at),
-    )
-    for i, c in enumerate(mine):
+    startup = True
+    for c in sorted(counts, key=lambda c: (c.started_at or c.finished_at, c.finished_at)):
+        finished_here = shift.start < c.finished_at <= shift.end
+        share = _share(c, shift, windows)
+        if not finished_here and share == 0.0:
+            continue
         ideal = float(c.ideal_seconds)
-        out.total += c.quantity
-        out.good += max(c.quantity - c.rejects, Decimal(0))
-        out.ideal_s += ideal * float(c.quantity)
-        out.good_ideal_s += ideal * float(max(c.quantity - c.rejects, Decimal(0)))
-        out.loss_s["reduced_yield" if i == 0 else "process_defects"] += ideal * float(min(c.rejects, c.quantity))
+        rejects = min(c.rejects, c.quantity)
+        if finished_here:
+            out.total += c.quantity
+            out.good += c.quantity - rejects
+        out.ideal_s += ideal * float(c.quantity) * share
+        out.good_ideal_s += ideal * float(c.quantity - rejects) * share
+        # The shift's first run started in it is its start-up: its rejects are reduced yield.
+        first = startup and c.started_at is not None and c.started_at >= shift.start
+        if first:
+            startup = False
+        out.loss_s["reduced_yield" if first else "process_defects"] += ideal * float(rejects) * share
     out.loss_s["reduced_speed"] += max(out.run_s - out.ideal_s, 0.0)
     return out
+
+
+def _overlap(lo: dt.datetime, hi: dt.datetime, spans: Iterable[tuple[dt.datetime, dt.datetime]]) -> float:
+    return sum(max((min(hi, b) - max(lo, a)).total_seconds(), 0.0) for a, b in spans)
+
+
+def _share(c: Count, shift: Shift, windows: Sequence[tuple[dt.datetime, dt.datetime]]) -> float:
+    """The part of the run's worked time inside ``windows`` (this shift's counted time).
+
+    A run with no span (never started, or finished as it started) is made at its finish."""
+    if c.started_at is None or c.finished_at <= c.started_at:
+        return 1.0 if any(lo < c.finished_at <= hi for lo, hi in windows) else 0.0
+    worked = c.worked_seconds
+    if worked is None:
+        outside = (c.finished_at - c.started_at).total_seconds() - _overlap(
+            c.started_at, c.finished_at, [(shift.start, shift.end)]
+        )
+        worked = _overlap(c.started_at, c.finished_at, shift.windows) + outside
+    if worked <= 0:
+        return 0.0
+    return min(_overlap(c.started_at, c.finished_at, windows) / worked, 1.0)
+
+
+def worked_seconds(calendar: WorkingCalendar, start: dt.datetime, end: dt.datetime) -> float:
+    """Seconds of ``[start, end)`` inside the calendar's working windows."""
+    day = start.astimezone(calendar.tz).date() - dt.timedelta(days=1)
+    last = end.astimezone(calendar.tz).date() + dt.timedelta(days=1)
+    spans: list[tuple[dt.datetime, dt.datetime]] = []
+    while day <= last:
+        spans.extend(calendar.windows_on(day))
+        day += dt.timedelta(days=1)
+    return _overlap(start, end, timeline.union(spans))

@@ -58,7 +58,7 @@ class Segment:
         return (self.end - self.start).total_seconds()
 
 
-def _union(spans: Iterable[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+def union(spans: Iterable[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
     out: list[tuple[dt.datetime, dt.datetime]] = []
     for lo, hi in sorted(s for s in spans if s[0] < s[1]):
         if out and lo <= out[-1][1]:
@@ -87,7 +87,7 @@ def merge(
             continue
         by_source.setdefault(iv.source, []).append(iv)
         bounds.update(t for t in (iv.start, end) if lo < t < hi)
-    waits = _union((max(a, lo), min(b, hi)) for a, b in queued)
+    waits = union((max(a, lo), min(b, hi)) for a, b in queued)
     for a, b in waits:
         bounds.update(t for t in (a, b) if lo < t < hi)
     for ivs in by_source.values():

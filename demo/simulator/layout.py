@@ -31,7 +31,8 @@ class Station:
     group: str
     capacity: int
     wip_limit: int | None
-    # Processing time of one order in simulated minutes: (low, mode, high) of a triangular law.
+    # Processing time of a typical order (TYPICAL_ORDER_UNITS units) in simulated minutes:
+    # (low, mode, high) of a triangular law; an order's time is in proportion to its units.
     minutes: tuple[float, float, float]
 
 
@@ -166,9 +167,11 @@ REASONS: tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...] = (
     ),
 )
 
-#: Ideal cycle time per unit (OEE performance): the station's fastest order time
-#: (``minutes[0]``) over a typical order of this many units.
-IDEAL_UNITS_PER_ORDER = 8
+#: A station's ``minutes`` are for an order of this many units; an order's time grows with
+#: its units. The ideal cycle time per unit (OEE performance) is the fastest of those times
+#: over this many units, so no order runs faster than its ideal and performance stays at
+#: most 100 %.
+TYPICAL_ORDER_UNITS = 8
 
 SENSORS: tuple[Sensor, ...] = (
     Sensor("ble:d1:22:7a:05:3c:11", "D1:22:7A:05:3C:11", "RuuviTag cold store", "DP-COLD", "DP-RUUVI-GW"),

@@ -215,12 +215,21 @@ def _routings(site: Site, items: dict[str, Item], stations: dict[str, Workstatio
             report.created.append(f"bom {bom_code}")
 
 
-def _ideal_seconds(station: layout.Station) -> Decimal:
-    return Decimal(str(round(station.minutes[0] * 60 / layout.IDEAL_UNITS_PER_ORDER, 3)))
+def _ideal_seconds(station: layout.Station, speed: float = 0.0) -> Decimal:
+    """Ideal seconds per unit on the clock the plant will run by. The simulator in real
+    time (``speed`` simulated seconds per real second) dates every run and state by
+    the wall clock, so a 20-minute order takes 20 real seconds at speed 60: OEE's
+    performance compares ideal time with that run time, so the ideal cycle is
+    compressed by the same factor (a fast-forward, speed 0, dates in simulated time)."""
+    seconds = station.minutes[0] * 60 / layout.TYPICAL_ORDER_UNITS
+    if speed > 0:
+        seconds /= speed
+    return Decimal(str(round(seconds, 3)))
 
 
-def _oee(site: Site, stations: dict[str, Workstation], report: SeedReport) -> None:
-    """The stop-reason tree, and ideal cycle times on operations seeded before they existed."""
+def _oee(site: Site, stations: dict[str, Workstation], report: SeedReport, speed: float = 0.0) -> None:
+    """The stop-reason tree, and each operation's ideal cycle time on the clock the
+    plant runs by (set again when the demo runs at another speed)."""
     for category, name, leaves in layout.REASONS:
         parent, created = ReasonCode.objects.get_or_create(site=site, code=category, defaults={"name": name})
         for code, leaf, state in leaves:
@@ -230,9 +239,14 @@ def _oee(site: Site, stations: dict[str, Workstation], report: SeedReport) -> No
         if created:
             report.created.append(f"stop reasons {category}")
     for st in layout.STATIONS:
-        Operation.objects.filter(
-            routing__site=site, group=stations[st.code].group, ideal_cycle_seconds__isnull=True
-        ).update(ideal_cycle_seconds=_ideal_seconds(st))
+        ideal = _ideal_seconds(st, speed)
+        changed = (
+            Operation.objects.filter(routing__site=site, group=stations[st.code].group)
+            .exclude(ideal_cycle_seconds=ideal)
+            .update(ideal_cycle_seconds=ideal)
+        )
+        if changed:
+            report.created.append(f"ideal cycle {st.code}: {ideal} s per unit")
 
 
 def _devices(site: Site, report: SeedReport, keys: dict[str, str]) -> bool:
@@ -350,8 +364,10 @@ def _users(site: Site, report: SeedReport) -> None:
 
 
 @transaction.atomic
-def seed(*, keys_file: Path | None = None) -> SeedReport:
-    """Create whatever of the demo plant is missing; return what was created and the logins."""
+def seed(*, keys_file: Path | None = None, speed: float = 0.0) -> SeedReport:
+    """Create whatever of the demo plant is missing; return what was created and the logins.
+    ``speed``: the simulated seconds per real second the simulator will run at (0: a
+    fast-forward dated in simulated time); ideal cycle times follow that clock."""
     created: list[str] = []
     site = _site(created)
     report = SeedReport(site=site, created=created)
@@ -360,7 +376,7 @@ def seed(*, keys_file: Path | None = None) -> SeedReport:
     stations = _stations(site, report)
     items = _items(site, report)
     _routings(site, items, stations, report)
-    _oee(site, stations, report)
+    _oee(site, stations, report, speed)
     path = keys_file or keys_path()
     keys = load_keys(path)
     if _devices(site, report, keys):

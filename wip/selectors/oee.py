@@ -204,6 +204,7 @@ def site_oee(
         .annotate(q=Sum("quantity"))
         .order_by()
     }
+    capacity = {ws.pk: max(ws.capacity, 1) for ws in station_list}
     queued: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
     counts: dict[int, list[oee.Count]] = defaultdict(list)
     for r in runs:
@@ -213,13 +214,20 @@ def site_oee(
         waited_until = r.started_at or r.finished_at or now
         queued[ws_id].append((r.queued_at, waited_until))
         if r.status in (RunStatus.DONE, RunStatus.FAILED) and r.finished_at is not None:
+            calendar = overrides.get(ws_id, base)
             counts[ws_id].append(
                 oee.Count(
                     started_at=r.started_at,
                     finished_at=r.finished_at,
                     quantity=r.quantity,
                     rejects=rejects.get(r.pk, Decimal(0)),
-                    ideal_seconds=r.operation.ideal_seconds_per_unit,
+                    # A station that runs `capacity` jobs at once makes that many units per ideal cycle.
+                    ideal_seconds=r.operation.ideal_seconds_per_unit / capacity.get(ws_id, 1),
+                    worked_seconds=(
+                        oee.worked_seconds(calendar, r.started_at, r.finished_at)
+                        if r.started_at is not None and r.started_at < r.finished_at
+                        else None
+                    ),
                 )
             )
     reasons = {row.reason_id: row.reason for rows in states.values() for row in rows if row.reason_id}

@@ -202,3 +202,70 @@ def test_site_oee_query_count_does_not_grow(site_a, django_assert_num_queries) -
     with django_assert_num_queries(6):
         report = oee_selectors.site_oee(site=site_a, start=at(0), end=at(0, day=30), now=at(0, day=30))
     assert len(report.rows) == 3 * 5 * 2  # three stations, Monday to Friday, two shifts of the default calendar
+
+
+def test_a_run_over_the_shift_change_shares_its_ideal_time_by_its_worked_time() -> None:
+    """Two 8-hour shifts (06-14, 14-22), ideal cycle 60 s. A run of 120 units from
+    13:00 to 15:00, running all along: one hour of it in each shift, so each shift
+    gets 60 units' ideal time against its hour of run time (P = 100 %), not 0 % in
+    the first and 200 % in the second. Its units count whole (quality) in the
+    shift it finished in."""
+    # 06:00-22:00 is longer than a shift: cut into 06:00-14:00 and 14:00-22:00.
+    first, second = oee.shifts(dispatch.WorkingCalendar({0: [(T(6), T(22))]}, "UTC"), at(0), at(23, 59))
+    assert (first.end, second.start) == (at(14), at(14))
+    segs = timeline.merge([timeline.Interval(at(13), at(15), "running", timeline.RUN)], at(6), at(22))
+    run = oee.Count(at(13), at(15), Decimal(120), Decimal(0), Decimal(60), worked_seconds=7200)
+    a = oee.figures(segs, first, [run], now=at(23))
+    b = oee.figures(segs, second, [run], now=at(23))
+    assert (a.run_minutes, b.run_minutes) == (60, 60)
+    assert a.performance == pytest.approx(1.0) and b.performance == pytest.approx(1.0)
+    assert (a.total, b.total) == (0, 120)
+    assert a.losses_minutes()["reduced_speed"] == 0
+
+
+def test_output_made_before_the_plant_began_is_not_counted_against_its_run_time() -> None:
+    """The plant's records begin at 10:00 (``since``); a run started 08:00 and
+    finished 11:00 (180 worked minutes, 90 units at 120 s ideal). Only its hour
+    after 10:00 is run time here, so only a third of its ideal time counts:
+    P = 60 min / 60 min, not 180 / 60."""
+    (shift,) = oee.shifts(dispatch.WorkingCalendar({0: [(T(6), T(14))]}, "UTC"), at(0), at(23, 59))
+    segs = timeline.merge([timeline.Interval(at(10), at(11), "running", timeline.RUN)], at(10), at(14))
+    run = oee.Count(at(8), at(11), Decimal(90), Decimal(0), Decimal(120), worked_seconds=3 * 3600)
+    figs = oee.figures(segs, shift, [run], now=at(14), since=at(10))
+    assert figs.planned_minutes == 240
+    assert figs.run_minutes == 60
+    assert figs.performance == pytest.approx(1.0)
+
+
+def test_worked_seconds_leave_out_breaks_and_nights() -> None:
+    cal = textbook_calendar()
+    assert oee.worked_seconds(cal, at(8), at(12, 30)) == (60 + 135 + 30) * 60  # less 15 + 30 minutes of breaks
+    assert oee.worked_seconds(cal, at(13), at(10, day=24)) == 45 * 60  # Tuesday has no hours
+
+
+@pytest.mark.django_db
+def test_a_station_that_runs_two_jobs_at_once_is_rated_for_two(site_a) -> None:
+    """Capacity 2, ideal 10 minutes a unit: two 1-unit runs side by side 06:00-06:10
+    make two units in ten minutes of running: P = 100 %, not 200 %."""
+    site_a.time_zone = "UTC"
+    site_a.save()
+    plant = make_plant(site_a)
+    plant.cut.capacity = 2
+    plant.cut.save()
+    WorkingHours.objects.create(site=site_a, weekday=0, start=T(6), end=T(14))
+    Operation.objects.filter(routing=plant.routing, sequence=10).update(ideal_cycle_seconds=600)
+    orders = [WorkOrderFactory(routing=plant.routing, quantity=Decimal(1)) for _ in range(2)]
+    runs = []
+    for order in orders:
+        services.work_order_release(work_order=order, at=at(5))
+        runs.append(OperationRun.objects.get(work_order=order, sequence=10))
+    for run in runs:
+        services.operation_start(run=run, at=at(6))
+    for run in runs:
+        services.operation_complete(run=run, good_quantity=Decimal(1), at=at(6, 10))
+    report = oee_selectors.site_oee(site=site_a, start=at(0), end=at(23, 59), now=at(7))
+    row = report.cell(plant.cut, report.shifts[0])
+    assert row is not None
+    assert row.figures.run_minutes == 10
+    assert row.figures.performance == pytest.approx(1.0)
+    assert row.figures.total == 2

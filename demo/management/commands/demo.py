@@ -49,7 +49,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", interactive=False, verbosity=0)
-        call_command("seed_demo", verbosity=1, stdout=self.stdout)
+        call_command("seed_demo", verbosity=1, speed=options["speed"], stdout=self.stdout)
         connection.close()  # the children open their own; SQLite prefers no idle writer here
         url = f"http://{options['addr']}:{options['port']}"
         children: list[subprocess.Popen] = []

@@ -19,9 +19,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--keys-file", type=Path, default=None, help="Where the simulator's device keys are kept.")
+        parser.add_argument(
+            "--speed",
+            type=float,
+            default=0.0,
+            help="Simulated seconds per real second the simulator will run at (ideal cycle times follow it; "
+            "0: a fast-forward dated in simulated time).",
+        )
 
     def handle(self, *args, **options):
-        report = seed(keys_file=options["keys_file"])
+        report = seed(keys_file=options["keys_file"], speed=options["speed"])
         verbosity = options["verbosity"]
         if report.created:
             self.stdout.write(f"Demo plant {report.site.code}: created {len(report.created)} object(s).")
