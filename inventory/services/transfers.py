@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from inventory import errors
@@ -25,7 +25,7 @@ from inventory.locks import lock_levels
 from inventory.models import ZERO, Item, Lot, StockMove, TransferDiscrepancy, TransferLine, TransferOrder
 from inventory.services.checks import _check_item, _check_location, _check_lot_for_item, _check_lot_usable, _quantity
 from inventory.services.picking import _site_lock_q, site_available
-from inventory.services.posting import _Context, _Leg, _post, _publish
+from inventory.services.posting import _Context, _Leg, _level_keys, _post, _publish
 from tracker.errors import ValidationFailed
 from tracker.models import Location, LocationKind
 from tracker.request_context import actor_or_none
@@ -124,15 +124,20 @@ def transfer_order_dispatch(
         raise errors.CountNotOpen("Only a draft transfer order can be dispatched.", field="status")
     transit = virtual_location(site=order.source_site_id, kind=LocationKind.TRANSIT)
     lines = list(order.lines.select_related("item", "lot").order_by("item_id", "pk"))
+    legs = [_Leg(line.item, line.quantity, order.source, transit, line.lot) for line in lines]
+    # Every lock in one call, before any check: the levels the legs change (a missing in-transit
+    # row is inserted first) and every level of each checked item at the source site.
+    keys, site_ids = _level_keys(legs)
+    also = Q(pk__in=[])
+    for item in sorted({line.item for line in lines if not line.item.allow_negative}, key=lambda each: each.pk):
+        also |= _site_lock_q(item, order.source_site_id)
+    preloaded = lock_levels(keys, site_ids=site_ids, also=also)
     bad: list[tuple[int, Any]] = []
-    legs: list[_Leg] = []
-    preloaded: dict = {}
     for index, line in enumerate(lines):
         try:
             if line.lot is not None:
                 _check_lot_usable(line.lot)
             if not line.item.allow_negative:
-                preloaded.update(lock_levels([], site_ids={}, also=_site_lock_q(line.item, order.source_site_id)))
                 available = site_available(item=line.item, site_id=order.source_site_id, lot=line.lot)
                 if available < line.quantity:
                     raise errors.InsufficientStock(
@@ -140,12 +145,11 @@ def transfer_order_dispatch(
                         f" at {order.source.site.code}.",
                         field="quantity",
                     )
-            legs.append(_Leg(line.item, line.quantity, order.source, transit, line.lot))
         except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
             bad.append((index, exc))
     if bad:
         raise errors.LinesInvalid(bad)
-    moves = _post(legs, _ctx(order, actor, occurred_at), preloaded=preloaded or None)
+    moves = _post(legs, _ctx(order, actor, occurred_at), preloaded=preloaded)
     now = occurred_at or timezone.now()
     hours = order.destination.site.expected_transit_hours
     TransferOrder.objects.filter(pk=order.pk).update(
