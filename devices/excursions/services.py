@@ -3,18 +3,21 @@ raised, list what left during the excursion, and the inspector's decisions.
 
 Every stock effect goes through ``inventory.services`` (``zone_contents_hold``,
 ``lot_set_status``, ``serial_hold_release``, ``stock_scrap``); this module only
-records which excursion held what and what was decided.
+records which excursion held what and what was decided. Excursions may overlap (two rules,
+or a zone and its bin): what several hold is released by the last of them to release it,
+and only if no hold for another reason stands (``_release``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from devices.models import Excursion, ExcursionEntry, ThresholdRule
@@ -64,6 +67,7 @@ def excursion_open(
             excursion.readings = [*excursion.readings, reading][-100:]
             Excursion.objects.filter(pk=excursion.pk).update(readings=excursion.readings)
         held = inventory.zone_contents_hold(zone=zone, reason=_hold_reason(excursion, rule))
+        lot_priors, serial_priors = _priors_held_elsewhere(excursion, held)
         known: set[tuple[str, int, int | None, int | None]] = set(
             excursion.entries.values_list("kind", "item_id", "lot_id", "serial_id")
         )
@@ -80,6 +84,7 @@ def excursion_open(
         for lot, location, quantity, prior in held.lots:
             if lot.item.is_serial_tracked:
                 continue  # its serials are listed one by one below
+            prior = lot_priors.get(lot.pk, prior)
             _, places, total, _ = per_lot.get(lot.pk, (lot, set(), Decimal(0), prior))
             per_lot[lot.pk] = (lot, places | {location}, total + quantity, prior)
         for lot, places, total, prior in per_lot.values():
@@ -93,7 +98,7 @@ def excursion_open(
                 serial=unit,
                 location=unit.location,
                 quantity=Decimal(1),
-                prior_status=prior,
+                prior_status=serial_priors.get(unit.pk, prior),
             )
         held_keys = {key[1:] for key in known if key[0] == ExcursionEntry.Kind.HELD}
         for left in left_during(zone=zone, since=started_at):
@@ -102,6 +107,41 @@ def excursion_open(
             add(ExcursionEntry.Kind.LEFT, **left)
         ExcursionEntry.objects.bulk_create(rows)
     return excursion
+
+
+def _still_holding(excursion: Excursion) -> QuerySet[ExcursionEntry]:
+    """Held entries of *other* excursions not decided yet: each still holds its lot or serial."""
+    return ExcursionEntry.objects.filter(kind=ExcursionEntry.Kind.HELD, decision="").exclude(excursion=excursion)
+
+
+def _priors_held_elsewhere(excursion: Excursion, held: Any) -> tuple[dict[int, str], dict[int, str]]:
+    """For what ``held`` found already on hold *because another open excursion holds it*, the
+    status it had before that excursion (its entry's prior status), by lot and by serial id.
+
+    Without it the second of two overlapping excursions would record "on hold" as the status
+    before and never release what the first one held for both."""
+    lot_ids = {
+        lot.pk
+        for lot, _, _, prior in held.lots
+        if prior == Lot.Status.ON_HOLD and lot.status_reason.startswith("excursion ")
+    }
+    serial_ids = {unit.pk for unit, prior in held.serials if prior == SerialUnit.Status.ON_HOLD}
+    if not lot_ids and not serial_ids:
+        return {}, {}
+    lots: dict[int, str] = {}
+    serials: dict[int, str] = {}
+    rows = (
+        _still_holding(excursion)
+        .filter(Q(lot_id__in=lot_ids, serial__isnull=True) | Q(serial_id__in=serial_ids))
+        .order_by("pk")
+        .values_list("lot_id", "serial_id", "prior_status")
+    )
+    for lot_id, serial_id, prior in rows:  # the earliest entry: the status before the first hold
+        if serial_id is not None:
+            serials.setdefault(serial_id, prior)
+        else:
+            lots.setdefault(lot_id, prior)
+    return lots, serials
 
 
 def _pk(obj: Any) -> int | None:
@@ -149,7 +189,8 @@ def excursion_decide(
     *, excursion: Excursion, entries: Iterable[ExcursionEntry], decision: str, actor: Any, note: str = ""
 ) -> list[ExcursionEntry]:
     """The inspector's decision on held entries of ``excursion``: ``release`` (the lot or
-    serial returns to the status it had before, if this excursion put it on hold) or
+    serial returns to the status it had before, if an excursion put it on hold and no other
+    open excursion still holds it) or
     ``scrap`` (what is still on hand in the zone of it goes to scrap through
     ``stock_scrap``). Entries already decided, or not held by this excursion, are refused.
 
@@ -194,23 +235,46 @@ def _label(row: ExcursionEntry) -> str:
 
 
 def _held_by(excursion: Excursion, lot: Lot) -> bool:
-    """This excursion put ``lot`` on hold (it was not blocked before, and is held for it now)."""
+    """``lot`` is on hold for an excursion and this one may lift it: the hold's reason names
+    this excursion, or one that held the lot too and has released it (overlapping excursions:
+    the first one's reason stays on the lot). A hold for anything else (a recall, a quality
+    hold set since) is not an excursion's to lift."""
     lot.refresh_from_db(fields=["status", "status_reason"])
-    return lot.status == Lot.Status.ON_HOLD and lot.status_reason.startswith(f"excursion {excursion.pk}:")
+    if lot.status != Lot.Status.ON_HOLD:
+        return False
+    match = re.match(r"excursion (\d+):", lot.status_reason)
+    if match is None:
+        return False
+    holder = int(match.group(1))
+    if holder == excursion.pk:
+        return True
+    decisions = set(
+        ExcursionEntry.objects.filter(excursion_id=holder, kind=ExcursionEntry.Kind.HELD, lot=lot).values_list(
+            "decision", flat=True
+        )
+    )
+    return decisions == {ExcursionEntry.Decision.RELEASED}
 
 
 def _release(row: ExcursionEntry, *, excursion: Excursion, reason: str, actor: Any) -> None:
+    """Lift this excursion's hold of the row's lot or serial, unless something else still holds
+    it: another excursion whose entry for it is not decided yet, or a hold that is not an
+    excursion's (``_held_by``). The last excursion to release it lifts the hold."""
     lot = row.lot
     if row.serial is not None:
-        if row.prior_status == SerialUnit.Status.IN_STOCK:
+        others = _still_holding(excursion).filter(serial=row.serial).exists()
+        if row.prior_status == SerialUnit.Status.IN_STOCK and not others:
             inventory.serial_hold_release(serial=row.serial, reason=reason, actor=actor, force=True)
         # The serials' lot (held with them) is released with its last pending serial here.
         pending = excursion.entries.filter(kind=ExcursionEntry.Kind.HELD, lot=lot, decision="").exists()
-        if lot is not None and not pending and _held_by(excursion, lot):
-            inventory.lot_set_status(lot=lot, status=Lot.Status.AVAILABLE, reason=reason, actor=actor)
+        if lot is not None and not pending and not _still_holding(excursion).filter(lot=lot).exists():
+            if _held_by(excursion, lot):
+                inventory.lot_set_status(lot=lot, status=Lot.Status.AVAILABLE, reason=reason, actor=actor)
         return
     # A lot that was already blocked before the excursion (another hold, a recall) stays so.
-    if lot is not None and row.prior_status not in Lot.BLOCKED and _held_by(excursion, lot):
+    if lot is None or row.prior_status in Lot.BLOCKED:
+        return
+    if not _still_holding(excursion).filter(lot=lot).exists() and _held_by(excursion, lot):
         inventory.lot_set_status(lot=lot, status=Lot.Status.AVAILABLE, reason=reason, actor=actor)
 
 

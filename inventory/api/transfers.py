@@ -34,7 +34,13 @@ class DiscrepancySerializer(serializers.Serializer):
     kind = serializers.CharField()
     quantity = serializers.DecimalField(**QTY)
     reason = serializers.CharField()
+    serials = serializers.ListField(child=serializers.CharField(), help_text="The serials it concerns")
     recorded_at = serializers.DateTimeField()
+
+
+class TransferSerialSerializer(serializers.Serializer):
+    serial = serializers.CharField()
+    state = serializers.ChoiceField(choices=["in_transit", "received", "missing"])
 
 
 class TransferLineSerializer(serializers.Serializer):
@@ -46,6 +52,7 @@ class TransferLineSerializer(serializers.Serializer):
     received = serializers.DecimalField(**QTY)
     lost = serializers.DecimalField(**QTY)
     in_transit = serializers.DecimalField(**QTY)
+    serials = TransferSerialSerializer(many=True, help_text="A serial-tracked line's units, from dispatch on")
     discrepancies = DiscrepancySerializer(many=True)
 
 
@@ -94,11 +101,35 @@ class TransferCreateSerializer(serializers.Serializer):
     lines = TransferLineCreateSerializer(many=True, allow_empty=False, max_length=500)  # type: ignore[call-arg]
 
 
+def _serials_field(**kwargs: Any) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.CharField(max_length=64), max_length=10000, allow_empty=False, **kwargs
+    )
+
+
+class TransferDispatchLineSerializer(serializers.Serializer):
+    line = serializers.IntegerField(required=False, help_text="the line's id (or item and lot)")
+    item = _item_field()
+    lot = serializers.CharField(required=False, allow_blank=True)
+    serials = _serials_field(help_text="As many as the line's quantity, in stock at the source")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["item"].required = False
+
+
+class TransferDispatchSerializer(serializers.Serializer):
+    lines = TransferDispatchLineSerializer(
+        many=True, required=False, max_length=500, help_text="The serials of each serial-tracked line"
+    )
+
+
 class TransferReceiveLineSerializer(serializers.Serializer):
     line = serializers.IntegerField(required=False, help_text="the line's id (or item and lot)")
     item = _item_field()
     lot = serializers.CharField(required=False, allow_blank=True)
-    quantity = serializers.DecimalField(**QTY)
+    quantity = serializers.DecimalField(**QTY, required=False, help_text="Required unless serials are named")
+    serials = _serials_field(required=False, help_text="A serial-tracked line: the serials that arrived")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -124,6 +155,7 @@ class InTransitRowSerializer(serializers.Serializer):
     unit = serializers.CharField()
     lot = serializers.CharField(allow_null=True)
     quantity = serializers.DecimalField(**QTY)
+    serials = serializers.ListField(child=serializers.CharField(), help_text="A serial-tracked line's units travelling")
     dispatched_at = serializers.DateTimeField()
     expected_by = serializers.DateTimeField(allow_null=True)
     overdue = serializers.BooleanField()
@@ -179,30 +211,13 @@ class TransferOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     def _fresh(self, order: TransferOrder) -> dict[str, Any]:
         return TransferOrderSerializer(self.get_queryset().get(pk=order.pk)).data
 
-    @extend_schema(request=None, responses=MovesPostedSerializer)
-    @action(detail=True, methods=["post"], url_path="dispatch", url_name="dispatch")
-    @idempotent_write
-    def dispatch_order(self, request, number=None):  # (``dispatch`` is the view's own method)
-        """The source site ships it: stock leaves into the source site's in-transit location."""
-        order = self.get_object()
-        self._side(order, order.source_site_id)
-        moves = services.transfer_order_dispatch(order=order, actor=request.user)
-        return Response(MovesPostedSerializer({"moves": moves}).data)
-
-    @extend_schema(request=TransferReceiveSerializer, responses=MovesPostedSerializer)
-    @action(detail=True, methods=["post"])
-    @idempotent_write
-    def receive(self, request, number=None):
-        """The destination site receives what arrived (all or part; an overage needs a reason)."""
-        order = self.get_object()
-        self._side(order, order.destination_site_id)
-        body = TransferReceiveSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        # A lot travelling here is named by its code on the order's lines (the receiving site may
-        # not see the lot until it arrives).
+    def _on_order(self, order: TransferOrder, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each entry with its ``line`` id: given, or found by item (and lot code) on the order.
+        A lot travelling here is named by its code on the order's lines (the receiving site may
+        not see the lot until it arrives)."""
         on_order = {(line.item_id, line.lot.code if line.lot else ""): line.pk for line in order.lines.all()}
         lines, bad = [], []
-        for index, line in enumerate(body.validated_data["lines"]):
+        for index, line in enumerate(entries):
             try:
                 if line.get("line") is None:
                     if line.get("item") is None:
@@ -218,6 +233,37 @@ class TransferOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
                 bad.append((index, exc))
         if bad:
             raise inventory_errors.LinesInvalid(bad)
+        return lines
+
+    @extend_schema(request=TransferDispatchSerializer, responses=MovesPostedSerializer)
+    @action(detail=True, methods=["post"], url_path="dispatch", url_name="dispatch")
+    @idempotent_write
+    def dispatch_order(self, request, number=None):  # (``dispatch`` is the view's own method)
+        """The source site ships it: stock leaves into the source site's in-transit location
+        (a serial-tracked line's units named: ``lines`` of ``line`` or ``item``, and ``serials``)."""
+        order = self.get_object()
+        self._side(order, order.source_site_id)
+        body = TransferDispatchSerializer(data=request.data or {}, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        serials: dict[int, list[str]] = {}
+        for entry in self._on_order(order, body.validated_data.get("lines", [])):
+            if entry["line"] in serials:
+                raise ValidationFailed("A line is named twice.", field="lines")
+            serials[entry["line"]] = entry["serials"]
+        moves = services.transfer_order_dispatch(order=order, serials=serials, actor=request.user)
+        return Response(MovesPostedSerializer({"moves": moves}).data)
+
+    @extend_schema(request=TransferReceiveSerializer, responses=MovesPostedSerializer)
+    @action(detail=True, methods=["post"])
+    @idempotent_write
+    def receive(self, request, number=None):
+        """The destination site receives what arrived (all or part; an overage needs a reason;
+        a serial-tracked line names the serials that arrived)."""
+        order = self.get_object()
+        self._side(order, order.destination_site_id)
+        body = TransferReceiveSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        lines = self._on_order(order, body.validated_data["lines"])
         moves = services.transfer_order_receive(
             order=order, lines=lines, location=body.validated_data.get("location"), actor=request.user
         )

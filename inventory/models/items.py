@@ -201,6 +201,9 @@ class SerialUnit(models.Model):
         SHIPPED = "shipped", "Shipped"
         SCRAPPED = "scrapped", "Scrapped"
         ON_HOLD = "on_hold", "On hold"
+        # Dispatched on a transfer order that was closed without it arriving: written off from
+        # in-transit to the source site's adjustment location, where it stays until found.
+        MISSING = "missing", "Missing in transit"
 
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="serials")
     serial = models.CharField(max_length=64)

@@ -67,7 +67,12 @@ class TransferLine(models.Model):
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
     lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     quantity = models.DecimalField(**QTY, help_text="ordered (and dispatched)")
-    serials = models.JSONField(default=list, blank=True)
+    serials = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='A serial-tracked line\'s units from dispatch on: [{"serial": ..., "state": '
+        '"in_transit" | "received" | "missing"}]',
+    )
     received = models.DecimalField(**QTY, default=ZERO)
     lost = models.DecimalField(**QTY, default=ZERO, help_text="written off as a shortfall on close")
 
@@ -94,6 +99,7 @@ class TransferDiscrepancy(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     quantity = models.DecimalField(**QTY)
     reason = models.CharField(max_length=500)
+    serials = models.JSONField(default=list, blank=True, help_text="The serials it concerns (serial-tracked lines)")
     recorded_at = models.DateTimeField(auto_now_add=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -41,6 +41,7 @@ def in_transit_rows(*, user: Any, site: Site) -> list[dict[str, Any]]:
                 "unit": line.item.unit,
                 "lot": line.lot.code if line.lot else None,
                 "quantity": quantity,
+                "serials": [entry["serial"] for entry in line.serials if entry.get("state") == "in_transit"],
                 "dispatched_at": order.dispatched_at,
                 "expected_by": order.expected_by,
                 "overdue": order.expected_by is not None and order.expected_by < now,

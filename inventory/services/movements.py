@@ -24,7 +24,7 @@ from inventory.services.checks import (
 )
 from inventory.services.lots import _lot_for_receipt
 from inventory.services.picking import _site_lock_q, site_available
-from inventory.services.posting import _Context, _Leg, _post, _resolve_serial_lot_legs, _set_serials
+from inventory.services.posting import _Context, _Leg, _level_keys, _post, _resolve_serial_lot_legs, _set_serials
 from tracker.models import Location, LocationKind
 from tracker.services import virtual_location
 
@@ -176,7 +176,9 @@ def stock_transfer(
     preloaded = None
     if len(hops) == 2 and not item.allow_negative:
         # Leaving the site lowers its availability: stock reserved there stays.
-        preloaded = lock_levels([], site_ids={}, also=_site_lock_q(item, source.site_id))
+        # One lock call for the site's rows and every key the legs change (new rows inserted first).
+        keys, site_ids = _level_keys(legs)
+        preloaded = lock_levels(keys, site_ids=site_ids, also=_site_lock_q(item, source.site_id))
         available = site_available(item=item, site_id=source.site_id)
         if available < qty:
             raise errors.InsufficientStock(

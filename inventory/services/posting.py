@@ -46,16 +46,10 @@ class _Context:
     batch: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
 
 
-def _post(
-    legs: list[_Leg],
-    ctx: _Context,
-    *,
-    lock_also: Q | None = None,
-    preloaded: dict[LevelKey, StockLevel] | None = None,
-) -> list[StockMove]:
-    """Lock, check no real level goes negative, write moves and level deltas."""
-    if not legs:
-        return []
+def _level_keys(legs: Iterable[_Leg]) -> tuple[dict[LevelKey, Decimal], dict[int, int]]:
+    """What ``legs`` change: the delta per level key (locations that keep levels only) and each
+    such location's site. A service that must lock more than these keys (``also``) gets them here
+    and takes every lock in one ``lock_levels`` call before ``_post(preloaded=...)``."""
     deltas: dict[LevelKey, Decimal] = defaultdict(lambda: ZERO)
     site_ids: dict[int, int] = {}
     for leg in legs:
@@ -64,10 +58,30 @@ def _post(
             if keeps_level(loc):
                 deltas[(leg.item.pk, loc.pk, lot_id)] += sign * leg.quantity
                 site_ids[loc.pk] = loc.site_id
+    return deltas, site_ids
+
+
+def _post(
+    legs: list[_Leg],
+    ctx: _Context,
+    *,
+    lock_also: Q | None = None,
+    preloaded: dict[LevelKey, StockLevel] | None = None,
+) -> list[StockMove]:
+    """Lock, check no real level goes negative, write moves and level deltas.
+
+    ``preloaded``: the levels the caller already locked with ``lock_levels``; they should
+    include every key of ``legs`` (``_level_keys``), as a second lock call that must insert a
+    missing row would insert while the first call's locks are held."""
+    if not legs:
+        return []
+    deltas, site_ids = _level_keys(legs)
     levels = preloaded if preloaded is not None else lock_levels(deltas.keys(), site_ids=site_ids, also=lock_also)
     if preloaded is not None:
         missing = [k for k in deltas if k not in levels]
         if missing:
+            # Only when the caller could not know the keys in advance (a picking's destination
+            # in a real location): existing rows lock at once; a missing one is inserted here.
             levels.update(lock_levels(missing, site_ids=site_ids))
     items = {leg.item.pk: leg.item for leg in legs}
     locations = {loc.pk: loc for leg in legs for loc in (leg.source, leg.destination)}

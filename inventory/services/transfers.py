@@ -12,26 +12,45 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from inventory import errors
 from inventory.locks import lock_levels
-from inventory.models import ZERO, Item, Lot, StockMove, TransferDiscrepancy, TransferLine, TransferOrder
-from inventory.services.checks import _check_item, _check_location, _check_lot_for_item, _check_lot_usable, _quantity
+from inventory.models import (
+    ZERO,
+    Item,
+    Lot,
+    SerialUnit,
+    StockMove,
+    TransferDiscrepancy,
+    TransferLine,
+    TransferOrder,
+)
+from inventory.services import transfer_serials as ts
+from inventory.services.checks import (
+    _check_item,
+    _check_location,
+    _check_lot_for_item,
+    _check_lot_usable,
+    _check_serial_count,
+    _quantity,
+)
 from inventory.services.picking import _site_lock_q, site_available
-from inventory.services.posting import _Context, _Leg, _post, _publish
+from inventory.services.posting import _Context, _Leg, _level_keys, _post, _publish, _set_serials
+from tracker.audit import audit_record
 from tracker.errors import ValidationFailed
 from tracker.models import Location, LocationKind
 from tracker.request_context import actor_or_none
 from tracker.services import alert_raise, virtual_location
 
 OVERDUE_ALERT = "transfer.overdue"
+D1 = Decimal(1)  # one serial unit
 
 
 def _number(pk: int) -> str:
@@ -51,7 +70,7 @@ def transfer_order_create(
 ) -> TransferOrder:
     """A draft transfer of ``lines`` (item, quantity, lot) from ``source`` to ``destination``
     at another site. Guarantees: real, active locations at two different sites; each line's
-    quantity and lot valid for its item (serial-tracked items move by ``stock_transfer``);
+    quantity and lot valid for its item (a serial-tracked item's units are named at dispatch);
     every bad line named (``LinesInvalid``); nothing moves until dispatch."""
     _check_location(source, field="source")
     _check_location(destination, field="destination")
@@ -66,9 +85,9 @@ def transfer_order_create(
             item: Item = line["item"]
             _check_item(item)
             qty = _quantity(item, line["quantity"])
-            if item.is_serial_tracked:
-                raise errors.SerialNotAllowed(
-                    f"{item.sku} is serial-tracked: transfer its units with a transfer move.", field="item"
+            if item.is_serial_tracked and qty != qty.to_integral_value():
+                raise errors.InvalidQuantity(
+                    f"{item.sku} is serial-tracked: a whole number of units.", field="quantity"
                 )
             lot: Lot | None = line.get("lot")
             _check_lot_for_item(item, lot, required=True)
@@ -111,12 +130,20 @@ def _ctx(
 
 @transaction.atomic
 def transfer_order_dispatch(
-    *, order: TransferOrder, actor: Any = None, occurred_at: dt.datetime | None = None
+    *,
+    order: TransferOrder,
+    serials: Mapping[int, Sequence[Any]] | None = None,
+    actor: Any = None,
+    occurred_at: dt.datetime | None = None,
 ) -> list[StockMove]:
     """Stock leaves the source into the source site's in-transit location, all lines or none.
 
+    ``serials``: per line id, the serials of a serial-tracked line (as many as its quantity).
+
     Guarantees: a draft only (``invalid_transition`` otherwise); lots usable (not held,
     not expired); the source site's availability (reservations stay) covers each line;
+    each named serial in stock at the source (not already in transit), named once, and
+    afterwards in transit with the order (``TransferLine.serials``); every bad line named;
     ``expected_by`` = dispatch + the destination site's ``expected_transit_hours``.
     """
     order = _locked(order)
@@ -124,15 +151,51 @@ def transfer_order_dispatch(
         raise errors.CountNotOpen("Only a draft transfer order can be dispatched.", field="status")
     transit = virtual_location(site=order.source_site_id, kind=LocationKind.TRANSIT)
     lines = list(order.lines.select_related("item", "lot").order_by("item_id", "pk"))
+    named = dict(serials or {})
+    if set(named) - {line.pk for line in lines}:
+        raise errors.UnknownObject("Serials named for a line that is not on this order.", field="lines")
     bad: list[tuple[int, Any]] = []
-    legs: list[_Leg] = []
-    preloaded: dict = {}
+    codes: dict[int, list[str]] = {}
+    units: dict[int, list[SerialUnit]] = {}
+    taken: set[tuple[int, str]] = set()
     for index, line in enumerate(lines):
         try:
+            if not line.item.is_serial_tracked:
+                _check_serial_count(line.item, line.quantity, named.get(line.pk))
+                continue
+            codes[line.pk] = ts.dispatch_codes(line, named.get(line.pk), taken=taken)
+            # Read without a lock for the level keys (the units' lots); checked again under lock below.
+            found = ts.units_of(line.item, codes[line.pk])
+            units[line.pk] = ts.check_dispatchable(line, codes[line.pk], found, source=order.source)
+        except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
+            bad.append((index, exc))
+    if bad:
+        raise errors.LinesInvalid(bad)
+    legs: list[_Leg] = []
+    for line in lines:
+        if line.pk in units:
+            legs += [_Leg(line.item, D1, order.source, transit, unit.lot, unit) for unit in units[line.pk]]
+        else:
+            legs.append(_Leg(line.item, line.quantity, order.source, transit, line.lot))
+    # Every lock in one call, before any check: the levels the legs change (a missing in-transit
+    # row is inserted first) and every level of each checked item at the source site.
+    keys, site_ids = _level_keys(legs)
+    also = Q(pk__in=[])
+    for item in sorted({line.item for line in lines if not line.item.allow_negative}, key=lambda each: each.pk):
+        also |= _site_lock_q(item, order.source_site_id)
+    preloaded = lock_levels(keys, site_ids=site_ids, also=also)
+    for index, line in enumerate(lines):
+        try:
+            if line.pk in units:  # the same units, now locked, still where they were
+                locked = ts.units_of(line.item, codes[line.pk], lock=True)
+                again = ts.check_dispatchable(line, codes[line.pk], locked, source=order.source)
+                if [unit.lot_id for unit in again] != [unit.lot_id for unit in units[line.pk]]:
+                    raise errors.SerialNotAvailable("A serial changed lot while being dispatched.", field="serials")
             if line.lot is not None:
                 _check_lot_usable(line.lot)
+            for lot in {unit.lot for unit in units.get(line.pk, []) if unit.lot is not None}:
+                _check_lot_usable(lot, field="serials")
             if not line.item.allow_negative:
-                preloaded.update(lock_levels([], site_ids={}, also=_site_lock_q(line.item, order.source_site_id)))
                 available = site_available(item=line.item, site_id=order.source_site_id, lot=line.lot)
                 if available < line.quantity:
                     raise errors.InsufficientStock(
@@ -140,12 +203,16 @@ def transfer_order_dispatch(
                         f" at {order.source.site.code}.",
                         field="quantity",
                     )
-            legs.append(_Leg(line.item, line.quantity, order.source, transit, line.lot))
         except (errors.ValidationFailed, errors.Conflict, errors.NotFound) as exc:
             bad.append((index, exc))
     if bad:
         raise errors.LinesInvalid(bad)
-    moves = _post(legs, _ctx(order, actor, occurred_at), preloaded=preloaded or None)
+    moves = _post(legs, _ctx(order, actor, occurred_at), preloaded=preloaded)
+    for line in lines:
+        if line.pk in units:
+            _set_serials(units[line.pk], location=transit, status=SerialUnit.Status.IN_TRANSIT)
+            line.serials = [{"serial": code, "state": ts.IN_TRANSIT} for code in codes[line.pk]]
+            TransferLine.objects.filter(pk=line.pk).update(serials=line.serials)
     now = occurred_at or timezone.now()
     hours = order.destination.site.expected_transit_hours
     TransferOrder.objects.filter(pk=order.pk).update(
@@ -171,7 +238,9 @@ def transfer_order_receive(
 ) -> list[StockMove]:
     """Receive at the destination what arrived: per line (``line`` id or ``item`` and ``lot``)
     a ``quantity`` and, for more than was still travelling, a ``reason`` (an overage, booked
-    from the destination site's adjustment location and recorded as a discrepancy).
+    from the destination site's adjustment location and recorded as a discrepancy); for a
+    serial-tracked line, the ``serials`` that arrived (each still travelling on the line; no
+    overage: a unit not dispatched on the order is refused), in stock where received.
 
     Guarantees: an order in transit or partly received; ``location`` (default: the order's
     destination) at the destination site; each line received at most what travelled plus a
@@ -190,10 +259,23 @@ def transfer_order_receive(
     legs: list[_Leg] = []
     overages: list[tuple[TransferLine, Decimal, str]] = []
     received: dict[int, Decimal] = {}
+    arriving: dict[int, list[SerialUnit]] = {}
+    taken: set[tuple[int, str]] = set()
     bad: list[tuple[int, Any]] = []
     for index, wanted in enumerate(lines):
         try:
             line = _line_of(by_id, wanted)
+            if line.item.is_serial_tracked:
+                arrived = ts.arriving_units(line, wanted.get("serials"), transit=transit, taken=taken)
+                if wanted.get("quantity") is not None and _quantity(line.item, wanted["quantity"]) != len(arrived):
+                    raise errors.SerialCountMismatch(
+                        f"{len(arrived)} serials for a quantity of {wanted['quantity']}.", field="serials"
+                    )
+                legs += [_Leg(line.item, D1, transit, where, unit.lot, unit) for unit in arrived]
+                arriving.setdefault(line.pk, []).extend(arrived)
+                received[line.pk] = received.get(line.pk, ZERO) + len(arrived)
+                continue
+            _check_serial_count(line.item, ZERO, wanted.get("serials"))
             qty = _quantity(line.item, wanted.get("quantity"))
             travelling = line.in_transit - received.get(line.pk, ZERO)
             regular, extra = min(qty, max(travelling, ZERO)), max(qty - max(travelling, ZERO), ZERO)
@@ -215,6 +297,10 @@ def transfer_order_receive(
     moves = _post(legs, _ctx(order, actor, occurred_at))
     for pk, qty in received.items():
         TransferLine.objects.filter(pk=pk).update(received=F("received") + qty)
+    for pk, arrived in arriving.items():
+        _set_serials(arrived, location=where, status=SerialUnit.Status.IN_STOCK)
+        ts.set_state(by_id[pk], [unit.serial for unit in arrived], ts.RECEIVED)
+        TransferLine.objects.filter(pk=pk).update(serials=by_id[pk].serials)
     TransferDiscrepancy.objects.bulk_create(
         TransferDiscrepancy(
             line=line,
@@ -262,7 +348,9 @@ def transfer_order_close(
     source site's adjustment location and recorded (with ``reason``) per line.
 
     Guarantees: a reason; an order dispatched and not closed (a draft closes with nothing
-    to write off); afterwards nothing of it is in transit.
+    to write off); afterwards nothing of it is in transit: a serial-tracked line's units still
+    travelling are written off one by one, named on the discrepancy, left ``missing`` at the
+    source site's adjustment location, and each audited (``serial.missing_in_transit``).
     """
     if not reason.strip():
         raise errors.ReasonRequired("Say why the transfer is closed (e.g. lost in transit).", field="reason")
@@ -273,18 +361,26 @@ def transfer_order_close(
     loss = virtual_location(site=order.source_site_id, kind=LocationKind.ADJUSTMENT)
     short = [(line, line.in_transit) for line in order.lines.select_related("item", "lot", "order").order_by("pk")]
     short = [(line, qty) for line, qty in short if qty > 0]
-    moves = _post(
-        [_Leg(line.item, qty, transit, loss, line.lot) for line, qty in short],
-        _ctx(order, actor, occurred_at, kind=StockMove.Kind.ADJUST),
-    )
+    missing = {line.pk: ts.units_of(line.item, ts.serials_in(line, ts.IN_TRANSIT)) for line, _ in short if line.serials}
+    legs: list[_Leg] = []
+    for line, qty in short:
+        if line.pk in missing:
+            legs += [_Leg(line.item, D1, transit, loss, unit.lot, unit) for unit in missing[line.pk].values()]
+        else:
+            legs.append(_Leg(line.item, qty, transit, loss, line.lot))
+    moves = _post(legs, _ctx(order, actor, occurred_at, kind=StockMove.Kind.ADJUST))
     for line, qty in short:
         TransferLine.objects.filter(pk=line.pk).update(lost=F("lost") + qty)
+    for line, _ in short:
+        if line.pk in missing:
+            _serials_missing(order, line, list(missing[line.pk].values()), loss=loss, reason=reason, actor=actor)
     TransferDiscrepancy.objects.bulk_create(
         TransferDiscrepancy(
             line=line,
             kind=TransferDiscrepancy.Kind.SHORTFALL,
             quantity=qty,
             reason=reason.strip()[:500],
+            serials=sorted(missing.get(line.pk, {})),
             recorded_by=actor_or_none(actor),
         )
         for line, qty in short
@@ -294,6 +390,26 @@ def transfer_order_close(
     )
     _event(order, "transfer.closed")
     return moves
+
+
+def _serials_missing(
+    order: TransferOrder, line: TransferLine, units: list[SerialUnit], *, loss: Location, reason: str, actor: Any
+) -> None:
+    _set_serials(units, location=loss, status=SerialUnit.Status.MISSING)
+    ts.set_state(line, [unit.serial for unit in units], ts.MISSING)
+    TransferLine.objects.filter(pk=line.pk).update(serials=line.serials)
+    for unit in units:
+        audit_record(
+            actor=actor,
+            action="serial.missing_in_transit",
+            obj=unit,
+            site=order.source_site,
+            changes={
+                "status": [SerialUnit.Status.IN_TRANSIT, SerialUnit.Status.MISSING],
+                "transfer": order.number,
+                "reason": reason.strip()[:500],
+            },
+        )
 
 
 def transfer_orders_overdue_sweep(*, now: dt.datetime | None = None) -> int:
@@ -344,6 +460,7 @@ def transfer_order_receive_tagged(
             order__destination_site_id=location.site_id,
             order__status__in=[TransferOrder.Status.IN_TRANSIT, TransferOrder.Status.PARTIAL],
         )
+        .exclude(item__tracking=Item.Tracking.SERIAL)  # units are received by their serials, not a lot read
         .select_related("order", "item", "lot")
         .order_by("order__dispatched_at", "order_id", "pk")
         .first()
