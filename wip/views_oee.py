@@ -38,6 +38,12 @@ STATE_CLASS = {
 }
 
 
+#: What changes the state panel: a stop, resume, reason or device signal (``station.state``), and a run
+#: starting or ending there (the run-derived state). The page re-fetches the panel on these events of
+#: its own station (``data-live-station``, ``static/shopfloor/live.js``).
+STATE_EVENTS = "station.state operation.started operation.paused operation.completed"
+
+
 def _label(state: str) -> str:
     return state.replace("_", " ").replace("idle ", "idle: ").capitalize()
 
@@ -56,7 +62,21 @@ def station_panel(*, user: Any, workstation: Workstation, now: dt.datetime | Non
         "reasons": data.reasons,
         "can_stop": user.has_perm("wip.add_stationstate"),
         "can_give_reason": user.has_perm("wip.change_stationstate"),
+        "live_events": STATE_EVENTS,
     }
+
+
+@login_required
+@require_safe
+@permission_required("wip.view_workstation", raise_exception=True)
+def station_state(request: HttpRequest, code: str) -> HttpResponse:
+    """The station page's state panel alone: what the open page fetches when an event of its
+    station arrives, so the state, the open stop and the stop / resume buttons follow it."""
+    workstation = _station(request, code)
+    panel = station_panel(user=request.user, workstation=workstation)
+    return render(
+        request, "wip/_station_state.html", {"site": workstation.site, "station": workstation, "panel": panel}
+    )
 
 
 def _reason(request: HttpRequest, site_id: int) -> ReasonCode:
