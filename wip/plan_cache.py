@@ -1,5 +1,9 @@
 """The site plan (``selectors.site_schedule``) cached per site, invalidated by every committed WIP change.
 
+The same version keys the other things derived from a site's WIP data: the WIP
+board's HTML (``wip.views``) and the OEE figures of the station panel and the
+plant dashboard (``cached_at_version``).
+
 The finite-capacity simulation is the WIP board's biggest cost and changes only
 when the site's work does. Each site has a version counter in the Django cache
 (shared by every process); a cached plan is keyed by (site, version) and lives
@@ -13,9 +17,10 @@ version that follows it):
 
 * every save or delete of a run, work order, hold, station, station group,
   working hours, routing, operation or the site itself (``post_save`` /
-  ``post_delete``), and
-* every WIP broadcast (``workorder.*``, ``operation.*``), which also covers
-  the services' bulk ``QuerySet.update()`` calls that send no signal.
+  ``post_delete``), and for the OEE figures of a station state, a defect or a
+  stop reason, and
+* every WIP broadcast (``workorder.*``, ``operation.*``, ``station.*``), which
+  also covers the services' bulk ``QuerySet.update()`` calls that send no signal.
 
 A transaction's bumps for its sites are folded into one ``on_commit`` callback.
 While the current connection holds uncommitted WIP changes for a site, its
@@ -38,8 +43,8 @@ from django.db.models.signals import post_delete, post_save
 PLAN_TTL = 30
 
 T = TypeVar("T")
-#: Event type prefixes of the WIP broadcasts that change the plan.
-WIP_EVENTS = ("workorder.", "operation.")
+#: Event type prefixes of the WIP broadcasts that change the plan (or the OEE figures: ``station.state``).
+WIP_EVENTS = ("workorder.", "operation.", "station.")
 
 
 def _version_key(site_id: int) -> str:
@@ -137,6 +142,24 @@ def cached_plan(site_id: int, compute: Callable[[], T]) -> T:
     return plan
 
 
+def cached_at_version(site_id: int, name: str, compute: Callable[[], T], *, ttl: int = PLAN_TTL) -> T:
+    """``compute()``, a figure derived from the site's WIP data (``name`` says which, and for what),
+    shared by every process at the site's current version for at most ``ttl`` seconds: the key
+    carries the time bucket, so figures "so far" that move with the clock are at most that old,
+    and never older than the last committed WIP change. Computed afresh (and not stored) when
+    this transaction changed the site or no cache works."""
+    version = current_version(site_id)  # read before the data: a change committed meanwhile bumps past it
+    if version is None:
+        return compute()
+    key = f"wip:derived:{site_id}:{version}:{int(time.time() // ttl)}:{name}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cast(T, cached)
+    value = compute()
+    cache.set(key, value, timeout=ttl)
+    return value
+
+
 # --- what counts as a WIP change ----------------------------------------------
 
 
@@ -169,10 +192,13 @@ def connect() -> None:
     from tracker.models import Site
     from tracker.realtime import add_broadcast_listener
     from wip.models import (
+        Defect,
         Hold,
         Operation,
         OperationRun,
+        ReasonCode,
         Routing,
+        StationState,
         WorkingHours,
         WorkOrder,
         Workstation,
@@ -180,7 +206,18 @@ def connect() -> None:
     )
 
     add_broadcast_listener(_on_broadcast)
-    for model in (OperationRun, WorkOrder, Hold, Workstation, WorkstationGroup, WorkingHours, Routing):
+    plan: tuple[type[Model], ...] = (
+        OperationRun,
+        WorkOrder,
+        Hold,
+        Workstation,
+        WorkstationGroup,
+        WorkingHours,
+        Routing,
+    )
+    # Not the plan's, but the OEE figures' (``cached_at_version``): station states, quality records, stop reasons.
+    figures: tuple[type[Model], ...] = (StationState, Defect, ReasonCode)
+    for model in plan + figures:
         post_save.connect(_on_model_change, sender=model, dispatch_uid=f"wip.plan_cache.{model.__name__}.save")
         post_delete.connect(_on_model_change, sender=model, dispatch_uid=f"wip.plan_cache.{model.__name__}.delete")
     post_save.connect(_on_operation_change, sender=Operation, dispatch_uid="wip.plan_cache.Operation.save")

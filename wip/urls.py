@@ -9,6 +9,7 @@ urlpatterns = [
     path("stations/", views.stations, name="stations"),
     path("stations/<str:code>/", views.station, name="station"),
     path("stations/<str:code>/scan/", views.station_scan, name="station_scan"),
+    path("stations/<str:code>/state/", views_oee.station_state, name="station_state"),
     path("stations/<str:code>/stop/", views_oee.station_stop, name="station_stop"),
     path("stations/<str:code>/resume/", views_oee.station_resume, name="station_resume"),
     path("station-states/<int:pk>/reason/", views_oee.state_reason, name="state_reason"),

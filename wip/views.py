@@ -160,7 +160,8 @@ def stations(request):
 @permission_required("wip.view_workstation", raise_exception=True)
 def station(request, code: str):
     workstation = _station(request, code)
-    rows = selectors.dispatch_list(user=request.user, workstation=workstation)
+    # _station looked it up through restrict(user, "view"), with its site.
+    rows = selectors.dispatch_list(user=request.user, workstation=workstation, visible=True)
     can_work = request.user.has_perm("wip.change_operationrun")
     # Start is offered only while the station has a free place (operation_start refuses otherwise).
     running = sum(1 for row in rows if row.run.status == RunStatus.RUNNING)

@@ -38,33 +38,45 @@ STATE_CLASS = {
 }
 
 
+#: What changes the state panel: a stop, resume, reason or device signal (``station.state``), and a run
+#: starting or ending there (the run-derived state). The page re-fetches the panel on these events of
+#: its own station (``data-live-station``, ``static/shopfloor/live.js``).
+STATE_EVENTS = "station.state operation.started operation.paused operation.completed"
+
+
 def _label(state: str) -> str:
     return state.replace("_", " ").replace("idle ", "idle: ").capitalize()
 
 
 def station_panel(*, user: Any, workstation: Workstation, now: dt.datetime | None = None) -> dict[str, Any]:
     """The station page's state panel: the state now, today's OEE, the open stop,
-    the reason pick list and what the user may do. Fixed queries (about eight)."""
-    now = now or timezone.now()
-    current = oee_selectors.station_now(workstation=workstation, now=now)
-    zone = ZoneInfo(workstation.site.time_zone or "UTC")
-    midnight = dt.datetime.combine(now.astimezone(zone).date(), dt.time(0), tzinfo=zone)
-    report = oee_selectors.site_oee(
-        site=workstation.site,
-        start=midnight,
-        end=midnight + dt.timedelta(days=1),
-        now=now,
-        stations=Workstation.objects.filter(pk=workstation.pk),
-    )
+    the reason pick list and what the user may do. The station's figures are
+    the same for everyone (``station_panel_data``: cached per site WIP version);
+    only what the user may do is theirs."""
+    data = oee_selectors.station_panel_data(workstation=workstation, now=now)
     return {
-        "state": current,
-        "state_label": _label(current.state),
-        "state_class": STATE_CLASS.get(current.state, ""),
-        "today": report.total(),
-        "reasons": oee_selectors.reason_tree(site=workstation.site),
+        "state": data.state,
+        "state_label": _label(data.state.state),
+        "state_class": STATE_CLASS.get(data.state.state, ""),
+        "today": data.today,
+        "reasons": data.reasons,
         "can_stop": user.has_perm("wip.add_stationstate"),
         "can_give_reason": user.has_perm("wip.change_stationstate"),
+        "live_events": STATE_EVENTS,
     }
+
+
+@login_required
+@require_safe
+@permission_required("wip.view_workstation", raise_exception=True)
+def station_state(request: HttpRequest, code: str) -> HttpResponse:
+    """The station page's state panel alone: what the open page fetches when an event of its
+    station arrives, so the state, the open stop and the stop / resume buttons follow it."""
+    workstation = _station(request, code)
+    panel = station_panel(user=request.user, workstation=workstation)
+    return render(
+        request, "wip/_station_state.html", {"site": workstation.site, "station": workstation, "panel": panel}
+    )
 
 
 def _reason(request: HttpRequest, site_id: int) -> ReasonCode:

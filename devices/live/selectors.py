@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from devices.models import SensorSample, Tag, TagAssignment, TagState
 from inventory.models import Lot, SerialUnit, StockLevel, StockMove
-from inventory.selectors import replenishment
+from inventory.selectors import replenishment_internal
 from tracker.models import Site
 from tracker.scoping import has_model_permission
 from tracker.selectors import alert_counts, alerts_open
@@ -264,6 +264,7 @@ def dashboard(*, user: Any, site: Site, now: dt.datetime | None = None) -> Dashb
     Utilisation, the bottleneck and completions are over the default window of the WIP metrics (the
     site's current shift so far, clipped to its life: ``wip.selectors.shift_metrics``), so this page,
     the bottlenecks page and ``/api/v1/wip/metrics/`` agree."""
+    asked_at = now  # a moment given (a test's, a past one): the OEE figures are read afresh, not cached
     now = now or timezone.now()
     window_start = window_end = None
     rows: list[StationRow] = []
@@ -271,12 +272,21 @@ def dashboard(*, user: Any, site: Site, now: dt.datetime | None = None) -> Dashb
     completed = 0
     holds_site = Site.objects.restrict(user, "view").filter(pk=site.pk).exists()
     if holds_site and has_model_permission(user, Workstation, "view"):
-        metrics = wip_selectors.shift_metrics(site=site, now=now)
+        # Read once, for the metrics and the OEE figures alike.
+        calendars = wip_selectors.site_calendars(site=site)
+        since = wip_selectors.site_since(site=site)
+        metrics = wip_selectors.shift_metrics(site=site, now=now, site_calendar=calendars, since=since)
         window_start, window_end = metrics.start, metrics.end
         bottleneck = metrics.bottleneck
         completed = metrics.orders_completed
         capacity = {s.code: max(s.capacity, 1) for s in metrics.stations}
-        shift_oee = wip_oee.current_shift_oee(site=site, now=now)
+        # Along the flow of work, as the WIP board shows them, not alphabetical; the same rows are
+        # the OEE's stations (only the columns it reads).
+        in_flow = list(Workstation.objects.filter(site=site).in_flow_order().only("id", "site_id", "code", "active"))
+        order = {ws.code: i for i, ws in enumerate(in_flow)}
+        shift_oee = wip_oee.current_shift_oee(
+            site=site, now=asked_at, stations=[ws for ws in in_flow if ws.active], since=since, calendars=calendars
+        )
         for s in metrics.stations:
             rows.append(
                 StationRow(
@@ -292,13 +302,6 @@ def dashboard(*, user: Any, site: Site, now: dt.datetime | None = None) -> Dashb
                     availability=shift_oee[s.code].availability if s.code in shift_oee else None,
                 )
             )
-        # Along the flow of work, as the WIP board shows them, not alphabetical.
-        order = {
-            code: i
-            for i, code in enumerate(
-                Workstation.objects.filter(site=site).in_flow_order().values_list("code", flat=True)
-            )
-        }
         rows.sort(key=lambda r: (order.get(r.code, len(order)), r.code))
         waiting = [r for r in rows if r.queued > 0]
         if waiting:
@@ -307,7 +310,11 @@ def dashboard(*, user: Any, site: Site, now: dt.datetime | None = None) -> Dashb
     orders_open = WorkOrder.objects.restrict(user, "view").open().filter(site=site).count()
     alerts = list(alerts_open(user=user, site=site).order_by("-raised_at")[:8])
     counts = alert_counts(user=user, site=site)
-    reorder = replenishment(user=user, site=site)
+    # The site was checked above: the stock permission is all replenishment() would check again.
+    may_see_stock = holds_site and (
+        getattr(user, "is_superuser", False) or has_model_permission(user, StockLevel, "view")
+    )
+    reorder = replenishment_internal(site=site) if may_see_stock else []
     samples = list(
         SensorSample.objects.restrict(user, "view")
         .filter(site=site, metric="temperature", observed_at__gte=now - dt.timedelta(hours=1))

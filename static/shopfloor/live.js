@@ -2,6 +2,9 @@
 // Elements with data-live="event.type other.type" get an htmx "refresh"
 // trigger when such an event arrives (or after a reconnect, when they may
 // have missed one), so each page re-renders only its own partials.
+// data-live-station="CODE": only events of that workstation (or of none).
+// data-live-hold-focus: while the user is in the element (picking a stop
+// reason), its refresh waits until they leave it, so their pick is not lost.
 (function () {
   "use strict";
   const site = document.body.dataset.site;
@@ -19,14 +22,33 @@
     // Coalesce bursts (an upload may move many tags at once) into one refresh.
     timer = setTimeout(() => {
       timer = null;
-      pending.forEach((node) => window.htmx && window.htmx.trigger(node, "refresh"));
+      pending.forEach((node) => {
+        if ("liveHoldFocus" in node.dataset && node.contains(document.activeElement)) afterFocus(node);
+        else if (window.htmx) window.htmx.trigger(node, "refresh");
+      });
       pending.clear();
     }, 150);
   }
-  function matching(type) {
+  const waiting = new WeakSet();
+  function afterFocus(node) {
+    if (waiting.has(node)) return;
+    waiting.add(node);
+    const check = () => setTimeout(() => {
+      if (node.contains(document.activeElement)) {
+        node.addEventListener("focusout", check, { once: true });
+        return;
+      }
+      waiting.delete(node);
+      refresh(node);
+    }, 0);
+    node.addEventListener("focusout", check, { once: true });
+  }
+  function matching(event) {
     return Array.from(document.querySelectorAll("[data-live]")).filter((el) => {
       const wanted = el.dataset.live.split(/\s+/);
-      return wanted.includes(type) || wanted.includes("*");
+      if (!wanted.includes(event.type) && !wanted.includes("*")) return false;
+      const station = el.dataset.liveStation;
+      return !station || !event.workstation || event.workstation === station;
     });
   }
 
@@ -43,7 +65,7 @@
     socket.onmessage = (msg) => {
       const event = JSON.parse(msg.data);
       document.dispatchEvent(new CustomEvent("shopfloor:event", { detail: event }));
-      matching(event.type).forEach(refresh);
+      matching(event).forEach(refresh);
     };
     socket.onclose = (ev) => {
       if (status) { status.textContent = "○ offline"; status.className = "live-status off"; }

@@ -67,6 +67,42 @@ def test_operator_starts_and_completes_a_step_on_the_station_page(page_for, plan
     assert page.locator("body").inner_text().count("Painting") >= 1
 
 
+def test_station_state_panel_follows_a_stop_made_elsewhere(page_for, plant, artifacts):
+    """The operator's open station page: a supervisor stops the station (and resumes it) from
+    another browser; the panel's state and its Stop / Resume buttons follow without a reload."""
+    from playwright.sync_api import expect
+
+    page = page_for("operator")
+    page.goto("/wip/stations/DP-PACK/")
+    _wait_live(page)
+    page.evaluate("window.__sameDocument = true")
+    mine = page.locator("#station-state")
+    other = page_for("supervisor")
+    other.goto("/wip/stations/DP-PACK/")
+    theirs = other.locator("#station-state")
+    if theirs.get_by_role("button", name="Resume").count():  # the simulated shift left it stopped
+        theirs.get_by_role("button", name="Resume").click()
+        other.wait_for_load_state()
+        expect(mine.get_by_role("button", name="Resume")).to_have_count(0, timeout=LIVE_TIMEOUT)
+
+    theirs = other.locator("#station-state")
+    theirs.get_by_label("Stop reason").select_option(index=1)
+    reason = theirs.get_by_label("Stop reason").evaluate("s => s.options[s.selectedIndex].text")
+    theirs.get_by_role("button", name="Stop").click()
+    other.wait_for_load_state()
+
+    expect(mine.get_by_role("button", name="Resume")).to_be_visible(timeout=LIVE_TIMEOUT)
+    expect(mine.locator(".open-stop")).to_contain_text(reason)
+    assert page.evaluate("window.__sameDocument") is True  # htmx swapped the panel in place
+    page.screenshot(path=str(artifacts / "station-stopped.png"), full_page=True)
+
+    other.locator("#station-state").get_by_role("button", name="Resume").click()
+    other.wait_for_load_state()
+    expect(mine.get_by_role("button", name="Resume")).to_have_count(0, timeout=LIVE_TIMEOUT)
+    expect(mine.locator(".open-stop")).to_have_count(0)
+    assert page.evaluate("window.__sameDocument") is True
+
+
 def test_plant_dashboard_and_finder(page_for, plant, artifacts):
     page = page_for("manager")
     page.goto("/devices/live/plant/")

@@ -395,13 +395,15 @@ def site_metrics(
     end: dt.datetime,
     now: dt.datetime | None = None,
     site_calendar: tuple[dispatch.WorkingCalendar, dict[int, dispatch.WorkingCalendar]] | None = None,
+    since: dt.datetime | None = None,
 ) -> SiteMetrics:
     """The site over ``[start, end)``: the stations' figures, the bottleneck and
     the work-order level Little's law cross-check (average orders in progress
     against throughput × cycle time). The window is clipped to the site's life
-    (``start``/``end`` of the result say what was measured). Five queries."""
+    (``start``/``end`` of the result say what was measured). Five queries (one
+    fewer for each of ``site_calendar`` and ``since`` passed in)."""
     now = now or timezone.now()
-    since = site_since(site=site)
+    since = since if since is not None else site_since(site=site)
     stations = station_metrics(site=site, start=start, end=end, now=now, since=since, site_calendar=site_calendar)
     start = max(start, since)
     end = min(end, max(now, start))
@@ -444,10 +446,17 @@ def site_metrics(
     )
 
 
-def shift_metrics(*, site: Site, now: dt.datetime | None = None) -> SiteMetrics:
+def shift_metrics(
+    *,
+    site: Site,
+    now: dt.datetime | None = None,
+    site_calendar: tuple[dispatch.WorkingCalendar, dict[int, dispatch.WorkingCalendar]] | None = None,
+    since: dt.datetime | None = None,
+) -> SiteMetrics:
     """``site_metrics`` over the default window every WIP page and the API use: the site's current
-    shift so far (``current_shift``), clipped to the site's life. The calendar is read once. Five queries."""
+    shift so far (``current_shift``), clipped to the site's life. The calendar is read once. Five queries
+    (three with the calendars and the site's start passed in, as a page that reads them for more does)."""
     now = now or timezone.now()
-    site_calendar = site_calendars(site=site)
+    site_calendar = site_calendar if site_calendar is not None else site_calendars(site=site)
     start, end = shift_at(site_calendar[0], now)
-    return site_metrics(site=site, start=start, end=end, now=now, site_calendar=site_calendar)
+    return site_metrics(site=site, start=start, end=end, now=now, site_calendar=site_calendar, since=since)

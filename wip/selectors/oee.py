@@ -3,22 +3,27 @@ stops and their Pareto, trends by day and week (arithmetic in ``wip.oee``).
 
 A fixed number of queries whatever the number of stations, shifts and runs:
 stations, calendars, state rows (with reasons), runs (with their operation)
-and the quality records of those runs.
+and the quality records of those runs. A page that has already read the
+stations, the calendars or the site's start passes them in and saves their
+queries; the station panel and the plant dashboard's current-shift figures are
+cached per site WIP version (``station_panel_data``, ``current_shift_oee``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from tracker.models import Site
-from wip import oee, timeline
+from wip import dispatch, oee, plan_cache, timeline
 from wip.models import (
     STOP_STATES,
     Defect,
@@ -92,6 +97,8 @@ class OeeReport:
     shifts: list[oee.Shift]
     rows: list[StationShift]
     timelines: dict[int, list[timeline.Segment]] = field(default_factory=dict)
+    #: The state rows read, per station (None: none were read, there was no working time to measure).
+    states: dict[int, list[StationState]] | None = None
 
     def cell(self, station: Workstation, shift: oee.Shift) -> StationShift | None:
         return next((r for r in self.rows if r.workstation.pk == station.pk and r.shift.key == shift.key), None)
@@ -149,22 +156,34 @@ def _intervals(rows: list[StationState]) -> list[timeline.Interval]:
     ]
 
 
+Calendars = tuple[dispatch.WorkingCalendar, dict[int, dispatch.WorkingCalendar]]
+
+
 def site_oee(
     *,
     site: Site,
     start: dt.datetime,
     end: dt.datetime,
     now: dt.datetime | None = None,
-    stations: QuerySet[Workstation] | None = None,
+    stations: QuerySet[Workstation] | Sequence[Workstation] | None = None,
+    since: dt.datetime | None = None,
+    calendars: Calendars | None = None,
 ) -> OeeReport:
     """OEE of every station (or ``stations``) of ``site`` for the shifts that start
     in ``[start, end)``, from the site's start (``site_since``: time before the
-    plant existed is not planned) up to ``now``. Six queries."""
+    plant existed is not planned) up to ``now``. Six queries; one fewer for each of
+    what the caller has already read: ``stations`` as loaded objects (a list; a
+    queryset is read here), ``since`` (``site_since``) and ``calendars``
+    (``site_calendars``). The state rows carry ``set_by_name`` (who set them)."""
     now = now or timezone.now()
-    since = site_since(site=site)
-    qs = stations if stations is not None else Workstation.objects.filter(site=site, active=True)
-    station_list = list(qs.filter(site=site).order_by("code"))
-    base, overrides = site_calendars(site=site)
+    since = since if since is not None else site_since(site=site)
+    if stations is None:
+        stations = Workstation.objects.filter(site=site, active=True)
+    if isinstance(stations, QuerySet):
+        station_list = list(stations.filter(site=site).order_by("code"))
+    else:
+        station_list = sorted((ws for ws in stations if ws.site_id == site.pk), key=lambda ws: ws.code)
+    base, overrides = calendars if calendars is not None else site_calendars(site=site)
     shift_sets = {ws.pk: oee.shifts(overrides.get(ws.pk, base), start, end) for ws in station_list}
     all_shifts = {s.key: s for ss in shift_sets.values() for s in ss}
     shift_list = sorted(all_shifts.values(), key=lambda s: s.start)
@@ -183,13 +202,17 @@ def site_oee(
         return report
     ids = [ws.pk for ws in station_list]
     states: dict[int, list[StationState]] = defaultdict(list)
+    # The rows over the window, and every open one (the state now, even after the last shift
+    # ended: ``station_now`` reads it from here; the timeline ignores what lies past ``hi``).
     for row in (
         StationState.objects.filter(workstation_id__in=ids)
-        .overlapping(lo, hi)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=lo, started_at__lt=hi))
         .select_related("reason", "reason__parent")
+        .annotate(set_by_name=F("set_by__username"))
         .order_by("started_at", "pk")
     ):
         states[row.workstation_id].append(row)
+    report.states = states
     runs = list(
         OperationRun.objects.filter(workstation_id__in=ids, queued_at__isnull=False, queued_at__lt=hi)
         .filter(Q(finished_at__isnull=True) | Q(finished_at__gt=lo))
@@ -267,15 +290,21 @@ class StationNow:
     today: oee.Figures | None = None
 
 
-def station_now(*, workstation: Workstation, now: dt.datetime | None = None) -> StationNow:
+def station_now(
+    *, workstation: Workstation, now: dt.datetime | None = None, rows: Sequence[StationState] | None = None
+) -> StationNow:
     """Its current merged state, the open stop (operator's first, else the device's)
-    and a device stop waiting for a reason. One query."""
+    and a device stop waiting for a reason. One query, none when ``rows`` holds the
+    station's state rows already read (an ``OeeReport``'s ``states``: every open one
+    is among them)."""
     now = now or timezone.now()
-    open_rows = list(
-        StationState.objects.filter(workstation=workstation, ended_at__isnull=True).select_related(
-            "reason", "reason__parent", "set_by"
+    if rows is None:
+        rows = list(
+            StationState.objects.filter(workstation=workstation, ended_at__isnull=True)
+            .select_related("reason", "reason__parent")
+            .annotate(set_by_name=F("set_by__username"))
         )
-    )
+    open_rows = [r for r in rows if r.ended_at is None]
     segs = timeline.merge(_intervals(open_rows), now - dt.timedelta(seconds=1), now)
     current = segs[-1] if segs else None
     stops = sorted((r for r in open_rows if r.is_stop), key=lambda r: timeline.PRECEDENCE.index(r.source))
@@ -286,6 +315,42 @@ def station_now(*, workstation: Workstation, now: dt.datetime | None = None) -> 
         since=since,
         open_stop=stops[0] if stops else None,
         reason_needed=next((r for r in stops if r.reason_id is None), None),
+    )
+
+
+@dataclass
+class StationPanel:
+    """What the station page's state panel shows of the station (nothing of the user's)."""
+
+    state: StationNow
+    today: oee.Figures
+    reasons: list[ReasonCode]
+
+
+def station_panel_data(*, workstation: Workstation, now: dt.datetime | None = None) -> StationPanel:
+    """The station's state now, its OEE so far today (the local day's shifts) and the
+    site's stop reasons: five queries (``workstation`` loaded with its site), none
+    while the site's WIP version stands (``plan_cache.cached_at_version``: every
+    committed run, state, defect or reason change moves it; time alone, at most
+    ``plan_cache.PLAN_TTL`` s). With ``now`` given (a past or a test's moment), read
+    afresh, never cached."""
+    if now is not None:
+        return _station_panel_data(workstation, now)
+    return plan_cache.cached_at_version(
+        workstation.site_id, f"oee:panel:{workstation.pk}", lambda: _station_panel_data(workstation, timezone.now())
+    )
+
+
+def _station_panel_data(workstation: Workstation, now: dt.datetime) -> StationPanel:
+    site = workstation.site
+    zone = ZoneInfo(site.time_zone or "UTC")
+    midnight = dt.datetime.combine(now.astimezone(zone).date(), dt.time(0), tzinfo=zone)
+    report = site_oee(site=site, start=midnight, end=midnight + dt.timedelta(days=1), now=now, stations=[workstation])
+    rows = report.states.get(workstation.pk, []) if report.states is not None else None
+    return StationPanel(
+        state=station_now(workstation=workstation, now=now, rows=rows),
+        today=report.total(),
+        reasons=reason_tree(site=site),
     )
 
 
@@ -307,11 +372,42 @@ def states_for_user(*, user: Any) -> QuerySet[StationState]:
     )
 
 
-def current_shift_oee(*, site: Site, now: dt.datetime | None = None) -> dict[str, oee.Figures]:
+def current_shift_oee(
+    *,
+    site: Site,
+    now: dt.datetime | None = None,
+    stations: Sequence[Workstation] | None = None,
+    since: dt.datetime | None = None,
+    calendars: Calendars | None = None,
+) -> dict[str, oee.Figures]:
     """Each station's figures so far in its current shift, by station code
-    (the plant dashboard's OEE column): the last shift that started. Six queries."""
-    now = now or timezone.now()
-    report = site_oee(site=site, start=now - dt.timedelta(days=1), end=now, now=now)
+    (the plant dashboard's OEE column): the last shift that started. Six queries,
+    fewer for what the caller passes (``site_oee``); none while the site's WIP
+    version stands (``plan_cache.cached_at_version``, as ``station_panel_data``;
+    with ``now`` given, read afresh). ``stations``: the site's active stations, loaded."""
+    if now is not None:
+        return _current_shift_oee(site, now, stations, since, calendars)
+    return plan_cache.cached_at_version(
+        site.pk, "oee:shift", lambda: _current_shift_oee(site, timezone.now(), stations, since, calendars)
+    )
+
+
+def _current_shift_oee(
+    site: Site,
+    now: dt.datetime,
+    stations: Sequence[Workstation] | None,
+    since: dt.datetime | None,
+    calendars: Calendars | None,
+) -> dict[str, oee.Figures]:
+    report = site_oee(
+        site=site,
+        start=now - dt.timedelta(days=1),
+        end=now,
+        now=now,
+        stations=stations,
+        since=since,
+        calendars=calendars,
+    )
     latest: dict[str, oee.Figures] = {}
     for r in sorted(report.rows, key=lambda r: r.shift.start):
         latest[r.workstation.code] = r.figures  # the last shift started: the current (or the last) one

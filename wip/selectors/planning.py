@@ -166,12 +166,17 @@ class DispatchRow:
     critical_ratio: float | None
 
 
-def dispatch_list(*, user: Any, workstation: Workstation, now: dt.datetime | None = None) -> list[DispatchRow]:
+def dispatch_list(
+    *, user: Any, workstation: Workstation, now: dt.datetime | None = None, visible: bool | None = None
+) -> list[DispatchRow]:
     """The station's work in the order to do it: what runs there first, then its
-    queue (and its group's unassigned queue) by the site's dispatch rule."""
-    if not Workstation.objects.restrict(user, "view").filter(pk=workstation.pk).exists():
+    queue (and its group's unassigned queue) by the site's dispatch rule.
+    ``visible``: True when the caller looked ``workstation`` up through
+    ``restrict(user, "view")`` (no second check); the station's site is used as
+    loaded when it was (``select_related("site")``)."""
+    if not visible and not Workstation.objects.restrict(user, "view").filter(pk=workstation.pk).exists():
         return []
-    site = Site.objects.get(pk=workstation.site_id)
+    site = workstation.site if Workstation.site.is_cached(workstation) else Site.objects.get(pk=workstation.site_id)
     plan = site_schedule(site=site, now=now)
     now = plan.now
     mine = []
