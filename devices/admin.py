@@ -311,9 +311,9 @@ class ReaderUploadAdmin(ReadOnlyAdmin):
     def enqueue_again(self, request, queryset):
         from devices.services import _enqueue
 
-        ids = list(queryset.filter(status=UploadStatus.QUEUED).values_list("pk", flat=True))
-        for pk in ids:
-            _enqueue(pk)
+        ids = list(queryset.filter(status=UploadStatus.QUEUED).values_list("pk", "received_at"))
+        for pk, received_at in ids:
+            _enqueue(pk, received_at)
         self.message_user(request, f"{len(ids)} upload(s) enqueued.")
 
 

@@ -6,8 +6,8 @@
    ``ReaderUpload`` rows in the Zebra IoT Connector format.
 2. A copy of it (``shopfloor_bench_ingest_base``) is made, so both
    implementations start from the same state with the same uploads.
-3. A worker process runs the pipeline (``reader_upload_process``) over every
-   upload: reads per second from stored upload to committed effects, queries
+3. A worker process runs the pipeline (the worker's task, ``process_reader_upload``,
+   with the message the endpoint enqueues) over every upload: reads per second from stored upload to committed effects, queries
    per upload and the worker's resident memory as the uploads add up.
 4. Another process runs the per-read ORM baseline (``bench/ingest/baseline.py``)
    over the first uploads of the copy, and the tags' zones after those uploads
@@ -123,11 +123,12 @@ class Command(BaseCommand):
         if opts["phase"] == "seed":
             result = run.phase_seed(spec)
         else:
-            ids = json.loads(Path(opts["infile"]).read_text())["upload_ids"]
+            seeded = json.loads(Path(opts["infile"]).read_text())
+            ids, messages = seeded["upload_ids"], seeded["messages"]
             if opts["phase"] == "pipeline":
-                result = run.phase_pipeline(ids, snapshot_after=min(opts["baseline_uploads"], len(ids)))
+                result = run.phase_pipeline(ids, messages, snapshot_after=min(opts["baseline_uploads"], len(ids)))
             elif opts["phase"] == "workers":
-                result = run.phase_workers(ids, workers=opts["workers"])
+                result = run.phase_workers(ids, messages, workers=opts["workers"])
             else:
                 result = run.phase_baseline(ids[: opts["baseline_uploads"]])
             run.check_processed(result)
@@ -376,7 +377,7 @@ class Command(BaseCommand):
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         report = {
             "at": stamp,
-            "seed": {k: v for k, v in seed.items() if k != "upload_ids"},
+            "seed": {k: v for k, v in seed.items() if k not in ("upload_ids", "messages")},
             "pipeline": pipe,
             "pipeline_workers": scale,
             "baseline": base,
