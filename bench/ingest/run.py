@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import json
 import os
+import re
 import resource
 import time
 from pathlib import Path
@@ -34,11 +35,11 @@ def rss_kib() -> dict[str, int]:
     return out
 
 
-def phase_seed(spec: plant.PlantSpec) -> dict[str, Any]:
+def phase_seed(spec: plant.PlantSpec, *, now: dt.datetime | None = None) -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     world = plant.seed(spec)
-    now = timezone.now()
+    now = now or timezone.now()
     uploads = plant.generate_uploads(world, spec, start=now - dt.timedelta(days=1))
     ids = plant.store_uploads(uploads, received_at=now)
     from devices.services import upload_message
@@ -63,6 +64,16 @@ def phase_seed(spec: plant.PlantSpec) -> dict[str, Any]:
     }
 
 
+_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.I)
+
+
+def statement_kind(sql: str) -> str:
+    """``SELECT devices_readerupload``: the verb and the first table a statement names."""
+    verb = sql.split(None, 1)[0].upper() if sql.strip() else "?"
+    found = _TABLE.search(sql)
+    return f"{verb} {found.group(1)}" if found else verb
+
+
 def _zones() -> dict[str, int | None]:
     return dict(TagState.objects.values_list("tag__tag_id", "location_id"))
 
@@ -70,25 +81,34 @@ def _zones() -> dict[str, int | None]:
 def _run(
     upload_ids: list[int], process, *, snapshot_after: int, checkpoints: int, messages: list[list] | None = None
 ) -> dict[str, Any]:
-    """``process(*message)`` for each message (default: each upload id alone), timed."""
+    """``process(*message)`` for each message (default: each upload id alone), timed: in all,
+    per upload, and the statements' time by statement kind and table."""
     queries = {"n": 0}
+    by_statement: dict[str, float] = {}
 
     def count(execute, sql, params, many, context):
         queries["n"] += 1
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = statement_kind(sql)
+            by_statement[key] = by_statement.get(key, 0.0) + time.perf_counter() - started
 
     marks = sorted({max(1, round(len(upload_ids) * k / checkpoints)) for k in range(1, checkpoints + 1)})
     rss_curve = []
     snapshot = None
     reads = moves = 0
     busy = 0.0
+    per_upload: list[float] = []
     gc.collect()
     rss_start = rss_kib()
     with connection.execute_wrapper(count):
         for n, message in enumerate(messages or [[pk] for pk in upload_ids], start=1):
             started = time.perf_counter()
             process(*message)
-            busy += time.perf_counter() - started
+            per_upload.append(time.perf_counter() - started)
+            busy += per_upload[-1]
             if n == snapshot_after:
                 snapshot = _zones()
             if n in marks:
@@ -122,6 +142,8 @@ def _run(
         "rss_start_kib": rss_start,
         "rss_curve": rss_curve,
         "zones_after_snapshot": snapshot,
+        "upload_seconds": [round(t, 6) for t in per_upload],
+        "statement_seconds": {k: round(v, 6) for k, v in sorted(by_statement.items())},
     }
 
 
