@@ -97,7 +97,10 @@ class DeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate (its uploads are refused)")
     def deactivate(self, request, queryset):
-        queryset.update(active=False)
+        # One by one through the service, not queryset.update(): an update sends no signal,
+        # and the cached device keys must learn of it (devices.key_signals).
+        for device in queryset.filter(active=True):
+            services.device_deactivate(device=device, actor=request.user)
 
 
 @admin.register(DeviceKey)

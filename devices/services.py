@@ -73,12 +73,34 @@ def device_key_create(
 
 @transaction.atomic
 def device_key_revoke(*, key: DeviceKey, revoked_by: Any = None) -> DeviceKey:
-    """Revoke a key: it stops authenticating at once (idempotent)."""
+    """Revoke a key: it is refused from the next request on, on every node (saving it
+    bumps the device auth epoch, ``devices.key_signals``). Idempotent."""
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         audit_record(actor=revoked_by, action="devicekey.revoked", obj=key, site=key.device.site)
     return key
+
+
+@transaction.atomic
+def device_key_rotate(*, key: DeviceKey, rotated_by: Any = None) -> tuple[DeviceKey, str]:
+    """Replace a key: a new one for the same device (same name and expiry) is returned
+    with its secret, and the old one is revoked in the same transaction, refused from
+    the next request on."""
+    new, secret = device_key_create(device=key.device, name=key.name, expires_at=key.expires_at, created_by=rotated_by)
+    device_key_revoke(key=key, revoked_by=rotated_by)
+    return new, secret
+
+
+@transaction.atomic
+def device_deactivate(*, device: Device, actor: Any = None) -> Device:
+    """Deactivate a device: its keys are refused from the next request on, on every node
+    (saving it bumps the device auth epoch). Idempotent."""
+    if device.active:
+        device.active = False
+        device.save(update_fields=["active"])
+        audit_record(actor=actor, action="device.deactivated", obj=device, site=device.site)
+    return device
 
 
 # --------------------------------------------------------------------------- tags
