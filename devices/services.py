@@ -312,8 +312,9 @@ def reader_upload_process(*, upload_id: int, received_at: dt.datetime | None = N
 
     ``received_at`` (the upload's partition key, carried by the task's message) lets
     every statement read one day's partition; without it the upload is looked up once
-    by id. A ``received_at`` that names no upload with this id (the row was moved) falls
-    back to the id alone.
+    by id. A ``received_at`` that names no upload with this id (the row was moved: the
+    partition key is never updated in normal operation) falls back to the id alone, that
+    attempt uncounted.
     """
     if received_at is None:
         received_at = _received_at_of(upload_id)
