@@ -36,6 +36,10 @@ def check_name(name: str) -> None:
         raise ValueError(f"benchmark databases are named {PREFIX}* or shopfloor_<owner>_bench*, not {name!r}")
 
 
+def is_bench_name(name: str) -> bool:
+    return _NAME.fullmatch(name) is not None
+
+
 def exists(name: str) -> bool:
     with psycopg.connect(server_url(), autocommit=True) as conn:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None

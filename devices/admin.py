@@ -97,7 +97,10 @@ class DeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Deactivate (its uploads are refused)")
     def deactivate(self, request, queryset):
-        queryset.update(active=False)
+        # One by one through the service, not queryset.update(): an update sends no signal,
+        # and the cached device keys must learn of it (devices.key_signals).
+        for device in queryset.filter(active=True):
+            services.device_deactivate(device=device, actor=request.user)
 
 
 @admin.register(DeviceKey)
@@ -311,9 +314,9 @@ class ReaderUploadAdmin(ReadOnlyAdmin):
     def enqueue_again(self, request, queryset):
         from devices.services import _enqueue
 
-        ids = list(queryset.filter(status=UploadStatus.QUEUED).values_list("pk", flat=True))
-        for pk in ids:
-            _enqueue(pk)
+        ids = list(queryset.filter(status=UploadStatus.QUEUED).values_list("pk", "received_at"))
+        for pk, received_at in ids:
+            _enqueue(pk, received_at)
         self.message_user(request, f"{len(ids)} upload(s) enqueued.")
 
 

@@ -16,6 +16,7 @@ class DevicesConfig(AppConfig):
     def ready(self) -> None:
         from devices.api import schema  # noqa: F401
         from devices.gs1 import configure_from_environment
+        from devices.key_signals import connect as connect_key_signals
         from devices.search import register as register_search
         from devices.selectors import work_order_in_container
         from tracker.alert_kinds import register_kind_namer
@@ -23,6 +24,7 @@ class DevicesConfig(AppConfig):
         from wip.scanning import register_container_resolver
 
         configure_from_environment()
+        connect_key_signals()
         register_search()
         register_kind_namer("threshold.", threshold_kind_names)
         register_container_resolver(work_order_in_container)

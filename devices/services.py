@@ -1,5 +1,6 @@
 """Writes of the devices app: device keys, tag assignments, receiving and
-processing reader uploads, and the periodic health checks."""
+processing reader uploads; the periodic health checks (``devices.health_checks``)
+are re-exported here."""
 
 from __future__ import annotations
 
@@ -9,21 +10,23 @@ import logging
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F
 from django.utils import timezone
 
 from devices.conf import site_settings
 from devices.errors import EmptyUpload, NoUploadFormat, TagAlreadyAssigned, UploadTooLarge
 from devices.gs1 import ensure_company_prefixes
+from devices.health_checks import (  # re-exported: the tasks and callers keep importing them from here
+    devices_check_battery as devices_check_battery,
+)
+from devices.health_checks import devices_check_silent as devices_check_silent
+from devices.health_checks import tags_check_missing as tags_check_missing
 from devices.models import (
-    PERIODIC_UPLOADERS,
     Device,
     DeviceKey,
-    DeviceKind,
     ReaderUpload,
     Tag,
     TagAssignment,
-    TagState,
     TargetKind,
     UnknownTag,
     UploadStatus,
@@ -37,7 +40,6 @@ from tracker.keys import generate_key
 from tracker.models import Site
 from tracker.realtime import broadcast
 from tracker.request_context import actor_or_none
-from tracker.services import alert_clear, alert_raise
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +73,34 @@ def device_key_create(
 
 @transaction.atomic
 def device_key_revoke(*, key: DeviceKey, revoked_by: Any = None) -> DeviceKey:
-    """Revoke a key: it stops authenticating at once (idempotent)."""
+    """Revoke a key: it is refused from the next request on, on every node (saving it
+    bumps the device auth epoch, ``devices.key_signals``). Idempotent."""
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         audit_record(actor=revoked_by, action="devicekey.revoked", obj=key, site=key.device.site)
     return key
+
+
+@transaction.atomic
+def device_key_rotate(*, key: DeviceKey, rotated_by: Any = None) -> tuple[DeviceKey, str]:
+    """Replace a key: a new one for the same device (same name and expiry) is returned
+    with its secret, and the old one is revoked in the same transaction, refused from
+    the next request on."""
+    new, secret = device_key_create(device=key.device, name=key.name, expires_at=key.expires_at, created_by=rotated_by)
+    device_key_revoke(key=key, revoked_by=rotated_by)
+    return new, secret
+
+
+@transaction.atomic
+def device_deactivate(*, device: Device, actor: Any = None) -> Device:
+    """Deactivate a device: its keys are refused from the next request on, on every node
+    (saving it bumps the device auth epoch). Idempotent."""
+    if device.active:
+        device.active = False
+        device.save(update_fields=["active"])
+        audit_record(actor=actor, action="device.deactivated", obj=device, site=device.site)
+    return device
 
 
 # --------------------------------------------------------------------------- tags
@@ -204,7 +228,7 @@ def reader_upload_receive(
     if not _insert_unless_stored(upload):
         # A retry (or a concurrent one that committed first): the original answers.
         return ReaderUpload.objects.only("pk", "status").get(device=device, upload_key=key), False
-    transaction.on_commit(functools.partial(_enqueue, upload.pk))
+    transaction.on_commit(functools.partial(_enqueue, upload.pk, upload.received_at))
     return upload, True
 
 
@@ -244,28 +268,63 @@ def _insert_unless_stored(upload: ReaderUpload) -> bool:
     return True
 
 
-def _enqueue(upload_id: int) -> None:
+def _enqueue(upload_id: int, received_at: dt.datetime | None = None) -> None:
     from devices.tasks import process_reader_upload
 
     try:
-        process_reader_upload.delay(upload_id)
+        process_reader_upload.delay(*upload_message(upload_id, received_at))
     except Exception:  # the broker is down: the periodic re-enqueue picks the upload up
         logger.exception("could not enqueue upload %s; it stays queued", upload_id)
 
 
-def reader_upload_process(*, upload_id: int) -> ReaderUpload | None:
+def upload_message(upload_id: int, received_at: dt.datetime | None) -> tuple[Any, ...]:
+    """The arguments of the processing task's message: the upload's id and its partition key.
+
+    The uploads table is partitioned by ``received_at`` on PostgreSQL, with one index per
+    day's partition: a look-up by id alone probes (and the planner opens) every partition,
+    one that also names ``received_at`` reads one. ISO 8601, so the message stays JSON."""
+    if received_at is None:
+        return (upload_id,)
+    return (upload_id, received_at.isoformat())
+
+
+def _upload_row(upload_id: int, received_at: dt.datetime | None) -> Any:
+    """The filter that finds one upload: by id and, when known, its partition key (pruned)."""
+    if received_at is None:
+        return ReaderUpload.objects.filter(pk=upload_id)
+    return ReaderUpload.objects.filter(pk=upload_id, received_at=received_at)
+
+
+def _received_at_of(upload_id: int) -> dt.datetime | None:
+    """The partition key of an upload named by id only (a message enqueued before messages
+    carried it): one look-up across the partitions, after which every statement is pruned."""
+    found: dt.datetime | None = ReaderUpload.objects.filter(pk=upload_id).values_list("received_at", flat=True).first()
+    return found
+
+
+def reader_upload_process(*, upload_id: int, received_at: dt.datetime | None = None) -> ReaderUpload | None:
     """Process a stored upload: parse, arbitrate, call the owning services.
 
     Guarantees: all effects of the upload commit together or not at all; an
     upload is processed once (its status is checked under a row lock, so a
     retried or duplicated task finds it done); a body that cannot be parsed
     marks the upload rejected with the reason and changes nothing else.
+
+    ``received_at`` (the upload's partition key, carried by the task's message) lets
+    every statement read one day's partition; without it the upload is looked up once
+    by id. A ``received_at`` that names no upload with this id (the row was moved: the
+    partition key is never updated in normal operation) falls back to the id alone, that
+    attempt uncounted.
     """
-    _count_attempt(upload_id)
-    return _process(upload_id)
+    if received_at is None:
+        received_at = _received_at_of(upload_id)
+        if received_at is None:
+            return None  # no such upload (archived, or never committed)
+    _count_attempt(upload_id, received_at)
+    return _process(upload_id, received_at)
 
 
-def _count_attempt(upload_id: int) -> None:
+def _count_attempt(upload_id: int, received_at: dt.datetime) -> None:
     """Count the attempt in its own small transaction, so a worker that dies mid-upload
     still counts (an upload that kills every worker ends rejected, not retried forever)."""
     own_transaction = not connection.in_atomic_block
@@ -274,16 +333,20 @@ def _count_attempt(upload_id: int) -> None:
             # Losing this counter in a database crash is harmless: do not wait for the WAL flush.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        ReaderUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(attempts=F("attempts") + 1)
+        _upload_row(upload_id, received_at).filter(status=UploadStatus.QUEUED).update(attempts=F("attempts") + 1)
 
 
 @transaction.atomic
-def _process(upload_id: int) -> ReaderUpload | None:
+def _process(upload_id: int, received_at: dt.datetime) -> ReaderUpload | None:
     from devices.pipeline.ingest import ingest
 
-    upload = (
-        ReaderUpload.objects.select_for_update(of=("self",)).select_related("device__site").filter(pk=upload_id).first()
-    )
+    def locked(rows: Any) -> ReaderUpload | None:
+        found: ReaderUpload | None = rows.select_for_update(of=("self",)).select_related("device__site").first()
+        return found
+
+    upload = locked(_upload_row(upload_id, received_at))
+    if upload is None:
+        upload = locked(_upload_row(upload_id, None))  # the message's partition key is stale
     if upload is None or upload.status != UploadStatus.QUEUED:
         return upload
     conf = site_settings(upload.device.site)
@@ -303,8 +366,16 @@ def _process(upload_id: int) -> ReaderUpload | None:
     upload.status = UploadStatus.PROCESSED
     upload.reason = ""
     upload.processed_at = timezone.now()
-    upload.save(update_fields=["status", "reason", "result", "processed_at"])
+    _save_outcome(upload)
     return upload
+
+
+def _save_outcome(upload: ReaderUpload) -> None:
+    """Write the outcome with the partition key in the WHERE clause (``save()`` would
+    update by id alone, through every partition's index)."""
+    _upload_row(upload.pk, upload.received_at).update(
+        status=upload.status, reason=upload.reason, result=upload.result, processed_at=upload.processed_at
+    )
 
 
 def _reject(upload: ReaderUpload, reason: str) -> ReaderUpload:
@@ -312,7 +383,7 @@ def _reject(upload: ReaderUpload, reason: str) -> ReaderUpload:
     upload.reason = reason[:2000]
     upload.processed_at = timezone.now()
     upload.result = {}
-    upload.save(update_fields=["status", "reason", "result", "processed_at"])
+    _save_outcome(upload)
     broadcast(
         site_id=upload.site_id,
         type="device.status",
@@ -324,9 +395,9 @@ def _reject(upload: ReaderUpload, reason: str) -> ReaderUpload:
     return upload
 
 
-def reader_upload_note_failure(*, upload_id: int, error: str) -> None:
+def reader_upload_note_failure(*, upload_id: int, error: str, received_at: dt.datetime | None = None) -> None:
     """Remember why an attempt failed (the upload stays queued for a retry)."""
-    ReaderUpload.objects.filter(pk=upload_id, status=UploadStatus.QUEUED).update(reason=error[:2000])
+    _upload_row(upload_id, received_at).filter(status=UploadStatus.QUEUED).update(reason=error[:2000])
 
 
 def reader_uploads_requeue_stale(*, now: dt.datetime | None = None, limit: int = 500) -> int:
@@ -347,132 +418,6 @@ def reader_uploads_requeue_stale(*, now: dt.datetime | None = None, limit: int =
     )
     for pk, site_id, received_at in candidates:
         if received_at < now - dt.timedelta(seconds=stale_by_site.get(site_id, 120)):
-            _enqueue(pk)
+            _enqueue(pk, received_at)
             count += 1
     return count
-
-
-# --------------------------------------------------------------------------- health checks
-
-
-def _silence_limit(device: Device, conf: dict[str, Any]) -> int:
-    limit: int
-    if device.kind in PERIODIC_UPLOADERS and device.upload_period_s:
-        limit = device.upload_period_s * conf["gateway_silent_periods"]
-    else:
-        limit = conf["reader_silent_s"]
-    return limit
-
-
-@transaction.atomic
-def devices_check_silent(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Raise ``device.silent`` for uploading devices not heard for too long (readers
-    after ``reader_silent_s``, gateways after three upload periods); cleared by the
-    pipeline when the device is heard again."""
-    now = now or timezone.now()
-    raised = 0
-    devices = (
-        Device.objects.filter(active=True, silent_since__isnull=True, last_seen_at__isnull=False)
-        .exclude(kind__in=[DeviceKind.TAG])
-        .exclude(upload_format="")
-        .select_related("site")
-    )
-    for device in devices:
-        conf = site_settings(device.site)
-        limit = _silence_limit(device, conf)
-        last_seen_at = device.last_seen_at
-        if last_seen_at is None or last_seen_at >= now - dt.timedelta(seconds=limit):
-            continue  # (None: excluded by the query; the check narrows the type)
-        Device.objects.filter(pk=device.pk).update(silent_since=now)
-        alert_raise(
-            site=device.site_id,
-            kind="device.silent",
-            subject=f"device:{device.device_id}",
-            message=f"Device {device.device_id} has not uploaded since {last_seen_at:%Y-%m-%d %H:%M} UTC.",
-            data={"device": device.device_id, "last_seen_at": last_seen_at.isoformat()},
-            at=now,
-        )
-        broadcast(
-            site_id=device.site_id,
-            type="device.status",
-            data={"device": {"device_id": device.device_id, "status": "silent"}},
-        )
-        raised += 1
-    return {"silent": raised}
-
-
-@transaction.atomic
-def devices_check_battery(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Raise ``device.battery_low`` under the site's threshold; clear above the
-    (higher) ok level, so a battery hovering at the limit does not flap."""
-    raised = cleared = 0
-    for device in Device.objects.filter(active=True, battery_pct__isnull=False).select_related("site"):
-        conf = site_settings(device.site)
-        subject = f"device:{device.device_id}"
-        battery_pct = device.battery_pct
-        if battery_pct is None:  # excluded by the query; the check narrows the type
-            continue
-        if battery_pct < conf["battery_low_pct"]:
-            _, created = alert_raise(
-                site=device.site_id,
-                kind="device.battery_low",
-                subject=subject,
-                message=f"Battery of {device.device_id} is at {battery_pct.normalize()} %.",
-                data={"device": device.device_id, "battery_pct": str(battery_pct)},
-                at=now,
-            )
-            raised += int(created)
-        elif battery_pct >= conf["battery_ok_pct"]:
-            cleared += int(
-                alert_clear(site=device.site_id, kind="device.battery_low", subject=subject, at=now) is not None
-            )
-    return {"raised": raised, "cleared": cleared}
-
-
-@transaction.atomic
-def tags_check_missing(*, now: dt.datetime | None = None) -> dict[str, int]:
-    """Raise ``tag.missing`` for assigned tags not seen at their location for too long,
-    unless the reader that last saw them is itself silent (then the reader's
-    silence is the alert, not a thousand missing tags)."""
-    now = now or timezone.now()
-    raised = 0
-    for site in Site.objects.only("pk", "settings"):
-        conf = site_settings(site)
-        horizon = now - dt.timedelta(seconds=conf["tag_missing_s"])
-        assigned = TagAssignment.objects.filter(tag_id=OuterRef("tag_id"), valid_to__isnull=True)
-        states = (
-            TagState.objects.filter(
-                Exists(assigned),
-                site=site,
-                location__isnull=False,
-                missing_since__isnull=True,
-                last_seen_at__lt=horizon,
-            )
-            .filter(Q(last_device__isnull=True) | Q(last_device__silent_since__isnull=True))
-            .select_related("tag", "location", "last_device")
-            .order_by("pk")
-        )
-        for state in states:
-            location, last_seen_at = state.location, state.last_seen_at
-            if location is None or last_seen_at is None:  # excluded by the query; narrows the types
-                continue
-            device = state.last_device
-            if device is not None and device.last_seen_at is not None:
-                limit = _silence_limit(device, conf)
-                if device.last_seen_at < now - dt.timedelta(seconds=limit):
-                    continue  # its reader is silent too
-            TagState.objects.filter(pk=state.pk).update(missing_since=now)
-            alert_raise(
-                site=site.pk,
-                kind="tag.missing",
-                subject=f"tag:{state.tag.tag_id}",
-                message=f"Tag {state.tag.tag_id} not seen at {location.code} since {last_seen_at:%Y-%m-%d %H:%M} UTC.",
-                data={
-                    "tag": state.tag.tag_id,
-                    "location": location.code,
-                    "last_seen_at": last_seen_at.isoformat(),
-                },
-                at=now,
-            )
-            raised += 1
-    return {"missing": raised}

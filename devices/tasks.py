@@ -4,9 +4,16 @@
 message to be redelivered) and is idempotent: the service checks the upload's
 status under a row lock, so a redelivery or a concurrent duplicate finds it
 processed and does nothing.
+
+Its message is ``(upload id, received_at)``: the upload's partition key lets every
+statement read one day's partition of the uploads table (``services.upload_message``).
+A message with the id alone (enqueued before messages carried the key) is still
+processed: the service looks the key up once.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -23,12 +30,13 @@ from devices import services
     retry_jitter=True,
     max_retries=8,
 )
-def process_reader_upload(upload_id: int) -> str | None:
+def process_reader_upload(upload_id: int, received_at: str | None = None) -> str | None:
+    when = dt.datetime.fromisoformat(received_at) if received_at else None
     try:
-        upload = services.reader_upload_process(upload_id=upload_id)
+        upload = services.reader_upload_process(upload_id=upload_id, received_at=when)
     except Exception as exc:
         # Kept on the upload (still queued) so the admin sees why it waits.
-        services.reader_upload_note_failure(upload_id=upload_id, error=f"{type(exc).__name__}: {exc}")
+        services.reader_upload_note_failure(upload_id=upload_id, received_at=when, error=f"{type(exc).__name__}: {exc}")
         raise
     return upload.status if upload is not None else None
 

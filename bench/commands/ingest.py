@@ -6,14 +6,23 @@
    ``ReaderUpload`` rows in the Zebra IoT Connector format.
 2. A copy of it (``shopfloor_bench_ingest_base``) is made, so both
    implementations start from the same state with the same uploads.
-3. A worker process runs the pipeline (``reader_upload_process``) over every
-   upload: reads per second from stored upload to committed effects, queries
+3. A worker process runs the pipeline (the worker's task, ``process_reader_upload``,
+   with the message the endpoint enqueues) over every upload: reads per second from stored upload to committed effects, queries
    per upload and the worker's resident memory as the uploads add up.
 4. Another process runs the per-read ORM baseline (``bench/ingest/baseline.py``)
    over the first uploads of the copy, and the tags' zones after those uploads
    are compared with the pipeline's.
+5. With ``--compare-plain``: a second database (``<database>_plain``) is migrated
+   with ``HISTORY_PARTITIONING=0``, so its history tables stay plain, and seeded
+   with the same plant and uploads; the pipeline then runs over a fresh copy of
+   each, back to back, ``--rounds`` times (alternating which goes first, so a
+   machine getting busier or quieter weighs on both alike), and the ratio
+   partitioned / plain is reported per round and as the median. Both runs drive
+   the same code: the worker's task with the message the endpoint enqueues.
 
-Prints the figures and the ratio; writes ``.bench/ingest-latest.json``.
+Prints the figures and the ratios; writes ``.bench/ingest-latest.json``.
+``--database`` names the databases (default ``shopfloor_bench_ingest``; a developer's
+own ``shopfloor_<owner>_bench...`` keeps two people's runs apart).
 Never runs on SQLite: without a PostgreSQL ``DATABASE_URL`` it uses the local
 server (postgres://postgres@127.0.0.1:5432) or stops.
 """
@@ -24,6 +33,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,8 +48,21 @@ from bench import dbs
 from bench.ingest import plant
 
 DB = "shopfloor_bench_ingest"
-BASE_DB = "shopfloor_bench_ingest_base"
-SCALE_DB = "shopfloor_bench_ingest_scale"
+
+
+def _names(db: str) -> dict[str, str]:
+    """The benchmark's databases, all named after ``--database`` (checked by ``dbs``)."""
+    names = {
+        "db": db,
+        "base": f"{db}_base",
+        "scale": f"{db}_scale",
+        "plain": f"{db}_plain",
+        "run": f"{db}_run",
+        "plain_run": f"{db}_plain_run",
+    }
+    for name in names.values():
+        dbs.check_name(name)
+    return names
 
 
 def _clone(source: str, target: str) -> None:
@@ -53,6 +76,34 @@ def _drop(name: str) -> None:
     dbs.check_name(name)
     with psycopg.connect(dbs.server_url(), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _best_of(rounds: list[dict]) -> dict[str, float]:
+    """Each upload's fastest time over the rounds, summed per kind of table: a busy machine
+    slows some uploads of some rounds, rarely the same upload in every round."""
+    fastest = {
+        kind: [min(times) for times in zip(*(r[f"{kind}_upload_seconds"] for r in rounds), strict=True)]
+        for kind in ("partitioned", "plain")
+    }
+    n = max(1, len(fastest["plain"]))
+    return {
+        "ratio": sum(fastest["plain"]) / sum(fastest["partitioned"]),
+        "partitioned_ms": 1000 * sum(fastest["partitioned"]) / n,
+        "plain_ms": 1000 * sum(fastest["plain"]) / n,
+    }
+
+
+def _statement_differences(rounds: list[dict]) -> list[tuple[str, float, float]]:
+    """(statement kind, partitioned ms per upload, plain ms per upload), largest difference first."""
+    kinds = {k for r in rounds for side in ("partitioned", "plain") for k in r[f"{side}_statement_seconds"]}
+    rows = []
+    for kind in kinds:
+        part, plain = (
+            statistics.median(1000 * r[f"{side}_statement_seconds"].get(kind, 0.0) / r["uploads"] for r in rounds)
+            for side in ("partitioned", "plain")
+        )
+        rows.append((kind, part, plain))
+    return sorted(rows, key=lambda row: -abs(row[1] - row[2]))
 
 
 class Command(BaseCommand):
@@ -72,7 +123,17 @@ class Command(BaseCommand):
             help="Also run the uploads through this many worker processes at once (wall clock).",
         )
         parser.add_argument("--keep", action="store_true", help="Keep the benchmark databases afterwards.")
+        parser.add_argument("--database", default=DB, help="The benchmark database's name (copies add a suffix).")
+        parser.add_argument(
+            "--compare-plain",
+            action="store_true",
+            help="Also run the pipeline on a database whose history tables stay plain, back to back.",
+        )
+        parser.add_argument(
+            "--rounds", type=int, default=3, help="With --compare-plain: partitioned/plain pairs to run."
+        )
         parser.add_argument("--phase", choices=["seed", "pipeline", "workers", "baseline"], help="(internal)")
+        parser.add_argument("--at", help="(internal) the seed's clock, ISO 8601")
         parser.add_argument("--in", dest="infile", help="(internal)")
         parser.add_argument("--out", help="(internal)")
 
@@ -83,19 +144,20 @@ class Command(BaseCommand):
 
         from bench.ingest import run
 
-        if connection.vendor != "postgresql" or not connection.settings_dict["NAME"].startswith(dbs.PREFIX):
+        if connection.vendor != "postgresql" or not dbs.is_bench_name(connection.settings_dict["NAME"]):
             raise CommandError("bench_ingest phases run only on a shopfloor_bench* PostgreSQL database.")
         spec = plant.PlantSpec(
             tags=opts["tags"], uploads=opts["uploads"], seconds_per_upload=opts["seconds_per_upload"]
         )
         if opts["phase"] == "seed":
-            result = run.phase_seed(spec)
+            result = run.phase_seed(spec, now=dt.datetime.fromisoformat(opts["at"]) if opts["at"] else None)
         else:
-            ids = json.loads(Path(opts["infile"]).read_text())["upload_ids"]
+            seeded = json.loads(Path(opts["infile"]).read_text())
+            ids, messages = seeded["upload_ids"], seeded["messages"]
             if opts["phase"] == "pipeline":
-                result = run.phase_pipeline(ids, snapshot_after=min(opts["baseline_uploads"], len(ids)))
+                result = run.phase_pipeline(ids, messages, snapshot_after=min(opts["baseline_uploads"], len(ids)))
             elif opts["phase"] == "workers":
-                result = run.phase_workers(ids, workers=opts["workers"])
+                result = run.phase_workers(ids, messages, workers=opts["workers"])
             else:
                 result = run.phase_baseline(ids[: opts["baseline_uploads"]])
             run.check_processed(result)
@@ -106,6 +168,12 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if opts["phase"]:
             return self._phase(opts)
+        if opts["rounds"] < 1:
+            raise CommandError("--rounds must be >= 1")
+        try:
+            names = _names(opts["database"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         url = os.environ.get("DATABASE_URL", "")
         if not url.startswith(("postgres://", "postgresql://")):
             self.stderr.write(
@@ -115,11 +183,18 @@ class Command(BaseCommand):
                 )
             )
         try:
-            dbs.recreate(DB)
+            dbs.recreate(names["db"])
+            if opts["compare_plain"]:
+                dbs.recreate(names["plain"])
         except psycopg.Error as exc:
             raise CommandError(f"bench ingest needs a PostgreSQL server ({dbs.server_url()}): {exc}") from exc
         workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+        # One clock for every seed: the uploads' read times (and the dedupe's time buckets, which
+        # decide what the arbitration sees) are then the same in the partitioned and plain databases.
+        at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
         common = [
+            "--at",
+            at,
             "--tags",
             str(opts["tags"]),
             "--uploads",
@@ -131,39 +206,110 @@ class Command(BaseCommand):
             "--seconds-per-upload",
             str(opts["seconds_per_upload"]),
         ]
+        db = names["db"]
+        rounds: list[dict] = []
         try:
             self.stdout.write(
-                f"seeding {DB}: {opts['tags']} tags, {plant.N_READERS * plant.ANTENNAS} read points, "
+                f"seeding {db}: {opts['tags']} tags, {plant.N_READERS * plant.ANTENNAS} read points, "
                 f"{opts['uploads']} uploads ..."
             )
-            seed = self._sub(DB, "seed", common, workdir)
-            _clone(DB, BASE_DB)
+            seed = self._sub(db, "seed", common, workdir)
+            _clone(db, names["base"])
             if opts["workers"] > 1:
-                _clone(DB, SCALE_DB)
+                _clone(db, names["scale"])
+            if opts["compare_plain"]:
+                self.stdout.write(f"seeding {names['plain']} the same, its history tables plain ...")
+                plain_seed = self._sub(names["plain"], "seed", common, workdir, plain=True, tag="plain-")
+                self._compare(names, seed, plain_seed, common, workdir, opts["rounds"], rounds)
             self.stdout.write(
                 f"pipeline, one worker, over {len(seed['upload_ids'])} uploads ({seed['events']:,} reads) ..."
             )
-            pipe = self._sub(DB, "pipeline", common, workdir, infile=workdir / "seed.json")
+            pipe = self._sub(db, "pipeline", common, workdir, infile=workdir / "seed.json")
             scale = None
             if opts["workers"] > 1:
                 self.stdout.write(f"pipeline, {opts['workers']} workers, over the same uploads ...")
-                scale = self._sub(SCALE_DB, "workers", common, workdir, infile=workdir / "seed.json")
+                scale = self._sub(names["scale"], "workers", common, workdir, infile=workdir / "seed.json")
             if opts["baseline_uploads"] > 0:
                 self.stdout.write(f"per-read ORM baseline over the first {opts['baseline_uploads']} uploads ...")
-                base = self._sub(BASE_DB, "baseline", common, workdir, infile=workdir / "seed.json")
+                base = self._sub(names["base"], "baseline", common, workdir, infile=workdir / "seed.json")
             else:
                 base = None
         finally:
             if not opts["keep"]:
-                for name in (DB, BASE_DB, SCALE_DB):
+                for name in names.values():
                     try:
                         _drop(name)
                     except psycopg.Error:
                         pass
-        self._report(seed, pipe, scale, base, opts)
+        self._report(seed, pipe, scale, base, rounds, opts)
 
-    def _sub(self, db: str, phase: str, common: list[str], workdir: Path, infile: Path | None = None) -> dict:
-        out = workdir / f"{phase}.json"
+    def _compare(
+        self,
+        names: dict[str, str],
+        seed: dict,
+        plain_seed: dict,
+        common: list[str],
+        workdir: Path,
+        n_rounds: int,
+        rounds: list[dict],
+    ) -> None:
+        """The pipeline over a fresh copy of the partitioned and of the plain database, back to
+        back, ``n_rounds`` times; the first of each pair alternates."""
+        if not seed["upload_partitions"] or plain_seed["upload_partitions"]:
+            raise CommandError(
+                "--compare-plain needs pg_partman on the server: the uploads table is "
+                f"{'partitioned' if seed['upload_partitions'] else 'plain'} in {names['db']} and "
+                f"{'partitioned' if plain_seed['upload_partitions'] else 'plain'} in {names['plain']}"
+            )
+        for n in range(n_rounds):
+            order = ("partitioned", "plain") if n % 2 == 0 else ("plain", "partitioned")
+            result: dict[str, dict] = {}
+            for kind in order:
+                source, target = (
+                    (names["db"], names["run"]) if kind == "partitioned" else (names["plain"], names["plain_run"])
+                )
+                _clone(source, target)
+                self.stdout.write(f"round {n + 1}/{n_rounds}: pipeline on the {kind} tables ...")
+                result[kind] = self._sub(
+                    target,
+                    "pipeline",
+                    common,
+                    workdir,
+                    infile=workdir / ("seed.json" if kind == "partitioned" else "plain-seed.json"),
+                    plain=kind == "plain",
+                    tag=f"{kind}-{n}-",
+                )
+                _drop(target)
+            rounds.append(
+                {
+                    "first": order[0],
+                    "partitioned_reads_per_s": result["partitioned"]["reads_per_s"],
+                    "plain_reads_per_s": result["plain"]["reads_per_s"],
+                    "partitioned_queries_per_upload": result["partitioned"]["queries_per_upload"],
+                    "plain_queries_per_upload": result["plain"]["queries_per_upload"],
+                    "ratio": result["partitioned"]["reads_per_s"] / result["plain"]["reads_per_s"],
+                    "partitioned_upload_seconds": result["partitioned"]["upload_seconds"],
+                    "plain_upload_seconds": result["plain"]["upload_seconds"],
+                    "partitioned_statement_seconds": result["partitioned"]["statement_seconds"],
+                    "plain_statement_seconds": result["plain"]["statement_seconds"],
+                    "uploads": result["partitioned"]["uploads"],
+                    "partitioned_work": {k: result["partitioned"][k] for k in ("reads", "moves", "effects")},
+                    "plain_work": {k: result["plain"][k] for k in ("reads", "moves", "effects")},
+                }
+            )
+
+    def _sub(
+        self,
+        db: str,
+        phase: str,
+        common: list[str],
+        workdir: Path,
+        infile: Path | None = None,
+        *,
+        plain: bool = False,
+        tag: str = "",
+    ) -> dict:
+        out = workdir / f"{tag}{phase}.json"
         env = {
             **os.environ,
             "DATABASE_URL": dbs.database_url(db),
@@ -172,6 +318,8 @@ class Command(BaseCommand):
             "SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
         }
+        if plain:
+            env["HISTORY_PARTITIONING"] = "0"  # read by the migrations: the history tables stay plain
         env.pop("REDIS_URL", None)  # the worker calls the service itself; no broker involved
         cmd = [
             sys.executable,
@@ -191,7 +339,7 @@ class Command(BaseCommand):
             raise CommandError(f"bench ingest phase {phase} failed:\n{done.stderr[-4000:]}")
         return json.loads(out.read_text())
 
-    def _report(self, seed: dict, pipe: dict, scale: dict | None, base: dict | None, opts) -> None:
+    def _report(self, seed: dict, pipe: dict, scale: dict | None, base: dict | None, rounds: list[dict], opts) -> None:
         base = base or {
             "uploads": 0,
             "reads": 0,
@@ -252,21 +400,51 @@ class Command(BaseCommand):
             f"{'yes' if best >= 20_000 else 'no'} at best ({best:,.0f}); >= 10x the baseline (one worker each): "
             f"{'yes' if (ratio or 0) >= 10 else 'no'}"
         )
+        partitioned_vs_plain = statistics.median(r["ratio"] for r in rounds) if rounds else None
+        if rounds:
+            w(f"  partitioned vs plain history tables ({seed['upload_partitions']} upload partitions), same run:")
+            for n, r in enumerate(rounds, start=1):
+                w(
+                    f"    round {n} ({r['first']} first): partitioned {r['partitioned_reads_per_s']:>9,.0f} reads/s "
+                    f"({r['partitioned_queries_per_upload']} q/upload), plain {r['plain_reads_per_s']:>9,.0f} "
+                    f"reads/s ({r['plain_queries_per_upload']} q/upload), ratio {r['ratio']:.3f}"
+                )
+            w(
+                f"  partitioned / plain, median of {len(rounds)}: {partitioned_vs_plain:.3f} "
+                f"(no slower: {'yes' if partitioned_vs_plain >= 0.95 else 'no'}, within 5 %)"
+            )
+            for n, r in enumerate(rounds, start=1):
+                if r["partitioned_work"] != r["plain_work"]:
+                    w(f"    round {n} did different work: {r['partitioned_work']} vs {r['plain_work']}")
+            best = _best_of(rounds)
+            w(
+                f"  partitioned / plain, each upload's fastest of the {len(rounds)} rounds: {best['ratio']:.3f} "
+                f"({best['partitioned_ms']:.2f} vs {best['plain_ms']:.2f} ms per upload; steadier on a busy machine)"
+            )
+            w("  statement time per upload, partitioned vs plain (ms, median of the rounds; largest differences):")
+            for kind, part_ms, plain_ms in _statement_differences(rounds)[:6]:
+                w(f"    {kind:<45} {part_ms:>7.3f} {plain_ms:>7.3f}  {part_ms - plain_ms:+.3f}")
         out_dir = Path(settings.BASE_DIR) / ".bench"
         out_dir.mkdir(exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         report = {
             "at": stamp,
-            "seed": {k: v for k, v in seed.items() if k != "upload_ids"},
+            "seed": {k: v for k, v in seed.items() if k not in ("upload_ids", "messages")},
             "pipeline": pipe,
             "pipeline_workers": scale,
             "baseline": base,
             "ratio": ratio,
             "zone_agreement": agreement,
+            "partitioned_vs_plain": {
+                "rounds": rounds,
+                "median_ratio": partitioned_vs_plain,
+                "best_of_rounds": _best_of(rounds),
+            }
+            if rounds
+            else None,
             "command": "python -m bench ingest "
-            + " ".join(
-                f"--{k.replace('_', '-')} {opts[k]}" for k in ("tags", "uploads", "baseline_uploads", "workers")
-            ),
+            + " ".join(f"--{k.replace('_', '-')} {opts[k]}" for k in ("tags", "uploads", "baseline_uploads", "workers"))
+            + (f" --compare-plain --rounds {opts['rounds']}" if rounds else ""),
         }
         for name in (f"ingest-{stamp}.json", "ingest-latest.json"):
             (out_dir / name).write_text(json.dumps(report, indent=2, default=str))

@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import json
 import os
+import re
 import resource
 import time
 from pathlib import Path
@@ -34,15 +35,26 @@ def rss_kib() -> dict[str, int]:
     return out
 
 
-def phase_seed(spec: plant.PlantSpec) -> dict[str, Any]:
+def phase_seed(spec: plant.PlantSpec, *, now: dt.datetime | None = None) -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     world = plant.seed(spec)
-    now = timezone.now()
+    now = now or timezone.now()
     uploads = plant.generate_uploads(world, spec, start=now - dt.timedelta(days=1))
     ids = plant.store_uploads(uploads, received_at=now)
+    from devices.services import upload_message
+
+    # What the endpoint enqueues for each upload, so the pipeline phase drives the worker's task.
+    received = dict(ReaderUpload.objects.filter(pk__in=ids).values_list("pk", "received_at"))
+    messages = [list(upload_message(pk, received[pk])) for pk in ids]
+    with connection.cursor() as cursor:
+        # Partitions of the uploads table (0: a plain table), so the report says what it compared.
+        cursor.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'devices_readerupload'::regclass")
+        (upload_partitions,) = cursor.fetchone()
     return {
         "upload_ids": ids,
+        "messages": messages,
+        "upload_partitions": upload_partitions,
         "bytes": sum(len(b) for _, b in uploads),
         "events": sum(b.count(b'"idHex"') for _, b in uploads),
         "tags": spec.tags,
@@ -52,29 +64,51 @@ def phase_seed(spec: plant.PlantSpec) -> dict[str, Any]:
     }
 
 
+_TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.I)
+
+
+def statement_kind(sql: str) -> str:
+    """``SELECT devices_readerupload``: the verb and the first table a statement names."""
+    verb = sql.split(None, 1)[0].upper() if sql.strip() else "?"
+    found = _TABLE.search(sql)
+    return f"{verb} {found.group(1)}" if found else verb
+
+
 def _zones() -> dict[str, int | None]:
     return dict(TagState.objects.values_list("tag__tag_id", "location_id"))
 
 
-def _run(upload_ids: list[int], process, *, snapshot_after: int, checkpoints: int) -> dict[str, Any]:
+def _run(
+    upload_ids: list[int], process, *, snapshot_after: int, checkpoints: int, messages: list[list] | None = None
+) -> dict[str, Any]:
+    """``process(*message)`` for each message (default: each upload id alone), timed: in all,
+    per upload, and the statements' time by statement kind and table."""
     queries = {"n": 0}
+    by_statement: dict[str, float] = {}
 
     def count(execute, sql, params, many, context):
         queries["n"] += 1
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = statement_kind(sql)
+            by_statement[key] = by_statement.get(key, 0.0) + time.perf_counter() - started
 
     marks = sorted({max(1, round(len(upload_ids) * k / checkpoints)) for k in range(1, checkpoints + 1)})
     rss_curve = []
     snapshot = None
     reads = moves = 0
     busy = 0.0
+    per_upload: list[float] = []
     gc.collect()
     rss_start = rss_kib()
     with connection.execute_wrapper(count):
-        for n, upload_id in enumerate(upload_ids, start=1):
+        for n, message in enumerate(messages or [[pk] for pk in upload_ids], start=1):
             started = time.perf_counter()
-            process(upload_id)
-            busy += time.perf_counter() - started
+            process(*message)
+            per_upload.append(time.perf_counter() - started)
+            busy += per_upload[-1]
             if n == snapshot_after:
                 snapshot = _zones()
             if n in marks:
@@ -108,36 +142,37 @@ def _run(upload_ids: list[int], process, *, snapshot_after: int, checkpoints: in
         "rss_start_kib": rss_start,
         "rss_curve": rss_curve,
         "zones_after_snapshot": snapshot,
+        "upload_seconds": [round(t, 6) for t in per_upload],
+        "statement_seconds": {k: round(v, 6) for k, v in sorted(by_statement.items())},
     }
 
 
-def phase_pipeline(upload_ids: list[int], *, snapshot_after: int) -> dict[str, Any]:
-    from devices.services import reader_upload_process
+def phase_pipeline(upload_ids: list[int], messages: list[list], *, snapshot_after: int) -> dict[str, Any]:
+    """The worker's task, called in-process with each message the endpoint enqueues."""
+    from devices.tasks import process_reader_upload
 
-    return _run(
-        upload_ids, lambda pk: reader_upload_process(upload_id=pk), snapshot_after=snapshot_after, checkpoints=10
-    )
+    return _run(upload_ids, process_reader_upload, snapshot_after=snapshot_after, checkpoints=10, messages=messages)
 
 
 def _worker(queue, results) -> None:
-    """One worker process: take upload ids until the queue is empty (like a Celery
+    """One worker process: take messages until the queue is empty (like a Celery
     prefork child with prefetch 1)."""
     from django.db import connections
 
-    from devices.services import reader_upload_process
+    from devices.tasks import process_reader_upload
 
     done = 0
     while True:
-        upload_id = queue.get()
-        if upload_id is None:
+        message = queue.get()
+        if message is None:
             break
-        reader_upload_process(upload_id=upload_id)
+        process_reader_upload(*message)
         done += 1
     results.put({"uploads": done, **rss_kib()})
     connections.close_all()
 
 
-def phase_workers(upload_ids: list[int], *, workers: int) -> dict[str, Any]:
+def phase_workers(upload_ids: list[int], messages: list[list], *, workers: int) -> dict[str, Any]:
     """The same uploads through ``workers`` processes at once: wall-clock throughput."""
     import multiprocessing
 
@@ -146,8 +181,8 @@ def phase_workers(upload_ids: list[int], *, workers: int) -> dict[str, Any]:
     connections.close_all()  # children open their own connections
     ctx = multiprocessing.get_context("fork")
     queue, results = ctx.Queue(), ctx.Queue()
-    for upload_id in upload_ids:
-        queue.put(upload_id)
+    for message in messages:
+        queue.put(message)
     for _ in range(workers):
         queue.put(None)
     procs = [ctx.Process(target=_worker, args=(queue, results)) for _ in range(workers)]

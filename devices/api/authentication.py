@@ -11,6 +11,17 @@
 Keys look like ``sfd_<prefix>_<secret>``: the prefix finds the row, the SHA-256
 of the whole key must match (``tracker.keys``). Revoked or expired keys and
 deactivated devices are refused with 401 and a reason.
+
+With Redis (the production shape) the key, its device and site are cached
+between requests and read, with the ``last_used_at`` throttle, in one round trip
+through the partner keys' gate (``tracker.api.key_gate``) instead of a query
+joining three tables on every upload. Entries are stamped with the *device auth
+epoch*, which any change to a device key, a device or a site bumps after its
+transaction commits (``devices.key_signals``; the admin's bulk deactivation goes
+through ``services.device_deactivate``), so a revoked or rotated key or a
+deactivated device is refused on the next request on every node. Without Redis
+(the embedded default's per-process cache, or Redis down) the row is read on
+every request, as before.
 """
 
 from __future__ import annotations
@@ -18,15 +29,37 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import logging
+import time
 from typing import Any, TypeGuard
 
 from django.conf import settings
 from rest_framework import exceptions
 
 from devices.models import Device, DeviceKey
+from tracker.api import key_gate
 from tracker.api.authentication import HashedKeyAuthentication, authorization
+from tracker.keys import hash_key
 
 KEY_KIND = "sfd"
+#: The cache key of the device auth epoch (``tracker.api.key_cache.bump_epoch`` bumps it).
+DEVICE_EPOCH_KEY = "auth:device-epoch"
+
+logger = logging.getLogger("devices.api.keys")
+
+
+def load_device_key(prefix: str) -> DeviceKey | None:
+    """The key with this prefix, its device and site loaded; None if unknown."""
+    return DeviceKey.objects.select_related("device__site").filter(prefix=prefix).first()
+
+
+def _may_authenticate(key: DeviceKey) -> bool:
+    return key.revoked_at is None and key.device.active
+
+
+DEVICE_KEYS = key_gate.KeyKind(
+    name="devicekey", epoch_key=DEVICE_EPOCH_KEY, build=load_device_key, valid=_may_authenticate
+)
 
 
 class DevicePrincipal:
@@ -100,7 +133,45 @@ class DeviceKeyAuthentication(HashedKeyAuthentication):
         return _presented(request)
 
     def load(self, prefix: str) -> DeviceKey | None:
-        return DeviceKey.objects.select_related("device__site").filter(prefix=prefix).first()
+        return load_device_key(prefix)
+
+    def authenticate(self, request) -> tuple[Any, Any] | None:
+        client = key_gate.redis_client()
+        if client is None:  # the embedded default's per-process cache: read the row
+            return super().authenticate(request)
+        presented, presented_with = self.presented(request)
+        if presented is None:
+            return None
+        prefix = self.prefix_of(presented)
+        hashed = hash_key(presented)
+        clock = time.time()
+        now = dt.datetime.fromtimestamp(clock, dt.UTC)
+        touch_seconds = settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"]
+        gate_args: dict[str, Any] = {
+            "prefix": prefix,
+            "hashed": hashed,
+            "now": clock,
+            "touch_seconds": touch_seconds,
+            "window": None,
+            "kind": DEVICE_KEYS,
+        }
+        try:
+            gate = key_gate.pass_gate(client, **gate_args)
+        except Exception:  # Redis is down: authenticate from the database
+            logger.warning("auth gate unavailable; reading the device key from the database", exc_info=True)
+            return super().authenticate(request)
+        key: DeviceKey | None = gate.key
+        self.verify(key, presented, presented_with, now)
+        assert key is not None  # noqa: S101 - verify refused a missing key
+        try:
+            if not gate.counted:
+                key_gate.count(client, gate, **gate_args)
+            if gate.flush is not None:
+                # This request set the touch marker: one UPDATE per key per interval, across nodes.
+                DeviceKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        except Exception:  # bookkeeping must never fail the upload it counts
+            logger.exception("recording the use of device key %s failed", key.prefix)
+        return DevicePrincipal(key.device, key), key
 
     def check_presented(self, key: DeviceKey, presented_with: str | None) -> None:
         if presented_with is not None and presented_with != key.device.device_id:

@@ -165,7 +165,9 @@ def left_during(*, zone: Location, since: dt.datetime) -> list[dict[str, Any]]:
     rows = list(out)
     last = {
         m.pk: m
-        for m in StockMove.objects.filter(pk__in=[r["last"] for r in rows]).select_related(
+        # The window again: on PostgreSQL the ledger is partitioned by month, and the ids alone
+        # would probe every month's partition.
+        for m in StockMove.objects.filter(pk__in=[r["last"] for r in rows], occurred_at__gte=since).select_related(
             "item", "lot", "serial", "destination"
         )
     }

@@ -117,7 +117,7 @@ def test_stale_queued_uploads_are_enqueued_again(site_a):
     done = ReaderUploadFactory(device=device, received_at=ago(minutes=5), status=UploadStatus.PROCESSED)
     with mock.patch("devices.tasks.process_reader_upload.delay") as delay:
         assert services.reader_uploads_requeue_stale(now=NOW) == 1
-    delay.assert_called_once_with(stale.pk)
+    delay.assert_called_once_with(stale.pk, stale.received_at.isoformat())
     assert fresh.pk != done.pk
 
 

@@ -47,25 +47,27 @@ def _entry_key(prefix: str) -> str:
     return f"auth:apikey:{prefix}"
 
 
-def _current_epoch() -> int:
-    epoch = cache.get(EPOCH_KEY)
+def _current_epoch(epoch_key: str = EPOCH_KEY) -> int:
+    epoch = cache.get(epoch_key)
     if epoch is None:
         # First use, or the cache lost it: start from a random value so entries
         # stamped before the loss can never match.
-        cache.add(EPOCH_KEY, secrets.randbelow(2**31), timeout=None)
-        epoch = cache.get(EPOCH_KEY)
+        cache.add(epoch_key, secrets.randbelow(2**31), timeout=None)
+        epoch = cache.get(epoch_key)
     return epoch
 
 
-def bump_epoch() -> None:
-    """Invalidate every cached key entry (called after a commit that changes access)."""
+def bump_epoch(epoch_key: str = EPOCH_KEY) -> None:
+    """Invalidate every cached key entry stamped with ``epoch_key`` (partner keys' by
+    default; device keys have their own, ``devices.api.authentication``): called after a
+    commit that changes access."""
     try:
-        cache.incr(EPOCH_KEY)
+        cache.incr(epoch_key)
     except ValueError:  # not set yet: nothing is cached against it
         pass
     except Exception:
-        logger.exception("could not bump the auth epoch; dropping it")
-        cache.delete(EPOCH_KEY)
+        logger.exception("could not bump the auth epoch %s; dropping it", epoch_key)
+        cache.delete(epoch_key)
 
 
 def bump_epoch_on_commit(*args: Any, **kwargs: Any) -> None:

@@ -26,11 +26,18 @@ on the next request on every web node, as before.
 The embedded default (LocMemCache) keeps the plain cache calls of
 ``tracker.api.key_cache`` and ``authentication._record_use``: there a round
 trip costs nothing.
+
+Device keys go through the same gate (``devices.api.authentication``), as a
+``KeyKind`` of their own: their entries are stamped with their own epoch (bumped
+by changes to device keys and devices, not by every partner's grants) and built
+from their own table; they have no rate window, and a flush only touches the
+key's ``last_used_at``.
 """
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +101,24 @@ return {epoch, entry, 1, flush, allowed, n, oldest}
 
 
 @dataclass(frozen=True)
+class KeyKind:
+    """One kind of hashed key the gate serves: what names its Redis keys, the epoch that
+    invalidates its entries, how an entry is built and whether a key may authenticate."""
+
+    name: str  # in the Redis keys: ``auth:<name>:<prefix>:gate``, ``<name>:uses:<prefix>``
+    epoch_key: str  # a cache key (``key_cache.bump_epoch(epoch_key)`` invalidates every entry)
+    build: Callable[[str], Any]  # the row with this prefix, its holder loaded; None if unknown
+    valid: Callable[[Any], bool]  # not revoked and its holder active (expiry is checked apart)
+
+
+def _partner_valid(key: ApiKey) -> bool:
+    return key.revoked_at is None and key.user.is_active
+
+
+PARTNER = KeyKind(name="apikey", epoch_key=key_cache.EPOCH_KEY, build=key_cache._build, valid=_partner_valid)
+
+
+@dataclass(frozen=True)
 class Window:
     """The rate limit a request is counted against (DRF's ``num_requests`` per ``duration`` s)."""
 
@@ -117,7 +142,7 @@ class Verdict:
 class Gate:
     """One pass through the gate: the key (None when unknown) and what was counted."""
 
-    key: ApiKey | None
+    key: Any  # the kind's key row (an ApiKey for partners), None when unknown
     counted: bool = False
     flush: int | None = None
     verdict: Verdict | None = None
@@ -142,18 +167,18 @@ def _script(client: Redis) -> Script:
     return script
 
 
-def entry_key(prefix: str) -> str:
-    return cache.make_and_validate_key(f"auth:apikey:{prefix}:gate")
+def entry_key(prefix: str, kind: KeyKind = PARTNER) -> str:
+    return cache.make_and_validate_key(f"auth:{kind.name}:{prefix}:gate")
 
 
-def uses_key(prefix: str) -> str:
+def uses_key(prefix: str, kind: KeyKind = PARTNER) -> str:
     """The cache key counting a key's uses not yet written to its row (also the generic path's)."""
-    return f"apikey:uses:{prefix}"
+    return f"{kind.name}:uses:{prefix}"
 
 
-def touch_key(prefix: str) -> str:
+def touch_key(prefix: str, kind: KeyKind = PARTNER) -> str:
     """The marker set by the request that flushes the count (one per key per touch interval)."""
-    return f"{uses_key(prefix)}:touched"
+    return f"{uses_key(prefix, kind)}:touched"
 
 
 def _text(value: Any) -> str | None:
@@ -163,13 +188,21 @@ def _text(value: Any) -> str | None:
 
 
 def _call(
-    client: Redis, *, mode: str, prefix: str, hashed: str, now: float, touch_seconds: int, window: Window | None
+    client: Redis,
+    *,
+    mode: str,
+    prefix: str,
+    hashed: str,
+    now: float,
+    touch_seconds: int,
+    window: Window | None,
+    kind: KeyKind,
 ) -> list[Any]:
     keys = [
-        cache.make_and_validate_key(key_cache.EPOCH_KEY),
-        entry_key(prefix),
-        cache.make_and_validate_key(uses_key(prefix)),
-        cache.make_and_validate_key(touch_key(prefix)),
+        cache.make_and_validate_key(kind.epoch_key),
+        entry_key(prefix, kind),
+        cache.make_and_validate_key(uses_key(prefix, kind)),
+        cache.make_and_validate_key(touch_key(prefix, kind)),
         cache.make_and_validate_key(window.cache_key) if window else "",
     ]
     args: list[str | int] = [
@@ -201,11 +234,11 @@ def _counted(result: list[Any], gate: Gate, now: float, window: Window | None) -
         )
 
 
-def _store(client: Redis, prefix: str, epoch: int, key: ApiKey | None) -> None:
+def _store(client: Redis, prefix: str, epoch: int, key: Any, kind: KeyKind) -> None:
     """Keep the entry (an unknown prefix too, as ``key_cache`` does, so guessing costs no query)."""
-    valid = key is not None and key.revoked_at is None and key.user.is_active
+    valid = key is not None and kind.valid(key)
     expiry = "" if key is None or key.expires_at is None else repr(key.expires_at.timestamp())
-    name = entry_key(prefix)
+    name = entry_key(prefix, kind)
     pipe = client.pipeline(transaction=False)
     pipe.hset(
         name,
@@ -222,14 +255,28 @@ def _store(client: Redis, prefix: str, epoch: int, key: ApiKey | None) -> None:
 
 
 def pass_gate(
-    client: Redis, *, prefix: str, hashed: str, now: float, touch_seconds: int, window: Window | None
+    client: Redis,
+    *,
+    prefix: str,
+    hashed: str,
+    now: float,
+    touch_seconds: int,
+    window: Window | None,
+    kind: KeyKind = PARTNER,
 ) -> Gate:
     """The key with this prefix (None if unknown) and, when its entry is current, matches
     ``hashed`` and may authenticate, its use counted and its rate window applied, in one
     round trip. A stale or missing entry is rebuilt from the database and stored (one
     more round trip); the caller counts the use with ``count`` once its checks pass."""
     result = _call(
-        client, mode="check", prefix=prefix, hashed=hashed, now=now, touch_seconds=touch_seconds, window=window
+        client,
+        mode="check",
+        prefix=prefix,
+        hashed=hashed,
+        now=now,
+        touch_seconds=touch_seconds,
+        window=window,
+        kind=kind,
     )
     epoch_text, pickled = _text(result[0]), result[1]
     if pickled:
@@ -238,17 +285,32 @@ def pass_gate(
         return gate
     # Read before the database (as key_cache does): an entry built from rows a concurrent
     # change is replacing carries the old epoch and is rebuilt on the next request.
-    epoch = int(epoch_text) if epoch_text is not None else key_cache._current_epoch()
-    key = key_cache._build(prefix)
-    _store(client, prefix, epoch, key)
+    epoch = int(epoch_text) if epoch_text is not None else key_cache._current_epoch(kind.epoch_key)
+    key = kind.build(prefix)
+    _store(client, prefix, epoch, key, kind)
     return Gate(key=key)
 
 
 def count(
-    client: Redis, gate: Gate, *, prefix: str, hashed: str, now: float, touch_seconds: int, window: Window | None
+    client: Redis,
+    gate: Gate,
+    *,
+    prefix: str,
+    hashed: str,
+    now: float,
+    touch_seconds: int,
+    window: Window | None,
+    kind: KeyKind = PARTNER,
 ) -> None:
     """Count the use of a key that passed the checks but that ``pass_gate`` did not count."""
     result = _call(
-        client, mode="count", prefix=prefix, hashed=hashed, now=now, touch_seconds=touch_seconds, window=window
+        client,
+        mode="count",
+        prefix=prefix,
+        hashed=hashed,
+        now=now,
+        touch_seconds=touch_seconds,
+        window=window,
+        kind=kind,
     )
     _counted(result, gate, now, window)
