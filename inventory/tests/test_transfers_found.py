@@ -308,3 +308,35 @@ def test_sighting_names_no_order_when_the_unit_is_missing_without_one(route):
     assert alert is not None and alert.data["transfer"] is None and "B-DOCK" in alert.message
     services.transfer_order_serial_sighted(unit=unit, location=route.dock)  # read again: the same alert
     assert Alert.objects.get(kind=services.SIGHTED_ALERT).occurrences == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_people_booking_one_serial_found_at_once_book_it_once():
+    """Both sides find the same unit at the same moment: one move, the other a 409."""
+    import threading
+
+    route = Route(SiteFactory(code="race-a"), SiteFactory(code="race-b"))
+    order = closed_with_missing(route, serials=("P1",), arrived=())
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def book(where) -> None:
+        try:
+            barrier.wait()
+            services.transfer_order_serial_found(order=order, serial="P1", location=where)
+            outcomes.append("booked")
+        except services.errors.SerialNotAvailable:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=book, args=(where,)) for where in (route.dock, route.stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["booked", "refused"]
+    assert StockMove.objects.filter(serial__serial="P1", source=route.loss).count() == 1
+    assert len(TransferDiscrepancy.objects.get(line__order=order).found) == 1
+    assert ledger_differences() == []
