@@ -15,6 +15,7 @@ urlpatterns = [
     path("replenishment/", views.replenishment, name="replenishment"),
     path("expiring/", views.expiring, name="expiring"),
     path("in-transit/", views.in_transit, name="in_transit"),
+    path("in-transit/found/", views.in_transit_found, name="in_transit_found"),
     path("trace/", views.trace, name="trace"),
     path("recall/", views.recall, name="recall"),
     path("scan/", views.scan_parse, name="scan"),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from inventory import selectors, services
 from inventory.charts import line_chart
 from inventory.forms import CountForm, ReceiveForm, TransferForm
-from inventory.models import CycleCount, CycleCountLine, Lot
+from inventory.models import CycleCount, CycleCountLine, Lot, TransferOrder
 from inventory.scanning import parse_scan
 from tracker.errors import DomainError
 from tracker.formatting import format_quantity
@@ -308,11 +308,7 @@ def scan_parse(request):
     return JsonResponse(parse_scan(request.GET.get("code", ""), user=request.user, site=current_site(request)))
 
 
-@login_required
-@require_safe
-@permission_required("inventory.view_transferorder", raise_exception=True)
-def in_transit(request):
-    """What travels from and to the current site on transfer orders, line by line."""
+def _in_transit_page(request, *, error: str = "", status: int = 200):
     site = require_site(request)
     rows = selectors.in_transit_rows(user=request.user, site=site)
     return render(
@@ -322,5 +318,43 @@ def in_transit(request):
             "site": site,
             "inbound": [r for r in rows if r["direction"] == "inbound"],
             "outbound": [r for r in rows if r["direction"] == "outbound"],
+            "missing": selectors.missing_serial_rows(user=request.user, site=site),
+            "can_book_found": request.user.has_perm("inventory.change_transferorder"),
+            "error": error,
         },
+        status=status,
     )
+
+
+@login_required
+@require_safe
+@permission_required("inventory.view_transferorder", raise_exception=True)
+def in_transit(request):
+    """What travels from and to the current site on transfer orders, line by line, and the
+    serials that closed orders recorded missing (with a form to book one found)."""
+    return _in_transit_page(request)
+
+
+@login_required
+@require_POST
+@permission_required("inventory.change_transferorder", raise_exception=True)
+def in_transit_found(request):
+    """Book a missing serial found at a location of the current site. The order is looked up
+    among the user's orders, the location among the user's at this site (else 404); a refusal
+    re-shows the page with the reason (400/409) and changes nothing."""
+    site = require_site(request)
+    order = get_object_or_404(TransferOrder.objects.restrict(request.user, "view"), number=request.POST.get("order"))
+    item = get_object_or_404(selectors.items_for_user(user=request.user), sku=request.POST.get("item"))
+    code = (request.POST.get("location") or "").strip()
+    location = Location.objects.restrict(request.user, "view").filter(code=code, site=site).first()
+    if location is None:
+        return _in_transit_page(request, error=f"No location {code!r} at {site.code}.", status=400)
+    serial = (request.POST.get("serial") or "").strip()
+    try:
+        services.transfer_order_serial_found(
+            order=order, serial=serial, item=item, location=location, actor=request.user
+        )
+    except DomainError as exc:
+        return _in_transit_page(request, error=str(exc.detail), status=exc.status)
+    messages.success(request, f"Serial {serial} of {item.sku} booked found at {location.code}.")
+    return HttpResponseRedirect(reverse("inventory:in_transit"))

@@ -169,10 +169,20 @@ def _work_order_arrives(move: TagMove, ctx: EffectContext) -> None:
 
 
 def _serial_transferred(move: TagMove, ctx: EffectContext) -> None:
-    """A tagged serial unit settled in a new zone: one ledger transfer to it."""
+    """A tagged serial unit settled in a new zone: one ledger transfer to it.
+
+    A unit recorded missing in transit (a transfer order closed without it) is not booked
+    by a read: inventory raises an alert where it was read, for a person to book it found
+    (``transfer_order_serial_sighted`` says why)."""
     pk = move.target.serial_id if move.target is not None else None
     unit: SerialUnit | None = ctx.objects["serial"].get(pk) if pk is not None else None
     destination = ctx.location(move.to_zone)
+    if unit is not None and unit.status == SerialUnit.Status.MISSING:
+        inventory_services.transfer_order_serial_sighted(
+            unit=unit, location=destination, occurred_at=move.at, reference=ctx.reference
+        )
+        ctx.count("missing_serials_sighted")
+        return
     if unit is None or unit.status != SerialUnit.Status.IN_STOCK or unit.location.is_virtual:
         ctx.count("moves_without_effect")
         return

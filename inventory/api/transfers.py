@@ -2,7 +2,8 @@
 what is in transit per site.
 
 Both sites' users see an order (``TransferOrderQuerySet.site_q``); each acts on its side:
-the source site dispatches, the destination site receives, either closes. Acting on the
+the source site dispatches, the destination site receives, either closes, and either books
+a serial that closing recorded missing found (``found``) at one of its locations. Acting on the
 other side's step is a 403 naming the side; an order of neither of the user's sites is a
 404. The source location is looked up among the user's locations; the destination is any
 active real location (it is at another site, which the sender may not hold).
@@ -30,17 +31,26 @@ from tracker.models import Location, Site
 from tracker.scoping import granted_site_ids
 
 
+class FoundSerialSerializer(serializers.Serializer):
+    serial = serializers.CharField()
+    location = serializers.CharField(help_text="Where it was booked back into stock")
+    found_at = serializers.DateTimeField()
+    found_by = serializers.CharField(help_text="Username (blank: the system)")
+    move = serializers.IntegerField(help_text="The ledger move that booked it")
+
+
 class DiscrepancySerializer(serializers.Serializer):
     kind = serializers.CharField()
     quantity = serializers.DecimalField(**QTY)
     reason = serializers.CharField()
     serials = serializers.ListField(child=serializers.CharField(), help_text="The serials it concerns")
+    found = FoundSerialSerializer(many=True, help_text="A shortfall's serials found since")
     recorded_at = serializers.DateTimeField()
 
 
 class TransferSerialSerializer(serializers.Serializer):
     serial = serializers.CharField()
-    state = serializers.ChoiceField(choices=["in_transit", "received", "missing"])
+    state = serializers.ChoiceField(choices=["in_transit", "received", "missing", "found"])
 
 
 class TransferLineSerializer(serializers.Serializer):
@@ -146,6 +156,17 @@ class TransferCloseSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, help_text="Why what did not arrive is written off")
 
 
+class TransferSerialFoundSerializer(serializers.Serializer):
+    serial = serializers.CharField(max_length=64, help_text="A serial recorded missing when the order closed")
+    item = _item_field()
+    location = _location_field(help_text="Where it is put: at the order's source or destination site, one of yours")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["item"].required = False
+        self.fields["item"].help_text = "Only if two items on the order share the serial"
+
+
 class InTransitRowSerializer(serializers.Serializer):
     number = serializers.CharField()
     direction = serializers.ChoiceField(choices=["outbound", "inbound"])
@@ -177,7 +198,7 @@ class TransferOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
     access = Access(
         read="read_inventory",
         write="write_receipts_shipments",
-        actions={"dispatch_order": SIDE, "receive": SIDE, "close": SIDE},
+        actions={"dispatch_order": SIDE, "receive": SIDE, "close": SIDE, "found": SIDE},
     )
 
     def _side(self, order: TransferOrder, *site_ids: int) -> None:
@@ -279,6 +300,23 @@ class TransferOrderViewSet(mixins.CreateModelMixin, ScopedReadOnlyViewSet):
         body = TransferCloseSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         moves = services.transfer_order_close(order=order, reason=body.validated_data["reason"], actor=request.user)
+        return Response(MovesPostedSerializer({"moves": moves}).data)
+
+    @extend_schema(request=TransferSerialFoundSerializer, responses=MovesPostedSerializer)
+    @action(detail=True, methods=["post"])
+    @idempotent_write
+    def found(self, request, number=None):
+        """A serial recorded missing when the order closed has turned up: book it back into
+        stock at ``location`` (either site's), from the source site's adjustment location.
+        A serial not on the order: 404; one not missing (travelling, received, found): 409."""
+        order = self.get_object()
+        self._side(order, order.source_site_id, order.destination_site_id)
+        body = TransferSerialFoundSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        moves = services.transfer_order_serial_found(
+            order=order, serial=data["serial"], item=data.get("item"), location=data["location"], actor=request.user
+        )
         return Response(MovesPostedSerializer({"moves": moves}).data)
 
     @extend_schema(

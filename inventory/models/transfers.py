@@ -71,7 +71,7 @@ class TransferLine(models.Model):
         default=list,
         blank=True,
         help_text='A serial-tracked line\'s units from dispatch on: [{"serial": ..., "state": '
-        '"in_transit" | "received" | "missing"}]',
+        '"in_transit" | "received" | "missing" | "found"}]',
     )
     received = models.DecimalField(**QTY, default=ZERO)
     lost = models.DecimalField(**QTY, default=ZERO, help_text="written off as a shortfall on close")
@@ -100,6 +100,12 @@ class TransferDiscrepancy(models.Model):
     quantity = models.DecimalField(**QTY)
     reason = models.CharField(max_length=500)
     serials = models.JSONField(default=list, blank=True, help_text="The serials it concerns (serial-tracked lines)")
+    found = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='A shortfall\'s serials found since, each once: [{"serial": ..., "location": <code>, '
+        '"found_at": <ISO 8601>, "found_by": <username or "">, "move": <StockMove id>}]',
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

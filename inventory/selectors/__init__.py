@@ -41,11 +41,12 @@ from inventory.selectors.trace import (
     trace_backward,
     trace_forward,
 )
-from inventory.selectors.transfers import in_transit_rows
+from inventory.selectors.transfers import in_transit_rows, missing_serial_rows
 
 __all__ = [
     "count_approval_refusal",
     "in_transit_rows",
+    "missing_serial_rows",
     "Direction",
     "Genealogy",
     "NodeKey",

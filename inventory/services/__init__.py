@@ -21,7 +21,9 @@ keeps working): ``checks`` (validation), ``picking`` (``stock_pick``, the one ru
 for which stock to take; availability), ``posting`` (``_post``: moves, levels,
 publishing), ``outbound`` (issue, ship, scrap), ``movements`` (receive, transfer,
 adjust, produce), ``reservations``, ``lots`` (status, recall), ``documents``
-(multi-line receipts and shipments), ``counts``, ``items``, ``alerts``.
+(multi-line receipts and shipments), ``counts``, ``items``, ``alerts``, ``transfers``
+(transfer orders; their units in ``transfer_serials``; a missing unit found again in
+``transfer_found``).
 """
 
 from __future__ import annotations
@@ -96,6 +98,11 @@ from inventory.services.reservations import (
     stock_release_reservation,
     stock_reserve,
 )
+from inventory.services.transfer_found import (
+    SIGHTED_ALERT,
+    transfer_order_serial_found,
+    transfer_order_serial_sighted,
+)
 from inventory.services.transfers import (
     transfer_order_close,
     transfer_order_create,
@@ -166,6 +173,9 @@ __all__ = [
     "transfer_order_dispatch",
     "transfer_order_receive",
     "transfer_order_receive_tagged",
+    "transfer_order_serial_found",
+    "transfer_order_serial_sighted",
+    "SIGHTED_ALERT",
     "transfer_orders_overdue_sweep",
     "ZoneHold",
     "receipt_create",

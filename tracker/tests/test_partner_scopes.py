@@ -60,6 +60,7 @@ DECISIONS: dict[str, str] = {
     "inventory-transfer-order-dispatch POST": ERP,
     "inventory-transfer-order-receive POST": ERP,
     "inventory-transfer-order-close POST": ERP,
+    "inventory-transfer-order-found POST": ERP,
     "wip-workorder-list POST": MES,
     "wip-workorder-release POST": MES,
     "wip-workorder-start POST": MES,
