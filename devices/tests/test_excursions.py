@@ -21,6 +21,7 @@ from inventory.models import Lot, SerialUnit, StockLevel, StockMove
 from tests.factories.devices import DeviceFactory, ThresholdRuleFactory, ZoneFactory
 from tests.factories.inventory import ItemFactory, LotItemFactory, SerialItemFactory, receive
 from tests.factories.tracker import SiteFactory, user_with_role
+from tests.phone_tables import unlabelled_cells
 from tests.scoping import covers, nothing_written
 from tracker.models import Alert
 
@@ -228,6 +229,7 @@ def test_the_page_shows_the_held_lots_the_curve_and_what_left(cold, inspector):
     assert "M-OUT" not in body and "style=" not in body and "<script" not in body.split("<svg", 1)[1].split("</svg>")[0]
     listing = inspector.get("/devices/excursions/").content.decode()
     assert "COLD" in listing and f"/devices/excursions/{excursion.pk}/" in listing
+    assert unlabelled_cells(listing) == []  # each figure named on a phone
 
 
 def test_release_and_scrap_from_the_page(cold, inspector):
