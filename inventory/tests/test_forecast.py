@@ -114,3 +114,22 @@ def test_nightly_task_stores_forecasts_and_suggestion_applies(site_a, make_user,
     event = AuditEvent.objects.get(action="forecast.suggestion_applied")
     assert event.actor == planner and event.changes["arithmetic"] == suggestion.arithmetic
     assert AuditEvent.objects.filter(action="item.updated", object_id=str(busy.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_stored_history_starts_at_the_first_week_with_demand(site_a):
+    """The weeks before an item's first demand are "not sold yet" (the engine ignores them): two
+    years of zeros in front of the history flattened the page's chart into a line on the floor."""
+    from inventory.forecasting.services import _store
+    from tests.factories.inventory import ItemFactory
+
+    item = ItemFactory(sku="LATE")
+    monday = dt.date(2026, 1, 5)
+    weeks = [monday + dt.timedelta(weeks=i) for i in range(60)]
+    y = np.array([0.0] * 40 + [5.0, 0.0] + [4.0 + i % 3 for i in range(18)])
+    fc = _store(item_id=item.pk, site=site_a, weeks=weeks, y=y, now=timezone.now())
+    assert fc.status == "ok"
+    assert fc.history[0] == [weeks[40].isoformat(), 5.0] and len(fc.history) == 20
+    none = _store(item_id=item.pk, site=site_a, weeks=weeks, y=np.zeros(60), now=timezone.now())
+    assert none.history == []
+
