@@ -116,9 +116,15 @@ def format_time(value: Any, fmt: str = DEFAULT_TIME_FORMAT, *, zone: Any = None)
 
     Pages activate the current site's zone (``templates/base.html``), so ``zone`` is only needed for a time
     that belongs to another site. A date, or a naive datetime, is formatted as it is (no zone to name).
+    An ISO 8601 text (a row shaped for the API, such as a trace's moves) is read as the time it names.
     """
     if value is None or value == "":
         return ""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
     if isinstance(value, dt.datetime) and timezone.is_aware(value):
         local = value.astimezone(zone_for(zone))
         return f"{dateformat.format(local, fmt)} {local.tzname() or 'UTC'}"

@@ -5,6 +5,7 @@ excursion, releases nothing on recovery, and the inspector releases or scraps.""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -21,6 +22,7 @@ from inventory.models import Lot, SerialUnit, StockLevel, StockMove
 from tests.factories.devices import DeviceFactory, ThresholdRuleFactory, ZoneFactory
 from tests.factories.inventory import ItemFactory, LotItemFactory, SerialItemFactory, receive
 from tests.factories.tracker import SiteFactory, user_with_role
+from tests.phone_tables import unlabelled_cells
 from tests.scoping import covers, nothing_written
 from tracker.models import Alert
 
@@ -225,9 +227,13 @@ def test_the_page_shows_the_held_lots_the_curve_and_what_left(cold, inspector):
         "<polyline",
     ):
         assert text in body, text
+    # The zone is named once, on the axis title ("time (UTC)", not "time (UTC UTC)"), the ticks bare.
+    assert re.search(r"time \((\w+)\)</text>", body) and " UTC UTC" not in body and " CET CET" not in body
+    assert not re.search(r'class="tick"[^>]*>\d\d:\d\d [A-Z]', body)
     assert "M-OUT" not in body and "style=" not in body and "<script" not in body.split("<svg", 1)[1].split("</svg>")[0]
     listing = inspector.get("/devices/excursions/").content.decode()
     assert "COLD" in listing and f"/devices/excursions/{excursion.pk}/" in listing
+    assert unlabelled_cells(listing) == []  # each figure named on a phone
 
 
 def test_release_and_scrap_from_the_page(cold, inspector):

@@ -7,6 +7,21 @@ from django.db import models
 from tracker.models import Site
 from tracker.scoping import RestrictedQuerySet
 
+#: What the pages call each method (the stored names are the engine's).
+METHOD_LABELS = {
+    "exp_smoothing": "Exponential smoothing",
+    "croston_sba": "Croston (SBA, intermittent demand)",
+    "seasonal": "Seasonal (Holt-Winters)",
+    "seasonal_naive": "Seasonal naive",
+}
+
+
+def method_label(name: str) -> str:
+    """``croston_sba`` -> "Croston (SBA, intermittent demand)"; a score key ``seasonal/52`` keeps its season."""
+    base, _, season = name.partition("/")
+    label = METHOD_LABELS.get(base, base.replace("_", " ").capitalize())
+    return f"{label}, {season}-week season" if season else label
+
 
 class DemandForecast(models.Model):
     class Status(models.TextChoices):
@@ -38,6 +53,15 @@ class DemandForecast(models.Model):
 
     def __str__(self) -> str:
         return f"forecast {self.item_id}@{self.site_id} {self.method or self.status}"
+
+    @property
+    def method_label(self) -> str:
+        return method_label(self.method) if self.method else ""
+
+    @property
+    def score_labels(self) -> list[tuple[str, float]]:
+        """The candidates' backtest MASE by method label, best first."""
+        return sorted(((method_label(k), v) for k, v in self.scores.items()), key=lambda kv: kv[1])
 
     @property
     def mean_weekly(self) -> float | None:

@@ -21,7 +21,10 @@ HISTORY_SHOWN = 104
 
 
 def _store(*, item_id: int, site: Site, weeks: list[dt.date], y: np.ndarray, now: dt.datetime) -> DemandForecast:
-    history = [[w.isoformat(), float(q)] for w, q in zip(weeks, y, strict=True)][-HISTORY_SHOWN:]
+    # From the first week with demand, as the engine reads it (``engine.trim_history``): the weeks
+    # before it are "not sold yet", and two years of zeros would flatten the chart's history.
+    shown = len(engine.trim_history(np.asarray(y, dtype=float)))
+    history = [[w.isoformat(), float(q)] for w, q in zip(weeks, y, strict=True)][len(y) - shown :][-HISTORY_SHOWN:]
     defaults: dict[str, Any] = {
         "computed_at": now,
         "history": history,

@@ -151,6 +151,7 @@ class _Tracer:
             "type": "serial" if serial else "lot",
             "item": item.sku,
             "item_name": item.name,
+            "unit": item.unit,
             "lot": lot.code if lot else None,
             "serial": serial.serial if serial else None,
         }

@@ -114,3 +114,51 @@ def test_nightly_task_stores_forecasts_and_suggestion_applies(site_a, make_user,
     event = AuditEvent.objects.get(action="forecast.suggestion_applied")
     assert event.actor == planner and event.changes["arithmetic"] == suggestion.arithmetic
     assert AuditEvent.objects.filter(action="item.updated", object_id=str(busy.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_stored_history_starts_at_the_first_week_with_demand(site_a):
+    """The weeks before an item's first demand are "not sold yet" (the engine ignores them): two
+    years of zeros in front of the history flattened the page's chart into a line on the floor."""
+    from inventory.forecasting.services import _store
+    from tests.factories.inventory import ItemFactory
+
+    item = ItemFactory(sku="LATE")
+    monday = dt.date(2026, 1, 5)
+    weeks = [monday + dt.timedelta(weeks=i) for i in range(60)]
+    y = np.array([0.0] * 40 + [5.0, 0.0] + [4.0 + i % 3 for i in range(18)])
+    fc = _store(item_id=item.pk, site=site_a, weeks=weeks, y=y, now=timezone.now())
+    assert fc.status == "ok"
+    assert fc.history[0] == [weeks[40].isoformat(), 5.0] and len(fc.history) == 20
+    none = _store(item_id=item.pk, site=site_a, weeks=weeks, y=np.zeros(60), now=timezone.now())
+    assert none.history == []
+
+
+@pytest.mark.django_db
+def test_forecast_pages_name_the_method_and_round_to_the_unit(client, site_a, make_user):
+    from inventory.forecasting.models import DemandForecast
+    from tests.factories.inventory import ItemFactory
+
+    screws = ItemFactory(sku="SCREW", unit="pcs")
+    glue = ItemFactory(sku="GLUE", unit="kg")
+    common = {"site": site_a, "computed_at": timezone.now(), "status": "ok", "mase": 0.99571, "baseline_mase": 1.17391}
+    DemandForecast.objects.create(
+        item=screws,
+        method="croston_sba",
+        sigma_weekly=698.7628,
+        scores={"exp_smoothing": 1.031, "croston_sba": 0.9957},
+        forecast=[["2026-12-07", 2495.7484, 2000.0, 3000.0]],
+        **common,
+    )
+    DemandForecast.objects.create(
+        item=glue, method="seasonal", season_length=13, forecast=[["2026-12-07", 9.62644, 5.0, 14.0]], **common
+    )
+    client.force_login(make_user("planner", site_a))
+    body = client.get("/inventory/analytics/forecasts/").content.decode()
+    assert "Croston (SBA, intermittent demand)" in body and "croston_sba" not in body
+    assert "Seasonal (Holt-Winters) (13-week season)" in body
+    assert "2,496 pcs" in body and "2,495.7484" not in body and "9.626 kg" in body
+    assert ">1.00<" in body and ">1.17<" in body and "0.99571" not in body
+    detail = client.get("/inventory/analytics/forecasts/SCREW/").content.decode()
+    assert "<strong>Croston (SBA, intermittent demand)</strong>" in detail and "σ = 699 pcs" in detail
+    assert "Croston (SBA, intermittent demand) 1.00, Exponential smoothing 1.03" in detail

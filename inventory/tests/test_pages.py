@@ -147,6 +147,20 @@ def test_trace_page_and_recall(clerk_client, bins):
     assert Lot.objects.get(code="TPC-1").status == "recalled"
 
 
+def test_trace_shows_quantities_by_unit_and_times_in_the_sites_zone(clerk_client, bins, site_a):
+    """The trace's rows are shaped for the API (UTC ISO text): the page showed '12.5' and the UTC
+    date, which for a late receipt is the day before the plant's."""
+    import datetime as dt
+
+    site_a.time_zone = "Europe/Berlin"
+    site_a.save()
+    glue = LotItemFactory(sku="TP-GLUE", unit="kg")
+    late = dt.datetime(2026, 3, 9, 23, 30, tzinfo=dt.UTC)  # 00:30 on the 10th in Berlin
+    receive(glue, bins[1], "12.5", lot_code="G-1", reference="PO-9", supplier="Glue Co", occurred_at=late)
+    body = clerk_client.get("/inventory/trace/?lot=TP-GLUE/G-1").content.decode()
+    assert "received 12.500 kg from Glue Co (PO-9) 2026-03-10 00:30 CET" in body
+
+
 def test_operator_cannot_open_stock_pages(site_a):
     client = Client()
     client.force_login(user_with_role("operator", site_a))

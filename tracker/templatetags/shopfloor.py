@@ -4,6 +4,8 @@
 
 - ``{{ level.on_hand|qty:level.item }}``: by the item's unit (a unit code, an item or a row with
   ``.item`` all work); ``{{ x|qty }}`` without a unit trims to what the value carries.
+- ``{{ x|qty_round:item }}``: a computed quantity (a mean, a forecast) rounded to the unit's precision,
+  where ``qty`` would show the four places a statistic carries ("2,495.7484 pcs").
 - ``{{ x|qty_input:item }}``: the same without thousands separators, for an ``<input value>``.
 - ``{{ x|num }}`` / ``{{ x|num:2 }}``: a plain number (any places up to four, or at least ``2``).
 - ``{{ x|money }}``: two places.
@@ -20,7 +22,14 @@ from typing import Any
 
 from django import template
 
-from tracker.formatting import DEFAULT_TIME_FORMAT, format_money, format_number, format_quantity, format_time
+from tracker.formatting import (
+    DEFAULT_TIME_FORMAT,
+    format_money,
+    format_number,
+    format_quantity,
+    format_time,
+    unit_places,
+)
 
 register = template.Library()
 
@@ -36,6 +45,12 @@ QUANTITY_KEYS = frozenset(
 @register.filter
 def qty(value: Any, unit: Any = None) -> str:
     return format_quantity(value, unit)
+
+
+@register.filter
+def qty_round(value: Any, unit: Any = None) -> str:
+    places = unit_places(unit) if unit is not None else 0
+    return format_number(value, places=places, max_places=places)
 
 
 @register.filter

@@ -104,3 +104,22 @@ def test_oee_page_drills_down_and_costs_the_same_for_more_stops(plant):
 def test_oee_page_in_the_navigation_of_manager_and_supervisor(plant):
     for role in ("plant manager", "supervisor"):
         assert 'href="/wip/oee/"' in client_for(role, plant.site).get("/wip/").content.decode()
+
+
+def test_station_state_says_where_the_state_and_the_stop_come_from(plant):
+    """The heading's source and the stop's author read as words, not a bare "(operator)"
+    that looks like the person next to the stop's "(operator, supervisor)"."""
+    supervisor = client_for("supervisor", plant.site)
+    jam = ReasonCode.objects.get(code="jam")
+    body = supervisor.post(f"/wip/stations/{plant.cut.code}/stop/", {"reason": jam.pk}, follow=True).content.decode()
+    name = StationState.objects.get(ended_at__isnull=True).set_by.username
+    assert "· set at the station" in body and f"· entered by {name}" in body
+    assert "(operator" not in body
+    # Stopped with a reason, the stop button replaces the reason: it says so.
+    assert ">Change reason</button>" in body and ">Stop</button>" not in body
+    supervisor.post(f"/wip/stations/{plant.cut.code}/resume/")
+
+    services.station_device_signal(workstation=plant.cut, state="stopped", at=timezone.now(), device_ref="PLC-7")
+    body = supervisor.get(f"/wip/stations/{plant.cut.code}/").content.decode()
+    assert "· signalled by the machine" in body and "· signalled by PLC-7" in body
+    assert "(device" not in body and ">Stop</button>" in body
