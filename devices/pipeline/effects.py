@@ -173,7 +173,10 @@ def _serial_transferred(move: TagMove, ctx: EffectContext) -> None:
 
     A unit recorded missing in transit (a transfer order closed without it) is not booked
     by a read: inventory raises an alert where it was read, for a person to book it found
-    (``transfer_order_serial_sighted`` says why)."""
+    (``transfer_order_serial_sighted`` says why). A unit travelling on a transfer order is
+    received on it when read at a dock of its destination site; read elsewhere it is not
+    moved, and inventory decides whether that is worth an alert
+    (``transfer_order_serial_read`` says where and why)."""
     pk = move.target.serial_id if move.target is not None else None
     unit: SerialUnit | None = ctx.objects["serial"].get(pk) if pk is not None else None
     destination = ctx.location(move.to_zone)
@@ -182,6 +185,19 @@ def _serial_transferred(move: TagMove, ctx: EffectContext) -> None:
             unit=unit, location=destination, occurred_at=move.at, reference=ctx.reference
         )
         ctx.count("missing_serials_sighted")
+        return
+    if unit is not None and unit.status == SerialUnit.Status.IN_TRANSIT:
+        read = inventory_services.transfer_order_serial_read(
+            unit=unit, location=destination, occurred_at=move.at, reference=ctx.reference
+        )
+        if read.moves:
+            ctx.count("transfer_receipts")
+            # In stock at the dock now: a later move of this upload starts from there.
+            unit.status, unit.location = SerialUnit.Status.IN_STOCK, destination
+        elif read.alert is not None:
+            ctx.count("in_transit_serials_sighted")
+        else:
+            ctx.count("moves_without_effect")
         return
     if unit is None or unit.status != SerialUnit.Status.IN_STOCK or unit.location.is_virtual:
         ctx.count("moves_without_effect")

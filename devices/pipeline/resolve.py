@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote
 
+from django.db.models import Q
 from epcpy.epc_schemes.sgtin import SGTIN
 
 from devices.conf import ARBITRATION_DEFAULTS
@@ -208,12 +209,19 @@ def sgtin_parts(tag_id: str) -> tuple[str, str] | None:
     return gtin, unquote(tag_id.rsplit(".", 1)[-1])
 
 
+# A unit in one of these states sits at its source site's in-transit or adjustment location,
+# whichever site reads it.
+UNSITED = (SerialUnit.Status.IN_TRANSIT, SerialUnit.Status.MISSING)
+
+
 def targets_load(
     *, tags: dict[str, int], site_id: int, assignments: dict[int, tuple] | None = None
 ) -> dict[int, Target]:
     """{Tag pk: Target} for the tags with a current assignment, else a GS1 identity
     that names its object: an SGTIN of a serial unit this site knows (by item GTIN
-    and serial), an SSCC or GRAI (container), a GIAI (asset). The others are unknown.
+    and serial), or of one that belongs to no site's stock now (travelling on a transfer
+    order, or recorded missing in transit: inventory decides what its read means), an SSCC
+    or GRAI (container), a GIAI (asset). The others are unknown.
 
     ``assignments`` ({tag pk: (kind, code, serial, lot, work order)}) when the
     caller loaded them already; otherwise they are read here.
@@ -238,7 +246,8 @@ def targets_load(
                 break
     if sgtins:
         units = SerialUnit.objects.filter(
-            location__site_id=site_id,
+            # A GTIN names one item, so (GTIN, serial) names one unit wherever it is read.
+            Q(location__site_id=site_id) | Q(status__in=UNSITED),
             item__gtin__in={gtin for gtin, _ in sgtins},
             serial__in={serial for _, serial in sgtins},
         ).values_list("pk", "item__gtin", "serial")

@@ -103,6 +103,8 @@ from inventory.services.transfer_found import (
     transfer_order_serial_found,
     transfer_order_serial_sighted,
 )
+from inventory.services.transfer_reads import SerialRead, transfer_order_serial_read
+from inventory.services.transfer_serials import IN_TRANSIT_SIGHTED_ALERT
 from inventory.services.transfers import (
     transfer_order_close,
     transfer_order_create,
@@ -176,6 +178,9 @@ __all__ = [
     "transfer_order_serial_found",
     "transfer_order_serial_sighted",
     "SIGHTED_ALERT",
+    "IN_TRANSIT_SIGHTED_ALERT",
+    "SerialRead",
+    "transfer_order_serial_read",
     "transfer_orders_overdue_sweep",
     "ZoneHold",
     "receipt_create",

@@ -12,19 +12,47 @@ A unit in transit is only ever changed by its transfer order's services, which h
 order's row lock: no other service takes a unit that is not in stock. Receipt and close
 therefore read their units without a row lock; dispatch, whose units are in stock and
 wanted by every other service, locks them (after the levels, as every posting does).
+
+A tag read of a travelling unit anywhere but a dock of its destination site raises an
+``IN_TRANSIT_SIGHTED_ALERT`` (``transfer_reads``); the receipt or the close that ends the
+unit's journey clears it (``clear_in_transit_sightings``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from inventory import errors
 from inventory.models import Item, SerialUnit, TransferLine
 from inventory.services.checks import _check_serial_count, _serial_codes
-from tracker.models import Location
+from tracker.models import Alert, Location
+from tracker.services import alert_clear
 
 IN_TRANSIT, RECEIVED, MISSING = "in_transit", "received", "missing"
+IN_TRANSIT_SIGHTED_ALERT = "serial.in_transit_sighted"
+
+
+def serial_subject(sku: str, serial: str) -> str:
+    """The alert subject naming one unit (the same for every alert about a unit)."""
+    return f"serial:{sku}/{serial}"
+
+
+def clear_in_transit_sightings(line: TransferLine, codes: Iterable[str], *, at: dt.datetime | None) -> None:
+    """Clear the open in-transit sighting alerts of ``line``'s units ``codes``, at any site:
+    the unit is no longer travelling (received, or written off missing). One query when none
+    is open, which is the usual case."""
+    subjects = [serial_subject(line.item.sku, code) for code in codes]
+    if not subjects:
+        return
+    open_alerts = (
+        Alert.objects.filter(kind=IN_TRANSIT_SIGHTED_ALERT, subject__in=subjects, cleared_at__isnull=True)
+        .values_list("site_id", "subject")
+        .order_by("site_id", "subject")
+    )
+    for site_id, subject in list(open_alerts):
+        alert_clear(site=site_id, kind=IN_TRANSIT_SIGHTED_ALERT, subject=subject, at=at)
 
 
 def serials_in(line: TransferLine, state: str) -> list[str]:

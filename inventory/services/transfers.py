@@ -244,7 +244,8 @@ def transfer_order_receive(
 
     Guarantees: an order in transit or partly received; ``location`` (default: the order's
     destination) at the destination site; each line received at most what travelled plus a
-    reasoned overage; all lines or none (every bad line named); the status follows.
+    reasoned overage; all lines or none (every bad line named); the status follows; a received
+    unit's open in-transit sighting alerts (``transfer_reads``) are cleared.
     """
     order = _locked(order)
     if order.status not in (TransferOrder.Status.IN_TRANSIT, TransferOrder.Status.PARTIAL):
@@ -301,6 +302,7 @@ def transfer_order_receive(
         _set_serials(arrived, location=where, status=SerialUnit.Status.IN_STOCK)
         ts.set_state(by_id[pk], [unit.serial for unit in arrived], ts.RECEIVED)
         TransferLine.objects.filter(pk=pk).update(serials=by_id[pk].serials)
+        ts.clear_in_transit_sightings(by_id[pk], [unit.serial for unit in arrived], at=occurred_at)
     TransferDiscrepancy.objects.bulk_create(
         TransferDiscrepancy(
             line=line,
@@ -350,7 +352,8 @@ def transfer_order_close(
     Guarantees: a reason; an order dispatched and not closed (a draft closes with nothing
     to write off); afterwards nothing of it is in transit: a serial-tracked line's units still
     travelling are written off one by one, named on the discrepancy, left ``missing`` at the
-    source site's adjustment location, and each audited (``serial.missing_in_transit``).
+    source site's adjustment location, and each audited (``serial.missing_in_transit``); their
+    open in-transit sighting alerts cleared (a read of one now raises the missing sighting).
     """
     if not reason.strip():
         raise errors.ReasonRequired("Say why the transfer is closed (e.g. lost in transit).", field="reason")
@@ -374,6 +377,7 @@ def transfer_order_close(
     for line, _ in short:
         if line.pk in missing:
             _serials_missing(order, line, list(missing[line.pk].values()), loss=loss, reason=reason, actor=actor)
+            ts.clear_in_transit_sightings(line, missing[line.pk], at=occurred_at)
     TransferDiscrepancy.objects.bulk_create(
         TransferDiscrepancy(
             line=line,
