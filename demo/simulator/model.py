@@ -181,10 +181,9 @@ class Engine:
     def _between(self, bounds: tuple[float, float]) -> float:
         return self.rng.uniform(*bounds)
 
-    def processing_minutes(self, station: str, units: int = layout.TYPICAL_ORDER_UNITS) -> float:
-        """One order's time at ``station``: a typical order's, in proportion to its units."""
+    def processing_minutes(self, station: str) -> float:
         low, mode, high = self.minutes[station]
-        return self.rng.triangular(low, high, mode) * units / layout.TYPICAL_ORDER_UNITS
+        return self.rng.triangular(low, high, mode)
 
     def temperature(self, t: float) -> float:
         """Cold store temperature at minute ``t``: 3.8 °C, a slow wave, noise, and the excursion."""
@@ -290,7 +289,7 @@ class Engine:
             queue.popleft()
             self.busy[station] += 1
             self.stats.starts += 1
-            minutes = self.processing_minutes(station, order.quantity)
+            minutes = self.processing_minutes(station)
             if station == self.config.jam_station:
                 minutes += self._maybe_jam(station, minutes)
             self.at(self.now + minutes, "done", number=order.number, station=station)

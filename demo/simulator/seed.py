@@ -221,7 +221,7 @@ def _ideal_seconds(station: layout.Station, speed: float = 0.0) -> Decimal:
     the wall clock, so a 20-minute order takes 20 real seconds at speed 60: OEE's
     performance compares ideal time with that run time, so the ideal cycle is
     compressed by the same factor (a fast-forward, speed 0, dates in simulated time)."""
-    seconds = station.minutes[0] * 60 / layout.TYPICAL_ORDER_UNITS
+    seconds = station.minutes[0] * 60 / layout.IDEAL_UNITS_PER_ORDER
     if speed > 0:
         seconds /= speed
     return Decimal(str(round(seconds, 3)))
