@@ -195,9 +195,9 @@ def test_early_on_the_bottleneck_is_where_work_waits(plant):
     assert bottleneck.code == "P-ASM"
     assert bottleneck.early and bottleneck.finished_runs == 1
     assert bottleneck.queue_length == 5
-    assert "5 job(s) wait in front of it" in bottleneck.explanation
+    assert "5 jobs wait in front of it" in bottleneck.explanation
     assert "6 in WIP against a limit of 4" in bottleneck.explanation
-    assert "Based on 1 finished run(s) over 0.2 working hour(s)" in bottleneck.explanation
+    assert "Based on 1 finished run over 10 min of working time" in bottleneck.explanation
 
 
 def test_with_enough_data_utilisation_decides(history):
