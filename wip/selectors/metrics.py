@@ -290,6 +290,9 @@ def station_metrics(
 # in front of each station then weigh as much.
 EARLY_RUNS = 10
 EARLY_HOURS = 2.0
+# A rate per hour measured over less than an hour is an extrapolation (one order in the shift's
+# first two minutes reads as 30 orders/h): pages show the counts instead until the window is this long.
+RATE_MIN_HOURS = 1.0
 
 
 @dataclass
@@ -384,6 +387,11 @@ class SiteMetrics:
     @property
     def period_hours(self) -> float:
         return max((self.end - self.start).total_seconds() / 3600, 0.0)
+
+    @property
+    def rates_meaningful(self) -> bool:
+        """Whether the window is long enough (``RATE_MIN_HOURS``) for a rate per hour to mean anything."""
+        return self.period_hours >= RATE_MIN_HOURS
 
     @property
     def littles_law(self) -> float:

@@ -135,3 +135,37 @@ def test_page_query_count_is_constant(plant, supervisor, url, django_assert_max_
     services.operation_start(run=started)
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert supervisor.get(url).status_code == 200
+
+
+def _bottlenecks_after(plant, supervisor, minutes: int) -> str:
+    """The bottlenecks page over the last 8 h of a site that began ``minutes`` ago, with one order
+    completed a minute ago (released ten before): the window is the site's life so far."""
+    from django.utils import timezone
+
+    from tracker.models import Site
+
+    now = timezone.now()
+    Site.objects.filter(pk=plant.site.pk).update(created_at=now - timezone.timedelta(minutes=minutes))
+    order = released(plant, f"PG-LL-{minutes}")
+    WorkOrder.objects.filter(pk=order.pk).update(
+        status="completed",
+        released_at=now - timezone.timedelta(minutes=11),
+        completed_at=now - timezone.timedelta(minutes=1),
+    )
+    response = supervisor.get("/wip/bottlenecks/?hours=8")
+    assert response.status_code == 200
+    return " ".join(response.content.decode().split())
+
+
+def test_bottlenecks_window_under_an_hour_counts_rather_than_extrapolates(plant, supervisor):
+    body = _bottlenecks_after(plant, supervisor, minutes=12)
+    window = body[body.index('<p class="muted window">') :].split("</p>")[0]
+    assert "(12 min)" in window and " h)" not in window, window
+    assert "1 order completed in the 12 min measured so far: too short a window" in body
+    assert "orders/h" not in body and "window too short" in body  # nor per station
+
+
+def test_bottlenecks_rates_over_a_longer_window_are_rounded(plant, supervisor):
+    body = _bottlenecks_after(plant, supervisor, minutes=180)
+    assert "(3.0 h)" in body
+    assert "1 order completed in 3.0 h = 0.3 orders/h; × average release → completion 10 min" in body
