@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from tracker.formatting import format_hours
+from tracker.formatting import format_hours, format_percent
 from tracker.models import Site
 from wip import dispatch
 from wip.models import ACTIVE_RUN_STATUSES, OperationRun, RunStatus, WorkOrder, WorkOrderStatus, Workstation
@@ -308,7 +308,7 @@ class Bottleneck:
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
+    return format_percent(value)
 
 
 def find_bottleneck(stations: list[StationMetrics]) -> Bottleneck | None:

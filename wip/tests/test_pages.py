@@ -3,6 +3,7 @@ and keep a constant query count as work orders grow."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -169,3 +170,14 @@ def test_bottlenecks_rates_over_a_longer_window_are_rounded(plant, supervisor):
     body = _bottlenecks_after(plant, supervisor, minutes=180)
     assert "(3.0 h)" in body
     assert "1 order completed in 3.0 h = 0.3 orders/h; × average release → completion 10 min" in body
+
+
+def test_bottlenecks_shares_are_whole_percents_like_every_overview(plant, supervisor):
+    order = released(plant, "PG-PCT")
+    run = OperationRun.objects.get(work_order=order, sequence=10)
+    services.operation_start(run=run)
+    services.operation_complete(run=run, good_quantity=1, scrap_quantity=1, scrap_code="BURR")
+    body = supervisor.get("/wip/bottlenecks/?hours=8").content.decode()
+    assert '<td data-label="Scrap" class="num">50 %</td>' in body
+    assert '<div class="tile"><span class="num">50 %</span> scrap rate</div>' in body
+    assert not re.search(r"\d%(?!\")", body)  # no "78%" beside "78 %" (an SVG's width="100%" aside)
