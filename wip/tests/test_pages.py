@@ -181,3 +181,12 @@ def test_bottlenecks_shares_are_whole_percents_like_every_overview(plant, superv
     assert '<td data-label="Scrap" class="num">50 %</td>' in body
     assert '<div class="tile"><span class="num">50 %</span> scrap rate</div>' in body
     assert not re.search(r"\d%(?!\")", body)  # no "78%" beside "78 %" (an SVG's width="100%" aside)
+
+
+def test_stations_list_names_a_stations_group_not_its_code(plant, supervisor):
+    from tests.factories.wip import WorkstationFactory, WorkstationGroupFactory
+
+    group = WorkstationGroupFactory(site=plant.site, code="site-a-ovens", name="Curing ovens")
+    WorkstationFactory(site=plant.site, code="OVEN-1", group=group)
+    body = supervisor.get("/wip/stations/").content.decode()
+    assert "group Curing ovens" in body and "site-a-ovens" not in body
