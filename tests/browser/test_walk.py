@@ -248,3 +248,15 @@ def test_clerk_finds_a_lot_from_the_search_box(browser, plant):
         assert not problems, problems
     finally:
         context.close()
+
+
+def test_a_phone_shows_the_analytics_menu_separated(browser, plant):
+    context, page, problems = _login(browser, plant, "manager", "phone")
+    try:
+        page.goto("/wip/analytics/")
+        menu = page.locator("nav.subnav").inner_text().replace("\xa0", " ")
+        assert menu.count(" · ") == page.locator("nav.subnav a").count() - 1, menu
+        assert not menu.lstrip().startswith("·"), menu
+        assert not problems, problems
+    finally:
+        context.close()
