@@ -260,3 +260,15 @@ def test_a_phone_shows_the_analytics_menu_separated(browser, plant):
         assert not problems, problems
     finally:
         context.close()
+
+def test_a_phone_shows_a_stations_oee_as_two_by_two(browser, plant):
+    context, page, problems = _login(browser, plant, "supervisor", "phone")
+    try:
+        page.goto("/wip/stations/DP-CUT/")
+        boxes = [t.bounding_box() for t in page.locator("#station-state .tiles .tile").all()]
+        assert len(boxes) == 4
+        rows = sorted({round(b["y"]) for b in boxes})
+        assert len(rows) == 2, f"the four OEE tiles are not two rows of two: {boxes}"
+        assert not problems, problems
+    finally:
+        context.close()
