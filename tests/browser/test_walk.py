@@ -261,6 +261,7 @@ def test_a_phone_shows_the_analytics_menu_separated(browser, plant):
     finally:
         context.close()
 
+
 def test_a_phone_shows_a_stations_oee_as_two_by_two(browser, plant):
     context, page, problems = _login(browser, plant, "supervisor", "phone")
     try:
