@@ -11,6 +11,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from inventory import selectors, services
@@ -147,9 +148,11 @@ def transfer(request):
             serials=_serials(data.get("serial")),
             actor=request.user,
         )
-        return len(moves)
+        moved = format_quantity(data["quantity"], data["item"])
+        count = ngettext("%(n)d move", "%(n)d moves", len(moves)) % {"n": len(moves)}
+        return f"{moved} {data['item'].unit} {data['item'].sku} from {data['source'].code} to {data['destination'].code} ({count})"
 
-    return _run_form(request, TransferForm, "inventory/transfer.html", action, "Transfer booked ({result} move(s)).")
+    return _run_form(request, TransferForm, "inventory/transfer.html", action, "Transfer booked: {result}.")
 
 
 @login_required
@@ -208,7 +211,13 @@ def count_approve(request, pk: int):
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
-        messages.success(request, f"Count approved: {len(moves)} adjustment(s) posted.")
+        messages.success(
+            request,
+            ngettext(
+                "Count approved: %(n)d adjustment posted.", "Count approved: %(n)d adjustments posted.", len(moves)
+            )
+            % {"n": len(moves)},
+        )
     return HttpResponseRedirect(reverse("inventory:count"))
 
 

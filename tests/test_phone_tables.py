@@ -1,6 +1,7 @@
 """On a phone a table's rows stack and each value sits under its column's name: the pages a
 plant person opens on the floor label every cell (the plant dashboard's station figures, the
-devices, the OEE page, the stock in transit, the asset finder's trail)."""
+devices and a device's uploads, the upload pipeline, the OEE page, the stock in transit, the
+asset finder's trail; an excursion's held stock is checked in devices/tests/test_excursions.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,26 @@ def test_the_tables_a_plant_person_opens_on_a_phone_label_every_cell(tmp_path):
         assert response.status_code == 200, path
         body = response.content.decode()
         assert "<td" in body or path == "/inventory/in-transit/", path
+        assert unlabelled_cells(body) == [], path
+
+
+def test_the_device_and_pipeline_pages_label_every_cell(tmp_path):
+    from django.contrib.auth import get_user_model
+
+    from devices.models import Device
+    from tests.factories.devices import ReaderUploadFactory
+
+    site = seed(keys_file=tmp_path / "keys.json").site
+    device = Device.objects.filter(site=site, read_points__isnull=False).order_by("device_id").first()
+    ReaderUploadFactory(device=device, status="rejected", reason="bad JSON")
+    ReaderUploadFactory(device=device)
+    client = Client()
+    client.force_login(get_user_model().objects.create_superuser("root-phone", "root@example.com", "x"))
+    for path in (f"/devices/{device.device_id}/", "/devices/pipeline/"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        body = response.content.decode()
+        assert "<td" in body and "bad JSON" in body, path
         assert unlabelled_cells(body) == [], path
 
 

@@ -8,6 +8,10 @@ One place decides, so every page agrees:
   unit shows (the ledger keeps four) keeps them rather than being rounded out of sight, so a page never
   disagrees with the ledger. Never scientific notation, never trailing zeros beyond the unit's places.
 - A time shows in the site's zone with the zone's abbreviation (``14:05 CET``), never bare.
+- A length of time under an hour shows in minutes (``12 min``), from an hour on in hours to one place
+  (``2.5 h``): "0.0 h" says nothing.
+- A share (utilisation, yield, OEE) shows as a percent with a space before the sign (``78 %``): whole
+  percents on overview pages, one place where the page is about that figure (the OEE page).
 
 ``tracker`` cannot import ``inventory`` (see ``tracker.registry``), so the unit table lives here; the
 unit codes are ``inventory.models.Item.Unit``'s and a test holds the two in step.
@@ -131,3 +135,23 @@ def format_time(value: Any, fmt: str = DEFAULT_TIME_FORMAT, *, zone: Any = None)
     if isinstance(value, dt.date):
         return dateformat.format(value, fmt)
     return str(value)
+
+
+def format_hours(hours: Any) -> str:
+    """A length of time given in hours: ``12 min`` under an hour (``under 1 min`` below half a minute),
+    else ``2.5 h``; ``""`` for nothing."""
+    number = _decimal(hours)
+    if number is None:
+        return ""
+    if number < 1:
+        minutes = round(number * 60)
+        return "under 1 min" if minutes < 1 else f"{minutes} min"
+    return f"{number:,.1f} h"
+
+
+def format_percent(ratio: Any, places: int = 0) -> str:
+    """A share given as a ratio (``0.783``) as ``78 %`` (``places`` decimals); ``–`` for nothing."""
+    number = _decimal(ratio)
+    if number is None:
+        return "–"
+    return f"{format_number(number * 100, places=places, max_places=places)} %"

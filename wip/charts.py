@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from tracker.formatting import format_percent
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -30,7 +32,7 @@ def utilisation_bars(rows: list[tuple[str, float | None]], *, width: float = 320
                 width=round(min(v, 1.2) / 1.2 * width, 1),
                 y=index * row_height,
                 css=css,
-                text="–" if value is None else f"{v:.0%}",
+                text=format_percent(value),
             )
         )
     return bars

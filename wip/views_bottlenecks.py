@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from tracker.formatting import format_percent
 from tracker.request_context import require_site
 from wip import charts, dispatch, selectors
 from wip.models import Workstation
@@ -47,7 +48,7 @@ def bottlenecks(request):
             "bars_height": len(bars) * 26 + 30,
             # The scale under the bars: 320 units stand for 0-120 % (charts.utilisation_bars).
             "axis_y": len(bars) * 26 + 6,
-            "ticks": [(round(100 + v / 1.2 * 320, 1), f"{v:.0%}") for v in (0.0, 0.5, 1.0)],
+            "ticks": [(round(100 + v / 1.2 * 320, 1), format_percent(v)) for v in (0.0, 0.5, 1.0)],
             "load": load,
             "heatmap": charts.load_heatmap(load["stations"]),
             "rule": dict(dispatch.RULES).get(load.get("rule") or ""),

@@ -230,6 +230,9 @@ def test_the_page_shows_the_held_lots_the_curve_and_what_left(cold, inspector):
     # The zone is named once, on the axis title ("time (UTC)", not "time (UTC UTC)"), the ticks bare.
     assert re.search(r"time \((\w+)\)</text>", body) and " UTC UTC" not in body and " CET CET" not in body
     assert not re.search(r'class="tick"[^>]*>\d\d:\d\d [A-Z]', body)
+    assert unlabelled_cells(body) == []  # every held and left cell named on a phone
+    unit = cold.milk.unit
+    assert f'<td data-label="Quantity" class="num">5 {unit}</td>' in body  # M-1 held, with its unit
     assert "M-OUT" not in body and "style=" not in body and "<script" not in body.split("<svg", 1)[1].split("</svg>")[0]
     listing = inspector.get("/devices/excursions/").content.decode()
     assert "COLD" in listing and f"/devices/excursions/{excursion.pk}/" in listing

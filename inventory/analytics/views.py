@@ -192,7 +192,7 @@ def _forecast_chart(forecast, width: int = 640, height: int = 200, pad: int = 28
         "history": hist,
         "mean": mean,
         "band": band,
-        "top": round(top, 2),
+        "top": top,  # the axis label: the template rounds it to the unit's precision
         "first": history[0][0] if history else future[0][0],
         "last": future[-1][0] if future else history[-1][0],
         "split_x": x(base) if future else None,

@@ -147,7 +147,7 @@ def test_forecast_pages_name_the_method_and_round_to_the_unit(client, site_a, ma
         method="croston_sba",
         sigma_weekly=698.7628,
         scores={"exp_smoothing": 1.031, "croston_sba": 0.9957},
-        forecast=[["2026-12-07", 2495.7484, 2000.0, 3000.0]],
+        forecast=[["2026-12-07", 2495.7484, 2000.0, 4070.17]],
         **common,
     )
     DemandForecast.objects.create(
@@ -162,3 +162,5 @@ def test_forecast_pages_name_the_method_and_round_to_the_unit(client, site_a, ma
     detail = client.get("/inventory/analytics/forecasts/SCREW/").content.decode()
     assert "<strong>Croston (SBA, intermittent demand)</strong>" in detail and "σ = 699 pcs" in detail
     assert "Croston (SBA, intermittent demand) 1.00, Exponential smoothing 1.03" in detail
+    # The chart's top label: the upper bound by the unit's precision, with its unit.
+    assert 'class="chart-top">4,070 pcs</text>' in detail and "4070.17" not in detail

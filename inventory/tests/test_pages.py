@@ -107,6 +107,8 @@ def test_transfer_form_shows_domain_errors(clerk_client, bins):
         "/inventory/transfer/", {"item": "TF-1", "quantity": "2", "source": "A-BIN1", "destination": "A-BIN2"}
     )
     assert r.status_code == 302 and StockLevel.objects.get(item=item, location=bins[2]).on_hand == 2
+    page = clerk_client.get(r.url).content.decode()
+    assert f"Transfer booked: 2 {item.unit} TF-1 from A-BIN1 to A-BIN2 (1 move)." in page
 
 
 def test_count_page_records_and_approves(clerk_client, bins):

@@ -248,3 +248,28 @@ def test_clerk_finds_a_lot_from_the_search_box(browser, plant):
         assert not problems, problems
     finally:
         context.close()
+
+
+def test_a_phone_shows_the_analytics_menu_separated(browser, plant):
+    context, page, problems = _login(browser, plant, "manager", "phone")
+    try:
+        page.goto("/wip/analytics/")
+        menu = page.locator("nav.subnav").inner_text().replace("\xa0", " ")
+        assert menu.count(" · ") == page.locator("nav.subnav a").count() - 1, menu
+        assert not menu.lstrip().startswith("·"), menu
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+def test_a_phone_shows_a_stations_oee_as_two_by_two(browser, plant):
+    context, page, problems = _login(browser, plant, "supervisor", "phone")
+    try:
+        page.goto("/wip/stations/DP-CUT/")
+        boxes = [t.bounding_box() for t in page.locator("#station-state .tiles .tile").all()]
+        assert len(boxes) == 4
+        rows = sorted({round(b["y"]) for b in boxes})
+        assert len(rows) == 2, f"the four OEE tiles are not two rows of two: {boxes}"
+        assert not problems, problems
+    finally:
+        context.close()

@@ -9,6 +9,8 @@
 - ``{{ x|qty_input:item }}``: the same without thousands separators, for an ``<input value>``.
 - ``{{ x|num }}`` / ``{{ x|num:2 }}``: a plain number (any places up to four, or at least ``2``).
 - ``{{ x|money }}``: two places.
+- ``{{ ratio|percent }}`` / ``{{ ratio|percent:1 }}``: a share as ``78 %`` / ``53.7 %`` (``–`` for None).
+- ``{{ h|hours }}``: a length of time given in hours, as ``12 min`` under an hour, else ``2.5 h``.
 - ``{{ when|sitetime }}`` / ``{{ when|sitetime:"D d M H:i" }}``: in the active zone (the page's site,
   activated by ``base.html``) with its abbreviation.
 - ``{{ row|cell:key }}``: one report cell, formatted by its column (see :func:`cell`).
@@ -24,8 +26,10 @@ from django import template
 
 from tracker.formatting import (
     DEFAULT_TIME_FORMAT,
+    format_hours,
     format_money,
     format_number,
+    format_percent,
     format_quantity,
     format_time,
     unit_places,
@@ -70,6 +74,20 @@ def num(value: Any, places: Any = 0) -> str:
 @register.filter
 def money(value: Any) -> str:
     return format_money(value)
+
+
+@register.filter
+def percent(value: Any, places: Any = 0) -> str:
+    try:
+        places = int(places)
+    except (TypeError, ValueError):
+        places = 0
+    return format_percent(value, places)
+
+
+@register.filter
+def hours(value: Any) -> str:
+    return format_hours(value)
 
 
 @register.filter

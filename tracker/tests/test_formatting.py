@@ -11,7 +11,16 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from inventory.models import Item
-from tracker.formatting import UNIT_PLACES, format_money, format_number, format_quantity, format_time, unit_places
+from tracker.formatting import (
+    UNIT_PLACES,
+    format_hours,
+    format_money,
+    format_number,
+    format_percent,
+    format_quantity,
+    format_time,
+    unit_places,
+)
 
 
 def render(source: str, **context) -> str:
@@ -74,6 +83,24 @@ def test_filters_render():
     assert render("{{ q|qty_input:item }}", q=Decimal("1234.5"), item=item) == "1234.500"
     assert render("{{ q|num }}", q=Decimal("230.000000000000")) == "230"
     assert render("{{ q|money }}", q=Decimal("1E+3")) == "1,000.00"
+
+
+def test_lengths_of_time_in_minutes_under_an_hour():
+    assert format_hours(2 / 60) == "2 min"
+    assert format_hours(0.2) == "12 min"
+    assert format_hours(0.001) == "under 1 min"
+    assert format_hours(1) == "1.0 h"
+    assert format_hours(7.96) == "8.0 h"
+    assert format_hours(None) == ""
+    assert render("({{ h|hours }})", h=0.25) == "(15 min)"
+
+
+def test_shares_as_percent_whole_or_to_one_place():
+    assert format_percent(0.783) == "78 %"
+    assert format_percent(0.5372, 1) == "53.7 %"
+    assert format_percent(1) == "100 %"
+    assert format_percent(None) == "–"
+    assert render("{{ r|percent }} · {{ r|percent:1 }}", r=0.0449) == "4 % · 4.5 %"
 
 
 def test_report_cells_by_column():

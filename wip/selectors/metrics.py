@@ -21,8 +21,10 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, Greatest, Least
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
+from tracker.formatting import format_hours, format_percent
 from tracker.models import Site
 from wip import dispatch
 from wip.models import ACTIVE_RUN_STATUSES, OperationRun, RunStatus, WorkOrder, WorkOrderStatus, Workstation
@@ -288,6 +290,9 @@ def station_metrics(
 # in front of each station then weigh as much.
 EARLY_RUNS = 10
 EARLY_HOURS = 2.0
+# A rate per hour measured over less than an hour is an extrapolation (one order in the shift's
+# first two minutes reads as 30 orders/h): pages show the counts instead until the window is this long.
+RATE_MIN_HOURS = 1.0
 
 
 @dataclass
@@ -303,7 +308,7 @@ class Bottleneck:
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
+    return format_percent(value)
 
 
 def find_bottleneck(stations: list[StationMetrics]) -> Bottleneck | None:
@@ -329,7 +334,8 @@ def find_bottleneck(stations: list[StationMetrics]) -> Bottleneck | None:
     queued = [s for s in candidates if s.avg_queue_minutes is not None]
     longest = max(queued, key=lambda s: s.avg_queue_minutes or 0.0) if queued else None
     if early:
-        text = f"{top.code} is the likely bottleneck: {top.queue_length} job(s) wait in front of it"
+        waiting = f"{top.queue_length} job{pluralize(top.queue_length)} {pluralize(top.queue_length, 'waits,wait')}"
+        text = f"{top.code} is the likely bottleneck: {waiting} in front of it"
         if top.capacity > 1:
             text += f" ({top.queue_length / top.capacity:.1f} per machine)"
         text += ", the most of the site"
@@ -347,7 +353,7 @@ def find_bottleneck(stations: list[StationMetrics]) -> Bottleneck | None:
         text += f". The longest wait is in front of {longest.code} ({longest.avg_queue_minutes or 0:.0f} min)"
     elif longest is not None:
         text += " (the longest wait of any station)"
-    text += f". Based on {finished} finished run(s) over {hours:.1f} working hour(s)"
+    text += f". Based on {finished} finished run{pluralize(finished)} over {format_hours(hours)} of working time"
     if early:
         text += ": too little to go by utilisation alone, so the queue and the wait count as much"
     text += "."
@@ -381,6 +387,11 @@ class SiteMetrics:
     @property
     def period_hours(self) -> float:
         return max((self.end - self.start).total_seconds() / 3600, 0.0)
+
+    @property
+    def rates_meaningful(self) -> bool:
+        """Whether the window is long enough (``RATE_MIN_HOURS``) for a rate per hour to mean anything."""
+        return self.period_hours >= RATE_MIN_HOURS
 
     @property
     def littles_law(self) -> float:

@@ -8,14 +8,15 @@ from typing import Any
 
 from django import template
 
+from tracker.formatting import format_percent
+
 register = template.Library()
 
 
 @register.filter
 def pct(value: Any) -> str:
-    if value is None:
-        return "–"
-    return f"{float(value) * 100:.1f} %"
+    # One place, as on the OEE page: the overview pages show shares whole (``|percent``).
+    return format_percent(value, 1)
 
 
 @register.filter

@@ -88,7 +88,7 @@ def test_station_figures_match_the_hand_computed_example(history):
 def test_bottleneck_is_named_and_explained(history):
     metrics = selectors.site_metrics(site=history.site, start=at(6), end=at(14), now=at(14))
     assert metrics.bottleneck.code == "P-CUT"
-    assert "75%" in metrics.bottleneck.explanation
+    assert "75 %" in metrics.bottleneck.explanation
     assert "P-ASM (120 min)" in metrics.bottleneck.explanation
     assert metrics.scrap_rate == pytest.approx(1 / 29)
     assert metrics.first_pass_yield == pytest.approx(28 / 29)
@@ -195,9 +195,9 @@ def test_early_on_the_bottleneck_is_where_work_waits(plant):
     assert bottleneck.code == "P-ASM"
     assert bottleneck.early and bottleneck.finished_runs == 1
     assert bottleneck.queue_length == 5
-    assert "5 job(s) wait in front of it" in bottleneck.explanation
+    assert "5 jobs wait in front of it" in bottleneck.explanation
     assert "6 in WIP against a limit of 4" in bottleneck.explanation
-    assert "Based on 1 finished run(s) over 0.2 working hour(s)" in bottleneck.explanation
+    assert "Based on 1 finished run over 10 min of working time" in bottleneck.explanation
 
 
 def test_with_enough_data_utilisation_decides(history):
@@ -208,7 +208,7 @@ def test_with_enough_data_utilisation_decides(history):
     metrics = selectors.site_metrics(site=history.site, start=at(6), end=at(14), now=at(14))
     assert not metrics.bottleneck.early
     assert metrics.bottleneck.code == "P-CUT"
-    assert "busy 75% of its available time" in metrics.bottleneck.explanation
+    assert "busy 75 % of its available time" in metrics.bottleneck.explanation
 
 
 def test_a_station_added_later_counts_from_its_creation(plant):

@@ -3,6 +3,7 @@ and keep a constant query count as work orders grow."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -135,3 +136,57 @@ def test_page_query_count_is_constant(plant, supervisor, url, django_assert_max_
     services.operation_start(run=started)
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert supervisor.get(url).status_code == 200
+
+
+def _bottlenecks_after(plant, supervisor, minutes: int) -> str:
+    """The bottlenecks page over the last 8 h of a site that began ``minutes`` ago, with one order
+    completed a minute ago (released ten before): the window is the site's life so far."""
+    from django.utils import timezone
+
+    from tracker.models import Site
+
+    now = timezone.now()
+    Site.objects.filter(pk=plant.site.pk).update(created_at=now - timezone.timedelta(minutes=minutes))
+    order = released(plant, f"PG-LL-{minutes}")
+    WorkOrder.objects.filter(pk=order.pk).update(
+        status="completed",
+        released_at=now - timezone.timedelta(minutes=11),
+        completed_at=now - timezone.timedelta(minutes=1),
+    )
+    response = supervisor.get("/wip/bottlenecks/?hours=8")
+    assert response.status_code == 200
+    return " ".join(response.content.decode().split())
+
+
+def test_bottlenecks_window_under_an_hour_counts_rather_than_extrapolates(plant, supervisor):
+    body = _bottlenecks_after(plant, supervisor, minutes=12)
+    window = body[body.index('<p class="muted window">') :].split("</p>")[0]
+    assert "(12 min)" in window and " h)" not in window, window
+    assert "1 order completed in the 12 min measured so far: too short a window" in body
+    assert "orders/h" not in body and "window too short" in body  # nor per station
+
+
+def test_bottlenecks_rates_over_a_longer_window_are_rounded(plant, supervisor):
+    body = _bottlenecks_after(plant, supervisor, minutes=180)
+    assert "(3.0 h)" in body
+    assert "1 order completed in 3.0 h = 0.3 orders/h; × average release → completion 10 min" in body
+
+
+def test_bottlenecks_shares_are_whole_percents_like_every_overview(plant, supervisor):
+    order = released(plant, "PG-PCT")
+    run = OperationRun.objects.get(work_order=order, sequence=10)
+    services.operation_start(run=run)
+    services.operation_complete(run=run, good_quantity=1, scrap_quantity=1, scrap_code="BURR")
+    body = supervisor.get("/wip/bottlenecks/?hours=8").content.decode()
+    assert '<td data-label="Scrap" class="num">50 %</td>' in body
+    assert '<div class="tile"><span class="num">50 %</span> scrap rate</div>' in body
+    assert not re.search(r"\d%(?!\")", body)  # no "78%" beside "78 %" (an SVG's width="100%" aside)
+
+
+def test_stations_list_names_a_stations_group_not_its_code(plant, supervisor):
+    from tests.factories.wip import WorkstationFactory, WorkstationGroupFactory
+
+    group = WorkstationGroupFactory(site=plant.site, code="site-a-ovens", name="Curing ovens")
+    WorkstationFactory(site=plant.site, code="OVEN-1", group=group)
+    body = supervisor.get("/wip/stations/").content.decode()
+    assert "group Curing ovens" in body and "site-a-ovens" not in body
