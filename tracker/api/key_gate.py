@@ -31,6 +31,7 @@ trip costs nothing.
 from __future__ import annotations
 
 import pickle
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,12 +45,14 @@ if TYPE_CHECKING:
     from redis import Redis
     from redis.commands.core import Script
 
-# KEYS: 1 auth epoch, 2 key entry (hash), 3 use counter, 4 touch marker, 5 rate window (list)
+# KEYS: 1 auth epoch, 2 key entry (hash), 3 use counter, 4 touch marker, 5 rate window (list),
+#       6... data version counters to read (tracker.versions; none when the answer has no ETag)
 # ARGV: 1 mode ("check": read the entry, count when valid; "count": count only),
 #       2 the presented key's SHA-256, 3 now (unix seconds), 4 touch seconds,
-#       5 requests per window (0: no rate limit), 6 window seconds
+#       5 requests per window (0: no rate limit), 6 window seconds,
+#       7 now (unix nanoseconds: where a missing version counter starts, as tracker.versions does)
 # Returns {epoch, pickled key or false, counted 0/1, uses to flush or false, allowed 0/1,
-#          requests in the window, oldest time in the window or false}.
+#          requests in the window, oldest time in the window or false, the versions or false}.
 LUA = """
 local epoch = false
 local entry = false
@@ -89,7 +92,15 @@ if limit > 0 then
     redis.call('EXPIRE', KEYS[5], ARGV[6])
   end
 end
-return {epoch, entry, 1, flush, allowed, n, oldest}
+local versions = false
+if #KEYS > 5 then
+  versions = {}
+  for i = 6, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[7], 'NX')
+    versions[#versions + 1] = redis.call('GET', KEYS[i])
+  end
+end
+return {epoch, entry, 1, flush, allowed, n, oldest, versions}
 """
 
 
@@ -121,6 +132,8 @@ class Gate:
     counted: bool = False
     flush: int | None = None
     verdict: Verdict | None = None
+    #: (the version counters read, their values) when the caller named counters and the use was counted
+    versions: tuple[tuple[str, ...], list[int]] | None = None
 
 
 _scripts: dict[int, Script] = {}
@@ -163,7 +176,15 @@ def _text(value: Any) -> str | None:
 
 
 def _call(
-    client: Redis, *, mode: str, prefix: str, hashed: str, now: float, touch_seconds: int, window: Window | None
+    client: Redis,
+    *,
+    mode: str,
+    prefix: str,
+    hashed: str,
+    now: float,
+    touch_seconds: int,
+    window: Window | None,
+    counters: tuple[str, ...] = (),
 ) -> list[Any]:
     keys = [
         cache.make_and_validate_key(key_cache.EPOCH_KEY),
@@ -171,6 +192,7 @@ def _call(
         cache.make_and_validate_key(uses_key(prefix)),
         cache.make_and_validate_key(touch_key(prefix)),
         cache.make_and_validate_key(window.cache_key) if window else "",
+        *(cache.make_and_validate_key(name) for name in counters),
     ]
     args: list[str | int] = [
         mode,
@@ -179,17 +201,21 @@ def _call(
         max(touch_seconds, 1),
         window.limit if window else 0,
         window.duration if window else 0,
+        time.time_ns(),
     ]
     result: list[Any] = _script(client)(keys=keys, args=args, client=client)
     return result
 
 
-def _counted(result: list[Any], gate: Gate, now: float, window: Window | None) -> None:
+def _counted(result: list[Any], gate: Gate, now: float, window: Window | None, counters: tuple[str, ...] = ()) -> None:
     gate.counted = bool(result[2])
     if not gate.counted:
         return
     flush = _text(result[3])
     gate.flush = int(flush) if flush is not None else None
+    values = result[7] if len(result) > 7 else None
+    if counters and isinstance(values, list) and len(values) == len(counters):
+        gate.versions = (counters, [int(v or 0) for v in values])
     if window is not None:
         oldest = _text(result[6])
         gate.verdict = Verdict(
@@ -222,19 +248,36 @@ def _store(client: Redis, prefix: str, epoch: int, key: ApiKey | None) -> None:
 
 
 def pass_gate(
-    client: Redis, *, prefix: str, hashed: str, now: float, touch_seconds: int, window: Window | None
+    client: Redis,
+    *,
+    prefix: str,
+    hashed: str,
+    now: float,
+    touch_seconds: int,
+    window: Window | None,
+    counters: tuple[str, ...] = (),
 ) -> Gate:
     """The key with this prefix (None if unknown) and, when its entry is current, matches
     ``hashed`` and may authenticate, its use counted and its rate window applied, in one
     round trip. A stale or missing entry is rebuilt from the database and stored (one
-    more round trip); the caller counts the use with ``count`` once its checks pass."""
+    more round trip); the caller counts the use with ``count`` once its checks pass.
+
+    ``counters`` (``tracker.versions`` names) are read in the same round trip when the use is
+    counted (``Gate.versions``); the caller checks they are the ones the key's answer needs."""
     result = _call(
-        client, mode="check", prefix=prefix, hashed=hashed, now=now, touch_seconds=touch_seconds, window=window
+        client,
+        mode="check",
+        prefix=prefix,
+        hashed=hashed,
+        now=now,
+        touch_seconds=touch_seconds,
+        window=window,
+        counters=counters,
     )
     epoch_text, pickled = _text(result[0]), result[1]
     if pickled:
         gate = Gate(key=pickle.loads(pickled))  # noqa: S301 - written by _store below
-        _counted(result, gate, now, window)
+        _counted(result, gate, now, window, counters)
         return gate
     # Read before the database (as key_cache does): an entry built from rows a concurrent
     # change is replacing carries the old epoch and is rebuilt on the next request.
@@ -245,10 +288,26 @@ def pass_gate(
 
 
 def count(
-    client: Redis, gate: Gate, *, prefix: str, hashed: str, now: float, touch_seconds: int, window: Window | None
+    client: Redis,
+    gate: Gate,
+    *,
+    prefix: str,
+    hashed: str,
+    now: float,
+    touch_seconds: int,
+    window: Window | None,
+    counters: tuple[str, ...] = (),
 ) -> None:
-    """Count the use of a key that passed the checks but that ``pass_gate`` did not count."""
+    """Count the use of a key that passed the checks but that ``pass_gate`` did not count
+    (reading ``counters`` alike)."""
     result = _call(
-        client, mode="count", prefix=prefix, hashed=hashed, now=now, touch_seconds=touch_seconds, window=window
+        client,
+        mode="count",
+        prefix=prefix,
+        hashed=hashed,
+        now=now,
+        touch_seconds=touch_seconds,
+        window=window,
+        counters=counters,
     )
-    _counted(result, gate, now, window)
+    _counted(result, gate, now, window, counters)
