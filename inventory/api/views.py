@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -108,14 +109,18 @@ def _csv_payload(request) -> tuple[str, bool]:
 
 class StockLevelViewSet(ScopedReadOnlyViewSet):
     conditional = True  # ETag / If-None-Match (tracker.api.conditional)
-    queryset = StockLevel.objects.select_related("item", "location", "lot", "site").order_by(
-        "location__path", "item__sku", "lot__code", "pk"
-    )
+    queryset = StockLevel.objects.order_by("location__path", "item__sku", "lot__code", "pk")
     serializer_class = s.StockLevelSerializer
     filterset_class = filters.StockLevelFilter
     ordering_fields = ["on_hand", "updated_at"]
     # Opening stock posts moves: the import needs inventory.add_stockmove.
     access = Access(read=READ, write=WRITE, actions={"import_csv": Needs("add", model=StockMove)})
+
+    def get_queryset(self) -> QuerySet[StockLevel]:
+        queryset = super().get_queryset()
+        # The serializer's actions read the related rows; the list's values_list() needs none (and
+        # every clone on its way would deep-copy a select_related).
+        return queryset if self.action == "list" else queryset.select_related("item", "location", "lot", "site")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """The page from ``.values_list()`` of the shown columns (same filters, scoping, order and JSON

@@ -6,7 +6,8 @@ metaclass) on every request, before any filtering: about 0.3 ms of CPU on each
 list, more than the filtering it leads to. Here
 
 * the form class is built once per FilterSet class and model (the fields only
-  depend on the declarations and the model, which names the labels);
+  depend on the declarations and the model, which names the labels), and its
+  forms share its fields (they validate; nothing changes a field);
 * a filter is copied for the request (it carries the request's filterset, for
   ``method=`` filters) only when its value is not empty: an empty value is a
   no-op for every django-filter filter, so the others are never touched.
@@ -56,6 +57,18 @@ class _RequestFilters(Mapping[str, Filter]):
         return len(type(self._filterset).base_filters)
 
 
+class _SharedFields(dict[str, forms.Field]):
+    """A form class's ``base_fields`` that each form shares instead of deep-copying.
+
+    Django deep-copies a form's fields for every instance so that one form may change its own
+    (a queryset, choices, a widget's attrs). These forms only validate query parameters (and the
+    browsable API renders them, which copies what it changes): nothing changes a field, and the
+    copies were a sixth of the filtering's CPU."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, forms.Field]:
+        return dict(self)
+
+
 _lock = threading.Lock()
 
 
@@ -97,6 +110,7 @@ class FilterSet(django_filters.FilterSet):
                         f.model = self.queryset.model
                     fields = {name: f.field for name, f in built.items()}
                     form_class = type(f"{type(self).__name__}Form", (self._meta.form,), fields)
+                    form_class.base_fields = _SharedFields(form_class.base_fields)
                     self._form_classes[key] = form_class
         return form_class
 
