@@ -144,7 +144,8 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
         """The rows in plain SQL, or None when the request names an order (the ORM path's)."""
         if request.query_params.get(api_settings.ORDERING_PARAM):
             return None
-        filterset = DjangoFilterBackend().get_filterset(request, self.get_queryset(), self)
+        # The FilterSet only validates here: a queryset of the model, not the restricted one (never built).
+        filterset = DjangoFilterBackend().get_filterset(request, StockLevel.objects.none(), self)
         if not filterset.is_valid():  # the 400 the filter backend answers
             raise filter_utils.translate_validation(filterset.errors)
         return level_rows_in_default_order(user=request.user, values=filterset.form.cleaned_data)
