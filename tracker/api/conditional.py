@@ -12,8 +12,11 @@ on, read without touching the rows:
   (``tracker.versions``; a superuser's: every change), and the safety-net time
   bucket.
 
-For a partner's key all of that is in the key's cached entry, so a 304 costs no
-query and one cache round trip; a session user's sites cost their one query.
+For a partner's key all of that is in the key's cached entry (the fingerprint of
+who asks included, see ``scope_of``) and the versions are read in the
+authentication's own Redis round trip (``tracker.api.key_gate``), so a 304 costs
+no query and no round trip of its own; a session user's sites cost their one
+query and the versions one round trip.
 The ETag is set only on 200s: a 404 or a 403 never hands one out.
 """
 

@@ -14,7 +14,12 @@ Here one Lua script (``EVALSHA``, atomic on the server) does all of it:
    the count to the row, taking it with ``GETSET`` so two workers never
    subtract the same uses) and applies the sliding-window rate limit exactly
    as DRF's ``SimpleRateThrottle`` does (a list of request times, newest
-   first; times older than the window dropped; refused when full).
+   first; times older than the window dropped; refused when full);
+3. for a list or detail answered with an ETag, reads the data version
+   counters (``tracker.versions``) its answer depends on, named as KEYS: the
+   ones this process saw the key need last time, used only when they are
+   still the ones the (possibly rebuilt) entry needs
+   (``tracker.api.authentication``).
 
 Everything that decides whether a request is let in is still checked in
 Python on the returned key (``HashedKeyAuthentication``); the script's checks
