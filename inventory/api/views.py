@@ -127,10 +127,11 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
         return queryset if self.action == "list" else queryset.select_related("item", "location", "lot", "site")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The page as ``StockLevelSerializer`` would show it, from the shown columns only (a row
-        costs a tuple and a dict, not four model instances and a serializer): in the default
-        order from ``inventory.selectors.level_page``'s plain SQL, in an asked-for order from
-        ``.values_list()`` of the filtered queryset (same filters, scoping and order)."""
+        """Stock levels at the sites you may see, by location, SKU and lot unless ``ordering`` says otherwise."""
+        # The page as StockLevelSerializer would show it, from the shown columns only (a row costs a
+        # tuple and a dict, not four model instances and a serializer): in the default order from
+        # inventory.selectors.level_page's plain SQL, in an asked-for order from values_list() of
+        # the filtered queryset (same filters, scoping and order).
         rows: Any = self._in_default_order(request)
         if rows is None:
             filtered = self.filter_queryset(self.get_queryset())
