@@ -216,8 +216,13 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
         key = gate.key
         self.verify(key, presented, presented_with, now)
         assert key is not None  # noqa: S101 - verify refused a missing key
+        counters: tuple[str, ...] = ()
+        if etag:
+            try:
+                counters = _counters(prefix, key)
+            except Exception:  # the ETag then reads its versions itself; the use is still counted below
+                logger.warning("could not name the data versions of api key %s", key.prefix, exc_info=True)
         try:
-            counters = _counters(prefix, key) if etag else ()
             if not gate.counted:
                 key_gate.count(
                     client,
