@@ -132,7 +132,7 @@ class RestrictedQuerySet(models.QuerySet):
             return self.none()
         try:
             condition = self.site_q(sites)
-            restricted = self._chain()
+            restricted = self.all()
             restricted._defer_next_filter = True  # type: ignore[attr-defined]  # Django's, not in the stubs
             return restricted.filter(condition)
         except Exception:  # fail closed, and say so in the log

@@ -69,12 +69,21 @@ def location_path(code: str) -> str | None:
     scoped, as the filters using it never were: it only bounds a queryset that is."""
     if "\x00" in code:  # no location has one (and PostgreSQL refuses it in a query)
         return None
-    meta = Location._meta
     quote = connection.ops.quote_name
-    sql = "SELECT {} FROM {} WHERE {} = %s".format(  # noqa: S608 - names from the model's metadata
-        quote(meta.get_field("path").column), quote(meta.db_table), quote(meta.get_field("code").column)
+    path, table, key = (
+        quote(_column(Location, "path")),
+        quote(Location._meta.db_table),
+        quote(_column(Location, "code")),
     )
+    sql = f"SELECT {path} FROM {table} WHERE {key} = %s"  # noqa: S608 - names from the model's metadata
     with connection.cursor() as cursor:
         cursor.execute(sql, [code])
         row = cursor.fetchone()
     return row[0] if row is not None else None
+
+
+def _column(model: type[Any], name: str) -> str:
+    column = model._meta.get_field(name).column
+    if not isinstance(column, str):
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return column

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 
 from inventory.models import Item, Lot, StockLevel
 from tracker.models import Location, Site
@@ -57,7 +57,7 @@ def _column(model: type[Any], name: str) -> str:
 
 def _startswith(column: str) -> str:
     """The vendor's ``__startswith`` condition on a CharField, as the ORM writes it."""
-    operator = connection.operators["startswith"] % "%s"
+    operator = connection.operators["startswith"] % "%s"  # type: ignore[attr-defined]  # every backend has one; not in the stubs
     return f"{connection.ops.lookup_cast('startswith', 'CharField') % column} {operator}"
 
 
@@ -197,7 +197,10 @@ def _converters() -> dict[int, list[tuple[Any, Any]]]:
     if found is None:
         found = {}
         for index, name in _CONVERTED.items():
-            col = StockLevel._meta.get_field(name).get_col(StockLevel._meta.db_table)
+            field = StockLevel._meta.get_field(name)
+            if not isinstance(field, models.Field):
+                raise TypeError(f"StockLevel.{name} is not a column")
+            col = field.get_col(StockLevel._meta.db_table)
             pairs = [*connection.ops.get_db_converters(col), *col.get_db_converters(connection)]
             if pairs:
                 found[index] = [(c, col) for c in pairs]

@@ -89,7 +89,7 @@ class FilterSet(django_filters.FilterSet):
         self.queryset = queryset
         self.request = request
         self.form_prefix = prefix
-        self.filters = _RequestFilters(self, queryset.model)  # type: ignore[assignment]
+        self.filters = _RequestFilters(self, queryset.model)
 
     @classmethod
     def _per_request_form(cls) -> bool:
