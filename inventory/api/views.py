@@ -42,7 +42,8 @@ from inventory.models import (
     StockMove,
     StockReservation,
 )
-from inventory.selectors.level_page import LevelRows, level_rows_in_default_order
+from inventory.selectors import level_page
+from inventory.selectors.level_page import LevelRows
 from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.idempotency import idempotent_write
@@ -149,7 +150,10 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
         filterset = DjangoFilterBackend().get_filterset(request, StockLevel.objects.none(), self)
         if not filterset.is_valid():  # the 400 the filter backend answers
             raise filter_utils.translate_validation(filterset.errors)
-        return level_rows_in_default_order(user=request.user, values=filterset.form.cleaned_data)
+        values = filterset.form.cleaned_data
+        if not level_page.handles(values):  # a filter the plain SQL does not know: the ORM path's
+            return None
+        return level_page.level_rows_in_default_order(user=request.user, values=values)
 
     @action(detail=False, methods=["get"])
     def export(self, request):

@@ -170,6 +170,15 @@ def _load_times_in_c(cursor: Any) -> None:
     cursor.cursor.adapters.register_loader(oid, adapters.get_loader(oid, Format.TEXT))
 
 
+#: The ``StockLevelFilter`` filters this path applies (a test holds it to the FilterSet's).
+HANDLED = frozenset(field.name for field in dataclasses.fields(LevelFilters))
+
+
+def handles(values: Mapping[str, Any]) -> bool:
+    """Whether every filter given a value is one this path applies (else the ORM path answers)."""
+    return all(name in HANDLED for name, value in values.items() if value not in (None, "", [], (), {}))
+
+
 def level_rows_in_default_order(*, user: Any, values: Mapping[str, Any]) -> LevelRows:
     """The levels ``user`` may view that ``StockLevelFilter``'s validated ``values`` select."""
     within = values.get("within") or None

@@ -114,3 +114,13 @@ def test_pages_past_the_end_are_404_and_an_empty_scope_costs_no_query(
     with django_assert_num_queries(0):
         rows = level_rows_in_default_order(user=user, values={})
         assert (rows.count(), rows[0:50]) == (0, [])
+
+
+def test_the_sql_path_knows_every_filter_of_the_filterset():
+    """A filter added to StockLevelFilter must be added to the SQL path too; until then a request
+    using it takes the ORM path rather than having it ignored."""
+    from inventory.selectors.level_page import HANDLED, handles
+
+    assert set(StockLevelFilter.base_filters) == HANDLED
+    assert handles({"item": "BOLT", "nonzero": None}) and not handles({"newly_added": "x"})
+    assert handles({"newly_added": ""})  # no value: nothing to apply
