@@ -85,7 +85,7 @@ MIDDLEWARE = [
     "tracker.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "tracker.security.csp.CSPMiddleware",  # django-csp's, its policy text built once (see the module)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -120,13 +120,21 @@ class RestrictedQuerySet(models.QuerySet):
         return Q(**{lookup: site_ids})
 
     def restrict(self, user: Any, action: str = "view") -> Self:
+        """Decided now, built when first used: the condition joins the query through Django's
+        own deferred filter (its related managers' mechanism), applied the first time anything
+        reads the queryset's query (chaining, slicing, counting, evaluating, subqueries). A
+        restricted queryset nobody reads (a view answering from plain SQL or with a 304) costs
+        no query build; one that is read is exactly ``self.filter(self.site_q(sites))``."""
         sites = scope_site_ids(user, self.model, action)
         if sites is None:
             return self
         if not sites:
             return self.none()
         try:
-            return self.filter(self.site_q(sites))
+            condition = self.site_q(sites)
+            restricted = self.all()
+            restricted._defer_next_filter = True  # type: ignore[attr-defined]  # Django's, not in the stubs
+            return restricted.filter(condition)
         except Exception:  # fail closed, and say so in the log
             logger.warning("restrict() failed for %s (%s); denying", self.model.__name__, action, exc_info=True)
             return self.none()

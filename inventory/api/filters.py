@@ -8,17 +8,18 @@ from django.db.models import Q
 from inventory.forecasting.models import DemandForecast
 from inventory.models import CycleCount, Item, Lot, SerialUnit, StockLevel, StockMove
 from tracker.api.filters import IsoDateTimeFilter
-from tracker.models import Location
+from tracker.api.filtersets import FilterSet
+from tracker.selectors import location_path
 
 
 def _subtree(queryset, field: str, code: str):
-    root = Location.objects.filter(code=code).only("path").first()
-    if root is None:
+    path = location_path(code)
+    if path is None:
         return queryset.none()
-    return queryset.filter(**{f"{field}__path__startswith": root.path})
+    return queryset.filter(**{f"{field}__path__startswith": path})
 
 
-class ItemFilter(django_filters.FilterSet):
+class ItemFilter(FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="SKU, name, GTIN or ERP id contains")
 
     class Meta:
@@ -31,7 +32,7 @@ class ItemFilter(django_filters.FilterSet):
         )
 
 
-class StockLevelFilter(django_filters.FilterSet):
+class StockLevelFilter(FilterSet):
     item = django_filters.CharFilter(field_name="item__sku")
     location = django_filters.CharFilter(field_name="location__code")
     site = django_filters.CharFilter(field_name="site__code")
@@ -50,7 +51,7 @@ class StockLevelFilter(django_filters.FilterSet):
         return queryset.exclude(on_hand=0, reserved=0) if value else queryset
 
 
-class StockMoveFilter(django_filters.FilterSet):
+class StockMoveFilter(FilterSet):
     item = django_filters.CharFilter(field_name="item__sku")
     location = django_filters.CharFilter(method="filter_location", label="Either end of the move")
     source = django_filters.CharFilter(field_name="source__code")
@@ -76,7 +77,7 @@ class StockMoveFilter(django_filters.FilterSet):
         return queryset.filter(Q(reference=value) | Q(external_id=value) | Q(partner__icontains=value))
 
 
-class LotFilter(django_filters.FilterSet):
+class LotFilter(FilterSet):
     item = django_filters.CharFilter(field_name="item__sku")
     code = django_filters.CharFilter()
     site = django_filters.CharFilter(field_name="site__code")
@@ -87,7 +88,7 @@ class LotFilter(django_filters.FilterSet):
         fields = ["item", "code", "status", "origin", "origin_reference"]
 
 
-class SerialFilter(django_filters.FilterSet):
+class SerialFilter(FilterSet):
     item = django_filters.CharFilter(field_name="item__sku")
     lot = django_filters.CharFilter(field_name="lot__code")
     location = django_filters.CharFilter(field_name="location__code")
@@ -101,7 +102,7 @@ class SerialFilter(django_filters.FilterSet):
         return _subtree(queryset, "location", value)
 
 
-class ForecastFilter(django_filters.FilterSet):
+class ForecastFilter(FilterSet):
     item = django_filters.CharFilter(field_name="item__sku")
     site = django_filters.CharFilter(field_name="site__code")
 
@@ -110,7 +111,7 @@ class ForecastFilter(django_filters.FilterSet):
         fields = ["item", "site", "status"]
 
 
-class CycleCountFilter(django_filters.FilterSet):
+class CycleCountFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     location = django_filters.CharFilter(field_name="location__code")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rest_framework import serializers
@@ -17,6 +18,7 @@ from inventory.models import (
     StockReservation,
 )
 from tracker.api.base import ScopedSlugRelatedField
+from tracker.api.represent import datetime_text, decimal_text
 from tracker.errors import ValidationFailed
 from tracker.fields import DecimalSize
 from tracker.models import Location, Site
@@ -110,7 +112,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
         fields = ["id", "item", "unit", "site", "location", "lot", "on_hand", "reserved", "available", "updated_at"]
 
 
-#: The columns a levels list shows, fetched with ``.values()`` (``level_row`` turns one into its JSON).
+#: The columns a levels list shows, fetched with ``.values_list()`` (``level_rows`` turns them into JSON).
 LEVEL_COLUMNS = (
     "id",
     "item__sku",
@@ -128,24 +130,27 @@ _QTY_FIELD = serializers.DecimalField(**QTY, read_only=True)
 _TIME_FIELD = serializers.DateTimeField(read_only=True)
 
 
-def level_row(values: dict[str, Any]) -> dict[str, Any]:
-    """One ``LEVEL_COLUMNS`` row in ``StockLevelSerializer``'s shape, without model instances or a
-    serializer per row (a list page is the hottest read the partners poll)."""
-    on_hand, reserved = values["on_hand"], values["reserved"]
-    quantity = _QTY_FIELD.to_representation
-    updated_at = values["updated_at"]
-    return {
-        "id": values["id"],
-        "item": values["item__sku"],
-        "unit": values["item__unit"],
-        "site": values["site__code"],
-        "location": values["location__code"],
-        "lot": values["lot__code"],
-        "on_hand": quantity(on_hand),
-        "reserved": quantity(reserved),
-        "available": quantity(on_hand - reserved),
-        "updated_at": _TIME_FIELD.to_representation(updated_at) if updated_at is not None else None,
-    }
+def level_rows(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """``LEVEL_COLUMNS`` tuples in ``StockLevelSerializer``'s shape, without model instances or a
+    serializer per row (a list page is the hottest read the partners poll); numbers and times
+    formatted as the serializer's fields do, their settings read once for the page."""
+    quantity = decimal_text(_QTY_FIELD)
+    time = datetime_text(_TIME_FIELD)
+    return [
+        {
+            "id": pk,
+            "item": sku,
+            "unit": unit,
+            "site": site,
+            "location": location,
+            "lot": lot,
+            "on_hand": quantity(on_hand),
+            "reserved": quantity(reserved),
+            "available": quantity(on_hand - reserved),
+            "updated_at": time(updated_at) if updated_at is not None else None,
+        }
+        for pk, sku, unit, site, location, lot, on_hand, reserved, updated_at in rows
+    ]
 
 
 class StockMoveSerializer(serializers.ModelSerializer):

@@ -13,14 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django_filters import utils as filter_utils
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from config.db_routers import replica_alias
@@ -38,10 +42,12 @@ from inventory.models import (
     StockMove,
     StockReservation,
 )
+from inventory.selectors import level_page
+from inventory.selectors.level_page import LevelRows
 from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.idempotency import idempotent_write
-from tracker.api.pagination import LedgerCursorPagination
+from tracker.api.pagination import CountedRows, LedgerCursorPagination
 from tracker.errors import DomainError, NotFound
 
 #: A CSV import answers its report: 200 when imported (or valid, for a dry run), else 400.
@@ -108,23 +114,46 @@ def _csv_payload(request) -> tuple[str, bool]:
 
 class StockLevelViewSet(ScopedReadOnlyViewSet):
     conditional = True  # ETag / If-None-Match (tracker.api.conditional)
-    queryset = StockLevel.objects.select_related("item", "location", "lot", "site").order_by(
-        "location__path", "item__sku", "lot__code", "pk"
-    )
+    queryset = StockLevel.objects.order_by("location__path", "item__sku", "lot__code", "pk")
     serializer_class = s.StockLevelSerializer
     filterset_class = filters.StockLevelFilter
     ordering_fields = ["on_hand", "updated_at"]
     # Opening stock posts moves: the import needs inventory.add_stockmove.
     access = Access(read=READ, write=WRITE, actions={"import_csv": Needs("add", model=StockMove)})
 
+    def get_queryset(self) -> QuerySet[StockLevel]:
+        queryset = super().get_queryset()
+        # The serializer's actions read the related rows; the list's values_list() needs none (and
+        # every clone on its way would deep-copy a select_related).
+        return queryset if self.action == "list" else queryset.select_related("item", "location", "lot", "site")
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The page from ``.values()`` of the shown columns (same filters, scoping, order and JSON as
-        ``StockLevelSerializer``), so a row costs a dict, not four model instances and a serializer."""
-        rows = self.filter_queryset(self.get_queryset()).values(*s.LEVEL_COLUMNS)
+        """Stock levels at the sites you may see, by location, SKU and lot unless ``ordering`` says otherwise."""
+        # The page as StockLevelSerializer would show it, from the shown columns only (a row costs a
+        # tuple and a dict, not four model instances and a serializer): in the default order from
+        # inventory.selectors.level_page's plain SQL, in an asked-for order from values_list() of
+        # the filtered queryset (same filters, scoping and order).
+        rows: Any = self._in_default_order(request)
+        if rows is None:
+            filtered = self.filter_queryset(self.get_queryset())
+            rows = CountedRows(filtered.values_list(*s.LEVEL_COLUMNS), filtered)
         page = self.paginate_queryset(rows)
         if page is None:
-            return Response([s.level_row(row) for row in rows])
-        return self.get_paginated_response([s.level_row(row) for row in page])
+            return Response(s.level_rows(rows[:]))
+        return self.get_paginated_response(s.level_rows(page))
+
+    def _in_default_order(self, request: Request) -> LevelRows | None:
+        """The rows in plain SQL, or None when the request names an order (the ORM path's)."""
+        if request.query_params.get(api_settings.ORDERING_PARAM):
+            return None
+        # The FilterSet only validates here: a queryset of the model, not the restricted one (never built).
+        filterset = DjangoFilterBackend().get_filterset(request, StockLevel.objects.none(), self)
+        if not filterset.is_valid():  # the 400 the filter backend answers
+            raise filter_utils.translate_validation(filterset.errors)
+        values = filterset.form.cleaned_data
+        if not level_page.handles(values):  # a filter the plain SQL does not know: the ORM path's
+            return None
+        return level_page.level_rows_in_default_order(user=request.user, values=values)
 
     @action(detail=False, methods=["get"])
     def export(self, request):

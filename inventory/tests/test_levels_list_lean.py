@@ -1,4 +1,4 @@
-"""The levels list's lean rows (``.values()`` + ``level_row``) answer exactly what the serializer would."""
+"""The levels list's lean rows (``.values_list()`` + ``level_rows``) answer exactly what the serializer would."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from tracker.api import key_gate
+from tracker.api import conditional, key_gate
 from tracker.api.key_cache import load_key
 from tracker.keys import hash_key, key_matches, split_key
 from tracker.models import ApiKey
@@ -66,11 +66,32 @@ def _record_use(request, key: ApiKey, now) -> None:
     _flush_uses(key, now, uses)
 
 
-def _window(request, prefix: str) -> key_gate.Window | None:
-    """The per-key rate window of the view this request goes to (None when it has none)."""
+def _view(request) -> Any:
+    """The view this request goes to (DRF's parser context names it), or None."""
+    return (getattr(request, "parser_context", None) or {}).get("view")
+
+
+#: Per key prefix, the data version counters its last ETag needed (``tracker.api.conditional``): the
+#: gate reads them in its round trip, and the answer uses them only when they are still the ones
+#: the key's (possibly rebuilt) entry needs. A hint per process, so bounded rather than exact.
+_counters_seen: dict[str, tuple[str, ...]] = {}
+_COUNTERS_SEEN_MAX = 4096
+
+
+def _counters(prefix: str, key: ApiKey) -> tuple[str, ...]:
+    """The counters this key's answers are versioned by, remembered for its next request."""
+    _, counters = conditional.scope_of(key.user, key)
+    if _counters_seen.get(prefix) != counters:
+        if len(_counters_seen) >= _COUNTERS_SEEN_MAX:
+            _counters_seen.clear()
+        _counters_seen[prefix] = counters
+    return counters
+
+
+def _window(view: Any, prefix: str) -> key_gate.Window | None:
+    """The per-key rate window of ``view`` (None when it has none)."""
     from tracker.api.partner import ApiKeyRateThrottle  # partner imports the API's access rules
 
-    view = (getattr(request, "parser_context", None) or {}).get("view")
     for throttle_class in getattr(view, "throttle_classes", ()):
         if isinstance(throttle_class, type) and issubclass(throttle_class, ApiKeyRateThrottle):
             throttle = throttle_class()
@@ -176,10 +197,18 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
         clock = time.time()  # one reading for the expiry check and the rate window (DRF's timer)
         now = dt.datetime.fromtimestamp(clock, dt.UTC)
         touch_seconds = settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"]
-        window = _window(request, prefix)
+        view = _view(request)
+        window = _window(view, prefix)
+        etag = conditional.wants_etag(view, request)
         try:
             gate = key_gate.pass_gate(
-                client, prefix=prefix, hashed=hashed, now=clock, touch_seconds=touch_seconds, window=window
+                client,
+                prefix=prefix,
+                hashed=hashed,
+                now=clock,
+                touch_seconds=touch_seconds,
+                window=window,
+                counters=_counters_seen.get(prefix, ()) if etag else (),
             )
         except Exception:  # Redis is down: authenticate from the database, as load_key does
             logger.warning("auth gate unavailable; falling back to the cache calls", exc_info=True)
@@ -187,11 +216,27 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
         key = gate.key
         self.verify(key, presented, presented_with, now)
         assert key is not None  # noqa: S101 - verify refused a missing key
+        counters: tuple[str, ...] = ()
+        if etag:
+            try:
+                counters = _counters(prefix, key)
+            except Exception:  # the ETag then reads its versions itself; the use is still counted below
+                logger.warning("could not name the data versions of api key %s", key.prefix, exc_info=True)
         try:
             if not gate.counted:
                 key_gate.count(
-                    client, gate, prefix=prefix, hashed=hashed, now=clock, touch_seconds=touch_seconds, window=window
+                    client,
+                    gate,
+                    prefix=prefix,
+                    hashed=hashed,
+                    now=clock,
+                    touch_seconds=touch_seconds,
+                    window=window,
+                    counters=counters,
                 )
+            if etag and gate.versions is not None and gate.versions[0] == counters:
+                # The ETag's data versions, read in this round trip (tracker.api.conditional).
+                request.data_versions = gate.versions
             _log_use(request, key)
             if gate.flush is not None:
                 _flush_uses(key, now, gate.flush)

@@ -46,7 +46,7 @@ class ScopedViewSetMixin(_ViewSetBase):
         if queryset is not None:
             # (The stubs apply Manager.__get__ to this attribute of a view.)
             self.queryset = queryset.restrict(request.user, action)  # type: ignore[arg-type]
-        if self.conditional and self.action in cond.ACTIONS and request.method in ("GET", "HEAD"):
+        if cond.wants_etag(self, request):
             self._etag = cond.etag_for(request)
             if self._etag is not None and cond.matches(request, self._etag):
                 # The handler is looked up after initial(): answer 304 instead of running it.

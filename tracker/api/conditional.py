@@ -12,8 +12,11 @@ on, read without touching the rows:
   (``tracker.versions``; a superuser's: every change), and the safety-net time
   bucket.
 
-For a partner's key all of that is in the key's cached entry, so a 304 costs no
-query and one cache round trip; a session user's sites cost their one query.
+For a partner's key all of that is in the key's cached entry (the fingerprint of
+who asks included, see ``scope_of``) and the versions are read in the
+authentication's own Redis round trip (``tracker.api.key_gate``), so a 304 costs
+no query and no round trip of its own; a session user's sites cost their one
+query and the versions one round trip.
 The ETag is set only on 200s: a 404 or a 403 never hands one out.
 """
 
@@ -34,33 +37,67 @@ logger = logging.getLogger(__name__)
 ACTIONS = frozenset({"list", "retrieve"})
 
 
-def _scope(request: Any) -> tuple[str, list[str]]:
-    """(who asks, as text; the version counters of what it may see)."""
-    user = request.user
-    key = getattr(request, "auth", None)
-    scopes = sorted(getattr(key, "scopes", None) or ())
+#: Where ``scope_of`` memoises its answer on the user object (pickled with a key's cached user,
+#: so a partner's request reuses the one built with its cache entry).
+_MEMO = "_shopfloor_etag_scope"
+
+
+def scope_of(user: Any, key: Any) -> tuple[str, tuple[str, ...]]:
+    """(who asks, as text; the version counters of what it may see) for ``user`` with ``key``.
+
+    Sorting and printing every permission cost more than the rest of a 304, so the answer is
+    memoised on the user object, stamped with what it was made of: the permission set
+    Django's ``ModelBackend`` caches on the user (compared by identity: a permission change
+    reloads it), the user's granted sites (``granted_site_ids``, forgotten when a grant
+    changes), the key and its scopes and the user's superuser and active flags. For a
+    partner's key the user comes from ``tracker.api.key_cache``, rebuilt whenever the auth
+    epoch moves (a key, user, group, permission or grant changed), memo included."""
+    scopes = tuple(sorted(getattr(key, "scopes", None) or ()))
+    everything = user.is_superuser and api_key_site_ids(user) is None
+    sites: tuple[int, ...] = () if everything else granted_site_ids(user)
+    state = user.__dict__
+    perm_cache = state.get("_perm_cache")
+    stamp = (getattr(key, "pk", None), scopes, sites, bool(user.is_superuser), bool(user.is_active))
+    memo = state.get(_MEMO)
+    if memo is not None and memo[0] is perm_cache and perm_cache is not None and memo[1] == stamp:
+        return memo[2], memo[3]
     if user.is_superuser:
         perms = ["*"]  # every permission (asking would read them all)
     else:
         perms = sorted(user.get_all_permissions()) if user.is_authenticated else []
-    if user.is_superuser and api_key_site_ids(user) is None:
-        sites: tuple[int, ...] = ()
-        counters = [versions.ALL]
-    else:
-        sites = granted_site_ids(user)
-        counters = [versions.GLOBAL, *(versions.site_key(s) for s in sites)]
-    who = f"{user.pk}|{getattr(key, 'pk', '')}|{scopes}|{sites}|{perms}"
+    counters = (versions.ALL,) if everything else (versions.GLOBAL, *(versions.site_key(s) for s in sites))
+    who = f"{user.pk}|{getattr(key, 'pk', '')}|{list(scopes)}|{sites}|{perms}"
+    if user.is_authenticated:
+        # Stamped with the permission set read just now (None: not cached, so never reused).
+        state[_MEMO] = (state.get("_perm_cache"), stamp, who, counters)
     return who, counters
 
 
+def wants_etag(view: Any, request: Any) -> bool:
+    """Whether this request to ``view`` is answered with an ETag (read before ``initial()``)."""
+    return (
+        bool(getattr(view, "conditional", False))
+        and getattr(view, "action", None) in ACTIONS
+        and (request.method in ("GET", "HEAD"))
+    )
+
+
 def etag_for(request: Any) -> str | None:
-    """The answer's ETag, or None when the versions cannot be read (no cache: answer in full)."""
-    who, counters = _scope(request)
-    try:
-        data = versions.current(counters)
-    except Exception:
-        logger.warning("data versions unavailable; answering without an ETag", exc_info=True)
-        return None
+    """The answer's ETag, or None when the versions cannot be read (no cache: answer in full).
+
+    A partner's request usually brings the versions along: ``tracker.api.key_gate`` read them
+    in the authentication's round trip (``request.data_versions``, for the counters it names);
+    otherwise they are read here, one round trip."""
+    who, counters = scope_of(request.user, getattr(request, "auth", None))
+    read: tuple[tuple[str, ...], list[int]] | None = getattr(request, "data_versions", None)
+    if read is not None and read[0] == counters:
+        data = read[1]
+    else:
+        try:
+            data = versions.current(list(counters))
+        except Exception:
+            logger.warning("data versions unavailable; answering without an ETag", exc_info=True)
+            return None
     query = sorted(request.GET.lists())
     accept = request.headers.get("Accept", "")
     parts = [

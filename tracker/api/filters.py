@@ -7,7 +7,9 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
+from tracker.api.filtersets import FilterSet
 from tracker.models import Alert, Location
+from tracker.selectors import location_path
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -33,7 +35,7 @@ class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
-class LocationFilter(django_filters.FilterSet):
+class LocationFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     parent = django_filters.CharFilter(field_name="parent__code")
     within = django_filters.CharFilter(method="filter_within", label="Subtree of the location with this code")
@@ -45,16 +47,16 @@ class LocationFilter(django_filters.FilterSet):
         fields = ["site", "parent", "kind", "is_virtual", "active"]
 
     def filter_within(self, queryset, name, value):
-        root = Location.objects.filter(code=value).only("path").first()
-        if root is None:
+        path = location_path(value)
+        if path is None:
             return queryset.none()
-        return queryset.filter(path__startswith=root.path)
+        return queryset.filter(path__startswith=path)
 
     def filter_q(self, queryset, name, value):
         return queryset.filter(code__icontains=value) | queryset.filter(name__icontains=value)
 
 
-class AlertFilter(django_filters.FilterSet):
+class AlertFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     open = django_filters.BooleanFilter(field_name="cleared_at", lookup_expr="isnull")
 

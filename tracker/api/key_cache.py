@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from tracker.api.conditional import scope_of
 from tracker.models import ApiKey
 from tracker.scoping import granted_site_ids
 
@@ -87,6 +88,7 @@ def _build(prefix: str) -> ApiKey | None:
     if user.is_active:
         user.get_all_permissions()  # fills ModelBackend's _perm_cache, pickled with the user
         granted_site_ids(user)  # and the scoping's site ids
+        scope_of(user, key)  # and the ETag's fingerprint of them (tracker.api.conditional)
     return key
 
 

@@ -14,7 +14,12 @@ Here one Lua script (``EVALSHA``, atomic on the server) does all of it:
    the count to the row, taking it with ``GETSET`` so two workers never
    subtract the same uses) and applies the sliding-window rate limit exactly
    as DRF's ``SimpleRateThrottle`` does (a list of request times, newest
-   first; times older than the window dropped; refused when full).
+   first; times older than the window dropped; refused when full);
+3. for a list or detail answered with an ETag, reads the data version
+   counters (``tracker.versions``) its answer depends on, named as KEYS: the
+   ones this process saw the key need last time, used only when they are
+   still the ones the (possibly rebuilt) entry needs
+   (``tracker.api.authentication``).
 
 Everything that decides whether a request is let in is still checked in
 Python on the returned key (``HashedKeyAuthentication``); the script's checks
@@ -37,6 +42,7 @@ key's ``last_used_at``.
 from __future__ import annotations
 
 import pickle
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -51,12 +57,14 @@ if TYPE_CHECKING:
     from redis import Redis
     from redis.commands.core import Script
 
-# KEYS: 1 auth epoch, 2 key entry (hash), 3 use counter, 4 touch marker, 5 rate window (list)
+# KEYS: 1 auth epoch, 2 key entry (hash), 3 use counter, 4 touch marker, 5 rate window (list),
+#       6... data version counters to read (tracker.versions; none when the answer has no ETag)
 # ARGV: 1 mode ("check": read the entry, count when valid; "count": count only),
 #       2 the presented key's SHA-256, 3 now (unix seconds), 4 touch seconds,
-#       5 requests per window (0: no rate limit), 6 window seconds
+#       5 requests per window (0: no rate limit), 6 window seconds,
+#       7 now (unix nanoseconds: where a missing version counter starts, as tracker.versions does)
 # Returns {epoch, pickled key or false, counted 0/1, uses to flush or false, allowed 0/1,
-#          requests in the window, oldest time in the window or false}.
+#          requests in the window, oldest time in the window or false, the versions or false}.
 LUA = """
 local epoch = false
 local entry = false
@@ -96,7 +104,15 @@ if limit > 0 then
     redis.call('EXPIRE', KEYS[5], ARGV[6])
   end
 end
-return {epoch, entry, 1, flush, allowed, n, oldest}
+local versions = false
+if #KEYS > 5 then
+  versions = {}
+  for i = 6, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[7], 'NX')
+    versions[#versions + 1] = redis.call('GET', KEYS[i])
+  end
+end
+return {epoch, entry, 1, flush, allowed, n, oldest, versions}
 """
 
 
@@ -146,6 +162,8 @@ class Gate:
     counted: bool = False
     flush: int | None = None
     verdict: Verdict | None = None
+    #: (the version counters read, their values) when the caller named counters and the use was counted
+    versions: tuple[tuple[str, ...], list[int]] | None = None
 
 
 _scripts: dict[int, Script] = {}
@@ -197,6 +215,7 @@ def _call(
     touch_seconds: int,
     window: Window | None,
     kind: KeyKind,
+    counters: tuple[str, ...] = (),
 ) -> list[Any]:
     keys = [
         cache.make_and_validate_key(kind.epoch_key),
@@ -204,6 +223,7 @@ def _call(
         cache.make_and_validate_key(uses_key(prefix, kind)),
         cache.make_and_validate_key(touch_key(prefix, kind)),
         cache.make_and_validate_key(window.cache_key) if window else "",
+        *(cache.make_and_validate_key(name) for name in counters),
     ]
     args: list[str | int] = [
         mode,
@@ -212,17 +232,21 @@ def _call(
         max(touch_seconds, 1),
         window.limit if window else 0,
         window.duration if window else 0,
+        time.time_ns(),
     ]
     result: list[Any] = _script(client)(keys=keys, args=args, client=client)
     return result
 
 
-def _counted(result: list[Any], gate: Gate, now: float, window: Window | None) -> None:
+def _counted(result: list[Any], gate: Gate, now: float, window: Window | None, counters: tuple[str, ...] = ()) -> None:
     gate.counted = bool(result[2])
     if not gate.counted:
         return
     flush = _text(result[3])
     gate.flush = int(flush) if flush is not None else None
+    values = result[7] if len(result) > 7 else None
+    if counters and isinstance(values, list) and len(values) == len(counters):
+        gate.versions = (counters, [int(v or 0) for v in values])
     if window is not None:
         oldest = _text(result[6])
         gate.verdict = Verdict(
@@ -263,11 +287,15 @@ def pass_gate(
     touch_seconds: int,
     window: Window | None,
     kind: KeyKind = PARTNER,
+    counters: tuple[str, ...] = (),
 ) -> Gate:
     """The key with this prefix (None if unknown) and, when its entry is current, matches
     ``hashed`` and may authenticate, its use counted and its rate window applied, in one
     round trip. A stale or missing entry is rebuilt from the database and stored (one
-    more round trip); the caller counts the use with ``count`` once its checks pass."""
+    more round trip); the caller counts the use with ``count`` once its checks pass.
+
+    ``counters`` (``tracker.versions`` names) are read in the same round trip when the use is
+    counted (``Gate.versions``); the caller checks they are the ones the key's answer needs."""
     result = _call(
         client,
         mode="check",
@@ -277,11 +305,12 @@ def pass_gate(
         touch_seconds=touch_seconds,
         window=window,
         kind=kind,
+        counters=counters,
     )
     epoch_text, pickled = _text(result[0]), result[1]
     if pickled:
         gate = Gate(key=pickle.loads(pickled))  # noqa: S301 - written by _store below
-        _counted(result, gate, now, window)
+        _counted(result, gate, now, window, counters)
         return gate
     # Read before the database (as key_cache does): an entry built from rows a concurrent
     # change is replacing carries the old epoch and is rebuilt on the next request.
@@ -301,8 +330,10 @@ def count(
     touch_seconds: int,
     window: Window | None,
     kind: KeyKind = PARTNER,
+    counters: tuple[str, ...] = (),
 ) -> None:
-    """Count the use of a key that passed the checks but that ``pass_gate`` did not count."""
+    """Count the use of a key that passed the checks but that ``pass_gate`` did not count
+    (reading ``counters`` alike)."""
     result = _call(
         client,
         mode="count",
@@ -312,5 +343,6 @@ def count(
         touch_seconds=touch_seconds,
         window=window,
         kind=kind,
+        counters=counters,
     )
-    _counted(result, gate, now, window)
+    _counted(result, gate, now, window, counters)

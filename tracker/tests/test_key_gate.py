@@ -107,3 +107,38 @@ def test_redis_down_falls_back_to_the_database(keyed, monkeypatch):
 
     monkeypatch.setattr(key_gate, "pass_gate", down)
     assert client.get("/api/v1/ping/").status_code == 200
+
+
+def test_an_etag_reads_its_data_versions_in_the_same_round_trip(monkeypatch, django_capture_on_commit_callbacks):
+    """A partner's list poll: the gate reads the ETag's data versions with the key's entry, so
+    a 200 and a 304 each cost the one EVALSHA; a change at the key's site still moves the ETag."""
+    from tests.factories.inventory import ItemFactory, receive
+    from tests.factories.tracker import LocationFactory
+
+    site = SiteFactory(code="kg-v")
+    bin_a = LocationFactory(site=site, kind="bin", code="KG-V1")
+    bolt = ItemFactory(sku="KG-V-BOLT")
+    receive(bolt, bin_a, 5)
+    key, secret = services.api_key_create(user=user_with_role("partner", site), name="etag", scopes=["read_inventory"])
+    client = _client(secret)
+    levels = "/api/v1/inventory/levels/"
+    assert client.get(levels).status_code == 200  # builds the entry; this process learns the counters
+    cache.set(key_gate.touch_key(key.prefix), 1, timeout=60)  # no flush due below
+    trips = RoundTrips(monkeypatch)
+    first = client.get(levels)
+    assert first.status_code == 200 and first["ETag"]
+    again = client.get(levels, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    assert trips.commands == ["EVALSHA", "EVALSHA"]
+    with django_capture_on_commit_callbacks(execute=True):  # versions move after commit
+        receive(bolt, bin_a, 1)
+    changed = client.get(levels, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert changed.status_code == 200 and changed["ETag"] != first["ETag"]
+    # A grant changed elsewhere: the rebuilt entry's counters are the ones read, not the old hint.
+    other = SiteFactory(code="kg-w")
+    from guardian.shortcuts import assign_perm
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assign_perm("tracker.view_site", key.user, other)
+    widened = client.get(levels, HTTP_IF_NONE_MATCH=changed["ETag"])
+    assert widened.status_code == 200 and widened["ETag"] != changed["ETag"]

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedModelViewSet, ScopedReadOnlyViewSet, ScopedSlugRelatedField
+from tracker.api.filtersets import FilterSet
 from tracker.api.idempotency import idempotent_write
 from tracker.models import ApiKeyScope, Site
 from tracker.webhooks import services
@@ -70,7 +71,7 @@ class WebhookEndpointUpdateSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False)
 
 
-class WebhookEndpointFilter(django_filters.FilterSet):
+class WebhookEndpointFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
 
     class Meta:
@@ -158,7 +159,7 @@ class WebhookDeliveryDetailSerializer(WebhookDeliverySerializer):
         fields = [*WebhookDeliverySerializer.Meta.fields, "payload", "attempt_log"]
 
 
-class WebhookDeliveryFilter(django_filters.FilterSet):
+class WebhookDeliveryFilter(FilterSet):
     site = django_filters.CharFilter(field_name="endpoint__site__code")
     event_type = django_filters.ChoiceFilter(field_name="event__type", choices=[(t, t) for t in EVENT_TYPES])
     event_id = django_filters.CharFilter(field_name="event_id")

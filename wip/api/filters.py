@@ -5,10 +5,11 @@ from __future__ import annotations
 import django_filters
 
 from tracker.api.filters import IsoDateTimeFilter
+from tracker.api.filtersets import FilterSet
 from wip.models import Defect, Hold, Inspection, OperationRun, Routing, WorkOrder, WorkOrderStatus, Workstation
 
 
-class WorkstationFilter(django_filters.FilterSet):
+class WorkstationFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     group = django_filters.CharFilter(field_name="group__code")
 
@@ -17,7 +18,7 @@ class WorkstationFilter(django_filters.FilterSet):
         fields = ["site", "group", "active"]
 
 
-class RoutingFilter(django_filters.FilterSet):
+class RoutingFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     item = django_filters.CharFilter(field_name="item__sku")
 
@@ -26,7 +27,7 @@ class RoutingFilter(django_filters.FilterSet):
         fields = ["site", "item", "active"]
 
 
-class WorkOrderFilter(django_filters.FilterSet):
+class WorkOrderFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     item = django_filters.CharFilter(field_name="item__sku")
     routing = django_filters.CharFilter(field_name="routing__code")
@@ -39,7 +40,7 @@ class WorkOrderFilter(django_filters.FilterSet):
         fields = ["site", "item", "routing", "status", "external_ref", "priority"]
 
 
-class RunFilter(django_filters.FilterSet):
+class RunFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     work_order = django_filters.CharFilter(field_name="work_order__number")
     workstation = django_filters.CharFilter(field_name="workstation__code")
@@ -50,7 +51,7 @@ class RunFilter(django_filters.FilterSet):
         fields = ["site", "work_order", "workstation", "status", "sequence", "attempt"]
 
 
-class DefectFilter(django_filters.FilterSet):
+class DefectFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     work_order = django_filters.CharFilter(field_name="work_order__number")
     workstation = django_filters.CharFilter(field_name="workstation__code")
@@ -64,7 +65,7 @@ class DefectFilter(django_filters.FilterSet):
         return queryset.filter(disposition="") if value else queryset.exclude(disposition="")
 
 
-class InspectionFilter(django_filters.FilterSet):
+class InspectionFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     work_order = django_filters.CharFilter(field_name="work_order__number")
 
@@ -73,7 +74,7 @@ class InspectionFilter(django_filters.FilterSet):
         fields = ["site", "work_order", "result"]
 
 
-class HoldFilter(django_filters.FilterSet):
+class HoldFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     work_order = django_filters.CharFilter(field_name="work_order__number")
     open = django_filters.BooleanFilter(field_name="released_at", lookup_expr="isnull")

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.filters import IsoDateTimeFilter
+from tracker.api.filtersets import FilterSet
 from tracker.errors import NotFound, ValidationFailed
 from wip import oee, services
 from wip.api.reports import _moment, _site_param
@@ -138,7 +139,7 @@ def _figures(f: oee.Figures) -> dict[str, Any]:
 # --- filters and viewsets ----------------------------------------------------------------
 
 
-class StationStateFilter(django_filters.FilterSet):
+class StationStateFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
     workstation = django_filters.CharFilter(field_name="workstation__code")
     state = django_filters.MultipleChoiceFilter(choices=StationStateKind.choices)
@@ -183,7 +184,7 @@ class StationStateViewSet(ScopedReadOnlyViewSet):
         return Response(StationStateSerializer(type(self).queryset.get(pk=row.pk)).data)
 
 
-class ReasonCodeFilter(django_filters.FilterSet):
+class ReasonCodeFilter(FilterSet):
     site = django_filters.CharFilter(field_name="site__code")
 
     class Meta:
