@@ -43,9 +43,9 @@ bench: $(STAMP)
 
 # The production shape on this machine: release step (migrate, collectstatic),
 # then web, Celery worker and beat under honcho; Ctrl-C stops them all. Needs
-# DATABASE_URL and REDIS_URL. The web process is `python -m config.web`: one port,
-# HTTP through Django's WSGI handler, websockets through Channels (WEB_SERVER picks
-# another shape; README "Production shape" has each one's measured figures).
+# DATABASE_URL and REDIS_URL. The web process is `python -m config.web`: HTTP through
+# granian's WSGI interface on PORT, websockets through Channels on PORT + 1 (WEB_SERVER
+# picks another shape; README "Production shape" has each one's measured figures).
 # PROCFILE=Procfile.scaled runs one worker per queue instead of one for all.
 PORT ?= 8000
 PROCFILE ?= Procfile

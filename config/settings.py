@@ -394,12 +394,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 from csp.constants import NONE, SELF  # noqa: E402
 
 
+#: The port pages open their websocket on when websockets are served apart from HTTP
+#: (``config/web.py``'s default shape, ``split``, sets it to its websocket server's port);
+#: empty: the page's own origin (one server, or a proxy that routes /ws/ on the one port).
+WEBSOCKET_PUBLIC_PORT = os.environ.get("WEBSOCKET_PUBLIC_PORT", "")
+
+
 def _websocket_sources() -> list[str]:
     sources = []
     for host in ALLOWED_HOSTS:
         if host in {"*", "testserver"} or host.startswith((".", "[")):
             continue
         sources += [f"wss://{host}:*"] + ([f"ws://{host}:*"] if DEBUG else [])
+        if WEBSOCKET_PUBLIC_PORT and not DEBUG:
+            sources.append(f"ws://{host}:{WEBSOCKET_PUBLIC_PORT}")
     return sources
 
 

@@ -1,6 +1,6 @@
-"""``make serve``'s web process, started as the Procfile starts it, answers on one port:
-a page, the API, a static file, the health check, and a websocket that receives a
-broadcast caused by an API write through the same server."""
+"""``make serve``'s web process, started as the Procfile starts it, answers a page, the
+API, a static file, the health check, and a websocket (on the port the page names, in the
+split shape) that receives a broadcast caused by an API write through the same server."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def server(world, tmp_path):
         yield running
 
 
-def test_one_port_serves_pages_api_static_health_and_websockets(server, world):
+def test_make_serve_serves_pages_api_static_health_and_websockets(server, world):
     import httpx
     from websockets.sync.client import connect
 
@@ -117,7 +117,15 @@ def test_one_port_serves_pages_api_static_health_and_websockets(server, world):
         assert http.get("/api/v1/ping/", headers=bearer).status_code == 200
         assert http.get("/api/v1/ping/").status_code in (401, 403)
 
-        ws_url = f"ws://{base.removeprefix('http://')}/ws/sites/serve-a/"
+        # The page names the port its socket opens on when websockets are served apart (the
+        # split shape); otherwise its own origin.
+        ws_port = re.search(r'data-ws-port="(\d+)"', page.text)
+        ws_host = f"127.0.0.1:{ws_port.group(1)}" if ws_port else base.removeprefix("http://")
+        if SHAPE == "split":
+            assert ws_port and ws_port.group(1) == str(server.websocket_port), page.text[:500]
+            csp = page.headers.get("content-security-policy", "")
+            assert f"ws://127.0.0.1:{server.websocket_port}" in csp, csp
+        ws_url = f"ws://{ws_host}/ws/sites/serve-a/"
         with connect(ws_url, additional_headers={**cookie, "Origin": base}, open_timeout=10) as ws:
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
             moved = http.post(

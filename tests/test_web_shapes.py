@@ -33,3 +33,13 @@ def test_the_procfile_runs_the_launcher():
 
     procfile = (Path(settings.BASE_DIR) / "Procfile").read_text()
     assert re.search(r"^web: python -m config\.web$", procfile, re.M), procfile
+
+
+def test_the_split_shape_serves_http_by_wsgi_and_websockets_by_asgi_on_their_own_port(monkeypatch):
+    monkeypatch.setenv("PORT", "8123")
+    monkeypatch.delenv("WEBSOCKET_PORT", raising=False)
+    http, ws = web.command("split"), web.websocket_command()
+    assert http[http.index("--interface") + 1] == "wsgi" and http[-1] == "config.wsgi:application"
+    assert ws[ws.index("--interface") + 1] == "asginl" and ws[ws.index("--port") + 1] == "8124"
+    monkeypatch.setenv("WEBSOCKET_PORT", "9000")
+    assert web.websocket_command()[ws.index("--port") + 1] == "9000"

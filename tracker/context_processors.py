@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
@@ -19,4 +20,5 @@ def shopfloor(request: HttpRequest) -> dict[str, Any]:
         # Lazy: a partial rendered for htmx never shows the menus, so it does not pay for them.
         "nav_menus": SimpleLazyObject(lambda: menus_for(user, request.path)),
         "api_only": SimpleLazyObject(lambda: is_api_only(user)),
+        "websocket_port": settings.WEBSOCKET_PUBLIC_PORT,
     }

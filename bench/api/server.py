@@ -88,7 +88,9 @@ class Server:
         web_server: str | None = None,
     ):
         self.port = free_port()
-        self.env = {**env, "PORT": str(self.port)}
+        # The split shape's websocket server gets a free port of its own, not PORT + 1.
+        self.websocket_port = free_port()
+        self.env = {**env, "PORT": str(self.port), "WEBSOCKET_PORT": str(self.websocket_port)}
         if web_server:
             self.env["WEB_SERVER"] = web_server
         self.log_path = log_path

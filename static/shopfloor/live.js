@@ -56,7 +56,10 @@
   let missed = false;
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/sites/${site}/`);
+    // data-ws-port: websockets served apart from HTTP on this host (config/web.py's split shape).
+    const port = document.body.dataset.wsPort;
+    const host = port ? `${location.hostname}:${port}` : location.host;
+    const socket = new WebSocket(`${scheme}://${host}/ws/sites/${site}/`);
     socket.onopen = () => {
       delay = 500;
       if (status) { status.textContent = "● live"; status.className = "live-status on"; }

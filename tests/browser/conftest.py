@@ -7,8 +7,8 @@ own on the PostgreSQL server ``DATABASE_URL`` names.
 
 * Embedded default: ``manage.py runserver`` (daphne here), tasks in-process.
 * PostgreSQL + Redis: the production shape, exactly as ``make serve`` runs it:
-  ``collectstatic``, then the Procfile's web (``config/web.py``: one port,
-  DEBUG off, WhiteNoise), Celery worker and beat under honcho, stopped
+  ``collectstatic``, then the Procfile's web (``config/web.py``: HTTP and
+  websockets on their own ports, DEBUG off, WhiteNoise), Celery worker and beat under honcho, stopped
   together at the end. Set ``BROWSER_SERVER=runserver`` to use the dev server.
 """
 
