@@ -393,7 +393,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", 
 # are for those that do not).
 from csp.constants import NONE, SELF  # noqa: E402
 
-
 #: The port pages open their websocket on when websockets are served apart from HTTP
 #: (``config/web.py``'s default shape, ``split``, sets it to its websocket server's port);
 #: empty: the page's own origin (one server, or a proxy that routes /ws/ on the one port).
