@@ -15,7 +15,8 @@ def shopfloor(request: HttpRequest) -> dict[str, Any]:
     return {
         "current_site": current_site(request),
         "user_sites": sites_for_user(user=user),
-        "nav_entries": [e for e in NAV if user.has_perm(e.permission)],
+        # Lazy: no template of ours reads it, so no page pays a ``has_perm`` per entry for it.
+        "nav_entries": SimpleLazyObject(lambda: [e for e in NAV if user.has_perm(e.permission)]),
         # Lazy: a partial rendered for htmx never shows the menus, so it does not pay for them.
         "nav_menus": SimpleLazyObject(lambda: menus_for(user, request.path)),
         "api_only": SimpleLazyObject(lambda: is_api_only(user)),
