@@ -66,7 +66,8 @@ def test_the_current_site_is_picked_from_the_request_s_list_of_sites(rf, django_
 
     from tracker.selectors import SESSION_SITE_KEY, current_site, visible_sites
 
-    a, b, c = SiteFactory(code="SA"), SiteFactory(code="SB"), SiteFactory(code="SC")
+    a, b = SiteFactory(code="SA"), SiteFactory(code="SB")
+    SiteFactory(code="SC")  # a site the user was not granted
     user = user_with_role("operator", a, b)
     granted_site_ids(user)
     user.get_all_permissions()  # both read once per request by then (the page's permission check)
