@@ -13,9 +13,10 @@ and ``base.html`` shows it a page saying so instead of any other page.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse
 
 from tracker.registry import NAV, NavEntry
 
@@ -113,10 +114,60 @@ def is_api_only(user: Any) -> bool:
 
 def menus_for(user: Any, path: str) -> list[Menu]:
     """The menus ``user`` may use, each with the links they hold permission for, the current one marked."""
+    placed = _placed_links(_granted(user), get_script_prefix(), len(NAV))
+    # Fresh Link objects every call: marking the current one must not touch the cached rows.
+    menus = {title: [(index, Link(label, url)) for index, label, url in rows] for title, rows in placed}
+    # The longest address the path starts with; on a tie, the entry placed first.
+    best = max(
+        (
+            (len(link.url), -index, link)
+            for rows in menus.values()
+            for index, link in rows
+            if path == link.url or (link.url != "/" and path.startswith(link.url))
+        ),
+        key=lambda row: row[:2],
+        default=None,
+    )
+    if best is not None:
+        best[2].current = True
+    order = [title for title, _ in MENUS] + ["More"]
+    first = next((ROLE_FIRST_MENU[g] for g in _group_names(user) if g in ROLE_FIRST_MENU), None)
+    if first in order:
+        order.remove(first)
+        order.insert(0, first)
+    return [Menu(title, [link for _, link in menus[title]]) for title in order if title in menus]
+
+
+#: ``_granted``'s answer for an active superuser: every permission.
+_ALL = "*"
+
+
+def _granted(user: Any) -> frozenset[str] | str:
+    """What ``user.has_perm(perm)`` answers for a model permission, as one hashable value: ``_ALL``
+    for an active superuser, else the user's model permissions (none when inactive). Our backends
+    (ModelBackend; guardian, which grants nothing without an object; axes, which grants nothing)
+    make ``has_perm(p)`` exactly ``p in get_all_permissions()`` then; one call instead of one per entry."""
+    if not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return _ALL
+    return frozenset(user.get_all_permissions())
+
+
+@lru_cache(maxsize=128)
+def _placed_links(
+    granted: frozenset[str] | str, script_prefix: str, nav_size: int
+) -> tuple[tuple[str, tuple[tuple[int, str, str], ...]], ...]:
+    """(menu title, ((placed index, label, url), ...)) for a set of permissions, in each menu's order.
+
+    The same for everyone holding the same permissions, so computed once per process for each
+    (roles differ by their permissions): on every page this was a ``has_perm`` and a ``reverse``
+    per entry. ``script_prefix`` is in the key because ``reverse`` uses it; ``nav_size`` because
+    the apps' entries register at start-up (``NAV`` only grows)."""
     seen: set[str] = set()
-    placed: dict[str, list[tuple[int, int, Link]]] = {}
+    placed: dict[str, list[tuple[int, int, str, str]]] = {}
     for entry in [*EXTRA, *NAV]:
-        if entry.url_name in seen or not user.has_perm(entry.permission):
+        if entry.url_name in seen or not (granted == _ALL or entry.permission in granted):
             continue
         try:
             url = reverse(entry.url_name)
@@ -124,27 +175,18 @@ def menus_for(user: Any, path: str) -> list[Menu]:
             continue
         seen.add(entry.url_name)
         label = LABELS.get(entry.label, entry.label)
-        placed.setdefault(_menu_of(entry.url_name), []).append(
-            (_position(entry.url_name), entry.order, Link(label, url))
+        placed.setdefault(_menu_of(entry.url_name), []).append((_position(entry.url_name), entry.order, label, url))
+    # Each link's index in the menus' order of first use, its own in theirs (``menus_for``'s tie-break).
+    indexed: dict[str, list[tuple[int, int, int, str, str]]] = {}
+    for title, rows in placed.items():
+        indexed[title] = [(len(indexed) * 1000 + i, *row) for i, row in enumerate(rows)]
+    return tuple(
+        (
+            title,
+            tuple((index, label, url) for index, _, _, label, url in sorted(rows, key=lambda row: (row[1], row[2]))),
         )
-    links = [link for rows in placed.values() for _, _, link in rows]
-    best = max(
-        (link for link in links if path == link.url or (link.url != "/" and path.startswith(link.url))),
-        key=lambda link: len(link.url),
-        default=None,
+        for title, rows in indexed.items()
     )
-    if best is not None:
-        best.current = True
-    order = [title for title, _ in MENUS] + ["More"]
-    first = next((ROLE_FIRST_MENU[g] for g in _group_names(user) if g in ROLE_FIRST_MENU), None)
-    if first in order:
-        order.remove(first)
-        order.insert(0, first)
-    return [
-        Menu(title, [link for *_, link in sorted(placed[title], key=lambda row: (row[0], row[1]))])
-        for title in order
-        if title in placed
-    ]
 
 
 def _group_names(user: Any) -> list[str]:

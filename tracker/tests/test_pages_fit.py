@@ -112,3 +112,29 @@ def test_traveler_label_reads_quantity_and_due_time_in_the_site_zone(site):
     order = WorkOrderFactory(routing=plant.routing, quantity=Decimal("5E+2"), due_at=due)
     lines = traveler_label(order).lines
     assert lines[0].endswith("× 500 pcs") and "Due 2025-07-01 12:00 CEST" in lines
+
+
+def test_menus_are_placed_once_per_set_of_permissions_and_marked_per_call(site, django_assert_num_queries):
+    """Two users of one role share the placed links; each call marks its own page on fresh links; a
+    user holding another permission set gets its own menus; an inactive user none; a superuser all."""
+    first, second = user_with_role("operator", site), user_with_role("operator", site)
+    for user in (first, second):  # each user's own permissions and roles, read once
+        user.get_all_permissions()
+        menus_for(user, "/")
+    with django_assert_num_queries(0):
+        on_orders = menus_for(first, "/wip/work-orders/WO-1/")
+        on_board = menus_for(second, "/wip/")
+    assert [m.title for m in on_orders] == [m.title for m in on_board]
+    assert [link.label for m in on_orders for link in m.links if link.current] == ["Work orders"]
+    assert [link.label for m in on_board for link in m.links if link.current] == ["WIP board"]
+
+    clerk = user_with_role("warehouse clerk", site)
+    clerk_labels = {link.label for m in menus_for(clerk, "/") for link in m.links}
+    assert "Receive" in clerk_labels
+    assert "Receive" not in {link.label for m in on_orders for link in m.links}
+
+    inactive = user_with_role("warehouse clerk", site, is_active=False)
+    assert menus_for(inactive, "/") == []
+    boss = user_with_role(None, is_superuser=True)
+    boss_labels = {link.label for m in menus_for(boss, "/") for link in m.links}
+    assert clerk_labels | {"WIP board", "Work orders"} <= boss_labels

@@ -6,7 +6,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from tests.factories.tracker import SiteFactory, user_with_role
 from tracker import services
-from tracker.models import Site
+from tracker.models import Site, UserProfile
 from tracker.scoping import granted_site_ids
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +57,33 @@ def test_a_user_without_sites_sees_nothing():
     user = user_with_role("operator")
     assert codes(user) == set()
     assert granted_site_ids(user) == ()
+
+
+def test_the_current_site_is_picked_from_the_request_s_list_of_sites(rf, django_assert_num_queries):
+    """The session's choice, else the profile's default, else the first by code; the header's list
+    and the choice come from one query (the user's site ids read before)."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from tracker.selectors import SESSION_SITE_KEY, current_site, visible_sites
+
+    a, b = SiteFactory(code="SA"), SiteFactory(code="SB")
+    SiteFactory(code="SC")  # a site the user was not granted
+    user = user_with_role("operator", a, b)
+    granted_site_ids(user)
+    user.get_all_permissions()  # both read once per request by then (the page's permission check)
+
+    def request(session_code: str | None = None):
+        req = rf.get("/")
+        req.user, req.session = user, SessionStore()
+        if session_code:
+            req.session[SESSION_SITE_KEY] = session_code
+        return req
+
+    chosen = request("SB")
+    with django_assert_num_queries(1):
+        assert current_site(chosen) == b
+        assert [s.code for s in visible_sites(chosen)] == ["SA", "SB"]
+    assert current_site(request("SC")) == a  # not granted: the first
+    UserProfile.objects.create(user=user, default_site=b)
+    user.refresh_from_db()
+    assert current_site(request()) == b

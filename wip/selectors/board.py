@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tracker.models import Site
-from tracker.scoping import has_model_permission
+from tracker.scoping import has_model_permission, scope_site_ids
 from wip import dispatch
 from wip.models import OPEN_WORK_ORDER_STATUSES, OperationRun, RunStatus, WorkOrder, WorkOrderStatus, Workstation
 from wip.selectors.planning import _remaining_current, site_schedule
@@ -43,10 +43,14 @@ BOARD_SHOW = (("", "all work"), ("late", "late or at risk"), ("held", "on hold")
 
 def board_visible(*, user: Any, site: Site) -> bool:
     """Whether ``user`` may see ``site``'s board (the work-order view permission and the site): then
-    it sees all of it, the same columns as anyone else who may."""
+    it sees all of it, the same columns as anyone else who may.
+
+    ``restrict()``'s own decision (``scope_site_ids``) on a site already loaded: the ids are read
+    once per request, so this costs no query (a ``.exists()`` on the restricted sites did)."""
     if not has_model_permission(user, WorkOrder, "view") and not getattr(user, "is_superuser", False):
         return False
-    return Site.objects.restrict(user, "view").filter(pk=site.pk).exists()
+    sites = scope_site_ids(user, Site, "view")
+    return sites is None or site.pk in sites
 
 
 def wip_board(

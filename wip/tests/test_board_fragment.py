@@ -65,3 +65,14 @@ def test_no_columns_for_someone_without_the_site(site_a):
     session["site_id"] = site_a.pk
     session.save()
     assert "FRAG-3" not in outsider.get("/wip/").content.decode()
+
+
+def test_board_visible_answers_from_the_granted_sites_without_a_query(site_a, django_assert_num_queries):
+    site_b = SiteFactory(code="vis-b")
+    supervisor = user_with_role("supervisor", site_a)
+    assert selectors.board_visible(user=supervisor, site=site_a)  # reads the user's sites once
+    with django_assert_num_queries(0):
+        assert selectors.board_visible(user=supervisor, site=site_a)
+        assert not selectors.board_visible(user=supervisor, site=site_b)
+    assert not selectors.board_visible(user=user_with_role(None, site_a), site=site_a)  # no role
+    assert selectors.board_visible(user=user_with_role(None, is_superuser=True), site=site_b)
