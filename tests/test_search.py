@@ -153,9 +153,9 @@ def test_query_count_does_not_grow_with_hits(w, django_assert_num_queries):
         WorkOrderFactory(routing=w.a.plant.routing, number=f"ALPHA-WO-X{n}")
         receive(w.a.plant.steel, w.a.stores, 1, lot_code=f"ALPHA-STEEL-X{n}")
     # The frame every page pays (session, user, its two permission sets, its site ids, its profile, the
-    # current site, the role names for the menus, the switcher's sites) and one query per kind: work
-    # orders, items, lots, serials, tags, locations.
+    # role names for the menus, the user's sites: the switcher's list, from which the current site is
+    # picked) and one query per kind: work orders, items, lots, serials, tags, locations.
     with django_assert_num_queries(len(few.captured_queries)) as many:
         response = c.get("/search/", {"q": "alpha", "all": "1"})
     assert response.context["groups"][0].more
-    assert len(many.captured_queries) == 9 + 6, [q["sql"][:80] for q in many.captured_queries]
+    assert len(many.captured_queries) == 8 + 6, [q["sql"][:80] for q in many.captured_queries]
