@@ -144,7 +144,8 @@ def admin_client(db):
 
 def test_admin_lists_render(admin_client, site_a):
     device, _ = device_with_key(site=site_a)
-    ReadPointFactory(device=device)
+    # Ports named: the factory's sequence (port n % 8 + 1) may hand out 7, taken below.
+    ReadPointFactory(device=device, port=1)
     ReaderUploadFactory(device=device)
     TagAssignmentFactory(tag=TagFactory(site=site_a))
     ThresholdRuleFactory(site=site_a, location=ReadPointFactory(device=device, port=7).location)
