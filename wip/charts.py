@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from tracker.formatting import format_percent
+from tracker.formatting import format_hours, format_percent
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,7 @@ def load_heatmap(stations, *, cell_w: float = 44, cell_h: float = 26, label_w: f
                     x=label_w + col * cell_w,
                     y=top + row * cell_h,
                     css=css,
-                    title=f"{station.workstation.code} {day.day:%a %d %b}: {day.required_hours:.1f} h required of "
-                    f"{day.available_hours:.1f} h available",
+                    title=day_title(station.workstation.code, day),
                     text=f"{day.required_hours:.0f}/{day.available_hours:.0f}",
                 )
             )
@@ -150,3 +150,15 @@ def gantt(steps, *, now: dt.datetime, width: float = 640, row_height: float = 30
         "ticks": ticks,
         "tick_y": row_height * len(rows) + 16,
     }
+
+
+def day_title(code: str, day: Any) -> str:
+    """A heatmap cell's tooltip: the day's required against its available hours, in words
+    where one of them is nothing (an idle day read "0.0 h required of 0.0 h available")."""
+    when = f"{code} {day.day:%a %d %b}"
+    required, available = day.required_hours or 0, day.available_hours or 0
+    if not available:
+        return f"{when}: no working time" + (f", {format_hours(required)} of work due" if required else "")
+    if not required:
+        return f"{when}: nothing planned, {format_hours(available)} available"
+    return f"{when}: {format_hours(required)} required of {format_hours(available)} available"
