@@ -19,6 +19,7 @@ from inventory.models import SerialUnit, StockMove, TransferDiscrepancy, Transfe
 from inventory.selectors import ledger_differences
 from inventory.tests.test_transfers_serials import Route
 from tests.factories.tracker import LocationFactory, SiteFactory, user_with_role
+from tests.phone_tables import unlabelled_cells
 from tests.scoping import covers, nothing_written
 from tracker.models import Alert, AuditEvent
 
@@ -249,7 +250,10 @@ def test_the_in_transit_page_lists_missing_serials_and_books_one_found(route):
     body = clerk.get("/inventory/in-transit/").content.decode()
     assert "Missing in transit" in body and "Book found" in body
     missing = body[body.index('id="missing"') :]
-    assert missing.count(f"<td>{order.number}</td>") == 2 and ">P2<" in missing and ">P3<" in missing
+    assert (
+        missing.count(f'<td data-label="Transfer">{order.number}</td>') == 2 and ">P2<" in missing and ">P3<" in missing
+    )
+    assert unlabelled_cells(body) == []  # a phone shows each cell with its column's name
     viewer = _page_client(user_with_role("viewer", route.b))
     body = viewer.get("/inventory/in-transit/").content.decode()
     assert ">P2<" in body and "Book found" not in body
