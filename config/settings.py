@@ -253,6 +253,7 @@ CELERY_TASK_QUEUES = [
 ]
 CELERY_TASK_ROUTES = {
     "devices.tasks.process_reader_upload": {"queue": "ingest"},
+    "devices.tasks.drain_reader_uploads": {"queue": "ingest"},
     "devices.tasks.requeue_stale_uploads": {"queue": "ingest"},
     "webhooks.*": {"queue": "webhooks"},
     "inventory.forecasting.tasks.*": {"queue": "reports"},

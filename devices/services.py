@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from devices import upload_queue
 from devices.conf import site_settings
 from devices.errors import EmptyUpload, NoUploadFormat, TagAlreadyAssigned, UploadTooLarge
 from devices.gs1 import ensure_company_prefixes
@@ -202,7 +203,8 @@ def _site_of(obj: Any) -> int | None:
 def reader_upload_receive(
     *, device: Device, body: bytes, content_type: str = "", upload_key: str | None = None
 ) -> tuple[ReaderUpload, bool]:
-    """Store an upload exactly as received and enqueue its processing after commit.
+    """Store an upload exactly as received and hand it to the ingest worker after commit
+    (``devices.upload_queue``).
 
     Returns (upload, created). A retry (same device and upload key: the explicit
     key, the envelope's id or sequence, else the body's SHA-256) returns the
@@ -228,7 +230,7 @@ def reader_upload_receive(
     if not _insert_unless_stored(upload):
         # A retry (or a concurrent one that committed first): the original answers.
         return ReaderUpload.objects.only("pk", "status").get(device=device, upload_key=key), False
-    transaction.on_commit(functools.partial(_enqueue, upload.pk, upload.received_at))
+    transaction.on_commit(functools.partial(upload_queue.hand_off, upload.pk, upload.received_at))
     return upload, True
 
 
@@ -246,15 +248,7 @@ def _insert_unless_stored(upload: ReaderUpload) -> bool:
       unique constraint to name) settles concurrent retries: the second waits on the
       partition's unique index until the first ends, then does nothing (it committed) or
       inserts (it rolled back)."""
-    fields = [f for f in ReaderUpload._meta.concrete_fields if not f.primary_key]
-    q = connection.ops.quote_name
-    table = q(ReaderUpload._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} ({', '.join(q(f.column or f.attname) for f in fields)}) "  # noqa: S608 - names from the model
-        f"SELECT {', '.join(['%s'] * len(fields))} "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {q('device_id')} = %s AND {q('upload_key')} = %s) "
-        f"ON CONFLICT DO NOTHING RETURNING {q('id')}"
-    )
+    fields, sql = _insert_statement(connection.vendor)
     params = [f.get_db_prep_save(getattr(upload, f.attname), connection) for f in fields]
     params += [upload.device_id, upload.upload_key]
     with connection.cursor() as cursor:
@@ -266,6 +260,21 @@ def _insert_unless_stored(upload: ReaderUpload) -> bool:
     upload._state.adding = False
     upload._state.db = connection.alias
     return True
+
+
+@functools.cache
+def _insert_statement(vendor: str) -> tuple[list[Any], str]:
+    """The upload's fields and ``_insert_unless_stored``'s statement, built once per database vendor."""
+    fields = [f for f in ReaderUpload._meta.concrete_fields if not f.primary_key]
+    q = connection.ops.quote_name
+    table = q(ReaderUpload._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(q(f.column or f.attname) for f in fields)}) "  # noqa: S608 - names from the model
+        f"SELECT {', '.join(['%s'] * len(fields))} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {q('device_id')} = %s AND {q('upload_key')} = %s) "
+        f"ON CONFLICT DO NOTHING RETURNING {q('id')}"
+    )
+    return fields, sql
 
 
 def _enqueue(upload_id: int, received_at: dt.datetime | None = None) -> None:

@@ -5,6 +5,11 @@ message to be redelivered) and is idempotent: the service checks the upload's
 status under a row lock, so a redelivery or a concurrent duplicate finds it
 processed and does nothing.
 
+The endpoint hands uploads to ``drain_reader_uploads`` through a Redis list
+(``devices.upload_queue``), which calls the same service; ``process_reader_upload``
+is what the sweeper, the admin's "process again", a database error in a drain, and
+the embedded default (no Redis, eager Celery) publish.
+
 Its message is ``(upload id, received_at)``: the upload's partition key lets every
 statement read one day's partition of the uploads table (``services.upload_message``).
 A message with the id alone (enqueued before messages carried the key) is still
@@ -14,6 +19,7 @@ processed: the service looks the key up once.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -39,6 +45,15 @@ def process_reader_upload(upload_id: int, received_at: str | None = None) -> str
         services.reader_upload_note_failure(upload_id=upload_id, received_at=when, error=f"{type(exc).__name__}: {exc}")
         raise
     return upload.status if upload is not None else None
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True)
+def drain_reader_uploads(self) -> dict[str, int]:
+    """Process the uploads the endpoint handed off (``devices.upload_queue``). Delivered
+    again after a lost worker with the same id, it first finishes what it held."""
+    from devices.upload_queue import drain
+
+    return drain(drain_id=self.request.id or uuid.uuid4().hex)
 
 
 @shared_task

@@ -41,7 +41,7 @@ def partman() -> None:
 
 
 def _stored(device, fmt: str = "zebra_iotc") -> ReaderUpload:
-    with mock.patch("devices.services._enqueue"):  # the test runs the task itself
+    with mock.patch("devices.upload_queue.hand_off"):  # the test runs the task itself
         upload, created = services.reader_upload_receive(device=device, body=example(fmt))
     assert created
     return upload
@@ -70,7 +70,7 @@ def test_the_enqueued_message_carries_the_upload_id_and_its_received_at(site_a):
     device = DeviceFactory(site=site_a)
     with mock.patch("devices.tasks.process_reader_upload.delay") as delay:
         upload, _ = services.reader_upload_receive(device=device, body=example("zebra_iotc"))
-        services._enqueue(upload.pk, upload.received_at)  # what on_commit calls
+        services._enqueue(upload.pk, upload.received_at)  # what the hand-off publishes without Redis
     delay.assert_called_once_with(upload.pk, upload.received_at.isoformat())
 
 

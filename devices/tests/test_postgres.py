@@ -50,7 +50,7 @@ def _body(prefix: int) -> bytes:
 def _receive(reader, body):
     """Store an upload without the after-commit enqueue (these tests commit for real,
     and Celery runs eagerly: the test decides when the task runs)."""
-    with mock.patch("devices.services._enqueue"):
+    with mock.patch("devices.upload_queue.hand_off"):
         upload, created = services.reader_upload_receive(device=reader, body=body)
     assert created
     return upload

@@ -283,7 +283,7 @@ def test_two_dock_readers_uploading_the_same_read_at_once_receive_it_once(site_a
     shipment = Shipment(site_a, site_b)
     read_at = ago(60)
     uploads = []
-    with mock.patch("devices.services._enqueue"):  # this test decides when the tasks run
+    with mock.patch("devices.upload_queue.hand_off"):  # this test decides when the tasks run
         for reader in (shipment.reader_b, shipment.reader_b2):
             upload, created = device_services.reader_upload_receive(device=reader, body=zebra(1, read_at))
             assert created

@@ -45,7 +45,7 @@ def clean_snapshot(prefix: int, count: int = 4) -> dict:
 
     site, reader, _ = make_world(prefix)
     for body in bodies(prefix, count):
-        with mock.patch("devices.services._enqueue"):
+        with mock.patch("devices.upload_queue.hand_off"):
             upload, _ = services.reader_upload_receive(device=reader, body=body)
         services.reader_upload_process(upload_id=upload.pk)
     return snapshot(site, prefix)

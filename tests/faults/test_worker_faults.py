@@ -29,7 +29,7 @@ pytestmark = [
 def _store(reader, prefix: int) -> list[int]:
     ids = []
     for body in bodies(prefix, 2):
-        with mock.patch("devices.services._enqueue"):  # the test decides when tasks are sent
+        with mock.patch("devices.upload_queue.hand_off"):  # the test decides when tasks are sent
             upload, _ = services.reader_upload_receive(device=reader, body=body)
         ids.append(upload.pk)
     return ids
