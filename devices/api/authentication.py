@@ -30,7 +30,6 @@ import base64
 import binascii
 import datetime as dt
 import logging
-import time
 from typing import Any, TypeGuard
 
 from django.conf import settings
@@ -39,7 +38,6 @@ from rest_framework import exceptions
 from devices.models import Device, DeviceKey
 from tracker.api import key_gate
 from tracker.api.authentication import HashedKeyAuthentication, authorization
-from tracker.keys import hash_key
 
 KEY_KIND = "sfd"
 #: The cache key of the device auth epoch (``tracker.api.key_cache.bump_epoch`` bumps it).
@@ -128,6 +126,8 @@ class DeviceKeyAuthentication(HashedKeyAuthentication):
     kind = KEY_KIND
     noun = "device key"
     realm = "shopfloor-devices"
+    gate_kind = DEVICE_KEYS
+    log = logger
 
     def presented(self, request) -> tuple[str | None, str | None]:
         return _presented(request)
@@ -135,42 +135,12 @@ class DeviceKeyAuthentication(HashedKeyAuthentication):
     def load(self, prefix: str) -> DeviceKey | None:
         return load_device_key(prefix)
 
-    def authenticate(self, request) -> tuple[Any, Any] | None:
-        client = key_gate.redis_client()
-        if client is None:  # the embedded default's per-process cache: read the row
-            return super().authenticate(request)
-        presented, presented_with = self.presented(request)
-        if presented is None:
-            return None
-        prefix = self.prefix_of(presented)
-        hashed = hash_key(presented)
-        clock = time.time()
-        now = dt.datetime.fromtimestamp(clock, dt.UTC)
-        touch_seconds = settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"]
-        gate_args: dict[str, Any] = {
-            "prefix": prefix,
-            "hashed": hashed,
-            "now": clock,
-            "touch_seconds": touch_seconds,
-            "window": None,
-            "kind": DEVICE_KEYS,
-        }
-        try:
-            gate = key_gate.pass_gate(client, **gate_args)
-        except Exception:  # Redis is down: authenticate from the database
-            logger.warning("auth gate unavailable; reading the device key from the database", exc_info=True)
-            return super().authenticate(request)
-        key: DeviceKey | None = gate.key
-        self.verify(key, presented, presented_with, now)
-        assert key is not None  # noqa: S101 - verify refused a missing key
-        try:
-            if not gate.counted:
-                key_gate.count(client, gate, **gate_args)
-            if gate.flush is not None:
-                # This request set the touch marker: one UPDATE per key per interval, across nodes.
-                DeviceKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        except Exception:  # bookkeeping must never fail the upload it counts
-            logger.exception("recording the use of device key %s failed", key.prefix)
+    def gated_use(self, request, key: DeviceKey, now: dt.datetime, uses: int | None) -> None:
+        if uses is not None:
+            # This request set the touch marker: one UPDATE per key per interval, across nodes.
+            DeviceKey.objects.filter(pk=key.pk).update(last_used_at=now)
+
+    def principal(self, key: DeviceKey) -> tuple[DevicePrincipal, DeviceKey]:
         return DevicePrincipal(key.device, key), key
 
     def check_presented(self, key: DeviceKey, presented_with: str | None) -> None:
@@ -186,4 +156,4 @@ class DeviceKeyAuthentication(HashedKeyAuthentication):
         if key.last_used_at is None or now - key.last_used_at >= touch:
             # At most one cheap UPDATE every few seconds per key, not one per upload.
             DeviceKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        return DevicePrincipal(key.device, key), key
+        return self.principal(key)

@@ -12,7 +12,7 @@ the message's shape and the fallbacks on every database.
 from __future__ import annotations
 
 import datetime as dt
-import re
+import functools
 from unittest import mock
 
 import pytest
@@ -24,20 +24,17 @@ from devices import services, tasks
 from devices.models import ReaderUpload, UploadStatus
 from devices.tests.helpers import example
 from tests.factories.devices import DeviceFactory, ReaderUploadFactory
-from tracker.partitioning.convert import partman_schema
+from tests.partitions import partitions_read, require_partman, statements_on
 
 pytestmark = pytest.mark.django_db
 
-UPLOAD_PARTITION = re.compile(r"\bdevices_readerupload_(p\d{4}_\d{2}_\d{2}|default)\b")
+_partitions_read = functools.partial(partitions_read, "devices_readerupload")
+_upload_statements = functools.partial(statements_on, "devices_readerupload")
 
 
 @pytest.fixture
 def partman() -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the uploads table is partitioned on PostgreSQL only")
-    with connection.cursor() as cursor:
-        if partman_schema(cursor) is None:
-            pytest.skip("pg_partman is not installed on this PostgreSQL server (.ci/run installs it)")
+    require_partman("uploads")
 
 
 def _stored(device, fmt: str = "zebra_iotc") -> ReaderUpload:
@@ -45,22 +42,6 @@ def _stored(device, fmt: str = "zebra_iotc") -> ReaderUpload:
         upload, created = services.reader_upload_receive(device=device, body=example(fmt))
     assert created
     return upload
-
-
-def _partitions_read(sql: str) -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN {sql}")
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    return set(UPLOAD_PARTITION.findall(plan))
-
-
-def _upload_statements(queries: list[dict]) -> list[str]:
-    """The statements that read or change the uploads table (EXPLAIN runs none of them)."""
-    return [
-        q["sql"]
-        for q in queries
-        if "devices_readerupload" in q["sql"] and q["sql"].lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE"))
-    ]
 
 
 # --------------------------------------------------------------------------- the message

@@ -1,14 +1,15 @@
 """Partner API keys: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 
-``HashedKeyAuthentication`` holds the checks partner and device keys share
-(``devices.api.authentication`` authenticates devices with it)."""
+``HashedKeyAuthentication`` holds what partner and device keys share: the checks, and
+with Redis the pass through ``tracker.api.key_gate`` (``devices.api.authentication``
+authenticates devices with it)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
@@ -20,6 +21,9 @@ from tracker.api import conditional, key_gate
 from tracker.api.key_cache import load_key
 from tracker.keys import hash_key, key_matches, split_key
 from tracker.models import ApiKey
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 KEY_KIND = "sfk"
 
@@ -107,13 +111,22 @@ class HashedKeyAuthentication(authentication.BaseAuthentication):
     """The checks every hashed key (``<kind>_<prefix>_<secret>``, see ``tracker.keys``) goes
     through: well formed, found by its prefix, its SHA-256 matching, not revoked, not
     expired, its holder still active. Subclasses say how the key is presented, where its
-    row is, what its holder is and what a successful use records."""
+    row is, what its holder is and what a successful use records.
+
+    With Redis (the production shape) the key is found, its use counted and its rate window
+    applied in one round trip through ``tracker.api.key_gate`` (``gate_kind`` names its
+    entries), and the same checks run on the key the gate returns. Without Redis, or when
+    the gate fails, the key comes from ``load`` and the use is recorded by ``accept``."""
 
     #: The key's kind (its first part), e.g. ``sfk``.
     kind: ClassVar[str]
     #: How messages name the key: "API key", "device key".
     noun: ClassVar[str]
     realm: ClassVar[str]
+    #: The gate's entries, epoch and row builder for these keys.
+    gate_kind: ClassVar[key_gate.KeyKind]
+    #: Where the gate's failures and the failed bookkeeping of a use are logged.
+    log: ClassVar[logging.Logger]
 
     def presented(self, request) -> tuple[str | None, Any]:
         """(the presented key or None when this scheme has none, anything ``check_presented`` needs)."""
@@ -130,8 +143,26 @@ class HashedKeyAuthentication(authentication.BaseAuthentication):
         """Refuse a key whose holder may no longer authenticate (raise AuthenticationFailed)."""
 
     def accept(self, request, key: Any, now: dt.datetime) -> tuple[Any, Any]:
-        """Record the use and return DRF's (user, auth)."""
+        """Without the gate: record the use and return DRF's (user, auth)."""
         raise NotImplementedError
+
+    def principal(self, key: Any) -> tuple[Any, Any]:
+        """DRF's (user, auth) for a key that passed every check."""
+        raise NotImplementedError
+
+    def gate_window(self, request, prefix: str) -> key_gate.Window | None:
+        """The rate window the gate counts this request against; None (no limit) by default."""
+        return None
+
+    def gate_counters(self, request, prefix: str, key: Any = None) -> tuple[str, ...]:
+        """The data version counters (``tracker.versions`` names) the gate reads with the use:
+        with ``key`` None, this process's guess before the key is known; then the verified
+        key's own. Versions read for a guess that was wrong are not used. None by default."""
+        return ()
+
+    def gated_use(self, request, key: Any, now: dt.datetime, uses: int | None) -> None:
+        """Bookkeeping of a use the gate counted; ``uses`` is not None in the one request per
+        touch interval that writes them (and ``last_used_at``) to the key's row."""
 
     def prefix_of(self, presented: str) -> str:
         parts = split_key(presented)
@@ -154,10 +185,57 @@ class HashedKeyAuthentication(authentication.BaseAuthentication):
         presented, presented_with = self.presented(request)
         if presented is None:
             return None
-        key = self.load(self.prefix_of(presented))
+        prefix = self.prefix_of(presented)
+        client = key_gate.redis_client()
+        if client is not None:
+            admitted = self._through_gate(client, request, prefix, presented, presented_with)
+            if admitted is not None:
+                return admitted
+        # The embedded default's per-process cache, or Redis down: the row (or plain cache calls).
+        key = self.load(prefix)
         now = timezone.now()
         self.verify(key, presented, presented_with, now)
         return self.accept(request, key, now)
+
+    def _through_gate(
+        self, client: Redis, request, prefix: str, presented: str, presented_with: Any
+    ) -> tuple[Any, Any] | None:
+        """DRF's (user, auth) through the gate: one round trip for a cached key, two for a key
+        whose entry is rebuilt. Refuses (AuthenticationFailed) as ``verify`` does; None when the
+        gate is unavailable (the caller authenticates without it). Bookkeeping that fails is
+        logged and never fails the request."""
+        clock = time.time()  # one reading for the expiry check and the rate window (DRF's timer)
+        now = dt.datetime.fromtimestamp(clock, dt.UTC)
+        call = key_gate.Call(
+            kind=self.gate_kind,
+            prefix=prefix,
+            hashed=hash_key(presented),
+            now=clock,
+            touch_seconds=settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"],
+            window=self.gate_window(request, prefix),
+        )
+        guess = self.gate_counters(request, prefix)
+        try:
+            gate = key_gate.pass_gate(client, call, counters=guess)
+        except Exception:  # Redis is down
+            self.log.warning("auth gate unavailable; authenticating the %s without it", self.noun, exc_info=True)
+            return None
+        key = gate.key
+        self.verify(key, presented, presented_with, now)
+        assert key is not None  # noqa: S101 - verify refused a missing key
+        counters = self.gate_counters(request, prefix, key)
+        try:
+            if not gate.counted:
+                key_gate.count(client, gate, call, counters=counters)
+            if counters and gate.versions is not None and gate.versions[0] == counters:
+                # The ETag's data versions, read in this round trip (tracker.api.conditional).
+                request.data_versions = gate.versions
+            self.gated_use(request, key, now, gate.flush)
+        except Exception:  # bookkeeping must never fail the request it counts
+            self.log.exception("recording the use of %s %s failed", self.noun.lower(), key.prefix)
+        # ApiKeyRateThrottle reads the window's verdict instead of its own two cache calls.
+        request.api_key_verdict = gate.verdict
+        return self.principal(key)
 
     def authenticate_header(self, request) -> str:
         return f'Bearer realm="{self.realm}"'
@@ -175,6 +253,8 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
     kind = KEY_KIND
     noun = "API key"
     realm = "shopfloor"
+    gate_kind = key_gate.PARTNER
+    log = logger
 
     def presented(self, request) -> tuple[str | None, None]:
         scheme, value = authorization(request)
@@ -185,66 +265,24 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
     def load(self, prefix: str) -> ApiKey | None:
         return load_key(prefix)
 
-    def authenticate(self, request) -> tuple[Any, Any] | None:
-        client = key_gate.redis_client()
-        if client is None:  # the embedded default's per-process cache: plain cache calls
-            return super().authenticate(request)
-        presented, presented_with = self.presented(request)
-        if presented is None:
-            return None
-        prefix = self.prefix_of(presented)
-        hashed = hash_key(presented)
-        clock = time.time()  # one reading for the expiry check and the rate window (DRF's timer)
-        now = dt.datetime.fromtimestamp(clock, dt.UTC)
-        touch_seconds = settings.SHOPFLOOR["API_KEY_TOUCH_SECONDS"]
-        view = _view(request)
-        window = _window(view, prefix)
-        etag = conditional.wants_etag(view, request)
+    def gate_window(self, request, prefix: str) -> key_gate.Window | None:
+        return _window(_view(request), prefix)
+
+    def gate_counters(self, request, prefix: str, key: ApiKey | None = None) -> tuple[str, ...]:
+        if not conditional.wants_etag(_view(request), request):
+            return ()
+        if key is None:
+            return _counters_seen.get(prefix, ())
         try:
-            gate = key_gate.pass_gate(
-                client,
-                prefix=prefix,
-                hashed=hashed,
-                now=clock,
-                touch_seconds=touch_seconds,
-                window=window,
-                counters=_counters_seen.get(prefix, ()) if etag else (),
-            )
-        except Exception:  # Redis is down: authenticate from the database, as load_key does
-            logger.warning("auth gate unavailable; falling back to the cache calls", exc_info=True)
-            return super().authenticate(request)
-        key = gate.key
-        self.verify(key, presented, presented_with, now)
-        assert key is not None  # noqa: S101 - verify refused a missing key
-        counters: tuple[str, ...] = ()
-        if etag:
-            try:
-                counters = _counters(prefix, key)
-            except Exception:  # the ETag then reads its versions itself; the use is still counted below
-                logger.warning("could not name the data versions of api key %s", key.prefix, exc_info=True)
-        try:
-            if not gate.counted:
-                key_gate.count(
-                    client,
-                    gate,
-                    prefix=prefix,
-                    hashed=hashed,
-                    now=clock,
-                    touch_seconds=touch_seconds,
-                    window=window,
-                    counters=counters,
-                )
-            if etag and gate.versions is not None and gate.versions[0] == counters:
-                # The ETag's data versions, read in this round trip (tracker.api.conditional).
-                request.data_versions = gate.versions
-            _log_use(request, key)
-            if gate.flush is not None:
-                _flush_uses(key, now, gate.flush)
-        except Exception:  # bookkeeping must never fail the request it counts
-            logger.exception("recording the use of api key %s failed", key.prefix)
-        # ApiKeyRateThrottle reads the window's verdict instead of its own two cache calls.
-        request.api_key_verdict = gate.verdict
-        return self._as_user(key)
+            return _counters(prefix, key)
+        except Exception:  # the ETag then reads its versions itself; the use is still counted
+            logger.warning("could not name the data versions of api key %s", key.prefix, exc_info=True)
+            return ()
+
+    def gated_use(self, request, key: ApiKey, now: dt.datetime, uses: int | None) -> None:
+        _log_use(request, key)
+        if uses is not None:
+            _flush_uses(key, now, uses)
 
     def check_holder(self, key: ApiKey) -> None:
         if not key.user.is_active:
@@ -255,9 +293,9 @@ class ApiKeyAuthentication(HashedKeyAuthentication):
             _record_use(request, key, now)
         except Exception:  # bookkeeping must never fail the request it counts
             logger.exception("recording the use of api key %s failed", key.prefix)
-        return self._as_user(key)
+        return self.principal(key)
 
-    def _as_user(self, key: ApiKey) -> tuple[Any, ApiKey]:
+    def principal(self, key: ApiKey) -> tuple[Any, ApiKey]:
         user = key.user
         # restrict() reads api_key_site_ids (set by load_key) off the user: the key sees only its sites.
         user.api_key = key  # type: ignore[attr-defined]  # the request's key, on its user for the request

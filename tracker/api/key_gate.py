@@ -32,8 +32,9 @@ The embedded default (LocMemCache) keeps the plain cache calls of
 ``tracker.api.key_cache`` and ``authentication._record_use``: there a round
 trip costs nothing.
 
-Device keys go through the same gate (``devices.api.authentication``), as a
-``KeyKind`` of their own: their entries are stamped with their own epoch (bumped
+Both kinds of key go through the gate by the same calls
+(``HashedKeyAuthentication.authenticate``). Device keys
+(``devices.api.authentication``) are a ``KeyKind`` of their own: their entries are stamped with their own epoch (bumped
 by changes to device keys and devices, not by every partner's grants) and built
 from their own table; they have no rate window, and a flush only touches the
 key's ``last_used_at``.
@@ -144,6 +145,21 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Call:
+    """What one request asks of the gate: the key of this kind with this prefix, presented
+    with this SHA-256, at ``now`` (unix seconds: the expiry check's and the rate window's
+    clock), its use flushed to its row at most every ``touch_seconds``, counted against
+    ``window`` (None: no rate limit)."""
+
+    kind: KeyKind
+    prefix: str
+    hashed: str
+    now: float
+    touch_seconds: int
+    window: Window | None = None
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What the script decided about the rate window (read by ``ApiKeyRateThrottle``)."""
 
@@ -205,40 +221,29 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _call(
-    client: Redis,
-    *,
-    mode: str,
-    prefix: str,
-    hashed: str,
-    now: float,
-    touch_seconds: int,
-    window: Window | None,
-    kind: KeyKind,
-    counters: tuple[str, ...] = (),
-) -> list[Any]:
+def _call(client: Redis, call: Call, *, mode: str, counters: tuple[str, ...]) -> list[Any]:
     keys = [
-        cache.make_and_validate_key(kind.epoch_key),
-        entry_key(prefix, kind),
-        cache.make_and_validate_key(uses_key(prefix, kind)),
-        cache.make_and_validate_key(touch_key(prefix, kind)),
-        cache.make_and_validate_key(window.cache_key) if window else "",
+        cache.make_and_validate_key(call.kind.epoch_key),
+        entry_key(call.prefix, call.kind),
+        cache.make_and_validate_key(uses_key(call.prefix, call.kind)),
+        cache.make_and_validate_key(touch_key(call.prefix, call.kind)),
+        cache.make_and_validate_key(call.window.cache_key) if call.window else "",
         *(cache.make_and_validate_key(name) for name in counters),
     ]
     args: list[str | int] = [
         mode,
-        hashed,
-        repr(now),
-        max(touch_seconds, 1),
-        window.limit if window else 0,
-        window.duration if window else 0,
+        call.hashed,
+        repr(call.now),
+        max(call.touch_seconds, 1),
+        call.window.limit if call.window else 0,
+        call.window.duration if call.window else 0,
         time.time_ns(),
     ]
     result: list[Any] = _script(client)(keys=keys, args=args, client=client)
     return result
 
 
-def _counted(result: list[Any], gate: Gate, now: float, window: Window | None, counters: tuple[str, ...] = ()) -> None:
+def _counted(result: list[Any], gate: Gate, call: Call, counters: tuple[str, ...]) -> None:
     gate.counted = bool(result[2])
     if not gate.counted:
         return
@@ -247,14 +252,14 @@ def _counted(result: list[Any], gate: Gate, now: float, window: Window | None, c
     values = result[7] if len(result) > 7 else None
     if counters and isinstance(values, list) and len(values) == len(counters):
         gate.versions = (counters, [int(v or 0) for v in values])
-    if window is not None:
+    if call.window is not None:
         oldest = _text(result[6])
         gate.verdict = Verdict(
-            cache_key=window.cache_key,
+            cache_key=call.window.cache_key,
             allowed=bool(result[4]),
             count=int(result[5]),
             oldest=float(oldest) if oldest is not None else None,
-            now=now,
+            now=call.now,
         )
 
 
@@ -278,71 +283,30 @@ def _store(client: Redis, prefix: str, epoch: int, key: Any, kind: KeyKind) -> N
     pipe.execute()
 
 
-def pass_gate(
-    client: Redis,
-    *,
-    prefix: str,
-    hashed: str,
-    now: float,
-    touch_seconds: int,
-    window: Window | None,
-    kind: KeyKind = PARTNER,
-    counters: tuple[str, ...] = (),
-) -> Gate:
-    """The key with this prefix (None if unknown) and, when its entry is current, matches
-    ``hashed`` and may authenticate, its use counted and its rate window applied, in one
+def pass_gate(client: Redis, call: Call, *, counters: tuple[str, ...] = ()) -> Gate:
+    """The key with ``call.prefix`` (None if unknown) and, when its entry is current, matches
+    ``call.hashed`` and may authenticate, its use counted and its rate window applied, in one
     round trip. A stale or missing entry is rebuilt from the database and stored (one
     more round trip); the caller counts the use with ``count`` once its checks pass.
 
     ``counters`` (``tracker.versions`` names) are read in the same round trip when the use is
     counted (``Gate.versions``); the caller checks they are the ones the key's answer needs."""
-    result = _call(
-        client,
-        mode="check",
-        prefix=prefix,
-        hashed=hashed,
-        now=now,
-        touch_seconds=touch_seconds,
-        window=window,
-        kind=kind,
-        counters=counters,
-    )
+    result = _call(client, call, mode="check", counters=counters)
     epoch_text, pickled = _text(result[0]), result[1]
     if pickled:
         gate = Gate(key=pickle.loads(pickled))  # noqa: S301 - written by _store below
-        _counted(result, gate, now, window, counters)
+        _counted(result, gate, call, counters)
         return gate
     # Read before the database (as key_cache does): an entry built from rows a concurrent
     # change is replacing carries the old epoch and is rebuilt on the next request.
+    kind = call.kind
     epoch = int(epoch_text) if epoch_text is not None else key_cache._current_epoch(kind.epoch_key)
-    key = kind.build(prefix)
-    _store(client, prefix, epoch, key, kind)
+    key = kind.build(call.prefix)
+    _store(client, call.prefix, epoch, key, kind)
     return Gate(key=key)
 
 
-def count(
-    client: Redis,
-    gate: Gate,
-    *,
-    prefix: str,
-    hashed: str,
-    now: float,
-    touch_seconds: int,
-    window: Window | None,
-    kind: KeyKind = PARTNER,
-    counters: tuple[str, ...] = (),
-) -> None:
+def count(client: Redis, gate: Gate, call: Call, *, counters: tuple[str, ...] = ()) -> None:
     """Count the use of a key that passed the checks but that ``pass_gate`` did not count
     (reading ``counters`` alike)."""
-    result = _call(
-        client,
-        mode="count",
-        prefix=prefix,
-        hashed=hashed,
-        now=now,
-        touch_seconds=touch_seconds,
-        window=window,
-        kind=kind,
-        counters=counters,
-    )
-    _counted(result, gate, now, window, counters)
+    _counted(_call(client, call, mode="count", counters=counters), gate, call, counters)

@@ -23,7 +23,7 @@ from django.core.cache import cache
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from tracker.audit import audit_record
@@ -155,14 +155,15 @@ def webhook_emit_from_broadcast(
         webhook_emit(site_id=site_id, type=type, data=data, occurred_at=occurred_at)
 
 
-def _enqueue(task_name: str, arg: Any) -> None:
+def _enqueue(task_name: str, *args: Any) -> None:
     """Hand work to Celery; a broker outage only delays it (the sweeper drains the outbox)."""
     from tracker.webhooks import tasks
 
     try:
-        getattr(tasks, task_name).delay(arg)
+        getattr(tasks, task_name).delay(*args)
     except Exception:  # broker down: the rows are committed, the beat sweeper sends them
-        logger.warning("webhooks: could not enqueue %s(%s); the sweeper will deliver it", task_name, arg, exc_info=True)
+        message = f"{task_name}({', '.join(map(str, args))})"
+        logger.warning("webhooks: could not enqueue %s; the sweeper will deliver it", message, exc_info=True)
 
 
 # --- Deliver -----------------------------------------------------------------
@@ -174,15 +175,31 @@ def backoff_seconds(attempts: int) -> float:
     return _random.uniform(ceiling / 2, ceiling)
 
 
-def _claim(delivery_id: int, now: dt.datetime) -> bool:
+def delivery_message(delivery_id: int, created_at: dt.datetime | None) -> tuple[Any, ...]:
+    """The arguments of the ``deliver`` task's message: the delivery's id and its partition key.
+
+    The deliveries table is partitioned by ``created_at`` on PostgreSQL (a month a partition):
+    a look-up by id alone probes every partition's index, one that also names ``created_at``
+    reads one. ISO 8601, so the message stays JSON."""
+    if created_at is None:
+        return (delivery_id,)
+    return (delivery_id, created_at.isoformat())
+
+
+def _delivery_row(delivery_id: int, created_at: dt.datetime | None) -> QuerySet[WebhookDelivery]:
+    """The filter that finds one delivery: by id and, when known, its partition key (pruned).
+    ``created_at`` is set once, on insert, so a key taken from the row always names it."""
+    if created_at is None:
+        return WebhookDelivery.objects.filter(pk=delivery_id)
+    return WebhookDelivery.objects.filter(pk=delivery_id, created_at=created_at)
+
+
+def _claim(delivery_id: int, now: dt.datetime, created_at: dt.datetime | None = None) -> bool:
     """Take a due delivery for this worker: one conditional UPDATE, so two
     workers (or an event drain and the sweeper) never send it concurrently."""
     lease = now + dt.timedelta(seconds=conf("WEBHOOK_LEASE_SECONDS"))
-    return bool(
-        WebhookDelivery.objects.filter(pk=delivery_id, status__in=DUE_STATUSES, next_attempt_at__lte=now).update(
-            next_attempt_at=lease
-        )
-    )
+    due = _delivery_row(delivery_id, created_at).filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+    return bool(due.update(next_attempt_at=lease))
 
 
 def _body(event: WebhookEvent) -> bytes:
@@ -218,20 +235,26 @@ def _post(endpoint: WebhookEndpoint, event: WebhookEvent) -> tuple[int | None, s
     return response.status_code, error, response.text[:200], elapsed
 
 
-def delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
+def delivery_attempt(*, delivery_id: int, created_at: dt.datetime | None = None) -> WebhookDelivery | None:
     """Try one due delivery once and record the outcome.
 
     Returns None when the delivery is not due or another worker holds it. The
     HTTP call happens outside any transaction; the outcome (delivery, attempt
     log, endpoint health) is written in one.
+
+    ``created_at`` (the delivery's partition key, from the task's message or the drain's
+    scan) makes every statement on the deliveries table read one partition; without it
+    (a message enqueued before messages carried it) the claim and the load find the row by
+    id, and the rest use the loaded row's key. A key that named no delivery with this id
+    would claim nothing: the delivery stays due and the sweeper sends it.
     """
     now = timezone.now()
-    if not _claim(delivery_id, now):
+    if not _claim(delivery_id, now, created_at):
         return None
-    delivery = WebhookDelivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+    delivery = _delivery_row(delivery_id, created_at).select_related("endpoint", "event").get()
     endpoint = delivery.endpoint
     if not endpoint.active:
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        _delivery_row(delivery.pk, delivery.created_at).update(
             status=DeliveryStatus.DEAD, next_attempt_at=None, last_error="endpoint disabled"
         )
         return delivery
@@ -272,7 +295,8 @@ def _record_outcome(
             fields.update(
                 status=DeliveryStatus.FAILED, next_attempt_at=at + dt.timedelta(seconds=backoff_seconds(attempts))
             )
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    row = _delivery_row(delivery.pk, delivery.created_at)
+    row.update(**fields)
     if error:
         endpoint.refresh_from_db(fields=["failing_since", "active"])
         # failing_since is set above unless a concurrent success has just cleared it.
@@ -283,7 +307,7 @@ def _record_outcome(
             and since <= at - dt.timedelta(hours=conf("WEBHOOK_DISABLE_AFTER_HOURS"))
         ):
             webhook_endpoint_disable(endpoint=endpoint, reason=f"failing since {_iso(since)}: {error}")
-    delivery.refresh_from_db()
+    delivery.refresh_from_db(from_queryset=row)
     return delivery
 
 
@@ -297,15 +321,13 @@ def deliveries_drain(*, event_id: str | None = None, batch: int | None = None) -
     due = WebhookDelivery.objects.due(now)
     if event_id is not None:
         due = due.filter(event_id=event_id)
-    rows = list(
-        due.order_by("next_attempt_at", "pk").values_list("pk", "endpoint_id")[: batch or conf("WEBHOOK_SWEEP_BATCH")]
-    )
+    rows = due.order_by("next_attempt_at", "pk").values_list("pk", "endpoint_id", "created_at")
     failing: set[int] = set()
     tried = 0
-    for delivery_id, endpoint_id in rows:
+    for delivery_id, endpoint_id, created_at in list(rows[: batch or conf("WEBHOOK_SWEEP_BATCH")]):
         if endpoint_id in failing:
             continue
-        delivery = delivery_attempt(delivery_id=delivery_id)
+        delivery = delivery_attempt(delivery_id=delivery_id, created_at=created_at)
         if delivery is None:
             continue
         tried += 1
@@ -454,15 +476,17 @@ def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> Webho
 @transaction.atomic
 def delivery_replay(*, delivery: WebhookDelivery, actor: AbstractBaseUser | None) -> WebhookDelivery:
     """Queue a logged delivery to be sent again (same ``webhook-id``, fresh
-    timestamp and signature). The endpoint must be active."""
-    delivery = WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery.pk)
+    timestamp and signature). The endpoint must be active. After commit the ``deliver``
+    task is enqueued with the delivery's partition key (``delivery_message``)."""
+    row = _delivery_row(delivery.pk, delivery.created_at)
+    delivery = row.select_for_update().select_related("endpoint").get()
     if not delivery.endpoint.active:
         raise Conflict("The endpoint is disabled; re-enable it before replaying.", code="endpoint_disabled")
-    now = timezone.now()
-    delivery.status = DeliveryStatus.PENDING
-    delivery.next_attempt_at = now
-    delivery.attempts = 0  # a fresh retry budget; the attempt log keeps the history
-    delivery.save(update_fields=["status", "next_attempt_at", "attempts"])
+    # A fresh retry budget; the attempt log keeps the history. (save() would update by id alone.)
+    changes = {"status": DeliveryStatus.PENDING, "next_attempt_at": timezone.now(), "attempts": 0}
+    row.update(**changes)
+    for name, value in changes.items():
+        setattr(delivery, name, value)
     audit_record(actor=actor, action="webhook.delivery_replayed", obj=delivery, site=delivery.endpoint.site)
-    transaction.on_commit(functools.partial(_enqueue, "deliver", delivery.pk))
+    transaction.on_commit(functools.partial(_enqueue, "deliver", *delivery_message(delivery.pk, delivery.created_at)))
     return delivery

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 
 from tracker.webhooks import services
@@ -14,9 +16,12 @@ def drain_event(event_id: str) -> int:
 
 
 @shared_task(name="webhooks.deliver", ignore_result=True)
-def deliver(delivery_id: int) -> None:
-    """Send one delivery (a replay)."""
-    services.delivery_attempt(delivery_id=delivery_id)
+def deliver(delivery_id: int, created_at: str | None = None) -> None:
+    """Send one delivery (a replay). The message is ``services.delivery_message``: the id and
+    the delivery's partition key; a message with the id alone (an older release's) still works."""
+    services.delivery_attempt(
+        delivery_id=delivery_id, created_at=dt.datetime.fromisoformat(created_at) if created_at else None
+    )
 
 
 @shared_task(name="webhooks.sweep", ignore_result=True)
