@@ -155,7 +155,7 @@ class Command(BaseCommand):
         if not opts["skip_ledger"] and (not only or "ledger" in only):
             ledger = self._ledger(opts, redis_url, secret, log_path, results)
 
-        self._report(chosen, results, ledger, opts, stamp, out_dir, load_before)
+        self._report(chosen, results, ledger, opts, stamp, out_dir, load_before, shape=shapes[0])
 
     # --- shapes compared ---------------------------------------------------------------
 
@@ -360,7 +360,7 @@ class Command(BaseCommand):
 
     # --- the table ----------------------------------------------------------------------------
 
-    def _report(self, chosen, results, ledger, opts, stamp, out_dir: Path, load_before) -> None:
+    def _report(self, chosen, results, ledger, opts, stamp, out_dir: Path, load_before, *, shape: str) -> None:
         ceiling = results.get("ceiling", {}).get("req_per_s") or None
         rows = []
         for scenario in [*chosen, sc.LEDGER_SCENARIO]:
@@ -406,7 +406,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{'scenario':<{width}} | figure | req/s vs ceiling | target")
         for title, figure, frac, target in rows:
             self.stdout.write(f"{title:<{width}} | {figure} | {frac} | {target}")
-        self._cpu_table([("", key, r) for key, r in results.items() if r.get("status") == "ok"])
+        self._cpu_table([(shape, key, r) for key, r in results.items() if r.get("status") == "ok"])
         report = {
             "at": stamp,
             "command": " ".join(["python -m bench", *sys.argv[1:]]) if len(sys.argv) > 1 else "python -m bench api",
