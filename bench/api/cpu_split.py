@@ -18,7 +18,9 @@ that exits between two snapshots still counts) over these groups:
 and the machine's CPU time from /proc/stat: ``busy`` (user, nice, system, irq,
 softirq, over all cores), ``idle`` (idle + iowait) and ``steal`` (taken by the
 hypervisor). ``other`` in a split is the machine's busy time no group accounts
-for: the kernel's loopback networking, honcho, and anything else running.
+for: the kernel's loopback networking, honcho, and anything else running. It is
+approximate: a process's time is sampled per tick and may include stolen time,
+so on a virtual machine it can come out slightly below zero.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@
    ``make serve`` runs them; ``--server`` picks the web shape(s) (``WEB_SERVER``,
    ``config/web.py``), ``--rounds`` repeats them, interleaved, for a comparison;
 3. each scenario (``bench/api/scenarios.py``) driven by a bounded
-   client: 8 connections, a fixed duration, 127.0.0.1 only;
+   client: 8 connections, a fixed duration, 127.0.0.1 only; the CPU time of
+   the web server, PostgreSQL, Redis, the worker and the client itself read at
+   the edges of the timed window (``bench/api/cpu_split.py``), per request;
 4. the 10-million-move ledger (``python -m bench seed_ledger``, cached in
    ``shopfloor_bench_ledger``): the levels selector timed in-process, and the
    levels endpoint driven like the rest against a server on that database.
