@@ -13,7 +13,7 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +39,8 @@ class Outcome:
     requests: int = 0
     #: every answered request, the warm-up's included (what the server's CPU time was spent on)
     answered: int = 0
+    #: requests answered inside the timed window, however early they were sent
+    answered_in_window: int = 0
     ok: int = 0
     errors: int = 0
     units: int = 0
@@ -56,6 +58,7 @@ class Outcome:
         return {
             "requests": self.requests,
             "answered": self.answered,
+            "answered_in_window": self.answered_in_window,
             "ok": self.ok,
             "errors": self.errors,
             "seconds": round(self.seconds, 2),
@@ -84,6 +87,7 @@ async def _drive(
     duration: float,
     warmup: float,
     cookies: dict[str, str] | None,
+    at_window_edges: Callable[[], None] | None,
 ) -> Outcome:
     _check_url(base_url)
     outcome = Outcome()
@@ -125,6 +129,8 @@ async def _drive(
                     error = f"{req.method} {req.path} -> {exc.__class__.__name__}: {exc}"
                 t1 = time.monotonic()
                 outcome.answered += 1
+                if measure_from <= t1 <= stop_at:
+                    outcome.answered_in_window += 1
                 if t0 < measure_from or t1 > stop_at:
                     continue
                 outcome.requests += 1
@@ -138,7 +144,14 @@ async def _drive(
                     outcome.ok += 1
                     outcome.units += req.units
 
-        await asyncio.gather(*(worker(w) for w in range(concurrency)))
+        async def edges(hook: Callable[[], None]) -> None:
+            await asyncio.sleep(max(0.0, measure_from - time.monotonic()))
+            hook()
+            await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+            hook()
+
+        tasks = [worker(w) for w in range(concurrency)]
+        await asyncio.gather(*tasks, *([edges(at_window_edges)] if at_window_edges else []))
     outcome.seconds = duration
     return outcome
 
@@ -151,14 +164,26 @@ def run_load(
     duration: float = 10.0,
     warmup: float = 2.0,
     cookies: dict[str, str] | None = None,
+    at_window_edges: Callable[[], None] | None = None,
 ) -> Outcome:
-    """Drive ``base_url`` with requests from ``make(worker, seq)``; bounded by concurrency and time."""
+    """Drive ``base_url`` with requests from ``make(worker, seq)``; bounded by concurrency and time.
+    ``at_window_edges`` is called (on the client's loop) when the timed window opens and closes."""
     if not 1 <= concurrency <= 64 or not 0 < duration <= 60:
         raise ValueError("load is bounded: 1-64 connections, at most 60 s per scenario")
+    runner: Callable[[Coroutine[Any, Any, Outcome]], Outcome]
     try:
         import uvloop
 
         runner = uvloop.run
     except ImportError:  # the plain loop is fine, just slower on the client side
         runner = asyncio.run
-    return runner(_drive(base_url, make, concurrency=concurrency, duration=duration, warmup=warmup, cookies=cookies))
+    drive = _drive(
+        base_url,
+        make,
+        concurrency=concurrency,
+        duration=duration,
+        warmup=warmup,
+        cookies=cookies,
+        at_window_edges=at_window_edges,
+    )
+    return runner(drive)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from bench.api import cpu_split
+
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -139,24 +141,7 @@ class Server:
         machine than throughput is, so shapes compare by it on a busy box too."""
         if self.proc is None:
             return 0.0
-        procs: dict[int, tuple[int, int, bytes]] = {}  # pid -> (parent, cpu ticks, cmdline)
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:  # gone meanwhile
-                continue
-            # after the name: state, ppid, ...; utime, stime, cutime, cstime are stat fields 14-17
-            procs[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]), cmdline)
-        web: set[int] = set()
-        frontier = {self.proc.pid}
-        while frontier:
-            children = {pid for pid, (ppid, _, cmd) in procs.items() if ppid in frontier and b"celery" not in cmd}
-            web |= children
-            frontier = children
-        return sum(procs[pid][1] for pid in web) / os.sysconf("SC_CLK_TCK")
+        return cpu_split.snapshot(self.proc.pid).seconds["web"]
 
     def _healthy(self) -> bool:
         want_worker = "worker" in self.processes

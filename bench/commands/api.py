@@ -7,7 +7,9 @@
    ``make serve`` runs them; ``--server`` picks the web shape(s) (``WEB_SERVER``,
    ``config/web.py``), ``--rounds`` repeats them, interleaved, for a comparison;
 3. each scenario (``bench/api/scenarios.py``) driven by a bounded
-   client: 8 connections, a fixed duration, 127.0.0.1 only;
+   client: 8 connections, a fixed duration, 127.0.0.1 only; the CPU time of
+   the web server, PostgreSQL, Redis, the worker and the client itself read at
+   the edges of the timed window (``bench/api/cpu_split.py``), per request;
 4. the 10-million-move ledger (``python -m bench seed_ledger``, cached in
    ``shopfloor_bench_ledger``): the levels selector timed in-process, and the
    levels endpoint driven like the rest against a server on that database.
@@ -35,6 +37,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
@@ -42,6 +45,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import Resolver404, resolve
 
 from bench import dbs
+from bench.api import cpu_split
 from bench.api import scenarios as sc
 from bench.api.client import run_load
 from bench.api.server import Server, bench, manage, server_env
@@ -51,6 +55,16 @@ from config import web
 BENCH_DB = os.environ.get("BENCH_DB", "shopfloor_bench")
 LEDGER_DB = "shopfloor_bench_ledger"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/9"
+
+
+CPU_KEYS = (*cpu_split.GROUPS, "total", "other", "cores_busy", "cores_stolen")
+
+
+def _predicted_share(ping: dict[str, Any], r: dict[str, Any]) -> float | None:
+    """The share of the ping's throughput that the CPU costs predict: ping CPU / scenario CPU per
+    request (the groups' total), as on a machine whose cores are saturated in both runs."""
+    a, b = ping.get("cpu_ms_per_req"), r.get("cpu_ms_per_req")
+    return round(a["total"] / b["total"], 3) if a and b and b["total"] else None
 
 
 def _present(paths: list[str]) -> bool:
@@ -90,9 +104,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if opts["seed"]:
-            from bench.api.seed import seed
+            from bench.api.seed import seed as seed_bench
 
-            Path(opts["seed"]).write_text(json.dumps(seed(), indent=1))
+            Path(opts["seed"]).write_text(json.dumps(seed_bench(), indent=1))
             return
         if not 0 < opts["duration"] <= 60:
             raise CommandError("--duration must be between 0 and 60 seconds")
@@ -143,7 +157,7 @@ class Command(BaseCommand):
         if not opts["skip_ledger"] and (not only or "ledger" in only):
             ledger = self._ledger(opts, redis_url, secret, log_path, results)
 
-        self._report(chosen, results, ledger, opts, stamp, out_dir, load_before)
+        self._report(chosen, results, ledger, opts, stamp, out_dir, load_before, shape=shapes[0])
 
     # --- shapes compared ---------------------------------------------------------------
 
@@ -160,9 +174,9 @@ class Command(BaseCommand):
         return runs
 
     def _report_compare(self, shapes, chosen, runs, opts, stamp, out_dir: Path, load_before) -> None:
-        def med(values: list[float]) -> float | None:
-            values = sorted(v for v in values if v is not None)
-            return statistics.median(values) if values else None
+        def med(values: list[float | None]) -> float | None:
+            known = sorted(v for v in values if v is not None)
+            return statistics.median(known) if known else None
 
         def ok(run: dict, key: str) -> dict | None:
             r = run["scenarios"].get(key)
@@ -174,15 +188,19 @@ class Command(BaseCommand):
             mine = [run for run in runs if run["server"] == shape]
             row: dict[str, Any] = {}
             for scenario in chosen:
-                got = [(run, ok(run, scenario.key)) for run in mine]
-                got = [(run, r) for run, r in got if r]
+                answered = [(run, ok(run, scenario.key)) for run in mine]
+                got = [(run, r) for run, r in answered if r is not None]
                 if not got:
                     continue
-                of_ping, of_first = [], []
+                of_ping: list[float | None] = []
+                of_first: list[float | None] = []
+                predicted: list[float | None] = []
                 for run, r in got:
                     ping = ok(run, "ceiling")
                     if ping and ping["req_per_s"]:
                         of_ping.append(r["req_per_s"] / ping["req_per_s"])
+                    if ping:
+                        predicted.append(_predicted_share(ping, r))
                     base = next(
                         (ok(b, scenario.key) for b in runs if b["server"] == first and b["round"] == run["round"]),
                         None,
@@ -195,6 +213,10 @@ class Command(BaseCommand):
                     "web_cpu_ms_per_req": med([r.get("web_cpu_ms_per_req") for _, r in got]),
                     "errors": sum(r["errors"] for _, r in got),
                     "of_ping": med(of_ping),
+                    "of_ping_predicted": med(predicted),
+                    "cpu_ms_per_req": {
+                        k: med([r["cpu_ms_per_req"][k] for _, r in got if "cpu_ms_per_req" in r]) for k in CPU_KEYS
+                    },
                     f"of_{first}": med(of_first),
                     "rounds": [r["req_per_s"] for _, r in got],
                 }
@@ -225,6 +247,7 @@ class Command(BaseCommand):
                     part += f" errors {c['errors']}"
                 cells.append(part)
             self.stdout.write(f"{shape:<14} | " + " | ".join(cells))
+        self._cpu_table([(shape, key, row) for shape, by_key in table.items() for key, row in by_key.items()])
         report = {
             "at": stamp,
             "command": " ".join(["python -m bench", *sys.argv[1:]]),
@@ -254,7 +277,9 @@ class Command(BaseCommand):
             self.stderr.write(f"{scenario.key}: {problem}")
             return {"status": f"failed: {problem[:200]}"}
         self.stdout.write(f"  {scenario.key} ...")
-        cpu_before = server.web_cpu_seconds()
+        pid = server.proc.pid if server.proc else None
+        database = urlsplit(server.env["DATABASE_URL"]).path.lstrip("/")
+        edges: list[cpu_split.Snapshot] = []
         outcome = run_load(
             server.base_url,
             make,
@@ -262,10 +287,13 @@ class Command(BaseCommand):
             duration=opts["duration"],
             warmup=opts["warmup"],
             cookies=cookies,
+            at_window_edges=lambda: edges.append(cpu_split.snapshot(pid, database)),
         )
-        cpu = server.web_cpu_seconds() - cpu_before
         summary = outcome.summary()
-        summary["web_cpu_ms_per_req"] = round(1000 * cpu / outcome.answered, 2) if outcome.answered else None
+        if len(edges) == 2 and outcome.answered_in_window:
+            # CPU ms per request answered in the timed window, by process group (bench/api/cpu_split.py)
+            summary["cpu_ms_per_req"] = cpu_split.split(*edges, requests=outcome.answered_in_window)
+            summary["web_cpu_ms_per_req"] = round(summary["cpu_ms_per_req"]["web"], 2)
         summary["status"] = "ok"
         return summary
 
@@ -334,7 +362,7 @@ class Command(BaseCommand):
 
     # --- the table ----------------------------------------------------------------------------
 
-    def _report(self, chosen, results, ledger, opts, stamp, out_dir: Path, load_before) -> None:
+    def _report(self, chosen, results, ledger, opts, stamp, out_dir: Path, load_before, *, shape: str) -> None:
         ceiling = results.get("ceiling", {}).get("req_per_s") or None
         rows = []
         for scenario in [*chosen, sc.LEDGER_SCENARIO]:
@@ -352,6 +380,9 @@ class Command(BaseCommand):
                 figure += ", errors 0"
             frac = f"{r['req_per_s'] / ceiling:.2f}" if ceiling else ""
             r["fraction_of_ceiling"] = round(r["req_per_s"] / ceiling, 3) if ceiling else None
+            r["of_ping"] = r["fraction_of_ceiling"]
+            if results.get("ceiling", {}).get("status") == "ok":
+                r["of_ping_predicted"] = _predicted_share(results["ceiling"], r)
             target = self._target(scenario, r)
             if ceiling and "of_ping" in scenario.target:
                 share = r["req_per_s"] / ceiling
@@ -377,6 +408,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{'scenario':<{width}} | figure | req/s vs ceiling | target")
         for title, figure, frac, target in rows:
             self.stdout.write(f"{title:<{width}} | {figure} | {frac} | {target}")
+        self._cpu_table([(shape, key, r) for key, r in results.items() if r.get("status") == "ok"])
         report = {
             "at": stamp,
             "command": " ".join(["python -m bench", *sys.argv[1:]]) if len(sys.argv) > 1 else "python -m bench api",
@@ -398,6 +430,32 @@ class Command(BaseCommand):
         self.stdout.write(f"\nwritten {path.relative_to(settings.BASE_DIR)}; load average before {load_before[0]:.2f}")
         if load_before[0] > 1.0:
             self.stdout.write("note: the machine was busy before the run; figures are lower than on an idle machine")
+
+    def _cpu_table(self, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Per (shape, scenario): throughput, its share of the ping's, the share the CPU costs
+        predict, and the CPU ms per request by process group."""
+        self.stdout.write("")
+        self.stdout.write(
+            "CPU ms per request (timed window; bench/api/cpu_split.py): web / postgres / redis / worker / "
+            "client / total of these; other = the machine's remaining busy time (kernel, honcho, anything else). "
+            "predicted share = ping total / scenario total (what it is if the cores are saturated either way)"
+        )
+        self.stdout.write(
+            f"{'shape':<13} {'scenario':<12} {'req/s':>7} {'share':>5} {'pred.':>5} | "
+            f"{'web':>5} {'pg':>5} {'redis':>5} {'worker':>6} {'client':>6} {'total':>6} | {'other':>5} cores busy"
+        )
+        for shape, key, r in rows:
+            cpu = r.get("cpu_ms_per_req") or {}
+            if not cpu or cpu.get("total") is None:
+                continue
+            share = "" if key == "ceiling" or r.get("of_ping") is None else f"{r['of_ping']:.2f}"
+            pred = "" if key == "ceiling" or r.get("of_ping_predicted") is None else f"{r['of_ping_predicted']:.2f}"
+            groups = " ".join(f"{cpu[k]:>{w}.2f}" for k, w in zip(CPU_KEYS[:6], (5, 5, 5, 6, 6, 6), strict=True))
+            busy = f"{cpu['cores_busy']:.2f}" + (f" (stolen {cpu['cores_stolen']:.2f})" if cpu["cores_stolen"] else "")
+            self.stdout.write(
+                f"{shape:<13} {key:<12} {r['req_per_s']:>7,.0f} {share:>5} {pred:>5} | {groups} | "
+                f"{cpu['other']:>5.2f} {busy}"
+            )
 
     @staticmethod
     def _target(scenario: sc.Scenario, r: dict) -> str:
