@@ -79,3 +79,42 @@ def test_database_connection_terminated_mid_task_is_retried_once(celery_on, star
     # The first task's attempt died with its connection; Celery retried it (autoretry) and it applied once.
     assert list(ReaderUpload.objects.filter(pk__in=ids).order_by("pk").values_list("attempts", flat=True)) == [2, 1]
     assert snapshot(site, 44) == clean
+
+
+def test_worker_killed_mid_drain_leaves_the_upload_in_flight_and_the_sweep_finishes_it(
+    celery_on, start_worker, tmp_path
+):
+    """The endpoint's hand-off (devices.upload_queue): the drain holds the upload in its
+    in-flight list while it runs; killed there, the upload stays queued, nothing of it is
+    written, and the sweeper's retry equals a clean run."""
+    from devices import upload_queue
+
+    clean = clean_snapshot(45, 2)
+    site, reader, _ = make_world(46)
+    armed = tmp_path / "sleep"
+    armed.write_text("armed")
+    before = snapshot(site, 46)
+    ids = []
+    for body in bodies(46, 2):
+        upload, _ = services.reader_upload_receive(device=reader, body=body)  # hand-off on commit
+        ids.append(upload.pk)
+    client = upload_queue.broker_client()
+    assert client.llen(upload_queue.pending_key()) == 2
+    worker = start_worker(FAULT_SLEEP_FILE=str(armed))
+    wait_for(lambda: Path(f"{armed}.sleeping").exists(), timeout=60, what="the drain to reach the hook", worker=worker)
+    worker.kill()
+    held = list(client.scan_iter(match=upload_queue.in_flight_key("*")))
+    assert len(held) == 1 and client.lrange(held[0], 0, -1) == [upload_queue.encode(ids[0], _received(ids[0])).encode()]
+    assert list(ReaderUpload.objects.filter(pk__in=ids).values_list("status", flat=True)) == ["queued"] * 2
+    assert snapshot(site, 46) == before
+
+    assert services.reader_uploads_requeue_stale(now=timezone.now() + dt.timedelta(seconds=300)) == 2
+    worker = start_worker()
+    wait_for(lambda: _processed(ids), timeout=90, what="the swept uploads", worker=worker)
+    worker.stop()
+    assert list(ReaderUpload.objects.filter(pk__in=ids).order_by("pk").values_list("attempts", flat=True)) == [2, 1]
+    assert snapshot(site, 46) == clean
+
+
+def _received(pk: int) -> dt.datetime:
+    return ReaderUpload.objects.values_list("received_at", flat=True).get(pk=pk)
