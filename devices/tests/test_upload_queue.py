@@ -73,6 +73,19 @@ def _waiting() -> int:
     return upload_queue.broker_client().llen(upload_queue.pending_key())
 
 
+def _failing(upload: ReaderUpload, error: Exception, calls: list[int]):
+    """Processing ``upload`` raises ``error``; the others are processed (``calls``: every upload tried)."""
+    real = services.reader_upload_process
+
+    def process(*, upload_id, received_at=None):
+        calls.append(upload_id)
+        if upload_id == upload.pk:
+            raise error
+        return real(upload_id=upload_id, received_at=received_at)
+
+    return mock.patch.object(services, "reader_upload_process", process)
+
+
 def test_the_first_upload_publishes_a_drain_and_the_next_ones_only_join_the_list(
     reader, publishing, django_capture_on_commit_callbacks
 ):
@@ -137,16 +150,8 @@ def test_a_database_error_hands_the_upload_to_the_retrying_task_and_pauses_the_d
     reader, publishing, django_capture_on_commit_callbacks
 ):
     first, second = _receive(reader, 2, django_capture_on_commit_callbacks)
-    real = services.reader_upload_process
-    calls = []
-
-    def flaky(*, upload_id, received_at=None):
-        calls.append(upload_id)
-        if upload_id == first.pk:
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(upload_id=upload_id, received_at=received_at)
-
-    with mock.patch.object(services, "reader_upload_process", flaky):
+    calls: list[int] = []
+    with _failing(first, OperationalError("server closed the connection unexpectedly"), calls):
         counts = upload_queue.drain(drain_id="d1", linger_s=0.05)
 
     assert counts == {"processed": 0, "failed": 0, "retried": 1}
@@ -159,14 +164,7 @@ def test_a_database_error_hands_the_upload_to_the_retrying_task_and_pauses_the_d
 
 def test_an_upload_that_fails_is_noted_and_the_drain_goes_on(reader, publishing, django_capture_on_commit_callbacks):
     first, second = _receive(reader, 2, django_capture_on_commit_callbacks)
-    real = services.reader_upload_process
-
-    def broken(*, upload_id, received_at=None):
-        if upload_id == first.pk:
-            raise ValueError("a parser bug")
-        return real(upload_id=upload_id, received_at=received_at)
-
-    with mock.patch.object(services, "reader_upload_process", broken):
+    with _failing(first, ValueError("a parser bug"), []):
         counts = upload_queue.drain(drain_id="d1", linger_s=0.05)
 
     assert counts == {"processed": 1, "failed": 1, "retried": 0}

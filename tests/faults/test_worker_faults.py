@@ -56,12 +56,18 @@ def test_worker_killed_mid_upload_then_swept_and_retried_equals_a_clean_run(cele
     assert snapshot(site, 42) == before  # the killed transaction left nothing
 
     # The message was not acked (acks_late); the sweeper sends both uploads again too.
+    _sweep_and_retry(start_worker, ids)
+    assert snapshot(site, 42) == clean
+
+
+def _sweep_and_retry(start_worker, ids: list[int]) -> None:
+    """The sweeper sends both uploads again; a new worker processes them; the killed
+    first one took two attempts, the second one."""
     assert services.reader_uploads_requeue_stale(now=timezone.now() + dt.timedelta(seconds=300)) == 2
     worker = start_worker()
-    wait_for(lambda: _processed(ids), timeout=90, what="the retry", worker=worker)
+    wait_for(lambda: _processed(ids), timeout=90, what="the swept uploads", worker=worker)
     worker.stop()
     assert list(ReaderUpload.objects.filter(pk__in=ids).order_by("pk").values_list("attempts", flat=True)) == [2, 1]
-    assert snapshot(site, 42) == clean
 
 
 def test_database_connection_terminated_mid_task_is_retried_once(celery_on, start_worker, tmp_path):
@@ -108,11 +114,7 @@ def test_worker_killed_mid_drain_leaves_the_upload_in_flight_and_the_sweep_finis
     assert list(ReaderUpload.objects.filter(pk__in=ids).values_list("status", flat=True)) == ["queued"] * 2
     assert snapshot(site, 46) == before
 
-    assert services.reader_uploads_requeue_stale(now=timezone.now() + dt.timedelta(seconds=300)) == 2
-    worker = start_worker()
-    wait_for(lambda: _processed(ids), timeout=90, what="the swept uploads", worker=worker)
-    worker.stop()
-    assert list(ReaderUpload.objects.filter(pk__in=ids).order_by("pk").values_list("attempts", flat=True)) == [2, 1]
+    _sweep_and_retry(start_worker, ids)
     assert snapshot(site, 46) == clean
 
 
