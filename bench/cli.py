@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, tuple[str, bool]] = {
     "ingest": ("bench.commands.ingest", True),
     "reports": ("bench.commands.reports", True),
     "cpu": ("bench.commands.cpu", True),
+    "handoff": ("bench.commands.handoff", True),
     "seed_ledger": ("bench.commands.seed_ledger", False),
     "live_latency": ("bench.commands.live_latency", False),
 }
