@@ -353,6 +353,13 @@ SHOPFLOOR = {
     "IDEMPOTENCY_TTL_HOURS": int(os.environ.get("IDEMPOTENCY_TTL_HOURS", "48")),
 }
 
+# Uploads reach the ingest workers through a Redis list drained by tasks (devices/upload_queue.py).
+# Another drain starts when more than UPLOAD_DRAIN_BACKLOG uploads wait per running drain, up to
+# UPLOAD_DRAINS_MAX at once: set it to at least the ingest worker processes across all machines
+# (a drain that finds nothing leaves after a second, so a high limit costs nothing when quiet).
+UPLOAD_DRAINS_MAX = int(os.environ.get("UPLOAD_DRAINS_MAX", "16"))
+UPLOAD_DRAIN_BACKLOG = int(os.environ.get("UPLOAD_DRAIN_BACKLOG", "8"))
+
 # Webhooks (defaults and the rest of the knobs: tracker/webhooks/conf.py).
 # Besides public addresses, targets may resolve only into these CIDRs; unset:
 # loopback and private ranges with DEBUG, none in production (SSRF guard).

@@ -187,11 +187,11 @@ def hand_off(upload_id: int, received_at: dt.datetime | None) -> None:
 
 
 def _most_drains() -> int:
-    return int(getattr(settings, "UPLOAD_DRAINS_MAX", 4))
+    return int(settings.UPLOAD_DRAINS_MAX)
 
 
 def _backlog_per_drain() -> int:
-    return int(getattr(settings, "UPLOAD_DRAIN_BACKLOG", 8))
+    return int(settings.UPLOAD_DRAIN_BACKLOG)
 
 
 def _publish_drain(client: Redis, countdown: float | None = None) -> None:
