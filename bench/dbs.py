@@ -57,3 +57,20 @@ def current_name() -> str:
     from django.db import connection
 
     return connection.settings_dict["NAME"]
+
+
+def fresh(database: str, redis_url: str, *, benchmark: str) -> None:
+    """Check ``database``'s name, recreate it empty and flush the benchmark's Redis db (its own
+    number only); a ``CommandError`` saying what is missing when either cannot be reached."""
+    import redis
+    from django.core.management.base import CommandError
+
+    try:
+        check_name(database)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    try:
+        recreate(database)
+        redis.Redis.from_url(redis_url).flushdb()
+    except Exception as exc:  # say what is missing
+        raise CommandError(f"{benchmark} needs PostgreSQL ({server_url()}) and Redis ({redis_url}): {exc}") from exc

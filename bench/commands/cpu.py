@@ -143,10 +143,6 @@ class Command(BaseCommand):
         from bench.api.server import server_env
 
         database = opts["database"]
-        try:
-            dbs.check_name(database)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
         redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
         out_dir = Path(settings.BASE_DIR) / ".bench"
         out_dir.mkdir(exist_ok=True)
@@ -156,13 +152,7 @@ class Command(BaseCommand):
             f"{opts['warmup']} warm-up + {opts['iterations']} timed iterations per path"
         )
         load_before = os.getloadavg()
-        try:
-            dbs.recreate(database)
-            redis.Redis.from_url(redis_url).flushdb()  # the benchmark's own db number only
-        except Exception as exc:  # say what is missing
-            raise CommandError(
-                f"bench cpu needs PostgreSQL ({dbs.server_url()}) and Redis ({redis_url}): {exc}"
-            ) from exc
+        dbs.fresh(database, redis_url, benchmark="bench cpu")
         env = server_env(
             database_url=dbs.database_url(database), redis_url=redis_url, secret_key=secrets.token_urlsafe(50)
         )

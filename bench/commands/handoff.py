@@ -70,19 +70,9 @@ class Command(BaseCommand):
         from bench.api.server import bench, manage, server_env
 
         database = opts["database"]
-        try:
-            dbs.check_name(database)
-        except ValueError as exc:
-            raise CommandError(str(exc)) from exc
         redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
         load_before = os.getloadavg()
-        try:
-            dbs.recreate(database)
-            redis.Redis.from_url(redis_url).flushdb()  # the benchmark's own db number only
-        except Exception as exc:
-            raise CommandError(
-                f"bench handoff needs PostgreSQL ({dbs.server_url()}) and Redis ({redis_url}): {exc}"
-            ) from exc
+        dbs.fresh(database, redis_url, benchmark="bench handoff")
         env = server_env(
             database_url=dbs.database_url(database), redis_url=redis_url, secret_key=secrets.token_urlsafe(50)
         )
