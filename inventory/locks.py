@@ -39,8 +39,9 @@ from django.db.models.expressions import RawSQL
 from django.db.transaction import TransactionManagementError
 
 from inventory.models import StockLevel
-from inventory.sqlrows import rows_of
+from tracker.bound_cursor import bound_cursor
 from tracker.models import Location, LocationKind
+from tracker.sqlrows import rows_of
 
 #: (item_id, location_id, lot_id or None)
 LevelKey = tuple[int, int, int | None]
@@ -124,7 +125,7 @@ def _lock_if_all_there(keys: set[LevelKey], also: Q | None) -> list[StockLevel] 
         f"SELECT {', '.join(model_rows.quoted)} FROM {model_rows.table} WHERE ({terms}) AND {gate}"  # noqa: S608 - names from the model; values are parameters
         f" ORDER BY {q('id')}{lock}"
     )
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, [*params, *gate_params])
         found = [model_rows.instance(row) for row in cursor.fetchall()]
     return found or None
@@ -194,7 +195,7 @@ def apply_deltas(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Deci
         f"UPDATE {q(StockLevel._meta.db_table)} SET {on_hand} = {on_hand} + CASE {' '.join(whens)} END "  # noqa: S608 - names from the model; values are parameters
         f"WHERE {pk} IN ({', '.join(['%s'] * len(ids))})"
     )
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(sql, params)
     for key, delta in deltas.items():
         if delta != 0:

@@ -38,7 +38,9 @@ from django.db.models import DateTimeField, Exists, F, Max, OuterRef, Q, QuerySe
 from django.db.models.functions import TruncDate
 
 from inventory.models import ZERO, StockDaily, StockMove
+from tracker.bound_cursor import bound_cursor
 from tracker.models import Location
+from tracker.sqlrows import save_params
 
 #: kinds that consume stock (the reports' consumption, ABC and last issue)
 OUT_KINDS = (StockMove.Kind.ISSUE, StockMove.Kind.SHIP)
@@ -101,8 +103,8 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
         f"INSERT INTO {q(StockDaily._meta.db_table)} ({', '.join(q(column) for column, _ in columns)}) "  # noqa: S608
         f"VALUES {', '.join([placeholders] * len(rows))}"
     )
-    params = [f.get_db_prep_save(value, connection) for row in rows for f, value in zip(fields, row, strict=True)]
-    with connection.cursor() as cur:
+    params = save_params(fields, rows)
+    with bound_cursor() as cur:
         cur.execute(sql, params)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import cProfile
 import io
 import math
+import os
 import pstats
 import statistics
 import time
@@ -158,6 +159,9 @@ def profile(seed: Seed, path: Path, *, iterations: int, skip: int, limit: int = 
         profiler.enable()
         runner.once(path)
         profiler.disable()
+    dump = os.environ.get("BENCH_PROFILE_DUMP")
+    if dump:  # the raw stats, for pstats' callers/callees views
+        profiler.dump_stats(dump)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).strip_dirs()
     out.write(f"== {path.key}: {iterations} iterations, by own time\n")

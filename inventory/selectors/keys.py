@@ -23,9 +23,10 @@ from typing import Any
 from django.db import connection, models
 
 from inventory.models import Item, Lot, StockLevel
-from inventory.sqlrows import rows_of
+from tracker.bound_cursor import bound_cursor
 from tracker.models import Location, Site
 from tracker.scoping import scope_site_ids
+from tracker.sqlrows import rows_of
 
 
 @dataclasses.dataclass
@@ -143,7 +144,7 @@ def natural_keys(
     found = NaturalKeys()
     if not branches:
         return found
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(" UNION ALL ".join(branches), params)
         rows = cursor.fetchall()
     for row in rows:

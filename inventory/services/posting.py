@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -18,8 +20,10 @@ from inventory.locks import LevelKey, apply_deltas, keeps_level, lock_levels
 from inventory.models import ZERO, Item, Lot, SerialUnit, StockLevel, StockMove
 from inventory.services.alerts import _check_reorder
 from inventory.services.checks import _check_lot_usable, _existing_serials
+from tracker.bound_cursor import bound_cursor
 from tracker.models import Location, LocationKind
 from tracker.request_context import actor_or_none
+from tracker.sqlrows import column_of, save_params
 
 
 @dataclasses.dataclass
@@ -99,7 +103,7 @@ def _post(
     occurred = ctx.occurred_at or now
     if timezone.is_naive(occurred):
         raise errors.InventoryError("occurred_at must carry a time zone.", field="occurred_at")
-    moves = StockMove.objects.bulk_create(
+    moves = _insert_moves(
         [
             StockMove(
                 kind=ctx.kind,
@@ -132,6 +136,37 @@ def _post(
     for item_id, site_id in sorted(touched):
         _check_reorder(item=items[item_id], site_id=site_id)
     _broadcast_moves(moves, locations)
+    return moves
+
+
+@functools.cache
+def _move_insert(vendor: str) -> tuple[list[Any], str, str]:
+    """The moves' columns, the INSERT's head and one row's placeholders (per database vendor)."""
+    fields = [f for f in StockMove._meta.concrete_fields if not f.primary_key]
+    q = connection.ops.quote_name
+    columns = ", ".join(q(column_of(f)) for f in fields)
+    head = f"INSERT INTO {q(StockMove._meta.db_table)} ({columns}) VALUES "  # noqa: S608 - names from the model
+    return fields, head, "(" + ", ".join(["%s"] * len(fields)) + ")"
+
+
+def _insert_moves(moves: list[StockMove]) -> list[StockMove]:
+    """Insert ``moves`` in one statement and give each its id, as ``bulk_create`` would.
+
+    On PostgreSQL the INSERT is written here and bound by the server (``bound_cursor``):
+    ``bulk_create`` spent more CPU building and quoting it than PostgreSQL spent running it
+    (a quarter of a 10-line receipt). Elsewhere it is ``bulk_create``."""
+    if connection.vendor != "postgresql":
+        return StockMove.objects.bulk_create(moves)
+    fields, head, row = _move_insert(connection.vendor)
+    params = save_params(fields, ([getattr(move, f.attname) for f in fields] for move in moves))
+    sql = f"{head}{', '.join([row] * len(moves))} RETURNING {connection.ops.quote_name('id')}"
+    with bound_cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = cursor.fetchall()
+    for move, (pk,) in zip(moves, ids, strict=True):  # in VALUES order, as bulk_create assumes on PostgreSQL
+        move.pk = pk
+        move._state.adding = False
+        move._state.db = connection.alias
     return moves
 
 

@@ -25,6 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from tracker.api.problems import problem_response
+from tracker.bound_cursor import bound_cursor
 from tracker.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -62,7 +63,7 @@ def _claim(*, owner: str, key: str, method: str, path: str, fingerprint: str) ->
     """
     table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (owner, key, method, path, request_hash, status_code, response_body, created_at) "  # noqa: S608 - table name from the model
             "VALUES (%s, %s, %s, %s, %s, 0, NULL, %s) ON CONFLICT (owner, key) DO NOTHING RETURNING id",
@@ -78,7 +79,7 @@ def _record_answer(record_id: int, response: Response) -> None:
     body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
     field = IdempotencyRecord._meta.get_field("response_body")
     q = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             f"UPDATE {q(IdempotencyRecord._meta.db_table)} SET status_code = %s, response_body = %s WHERE id = %s",  # noqa: S608 - table name from the model
             [response.status_code, field.get_db_prep_save(body, connection), record_id],
