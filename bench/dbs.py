@@ -53,6 +53,16 @@ def recreate(name: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def settle(name: str) -> None:
+    """``VACUUM (ANALYZE)`` the freshly seeded ``name``: what autovacuum does to a production
+    database within a minute of a bulk load. Without it the planner has no statistics (and,
+    when the server runs with ``autovacuum = off``, never gets any during the run): it guesses
+    row counts and picks plans a live database would not run, e.g. the levels list's page
+    read every level of the site through two bitmap indexes, 2.4 ms instead of 0.5."""
+    with psycopg.connect(database_url(name), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+
+
 def current_name() -> str:
     from django.db import connection
 

@@ -136,6 +136,7 @@ class Command(BaseCommand):
             manage("migrate", "--noinput", "-v", "0", env=env)
             manage("collectstatic", "--noinput", "-v", "0", env=env)
             bench("api", "--seed", str(seed_path), env=env)
+            dbs.settle(BENCH_DB)
         seed = json.loads(seed_path.read_text())
 
         load_before = os.getloadavg()
