@@ -17,7 +17,7 @@ the version that follows a change with data read before it):
   ``QuerySet.update()`` calls (levels changed with ``F()``) that send no signal.
 
 A transaction's changes are folded into one ``on_commit`` callback: one
-pipelined round trip. A missing counter (evicted, never set) starts from the
+round trip (a Lua script). A missing counter (evicted, never set) starts from the
 clock, so a value is never reused for other data. ``SAFETY_SECONDS`` bounds
 what a change that moved no counter could cost: ETags also carry the time
 bucket, so such a change is seen within that long.
@@ -52,6 +52,25 @@ def site_key(site_id: int) -> str:
     return f"data:v:site:{site_id}"
 
 
+#: Each counter started from the clock if missing, then moved: one command for all of them
+#: (a pipeline of two commands per counter cost several times its round trip in redis-py).
+_BUMP = """
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[1], 'NX')
+  redis.call('INCR', KEYS[i])
+end
+return #KEYS
+"""
+_bump_scripts: dict[int, Any] = {}
+
+
+def _bump_script(client: Any) -> Any:
+    script = _bump_scripts.get(id(client))
+    if script is None:
+        script = _bump_scripts[id(client)] = client.register_script(_BUMP)
+    return script
+
+
 def bump_now(keys: Iterable[str]) -> None:
     """Move these counters now (callers: after commit), in one round trip with Redis."""
     from tracker.api.key_gate import redis_client
@@ -60,13 +79,7 @@ def bump_now(keys: Iterable[str]) -> None:
     client = redis_client()
     try:
         if client is not None:
-            pipe = client.pipeline(transaction=False)
-            start = time.time_ns()
-            for name in names:
-                full = cache.make_and_validate_key(name)
-                pipe.set(full, start, nx=True)
-                pipe.incr(full)
-            pipe.execute()
+            _bump_script(client)(keys=[cache.make_and_validate_key(name) for name in names], args=[time.time_ns()])
             return
         for name in names:
             try:
