@@ -48,9 +48,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
+from tracker.redis_scripts import lua
+
 if TYPE_CHECKING:
     from redis import Redis
-    from redis.commands.core import Script
 
 logger = logging.getLogger(__name__)
 
@@ -101,15 +102,6 @@ local drains = tonumber(redis.call('GET', KEYS[1]) or '0')
 if drains <= 1 then redis.call('DEL', KEYS[1]) else redis.call('DECR', KEYS[1]) end
 return drains
 """
-
-_scripts: dict[tuple[int, str], Script] = {}
-
-
-def _script(client: Redis, name: str, source: str) -> Script:
-    script = _scripts.get((id(client), name))
-    if script is None:
-        script = _scripts[(id(client), name)] = client.register_script(source)
-    return script
 
 
 def pending_key() -> str:
@@ -175,7 +167,7 @@ def hand_off(upload_id: int, received_at: dt.datetime | None) -> None:
         _enqueue(upload_id, received_at)
         return
     try:
-        start = _script(client, "push", PUSH)(
+        start = lua(client, PUSH)(
             keys=[pending_key(), drains_key()],
             args=[encode(upload_id, received_at), SLOT_TTL_MS, _most_drains(), _backlog_per_drain()],
         )
@@ -206,7 +198,7 @@ def _publish_drain(client: Redis, countdown: float | None = None) -> None:
     except Exception:
         logger.exception("could not publish an upload drain; the sweeper picks the uploads up")
         try:
-            _script(client, "leave", LEAVE)(keys=[drains_key()])
+            lua(client, LEAVE)(keys=[drains_key()])
         except Exception:
             logger.exception("could not give the drain's slot back; it expires by itself")
 
@@ -226,7 +218,7 @@ def drain(*, drain_id: str, linger_s: float = LINGER_S) -> dict[str, int]:
     if client is None:
         return counts
     in_flight = in_flight_key(drain_id)
-    take = _script(client, "take", TAKE)
+    take = lua(client, TAKE)
     keys = [pending_key(), drains_key(), in_flight]
     held: list[Any] = list(client.lrange(in_flight, 0, -1))  # a redelivered drain: what it held
     started = time.monotonic()

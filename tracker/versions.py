@@ -61,25 +61,18 @@ for i = 1, #KEYS do
 end
 return #KEYS
 """
-_bump_scripts: dict[int, Any] = {}
-
-
-def _bump_script(client: Any) -> Any:
-    script = _bump_scripts.get(id(client))
-    if script is None:
-        script = _bump_scripts[id(client)] = client.register_script(_BUMP)
-    return script
 
 
 def bump_now(keys: Iterable[str]) -> None:
     """Move these counters now (callers: after commit), in one round trip with Redis."""
     from tracker.api.key_gate import redis_client
+    from tracker.redis_scripts import lua
 
     names = sorted(set(keys) | {ALL})
     client = redis_client()
     try:
         if client is not None:
-            _bump_script(client)(keys=[cache.make_and_validate_key(name) for name in names], args=[time.time_ns()])
+            lua(client, _BUMP)(keys=[cache.make_and_validate_key(name) for name in names], args=[time.time_ns()])
             return
         for name in names:
             try:

@@ -20,6 +20,7 @@ from devices import services, upload_queue
 from devices.models import ReaderUpload, UploadStatus
 from devices.tests.helpers import example
 from tests.factories.devices import DeviceFactory
+from tracker.redis_scripts import lua
 
 pytestmark = [pytest.mark.django_db, pytest.mark.redis]
 
@@ -176,7 +177,7 @@ def test_an_upload_that_fails_is_noted_and_the_drain_goes_on(reader, publishing,
 def test_redis_down_at_the_hand_off_leaves_the_upload_queued_for_the_sweeper(
     reader, publishing, django_capture_on_commit_callbacks
 ):
-    with mock.patch.object(upload_queue, "_script", side_effect=RedisConnectionError("Redis is down")):
+    with mock.patch.object(upload_queue, "lua", side_effect=RedisConnectionError("Redis is down")):
         [upload] = _receive(reader, 1, django_capture_on_commit_callbacks)  # no error reaches the device
     assert publishing.drain.call_count == 0
     assert _statuses([upload]) == ["queued"]
@@ -206,7 +207,7 @@ def test_a_drain_publishes_its_successor_after_a_batch(
 
 def test_take_or_leave_never_strands_a_message():
     client = upload_queue.broker_client()
-    take = upload_queue._script(client, "take", upload_queue.TAKE)
+    take = lua(client, upload_queue.TAKE)
     keys = [upload_queue.pending_key(), upload_queue.drains_key(), upload_queue.in_flight_key("d")]
     client.set(upload_queue.drains_key(), 1)
     client.rpush(upload_queue.pending_key(), "7|")

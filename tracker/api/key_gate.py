@@ -53,10 +53,10 @@ from django.core.cache.backends.redis import RedisCache
 
 from tracker.api import key_cache
 from tracker.models import ApiKey
+from tracker.redis_scripts import lua
 
 if TYPE_CHECKING:
     from redis import Redis
-    from redis.commands.core import Script
 
 # KEYS: 1 auth epoch, 2 key entry (hash), 3 use counter, 4 touch marker, 5 rate window (list),
 #       6... data version counters to read (tracker.versions; none when the answer has no ETag)
@@ -182,9 +182,6 @@ class Gate:
     versions: tuple[tuple[str, ...], list[int]] | None = None
 
 
-_scripts: dict[int, Script] = {}
-
-
 def redis_client() -> Redis | None:
     """The shared Redis client behind the default cache, or None when the cache is not Redis."""
     backend = caches["default"]  # not ``cache``: a proxy, which isinstance cannot see through
@@ -192,13 +189,6 @@ def redis_client() -> Redis | None:
         return None
     client: Redis = backend._cache.get_client(write=True)  # Django's private client
     return client
-
-
-def _script(client: Redis) -> Script:
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(LUA)
-    return script
 
 
 def entry_key(prefix: str, kind: KeyKind = PARTNER) -> str:
@@ -239,7 +229,7 @@ def _call(client: Redis, call: Call, *, mode: str, counters: tuple[str, ...]) ->
         call.window.duration if call.window else 0,
         time.time_ns(),
     ]
-    result: list[Any] = _script(client)(keys=keys, args=args, client=client)
+    result: list[Any] = lua(client, LUA)(keys=keys, args=args, client=client)
     return result
 
 
