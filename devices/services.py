@@ -41,6 +41,7 @@ from tracker.keys import generate_key
 from tracker.models import Site
 from tracker.realtime import broadcast
 from tracker.request_context import actor_or_none
+from tracker.transactions import service_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ KEY_KIND = "sfd"
 # --------------------------------------------------------------------------- keys
 
 
-@transaction.atomic
+@service_atomic
 def device_key_create(
     *, device: Device, name: str = "", expires_at: dt.datetime | None = None, created_by: Any = None
 ) -> tuple[DeviceKey, str]:
@@ -72,7 +73,7 @@ def device_key_create(
     return key, full
 
 
-@transaction.atomic
+@service_atomic
 def device_key_revoke(*, key: DeviceKey, revoked_by: Any = None) -> DeviceKey:
     """Revoke a key: it is refused from the next request on, on every node (saving it
     bumps the device auth epoch, ``devices.key_signals``). Idempotent."""
@@ -83,7 +84,7 @@ def device_key_revoke(*, key: DeviceKey, revoked_by: Any = None) -> DeviceKey:
     return key
 
 
-@transaction.atomic
+@service_atomic
 def device_key_rotate(*, key: DeviceKey, rotated_by: Any = None) -> tuple[DeviceKey, str]:
     """Replace a key: a new one for the same device (same name and expiry) is returned
     with its secret, and the old one is revoked in the same transaction, refused from
@@ -93,7 +94,7 @@ def device_key_rotate(*, key: DeviceKey, rotated_by: Any = None) -> tuple[Device
     return new, secret
 
 
-@transaction.atomic
+@service_atomic
 def device_deactivate(*, device: Device, actor: Any = None) -> Device:
     """Deactivate a device: its keys are refused from the next request on, on every node
     (saving it bumps the device auth epoch). Idempotent."""
@@ -107,7 +108,7 @@ def device_deactivate(*, device: Device, actor: Any = None) -> Device:
 # --------------------------------------------------------------------------- tags
 
 
-@transaction.atomic
+@service_atomic
 def tag_assign(
     *,
     site: Site,
@@ -183,7 +184,7 @@ def tag_assign(
     return assignment
 
 
-@transaction.atomic
+@service_atomic
 def _site_of(obj: Any) -> int | None:
     for path in ("site_id", "item__site_id", "location__site_id"):
         value = obj
@@ -345,7 +346,7 @@ def _count_attempt(upload_id: int, received_at: dt.datetime) -> None:
         _upload_row(upload_id, received_at).filter(status=UploadStatus.QUEUED).update(attempts=F("attempts") + 1)
 
 
-@transaction.atomic
+@service_atomic
 def _process(upload_id: int, received_at: dt.datetime) -> ReaderUpload | None:
     from devices.pipeline.ingest import ingest
 

@@ -105,17 +105,18 @@ def test_ping_needs_authentication(api_client):
 # --- inventory -----------------------------------------------------------------------
 
 
-# 10 under the test transaction (the outermost atomic becomes a savepoint pair there): the key, its
-# user's permissions and sites come from the auth cache; the idempotency claim (one INSERT ... ON
-# CONFLICT), the item and both locations (one query, inventory.selectors.keys), the service savepoint
-# pair, level lock, move insert, one update of both levels, record update.
-TRANSFER_QUERIES = 10
+# 8 under the test transaction (the request's outermost atomic becomes a savepoint pair there, as it
+# is BEGIN and COMMIT when served): the key, its user's permissions and sites come from the auth
+# cache; the idempotency claim (one INSERT ... ON CONFLICT), the item and both locations (one query,
+# inventory.selectors.keys), level lock, move insert, one update of both levels, record update. The
+# service joins the request's transaction without a savepoint of its own (tracker.transactions).
+TRANSFER_QUERIES = 8
 # A receipt is posted as one batch whatever its lines: (the key, permissions and sites come from the
 # auth cache) all the lines' items and locations and the site in one query; under the test the
-# request's transaction is a savepoint pair; the idempotency claim, the service savepoint, the
-# supplier location, one level lock, one move insert, one level update, one insert into the reports'
-# daily rollup, the receipt, the release, the record update. (The transfer is inside one site: no rollup row.)
-RECEIPT_QUERIES = 13
+# request's transaction is a savepoint pair; the idempotency claim, the supplier location, one level
+# lock, one move insert, one level update, one insert into the reports' daily rollup, the receipt, the
+# record update. (The transfer is inside one site: no rollup row.)
+RECEIPT_QUERIES = 11
 
 
 def test_single_item_transfer_with_idempotency_key(partner_client, site_a, zone, django_assert_num_queries):

@@ -28,6 +28,7 @@ from tracker.models import (
 from tracker.realtime import broadcast
 from tracker.scoping import SITE_ACCESS_CODENAME, forget_site_ids
 from tracker.sqlrows import rows_of
+from tracker.transactions import service_atomic
 
 VIRTUAL_LOCATION_CODES = {
     LocationKind.SUPPLIER: "SUPPLIER",
@@ -39,7 +40,7 @@ VIRTUAL_LOCATION_CODES = {
 }
 
 
-@transaction.atomic
+@service_atomic
 def site_create(*, code: str, name: str, time_zone: str = "UTC", settings: dict | None = None) -> Site:
     """Create a site with its virtual ledger locations (supplier, customer,
     production/WIP, scrap, adjustment, in transit), all or nothing."""
@@ -79,7 +80,7 @@ def virtual_location(*, site: Site | int, kind: str) -> Location:
     return rows.instance(found[0])
 
 
-@transaction.atomic
+@service_atomic
 def location_create(
     *, site: Site, code: str, name: str, kind: str, parent: Location | None = None, gln: str = ""
 ) -> Location:
@@ -101,7 +102,7 @@ def location_create(
         raise Conflict(f"Location code {code!r} is taken.", code="duplicate", field="code") from exc
 
 
-@transaction.atomic
+@service_atomic
 def location_move(*, location: Location, new_parent: Location | None) -> Location:
     """Re-parent a location, rewriting the materialised path of its whole subtree."""
     if new_parent is not None:
@@ -143,7 +144,7 @@ def _alert_payload(alert: Alert) -> dict[str, Any]:
     }
 
 
-@transaction.atomic
+@service_atomic
 def alert_raise(
     *,
     site: Site | int,
@@ -191,7 +192,7 @@ def alert_raise(
     return alert, True
 
 
-@transaction.atomic
+@service_atomic
 def alert_clear(*, site: Site | int, kind: str, subject: str, at: dt.datetime | None = None) -> Alert | None:
     """Clear the open alert for (site, kind, subject), if there is one."""
     site_id = site if isinstance(site, int) else site.pk
@@ -208,7 +209,7 @@ def alert_clear(*, site: Site | int, kind: str, subject: str, at: dt.datetime | 
     return alert
 
 
-@transaction.atomic
+@service_atomic
 def alert_acknowledge(*, alert: Alert, user: User) -> Alert:
     """Record that ``user`` has seen the alert (idempotent; audited once)."""
     alert = Alert.objects.select_for_update().get(pk=alert.pk)
@@ -221,7 +222,7 @@ def alert_acknowledge(*, alert: Alert, user: User) -> Alert:
     return alert
 
 
-@transaction.atomic
+@service_atomic
 def api_key_create(
     *,
     user: User,
@@ -258,7 +259,7 @@ def api_key_create(
     return key, full
 
 
-@transaction.atomic
+@service_atomic
 def api_key_revoke(*, key: ApiKey, revoked_by: AbstractBaseUser | None = None) -> ApiKey:
     """Revoke a key; it stops authenticating at once."""
     if key.revoked_at is None:

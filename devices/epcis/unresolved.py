@@ -26,7 +26,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -36,6 +35,7 @@ from devices.models import Device, ReadPoint, Tag
 from inventory.models import Item, SerialUnit
 from tracker.models import Location, Site
 from tracker.scoping import granted_site_ids
+from tracker.transactions import service_atomic
 
 #: Kinds of identifier Shopfloor keeps master data for (the others are history only).
 RESOLVABLE = frozenset({"serial", "lot", "item", "location", "container", "asset"})
@@ -150,7 +150,7 @@ def epcis_identifiers_record(*, record: EpcisEvent, event: dict[str, Any], known
     return len(rows)
 
 
-@transaction.atomic
+@service_atomic
 def epcis_identifiers_resolve(*, site_ids: Iterable[int] | None = None, now: dt.datetime | None = None) -> int:
     """Mark resolved the pending identifiers whose master data now exists, each within
     the sites its event's sender may use (the event's site, else the sender's grants).

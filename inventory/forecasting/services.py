@@ -16,6 +16,7 @@ from inventory.models import Item
 from tracker.audit import audit_record
 from tracker.errors import ValidationFailed
 from tracker.models import Site
+from tracker.transactions import service_atomic
 
 HISTORY_SHOWN = 104
 
@@ -97,7 +98,7 @@ def forecast_suggestion(*, forecast: DemandForecast, service_level: float = 0.95
     )
 
 
-@transaction.atomic
+@service_atomic
 def forecast_suggestion_apply(*, forecast: DemandForecast, actor: Any, service_level: float = 0.95) -> Item:
     """Write the suggested reorder point and safety stock to the item (through
     ``inventory.services.item_update``, which audits the field change) and record

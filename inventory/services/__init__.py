@@ -2,8 +2,9 @@
 
 Common guarantees of the ``stock_*`` services:
 
-* all-or-nothing: one transaction (``@transaction.atomic``, not durable, so an
-  API create can wrap it with its Idempotency-Key record);
+* all-or-nothing: one transaction (``@service_atomic``, not durable, so an
+  API create can wrap it with its Idempotency-Key record; there it joins the
+  request's transaction without a savepoint, ``tracker.transactions``);
 * validation before any write: quantity > 0 and whole for counted units,
   lot and serial rules of the item, lot not expired/on hold for outbound
   moves, enough stock; a broken rule raises an ``inventory.errors`` domain

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -10,6 +9,7 @@ from inventory.models import Item
 from inventory.services.picking import site_available
 from tracker.models import Severity, Site
 from tracker.services import alert_clear, alert_raise
+from tracker.transactions import service_atomic
 
 REORDER_ALERT = "stock.reorder"
 
@@ -70,7 +70,7 @@ def expiry_alerts_refresh(*, site: Site, days: int = 30) -> int:
     return raised
 
 
-@transaction.atomic
+@service_atomic
 def reorder_alerts_refresh(*, site: Site) -> int:
     """Re-evaluate the reorder alert of every item with a threshold at ``site`` (raise once / clear)."""
     items = Item.objects.filter(active=True).filter(Q(reorder_point__gt=0) | Q(safety_stock__gt=0)).order_by("pk")

@@ -11,7 +11,6 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from inventory import errors
@@ -21,9 +20,10 @@ from inventory.services.checks import _check_location, _check_lot_for_item
 from inventory.services.movements import stock_adjust
 from tracker.models import Location
 from tracker.request_context import actor_or_none
+from tracker.transactions import service_atomic
 
 
-@transaction.atomic
+@service_atomic
 def cycle_count_create(*, location: Location, reference: str = "", actor: Any = None) -> CycleCount:
     """Open a count of ``location`` and its subtree."""
     _check_location(location, field="location")
@@ -35,7 +35,7 @@ def cycle_count_create(*, location: Location, reference: str = "", actor: Any = 
     )
 
 
-@transaction.atomic
+@service_atomic
 def cycle_count_record(
     *,
     count: CycleCount,
@@ -80,7 +80,7 @@ def cycle_count_record(
     return line
 
 
-@transaction.atomic
+@service_atomic
 def cycle_count_approve(*, count: CycleCount, actor: Any = None) -> list[StockMove]:
     """Approve a count: each line's variance (counted - expected) posts as a count adjustment.
 

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from inventory import errors
@@ -19,6 +18,7 @@ from tracker.errors import DomainError
 from tracker.models import LocationKind, Site
 from tracker.request_context import actor_or_none
 from tracker.services import virtual_location
+from tracker.transactions import service_atomic
 
 
 def _lock_order(lines: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
@@ -31,7 +31,7 @@ def _lock_order(lines: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, An
 _LINE_ERRORS = (errors.ValidationFailed, errors.Conflict, errors.NotFound)
 
 
-@transaction.atomic
+@service_atomic
 def receipt_create(
     *,
     site: Site,
@@ -114,7 +114,7 @@ def receipt_create(
     return receipt
 
 
-@transaction.atomic
+@service_atomic
 def shipment_create(
     *,
     site: Site,

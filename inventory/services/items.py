@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-
 from inventory import errors
 from inventory.models import Item
 from tracker.audit import audit_record
+from tracker.transactions import service_atomic
 
 
-@transaction.atomic
+@service_atomic
 def item_create(*, sku: str, name: str, actor: Any = None, **fields: Any) -> Item:
     """Create an item (SKU unique, GTIN valid and unique), audited."""
     from django.core.exceptions import ValidationError
@@ -29,7 +28,7 @@ def item_create(*, sku: str, name: str, actor: Any = None, **fields: Any) -> Ite
     return item
 
 
-@transaction.atomic
+@service_atomic
 def item_update(*, item: Item, actor: Any = None, **fields: Any) -> Item:
     """Change an item's master data (not its SKU), audited; thresholds re-checked later on the next move."""
     from django.core.exceptions import ValidationError

@@ -7,7 +7,6 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from inventory.services.checks import _check_lot_usable
 from inventory.services.posting import _publish
 from tracker.audit import audit_record
 from tracker.models import Location, Site
+from tracker.transactions import service_atomic
 
 
 def _lot_for_receipt(
@@ -54,7 +54,7 @@ def _lot_for_receipt(
     return lot
 
 
-@transaction.atomic
+@service_atomic
 def lot_set_status(*, lot: Lot, status: str, reason: str = "", actor: Any = None) -> Lot:
     """Set a lot's status (available, quarantined, on hold, expired, recalled), audited.
 
@@ -99,7 +99,7 @@ def _downstream(lot_ids: set[int], serial_ids: set[int]) -> tuple[set[int], set[
     return walk.lots, walk.serials
 
 
-@transaction.atomic
+@service_atomic
 def lot_recall(*, lot: Lot, actor: Any = None, reason: str = "") -> RecallResult:
     """Recall a lot: it becomes recalled; every downstream lot still in stock and
     every downstream serial in stock goes on hold; returns the shipments that
@@ -170,7 +170,7 @@ class ZoneHold:
     serials: list[tuple[SerialUnit, str]]
 
 
-@transaction.atomic
+@service_atomic
 def zone_contents_hold(*, zone: Location, reason: str, actor: Any = None) -> ZoneHold:
     """Put on hold every lot with stock in ``zone`` (its subtree's real locations) and every
     serial unit in stock there, through ``lot_set_status`` (audited; a lot's serials follow).
@@ -229,7 +229,7 @@ def zone_contents_hold(*, zone: Location, reason: str, actor: Any = None) -> Zon
     )
 
 
-@transaction.atomic
+@service_atomic
 def serial_hold_release(*, serial: SerialUnit, reason: str = "", actor: Any = None, force: bool = False) -> SerialUnit:
     """Release one serial unit from hold (on hold -> in stock), audited.
 

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from inventory import errors
@@ -27,6 +26,7 @@ from inventory.services.picking import _site_lock_q, site_available
 from inventory.services.posting import _Context, _Leg, _level_keys, _post, _resolve_serial_lot_legs, _set_serials
 from tracker.models import Location, LocationKind
 from tracker.services import virtual_location
+from tracker.transactions import service_atomic
 
 
 def _receipt_legs(
@@ -71,7 +71,7 @@ def _receipt_legs(
     return [_Leg(item, qty, source, location, lot, None, external_id)]
 
 
-@transaction.atomic
+@service_atomic
 def stock_receive(
     *,
     item: Item,
@@ -119,7 +119,7 @@ def stock_receive(
     return _post(legs, ctx)
 
 
-@transaction.atomic
+@service_atomic
 def stock_transfer(
     *,
     item: Item,
@@ -192,7 +192,7 @@ def stock_transfer(
     return moves
 
 
-@transaction.atomic
+@service_atomic
 def stock_adjust(
     *,
     item: Item,
@@ -265,7 +265,7 @@ def _consumed_entries(consumed: Iterable[Any]) -> list[tuple[Item, Lot | None, S
     return entries
 
 
-@transaction.atomic
+@service_atomic
 def stock_produce(
     *,
     item: Item,

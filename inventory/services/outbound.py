@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
-
 from inventory.locks import lock_levels
 from inventory.models import Item, Lot, SerialUnit, StockMove
 from inventory.services.checks import (
@@ -25,6 +23,7 @@ from inventory.services.posting import _Context, _Leg, _post, _resolve_serial_lo
 from inventory.services.reservations import _settle_reservation
 from tracker.models import Location, LocationKind
 from tracker.services import virtual_location
+from tracker.transactions import service_atomic
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -136,7 +135,7 @@ def _outbound(
     return moves
 
 
-@transaction.atomic
+@service_atomic
 def stock_issue(
     *,
     item: Item,
@@ -173,7 +172,7 @@ def stock_issue(
     )
 
 
-@transaction.atomic
+@service_atomic
 def stock_ship(
     *,
     item: Item,
@@ -211,7 +210,7 @@ def stock_ship(
     )
 
 
-@transaction.atomic
+@service_atomic
 def stock_scrap(
     *,
     item: Item,

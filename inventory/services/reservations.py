@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from inventory.services.checks import _check_item, _check_lot_for_item, _quantit
 from inventory.services.picking import _site_lock_q, site_available
 from tracker.models import Location, Site
 from tracker.request_context import actor_or_none
+from tracker.transactions import service_atomic
 
 
 def _consume_reservations(*, item: Item, reference: str, reference_type: str, quantity: Decimal) -> None:
@@ -63,7 +63,7 @@ def _settle_reservation(
     _check_reorder(item=item, site_id=site_id)
 
 
-@transaction.atomic
+@service_atomic
 def stock_reserve(
     *,
     item: Item,
@@ -119,7 +119,7 @@ def stock_reserve(
     return reservation
 
 
-@transaction.atomic
+@service_atomic
 def stock_release_reservation(*, reference: str, reference_type: str = "work_order", item: Item | None = None) -> int:
     """Release the open reservations of a reference (of one item, or all). Returns how many.
 

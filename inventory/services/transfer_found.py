@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from inventory import errors
@@ -28,6 +27,7 @@ from tracker.errors import ValidationFailed
 from tracker.models import Alert, Location, LocationKind
 from tracker.request_context import actor_or_none
 from tracker.services import alert_clear, alert_raise, virtual_location
+from tracker.transactions import service_atomic
 
 FOUND = "found"
 SIGHTED_ALERT = "serial.missing_sighted"
@@ -52,7 +52,7 @@ def _missing_line(order: TransferOrder, serial: str, item: Item | None) -> Trans
     return matches[0]
 
 
-@transaction.atomic
+@service_atomic
 def transfer_order_serial_found(
     *,
     order: TransferOrder,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import transaction
 from django.utils import timezone
 
 from inventory.models import SerialUnit, StockMove, TransferLine, TransferOrder
@@ -20,6 +19,7 @@ from inventory.services import transfer_serials as ts
 from inventory.services.transfers import _locked, transfer_order_receive
 from tracker.models import Alert, Location, LocationKind
 from tracker.services import alert_raise
+from tracker.transactions import service_atomic
 
 OPEN = (TransferOrder.Status.IN_TRANSIT, TransferOrder.Status.PARTIAL)
 
@@ -50,7 +50,7 @@ def travelling_on(unit: SerialUnit) -> TransferLine | None:
     return None
 
 
-@transaction.atomic
+@service_atomic
 def transfer_order_serial_read(
     *, unit: SerialUnit, location: Location, reference: str = "", occurred_at: dt.datetime | None = None
 ) -> SerialRead:

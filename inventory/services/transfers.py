@@ -48,6 +48,7 @@ from tracker.errors import ValidationFailed
 from tracker.models import Location, LocationKind
 from tracker.request_context import actor_or_none
 from tracker.services import alert_raise, virtual_location
+from tracker.transactions import service_atomic
 
 OVERDUE_ALERT = "transfer.overdue"
 D1 = Decimal(1)  # one serial unit
@@ -58,7 +59,7 @@ def _number(pk: int) -> str:
     return f"TO-{timezone.now():%Y%m%d}-{pk:05d}"
 
 
-@transaction.atomic
+@service_atomic
 def transfer_order_create(
     *,
     source: Location,
@@ -128,7 +129,7 @@ def _ctx(
     return _Context(kind=kind, reference=order.number, reference_type="transfer", actor=actor, occurred_at=occurred_at)
 
 
-@transaction.atomic
+@service_atomic
 def transfer_order_dispatch(
     *,
     order: TransferOrder,
@@ -227,7 +228,7 @@ def _event(order: TransferOrder, kind: str) -> None:
         _publish(site_id=site_id, type=kind, data={"transfer": {"number": order.number, "status": kind}})
 
 
-@transaction.atomic
+@service_atomic
 def transfer_order_receive(
     *,
     order: TransferOrder,
@@ -342,7 +343,7 @@ def _settle_status(order: TransferOrder) -> None:
     TransferOrder.objects.filter(pk=order.pk).update(status=status)
 
 
-@transaction.atomic
+@service_atomic
 def transfer_order_close(
     *, order: TransferOrder, reason: str, actor: Any = None, occurred_at: dt.datetime | None = None
 ) -> list[StockMove]:
@@ -448,7 +449,7 @@ def transfer_orders_overdue_sweep(*, now: dt.datetime | None = None) -> int:
     return raised
 
 
-@transaction.atomic
+@service_atomic
 def transfer_order_receive_tagged(
     *, lot: Lot, location: Location, reference: str = "", occurred_at: dt.datetime | None = None
 ) -> list[StockMove]:

@@ -8,6 +8,9 @@ runs afresh. The same key with a different body is a 422.
 A view method that writes is decorated ``@idempotent_write``: the whole method
 (validation, lookups and the service call) runs inside ``idempotent()``, so a
 refused request records nothing and a retry replays before anything else runs.
+The method may re-raise a service's error but never catch it and go on: the
+services join the request's transaction without a savepoint
+(``tracker.transactions``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.db import connection, transaction
+from django.db import connection
 from django.http.request import RawPostDataException
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
@@ -27,6 +30,7 @@ from rest_framework.response import Response
 from tracker.api.problems import problem_response
 from tracker.bound_cursor import bound_cursor
 from tracker.models import IdempotencyRecord
+from tracker.transactions import request_transaction
 
 HEADER = "Idempotency-Key"
 
@@ -75,14 +79,16 @@ def _claim(*, owner: str, key: str, method: str, path: str, fingerprint: str) ->
 
 def _record_answer(record_id: int, response: Response) -> None:
     """Store the answer on the claimed record: the UPDATE ``filter(pk=...).update(...)`` sends,
-    by hand (every idempotent write runs it; building it through the ORM cost more than running it)."""
-    body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-    field = IdempotencyRecord._meta.get_field("response_body")
+    by hand (every idempotent write runs it; building it through the ORM cost more than running it).
+
+    The body goes as the JSON text the answer renders to, as the JSON column takes it on both
+    databases (PostgreSQL types the parameter from the column), not parsed and dumped again."""
+    body = JSONRenderer().render(response.data).decode() if response.data is not None else None
     q = connection.ops.quote_name
     with bound_cursor() as cursor:
         cursor.execute(
             f"UPDATE {q(IdempotencyRecord._meta.db_table)} SET status_code = %s, response_body = %s WHERE id = %s",  # noqa: S608 - table name from the model
-            [response.status_code, field.get_db_prep_save(body, connection), record_id],
+            [response.status_code, body, record_id],
         )
 
 
@@ -90,7 +96,7 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
     """Run ``handler`` (which performs the create) at most once per key."""
     key = request.headers.get(HEADER)
     if key is None:
-        with transaction.atomic():
+        with request_transaction():
             return handler()
     key = key.strip()
     if not key or len(key) > 255:
@@ -101,7 +107,7 @@ def idempotent(request, handler: Callable[[], Response]) -> Response:
             detail="Idempotency-Key must be 1 to 255 characters.",
         )
     owner, fingerprint = _owner(request), _fingerprint(request)
-    with transaction.atomic():
+    with request_transaction():  # the services it calls join it without savepoints (tracker.transactions)
         record_id = _claim(owner=owner, key=key, method=request.method, path=request.path, fingerprint=fingerprint)
         if record_id is None:
             record = IdempotencyRecord.objects.get(owner=owner, key=key)

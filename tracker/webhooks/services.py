@@ -29,6 +29,7 @@ from django.utils import timezone
 from tracker.audit import audit_record
 from tracker.errors import Conflict, ValidationFailed
 from tracker.models import Severity, Site
+from tracker.transactions import service_atomic
 from tracker.webhooks import signing, targets
 from tracker.webhooks.conf import conf
 from tracker.webhooks.events import EVENT_TYPES
@@ -264,7 +265,7 @@ def delivery_attempt(*, delivery_id: int, created_at: dt.datetime | None = None)
     )
 
 
-@transaction.atomic
+@service_atomic
 def _record_outcome(
     *, delivery: WebhookDelivery, at: dt.datetime, status_code: int | None, error: str, excerpt: str, elapsed_ms: int
 ) -> WebhookDelivery:
@@ -359,7 +360,7 @@ def _check_event_types(event_types: list[str]) -> list[str]:
     return sorted(set(event_types), key=EVENT_TYPES.index)
 
 
-@transaction.atomic
+@service_atomic
 def webhook_endpoint_create(
     *, owner: User, site: Site, url: str, event_types: list[str], description: str = ""
 ) -> WebhookEndpoint:
@@ -373,7 +374,7 @@ def webhook_endpoint_create(
     return endpoint
 
 
-@transaction.atomic
+@service_atomic
 def webhook_endpoint_update(*, endpoint: WebhookEndpoint, actor: AbstractBaseUser, **changes: Any) -> WebhookEndpoint:
     """Change url, event types, description or ``active``; re-enabling clears the failure state."""
     allowed = {"url", "event_types", "description", "active"}
@@ -406,7 +407,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, actor: AbstractBaseUse
     return endpoint
 
 
-@transaction.atomic
+@service_atomic
 def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: AbstractBaseUser) -> WebhookEndpoint:
     """Give the endpoint a new signing secret (returned once to the caller)."""
     endpoint.secret = signing.generate_secret()
@@ -415,7 +416,7 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, actor: Abstract
     return endpoint
 
 
-@transaction.atomic
+@service_atomic
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: AbstractBaseUser) -> None:
     site_id = endpoint.site_id
     audit_record(actor=actor, action="webhook.endpoint_deleted", obj=endpoint, site=endpoint.site)
@@ -427,7 +428,7 @@ def _alert_subject(endpoint: WebhookEndpoint) -> str:
     return f"webhook-endpoint:{endpoint.pk}"
 
 
-@transaction.atomic
+@service_atomic
 def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> WebhookEndpoint:
     """Stop sending to an endpoint, give up its queued deliveries (they stay
     replayable) and tell its owner: a site alert and, after commit, an email."""
@@ -473,7 +474,7 @@ def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> Webho
 # --- Replay ------------------------------------------------------------------
 
 
-@transaction.atomic
+@service_atomic
 def delivery_replay(*, delivery: WebhookDelivery, actor: AbstractBaseUser | None) -> WebhookDelivery:
     """Queue a logged delivery to be sent again (same ``webhook-id``, fresh
     timestamp and signature). The endpoint must be active. After commit the ``deliver``

@@ -1,7 +1,8 @@
 """Writes of wip: work orders moving through their routing, quality, holds.
 
-Every function is one transaction (``@transaction.atomic``, not durable: the
-API wraps creates in the idempotency transaction). Rows are locked in one
+Every function is one transaction (``@service_atomic``, not durable: the
+API wraps creates in the idempotency transaction, which it joins without a
+savepoint, ``tracker.transactions``). Rows are locked in one
 order, the work order first, then its runs by primary key, then whatever the
 inventory services lock, so two writers of the same order never deadlock.
 Quantities reach stock only through ``inventory.services``. Events are

@@ -5,20 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
-
 from inventory import services as stock
 from inventory.models import Lot
 from tracker.audit import audit_record
 from tracker.realtime import broadcast
 from tracker.request_context import actor_or_none
+from tracker.transactions import service_atomic
 from wip import errors
 from wip.models import Hold, OperationRun, RunStatus, WorkOrder, WorkOrderStatus, Workstation
 from wip.services._common import _lock_order, _now, _station_ids
 from wip.services.states import station_runs_sync
 
 
-@transaction.atomic
+@service_atomic
 def hold_place(
     *,
     reason: str,
@@ -72,7 +71,7 @@ def hold_place(
     return hold
 
 
-@transaction.atomic
+@service_atomic
 def hold_release(*, hold: Hold, actor: Any = None, note: str = "", at: dt.datetime | None = None) -> Hold:
     """Release a hold; the order returns to where it was when the last hold is gone
     (paused steps stay paused until resumed); a lot becomes available again."""

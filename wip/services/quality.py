@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.db.models import F
 
 from inventory import services as stock
@@ -17,6 +16,7 @@ from tracker.models import Severity
 from tracker.realtime import broadcast
 from tracker.request_context import actor_or_none
 from tracker.services import alert_clear, alert_raise
+from tracker.transactions import service_atomic
 from wip import errors
 from wip.models import (
     ZERO,
@@ -53,7 +53,7 @@ from wip.services.flow import (
 )
 
 
-@transaction.atomic
+@service_atomic
 def inspection_record(
     *,
     run: OperationRun,
@@ -285,7 +285,7 @@ def _check_disposition(
     return target
 
 
-@transaction.atomic
+@service_atomic
 def defect_record(
     *,
     run: OperationRun,
@@ -342,7 +342,7 @@ def defect_record(
     return defect
 
 
-@transaction.atomic
+@service_atomic
 def defect_dispose(
     *,
     defect: Defect,

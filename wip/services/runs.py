@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
 from django.db.models import F
 
 from inventory import services as stock
@@ -16,6 +15,7 @@ from tracker.audit import audit_record
 from tracker.realtime import broadcast
 from tracker.request_context import actor_or_none
 from tracker.services import alert_clear
+from tracker.transactions import service_atomic
 from wip import errors
 from wip.models import (
     ZERO,
@@ -55,7 +55,7 @@ class ArrivalResult:
     reason: str  # "arrived", "already_here", "stale", "wrong_station", "not_ready", "not_open"
 
 
-@transaction.atomic
+@service_atomic
 def operation_arrive(
     *,
     workstation: Workstation,
@@ -138,7 +138,7 @@ def _check_operator(workstation: Workstation, operator: Any) -> None:
         )
 
 
-@transaction.atomic
+@service_atomic
 def operation_start(
     *, run: OperationRun, operator: Any = None, workstation: Workstation | None = None, at: dt.datetime | None = None
 ) -> OperationRun:
@@ -195,7 +195,7 @@ def operation_start(
     return run
 
 
-@transaction.atomic
+@service_atomic
 def operation_pause(
     *, run: OperationRun, actor: Any = None, at: dt.datetime | None = None, reason: str = ""
 ) -> OperationRun:
@@ -223,7 +223,7 @@ def _close_pause(run: OperationRun, at: dt.datetime) -> None:
         run.paused_at = None
 
 
-@transaction.atomic
+@service_atomic
 def operation_resume(*, run: OperationRun, operator: Any = None, at: dt.datetime | None = None) -> OperationRun:
     """Resume a paused run; refused while the order is on hold."""
     at = _now(at)
@@ -302,7 +302,7 @@ def _issue_components(
     return moves
 
 
-@transaction.atomic
+@service_atomic
 def operation_complete(
     *,
     run: OperationRun,
@@ -411,7 +411,7 @@ def operation_complete(
     return run
 
 
-@transaction.atomic
+@service_atomic
 def operation_skip(
     *, run: OperationRun, actor: Any = None, reason: str = "", at: dt.datetime | None = None
 ) -> OperationRun:

@@ -13,10 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import transaction
-
 from tracker.realtime import broadcast
 from tracker.request_context import actor_or_none
+from tracker.transactions import service_atomic
 from wip import errors
 from wip.models import (
     STOP_STATES,
@@ -115,7 +114,7 @@ def _check_reason(workstation: Workstation, reason: ReasonCode | None) -> None:
         raise errors.ValidationFailed("Pick a stop reason of this site.", field="reason")
 
 
-@transaction.atomic
+@service_atomic
 def station_stop(
     *,
     workstation: Workstation,
@@ -146,7 +145,7 @@ def station_stop(
     return row
 
 
-@transaction.atomic
+@service_atomic
 def station_resume(*, workstation: Workstation, actor: Any = None, at: dt.datetime | None = None) -> None:
     """The operator resumes: the open operator stop ends at ``at``, and so does an
     open device stop (the operator sees the machine back). Refused when nothing
@@ -168,7 +167,7 @@ def station_resume(*, workstation: Workstation, actor: Any = None, at: dt.dateti
     _publish(workstation, None, at)
 
 
-@transaction.atomic
+@service_atomic
 def station_state_reason_set(*, state: StationState, reason: ReasonCode, actor: Any = None) -> StationState:
     """Give a stop its reason after the fact (a device stop "reason needed", or a
     correction). Only stops take reasons; the state's interval is unchanged."""
@@ -183,7 +182,7 @@ def station_state_reason_set(*, state: StationState, reason: ReasonCode, actor: 
     return row
 
 
-@transaction.atomic
+@service_atomic
 def station_device_signal(
     *,
     workstation: Workstation,

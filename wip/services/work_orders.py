@@ -16,6 +16,7 @@ from tracker.models import Location, Site
 from tracker.realtime import broadcast
 from tracker.request_context import actor_or_none
 from tracker.services import alert_clear
+from tracker.transactions import service_atomic
 from wip import errors
 from wip.models import (
     ZERO,
@@ -49,7 +50,7 @@ from wip.services.flow import _new_run
 from wip.services.states import station_runs_sync
 
 
-@transaction.atomic
+@service_atomic
 def work_order_create(
     *,
     site: Site,
@@ -136,7 +137,7 @@ def work_order_create(
     return work_order
 
 
-@transaction.atomic
+@service_atomic
 def work_order_release(*, work_order: WorkOrder, actor: Any = None, at: dt.datetime | None = None) -> WorkOrder:
     """Release a planned order: one run per routing step, the first queued at
     its station (or its group's queue), and every component reserved.
@@ -192,7 +193,7 @@ def work_order_release(*, work_order: WorkOrder, actor: Any = None, at: dt.datet
     return work_order
 
 
-@transaction.atomic
+@service_atomic
 def work_order_complete(
     *,
     work_order: WorkOrder,
@@ -311,7 +312,7 @@ def work_order_complete(
     return work_order
 
 
-@transaction.atomic
+@service_atomic
 def work_order_cancel(
     *, work_order: WorkOrder, reason: str = "", actor: Any = None, at: dt.datetime | None = None
 ) -> WorkOrder:

@@ -6,15 +6,15 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from tracker.models import Location
+from tracker.transactions import service_atomic
 from wip import errors
 from wip.models import Workstation, WorkstationGroup
 
 
-@transaction.atomic
+@service_atomic
 def workstation_create(
     *,
     location: Location,

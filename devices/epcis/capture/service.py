@@ -34,9 +34,10 @@ from devices.parsers._common import iso_time
 from devices.parsers.base import ParseError
 from tracker.errors import DomainError
 from tracker.scoping import granted_site_ids
+from tracker.transactions import service_atomic
 
 
-@transaction.atomic
+@service_atomic
 def epcis_capture(*, body: bytes, user: Any) -> CaptureResult:
     """Validate and apply one EPCIS 2.0 document for ``user`` (see the module docstring).
 
