@@ -45,9 +45,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
+from tracker.cache_keys import stored_key
 from tracker.redis_scripts import lua
 
 if TYPE_CHECKING:
@@ -105,15 +105,15 @@ return drains
 
 
 def pending_key() -> str:
-    return cache.make_and_validate_key("devices:uploads:pending")
+    return stored_key("devices:uploads:pending")
 
 
 def drains_key() -> str:
-    return cache.make_and_validate_key("devices:uploads:drains")
+    return stored_key("devices:uploads:drains")
 
 
 def in_flight_key(drain_id: str) -> str:
-    return cache.make_and_validate_key(f"devices:uploads:in-flight:{drain_id}")
+    return stored_key(f"devices:uploads:in-flight:{drain_id}")
 
 
 def encode(upload_id: int, received_at: dt.datetime | None) -> str:

@@ -35,6 +35,8 @@ from django.db import transaction
 from django.db.models import Model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
+from tracker.cache_keys import stored_key
+
 logger = logging.getLogger(__name__)
 
 #: ETags made of these versions also change every this many seconds (the safety net).
@@ -72,7 +74,7 @@ def bump_now(keys: Iterable[str]) -> None:
     client = redis_client()
     try:
         if client is not None:
-            lua(client, _BUMP)(keys=[cache.make_and_validate_key(name) for name in names], args=[time.time_ns()])
+            lua(client, _BUMP)(keys=[stored_key(name) for name in names], args=[time.time_ns()])
             return
         for name in names:
             try:

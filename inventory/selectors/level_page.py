@@ -46,13 +46,23 @@ class LevelFilters:
     nonzero: bool | None = None
 
 
+# The names are the default database's, quoted once per process (its backend does not change
+# while it runs): a page's query names nineteen of them, each a look-up of the connection.
+_quoted: dict[tuple[type[Any], str | None], str] = {}
+
+
 def _table(model: type[Any]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
+    found = _quoted.get((model, None))
+    if found is None:
+        found = _quoted[(model, None)] = connection.ops.quote_name(model._meta.db_table)
+    return found
 
 
 def _column(model: type[Any], name: str) -> str:
-    column = model._meta.get_field(name).column
-    return connection.ops.quote_name(column)
+    found = _quoted.get((model, name))
+    if found is None:
+        found = _quoted[(model, name)] = connection.ops.quote_name(model._meta.get_field(name).column)
+    return found
 
 
 def _startswith(column: str) -> str:

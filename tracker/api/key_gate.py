@@ -48,10 +48,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
 from tracker.api import key_cache
+from tracker.cache_keys import stored_key
 from tracker.models import ApiKey
 from tracker.redis_scripts import lua
 
@@ -192,7 +193,7 @@ def redis_client() -> Redis | None:
 
 
 def entry_key(prefix: str, kind: KeyKind = PARTNER) -> str:
-    return cache.make_and_validate_key(f"auth:{kind.name}:{prefix}:gate")
+    return stored_key(f"auth:{kind.name}:{prefix}:gate")
 
 
 def uses_key(prefix: str, kind: KeyKind = PARTNER) -> str:
@@ -213,12 +214,12 @@ def _text(value: Any) -> str | None:
 
 def _call(client: Redis, call: Call, *, mode: str, counters: tuple[str, ...]) -> list[Any]:
     keys = [
-        cache.make_and_validate_key(call.kind.epoch_key),
+        stored_key(call.kind.epoch_key),
         entry_key(call.prefix, call.kind),
-        cache.make_and_validate_key(uses_key(call.prefix, call.kind)),
-        cache.make_and_validate_key(touch_key(call.prefix, call.kind)),
-        cache.make_and_validate_key(call.window.cache_key) if call.window else "",
-        *(cache.make_and_validate_key(name) for name in counters),
+        stored_key(uses_key(call.prefix, call.kind)),
+        stored_key(touch_key(call.prefix, call.kind)),
+        stored_key(call.window.cache_key) if call.window else "",
+        *(stored_key(name) for name in counters),
     ]
     args: list[str | int] = [
         mode,
