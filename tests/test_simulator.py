@@ -227,13 +227,19 @@ def test_after_a_four_hour_shift_the_metrics_name_painting(tmp_path):
     assert any(p["reason"] in ("Mechanical > Jam", "Reason needed") for p in oee["pareto"]), oee["pareto"]
     assert sum(r["state_minutes"].get("idle_starved", 0) for r in by_station["DP-PACK"]) > 0
     # Performance is a share of the ideal: no station makes more than its rated speed allows
-    # (output counted against the run time in which it was made), and none is implausibly slow.
+    # (output counted against the run time in which it was made), in any day, and none is
+    # implausibly slow over the shift. (When the shift straddles the site's midnight, the new
+    # day's short stretch may hold a long run still under way: its run time without its output.)
     for code, rows in by_station.items():
         for r in rows:
             if r["performance"] is not None:
-                assert 0.1 < r["performance"] <= 1.0, (code, r)
+                assert r["performance"] <= 1.0, (code, r)
             if r["oee"] is not None:
                 assert r["oee"] <= 1.0, (code, r)
+        ran = [(r["performance"], r["run_minutes"]) for r in rows if r["performance"] is not None]
+        run_minutes = sum(m for _, m in ran)
+        assert run_minutes > 0, (code, rows)
+        assert 0.1 < sum(p * m for p, m in ran) / run_minutes, (code, rows)
 
 
 @pytest.mark.slow

@@ -177,8 +177,11 @@ def _production_shape(info: dict, env: dict, tmp: Path):
         yield info
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(plant):
+    """One Chromium per module: Playwright's sync API runs an event loop on this thread while
+    it is open, and an async test after it in the same session (a plain ``pytest``, not
+    ``make test``'s two runs) would find that loop running."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
