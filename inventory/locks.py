@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import BooleanField, F, Q
@@ -170,15 +171,15 @@ def lock_levels(
     return {_key(level): level for level in rows}
 
 
-def apply_deltas(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Decimal]) -> None:
-    """Change ``on_hand`` of locked levels by ``deltas`` with F(), in one UPDATE.
+Statement = tuple[str, list[Any]]
 
-    The rows are already locked, so one statement for all of them cannot
-    deadlock; ``on_hand + CASE id ... END`` still adds to the stored value.
-    """
+
+def delta_update(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Decimal]) -> Statement | None:
+    """The UPDATE ``apply_deltas()`` runs (None when nothing changes), for a caller that sends
+    it with another statement (``inventory.services.posting``); then call ``mirror_deltas()``."""
     changes = {levels[key].pk: delta for key, delta in deltas.items() if delta != 0}
     if not changes:
-        return
+        return None
     # The statement ``filter(pk__in=...).update(on_hand=F("on_hand") + Case(When(pk=..., then=...)))``
     # sends, written by hand (every posting runs it; building it through the ORM cost more CPU).
     field = StockLevel._meta.get_field("on_hand")
@@ -195,11 +196,28 @@ def apply_deltas(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Deci
         f"UPDATE {q(StockLevel._meta.db_table)} SET {on_hand} = {on_hand} + CASE {' '.join(whens)} END "  # noqa: S608 - names from the model; values are parameters
         f"WHERE {pk} IN ({', '.join(['%s'] * len(ids))})"
     )
-    with bound_cursor() as cursor:
-        cursor.execute(sql, params)
+    return sql, params
+
+
+def mirror_deltas(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Decimal]) -> None:
+    """Add ``deltas`` to the in-memory copies, as the UPDATE added them to the rows."""
     for key, delta in deltas.items():
         if delta != 0:
             levels[key].on_hand += delta  # the in-memory copy mirrors the row for later checks
+
+
+def apply_deltas(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Decimal]) -> None:
+    """Change ``on_hand`` of locked levels by ``deltas`` with F(), in one UPDATE.
+
+    The rows are already locked, so one statement for all of them cannot
+    deadlock; ``on_hand + CASE id ... END`` still adds to the stored value.
+    """
+    statement = delta_update(levels, deltas)
+    if statement is None:
+        return
+    with bound_cursor() as cursor:
+        cursor.execute(*statement)
+    mirror_deltas(levels, deltas)
 
 
 def apply_reserved(level: StockLevel, delta: Decimal) -> None:

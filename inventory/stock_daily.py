@@ -12,7 +12,8 @@ A move between two real locations of one site changes none of these and writes n
 Kept exact three ways:
 
 * ``record_post()``, called by ``inventory.services._post`` in the post's transaction: one
-  INSERT of one row per (site, item) the post changes. Append-only on purpose: adding into a
+  INSERT of one row per (site, item) the post changes (on PostgreSQL ``post_rows()``, the same
+  INSERT sent as a ``WITH`` query of the moves' own). Append-only on purpose: adding into a
   single row per (site, item, day) would make every receipt of an item at a site queue on that
   row until commit (the hot row ``inventory.locks`` keeps away from virtual locations), and a
   transaction posting twice could deadlock holding it against another's level locks.
@@ -92,7 +93,7 @@ def _concrete_fields() -> list[tuple[str, models.Field[Any, Any]]]:
     return out
 
 
-def _insert(rows: list[tuple[Any, ...]]) -> None:
+def _insert_statement(rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
     """One multi-row INSERT of ``rows`` (values in ``_COLUMNS`` order). Plain SQL: half the time
     of ``bulk_create`` (no instances, no RETURNING), and this runs in every post."""
     columns = _concrete_fields()
@@ -103,23 +104,31 @@ def _insert(rows: list[tuple[Any, ...]]) -> None:
         f"INSERT INTO {q(StockDaily._meta.db_table)} ({', '.join(q(column) for column, _ in columns)}) "  # noqa: S608
         f"VALUES {', '.join([placeholders] * len(rows))}"
     )
-    params = save_params(fields, rows)
-    with bound_cursor() as cur:
-        cur.execute(sql, params)
+    return sql, save_params(fields, rows)
+
+
+def post_rows(moves: Iterable[StockMove], locations: Mapping[int, Location]) -> tuple[str, list[Any]] | None:
+    """The INSERT that adds one post's ``moves`` to the rollup (``locations``: every source and
+    destination by pk), or None when no move crosses a site's boundary or consumes. For a
+    caller that sends it with the moves' own INSERT (``inventory.services.posting``)."""
+    flows = _flows_of(moves, locations)
+    if not flows:
+        return None
+    return _insert_statement(
+        [
+            (site_id, item_id, day, f.inflow, f.outflow, f.consumed, f.last_out_at, False)
+            for (site_id, item_id, day), f in sorted(flows.items())
+        ]
+    )
 
 
 def record_post(moves: Iterable[StockMove], locations: Mapping[int, Location]) -> None:
-    """Add the flows of one post's ``moves`` (``locations``: every source and destination by pk)
-    to the rollup: one INSERT, none when no move crosses a site's boundary or consumes.
-    Call inside the transaction that writes the moves."""
-    flows = _flows_of(moves, locations)
-    if flows:
-        _insert(
-            [
-                (site_id, item_id, day, f.inflow, f.outflow, f.consumed, f.last_out_at, False)
-                for (site_id, item_id, day), f in sorted(flows.items())
-            ]
-        )
+    """Add the flows of one post's ``moves`` to the rollup: one INSERT (``post_rows``), none
+    when there is nothing to add. Call inside the transaction that writes the moves."""
+    statement = post_rows(moves, locations)
+    if statement is not None:
+        with bound_cursor() as cur:
+            cur.execute(*statement)
 
 
 # --- merge ---------------------------------------------------------------------------------------

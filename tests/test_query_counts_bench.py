@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.db import connection
 from django.urls import Resolver404, resolve
 
 from tests.factories.tracker import LocationFactory, user_with_role
@@ -110,13 +111,15 @@ def test_ping_needs_authentication(api_client):
 # cache; the idempotency claim (one INSERT ... ON CONFLICT), the item and both locations (one query,
 # inventory.selectors.keys), level lock, move insert, one update of both levels, record update. The
 # service joins the request's transaction without a savepoint of its own (tracker.transactions).
-TRANSFER_QUERIES = 8
+# On PostgreSQL the levels' update travels with the move insert, as a WITH query: 7.
+TRANSFER_QUERIES = {"postgresql": 7, "sqlite": 8}
 # A receipt is posted as one batch whatever its lines: (the key, permissions and sites come from the
 # auth cache) all the lines' items and locations and the site in one query; under the test the
 # request's transaction is a savepoint pair; the idempotency claim, the supplier location, one level
 # lock, one move insert, one level update, one insert into the reports' daily rollup, the receipt, the
-# record update. (The transfer is inside one site: no rollup row.)
-RECEIPT_QUERIES = 11
+# record update. (The transfer is inside one site: no rollup row.) On PostgreSQL the level update and
+# the rollup's insert travel with the move insert: 9.
+RECEIPT_QUERIES = {"postgresql": 9, "sqlite": 11}
 
 
 def test_single_item_transfer_with_idempotency_key(partner_client, site_a, zone, django_assert_num_queries):
@@ -134,7 +137,7 @@ def test_single_item_transfer_with_idempotency_key(partner_client, site_a, zone,
         )
 
     assert post(0).status_code == 201
-    with django_assert_num_queries(TRANSFER_QUERIES):
+    with django_assert_num_queries(TRANSFER_QUERIES[connection.vendor]):
         response = post(1)
     assert response.status_code == 201
 
@@ -159,7 +162,7 @@ def test_receipt_query_count(partner_client, site_a, zone, lines, django_assert_
 
     assert post("PO-1").status_code == 201
     one = _count(lambda: post("PO-2"))
-    assert one == RECEIPT_QUERIES, f"{one} queries for a {lines}-line receipt"
+    assert one == RECEIPT_QUERIES[connection.vendor], f"{one} queries for a {lines}-line receipt"
 
 
 def test_levels_list_within_subtree_constant(partner_client, site_a, zone):

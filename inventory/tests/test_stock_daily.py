@@ -37,7 +37,8 @@ def rows(**filters) -> list[tuple]:
 
 
 def daily_inserts(queries) -> list[str]:
-    return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT") and "stockdaily" in q["sql"]]
+    """The statements that insert into the rollup (on PostgreSQL, the moves' INSERT carries it)."""
+    return [q["sql"] for q in queries.captured_queries if 'INSERT INTO "inventory_stockdaily"' in q["sql"]]
 
 
 def test_each_post_adds_its_flows_per_site_item_and_day(site_a, bins):
