@@ -41,6 +41,7 @@ from tracker.keys import generate_key
 from tracker.models import Site
 from tracker.realtime import broadcast
 from tracker.request_context import actor_or_none
+from tracker.sqlrows import save_params
 from tracker.transactions import service_atomic
 
 logger = logging.getLogger(__name__)
@@ -250,7 +251,7 @@ def _insert_unless_stored(upload: ReaderUpload) -> bool:
       partition's unique index until the first ends, then does nothing (it committed) or
       inserts (it rolled back)."""
     fields, sql = _insert_statement(connection.vendor)
-    params = [f.get_db_prep_save(getattr(upload, f.attname), connection) for f in fields]
+    params = save_params(fields, [[getattr(upload, f.attname) for f in fields]])
     params += [upload.device_id, upload.upload_key]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
