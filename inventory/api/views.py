@@ -47,7 +47,7 @@ from inventory.selectors.level_page import LevelRows
 from tracker.api.access import Access, Needs
 from tracker.api.base import ScopedReadOnlyViewSet
 from tracker.api.idempotency import idempotent_write
-from tracker.api.pagination import CountedRows, LedgerCursorPagination
+from tracker.api.pagination import CountedRows, LedgerCursorPagination, PageNumberPagination
 from tracker.errors import DomainError, NotFound
 
 #: A CSV import answers its report: 200 when imported (or valid, for a dry run), else 400.
@@ -134,6 +134,10 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
         # inventory.selectors.level_page's plain SQL, in an asked-for order from values_list() of
         # the filtered queryset (same filters, scoping and order).
         rows: Any = self._in_default_order(request)
+        if rows is not None and isinstance(self.paginator, PageNumberPagination):
+            window = self.paginator.expected_slice(request)
+            if window is not None:
+                rows.expect(*window)  # the page comes with its count, in one query
         if rows is None:
             filtered = self.filter_queryset(self.get_queryset())
             rows = CountedRows(filtered.values_list(*s.LEVEL_COLUMNS), filtered)

@@ -131,10 +131,25 @@ class LevelRows:
             join("lot", Lot, "lot", outer=True)
         self.page_joins = " ".join(joins[a] for a in ("l", "i", "s", "lot"))
         self._count: int | None = None
+        self._window: tuple[int, int] | None = None
+        #: (start, stop, rows) of the page fetched with the count
+        self._fetched: tuple[int, int, list[tuple[Any, ...]]] | None = None
+
+    def expect(self, start: int, stop: int) -> None:
+        """The slice the page will read: ``count()`` then fetches it and the count together."""
+        self._window = (start, stop)
 
     def count(self) -> int:
         if self.empty:
             return 0
+        if self._count is None and self._window is not None:
+            # One query for the count and the expected page: the page's query sorts every
+            # matching row anyway, and COUNT(*) OVER () counts them before the LIMIT.
+            start, stop = self._window
+            rows = self._select(start, stop, with_count=True)
+            if rows or start == 0:  # (past the end no row carries the count: ask for it)
+                self._count = int(rows[0][-1]) if rows else 0
+                self._fetched = (start, stop, [row[:-1] for row in rows])
         if self._count is None:
             sql = f"SELECT COUNT(*) FROM {_table(StockLevel)} sl {self.count_joins}{self.where}"  # noqa: S608 - names from the models' metadata, values as parameters
             with connection.cursor() as cursor:
@@ -151,10 +166,19 @@ class LevelRows:
         start, stop = int(index.start or 0), index.stop
         if self.empty or (stop is not None and int(stop) <= start):
             return []
-        limit = f" LIMIT {int(stop) - start}" if stop is not None else ""
+        if self._fetched is not None:
+            at, until, rows = self._fetched
+            # The fetched page, or the part of it the paginator keeps (its last page ends at the count).
+            if start == at and stop is not None and (int(stop) <= until or len(rows) < until - at):
+                return rows[: int(stop) - start]
+        return self._select(start, None if stop is None else int(stop))
+
+    def _select(self, start: int, stop: int | None, *, with_count: bool = False) -> list[tuple[Any, ...]]:
+        limit = f" LIMIT {stop - start}" if stop is not None else ""
         offset = f" OFFSET {start}" if start else ""
+        total = ", COUNT(*) OVER ()" if with_count else ""
         sql = (
-            f"SELECT {', '.join(_SELECT)} FROM {_table(StockLevel)} sl {self.page_joins}"  # noqa: S608 - as above
+            f"SELECT {', '.join(_SELECT)}{total} FROM {_table(StockLevel)} sl {self.page_joins}"  # noqa: S608 - as above
             f"{self.where} ORDER BY {_ORDER}{limit}{offset}"
         )
         with connection.cursor() as cursor:
@@ -192,6 +216,8 @@ def handles(values: Mapping[str, Any]) -> bool:
 def level_rows_in_default_order(*, user: Any, values: Mapping[str, Any]) -> LevelRows:
     """The levels ``user`` may view that ``StockLevelFilter``'s validated ``values`` select."""
     within = values.get("within") or None
+    # The root's path as a constant of the page's query, not a subquery in it: against a constant
+    # prefix PostgreSQL reads the subtree's locations from the path index.
     path = location_path(within) if within is not None else None
     # restrict(user, "view")'s decision; a subtree whose root does not exist holds nothing.
     sites = scope_site_ids(user, StockLevel, "view") if within is None or path is not None else ()

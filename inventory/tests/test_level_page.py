@@ -7,7 +7,9 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from django.db import connection
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
 
 from inventory.api.filters import StockLevelFilter
 from inventory.api.serializers import LEVEL_COLUMNS
@@ -102,6 +104,37 @@ def test_the_list_answers_the_same_in_either_path(api_client, site_a, stocked):
     assert sorted(results(plain), key=lambda r: r["id"]) == sorted(results(ordered), key=lambda r: r["id"])
     for query in ("item=a%00b", "item=a%00b&ordering=on_hand"):  # refused by the filter's form: 400 either way
         assert api_client.get(f"/api/v1/inventory/levels/?{query}").status_code == 400
+
+
+def test_a_page_and_its_count_come_in_one_query_and_answer_as_the_orm_path(site_a, site_b, stocked):
+    """``expect()`` names the page's slice: the count and that page come in one query, and
+    the paginator's shorter slice of a last page, or another slice, still answer right."""
+    user = _users(site_a, site_b)["superuser"]
+    orm_count, orm_rows = _orm(user, "")
+    for start, stop, read in ((0, 2, (0, 2)), (2, 4, (2, 4)), (4, 6, (4, orm_count)), (0, 50, (0, orm_count))):
+        expected = list(orm_rows[read[0] : read[1]])
+        rows = level_rows_in_default_order(user=user, values={})
+        rows.expect(start, stop)
+        with CaptureQueriesContext(connection) as ctx:
+            assert rows.count() == orm_count
+            assert rows[read[0] : read[1]] == expected, (start, stop)
+        assert len(ctx.captured_queries) == 1, (start, stop)
+        assert rows[1:3] == list(orm_rows[1:3])  # another slice: its own query
+    past = level_rows_in_default_order(user=user, values={})
+    past.expect(100, 150)
+    assert (past.count(), past[100:150]) == (orm_count, [])
+
+
+def test_the_lists_pages_hold_every_row_once(api_client, site_a, stocked):
+    api_client.force_authenticate(user_with_role("warehouse clerk", site_a))
+    everything = results(api_client.get("/api/v1/inventory/levels/?ordering=on_hand"))
+    pages = [api_client.get(f"/api/v1/inventory/levels/?page_size=2&page={n}") for n in (1, 2, 3)]
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert [len(results(p)) for p in pages] == [2, 2, 1]
+    assert all(p.json()["count"] == 5 for p in pages)
+    assert sorted(r["id"] for p in pages for r in results(p)) == sorted(r["id"] for r in everything)
+    assert api_client.get("/api/v1/inventory/levels/?page_size=2&page=4").status_code == 404
+    assert api_client.get("/api/v1/inventory/levels/?page_size=2&page=last").json()["results"] == results(pages[2])
 
 
 def test_pages_past_the_end_are_404_and_an_empty_scope_costs_no_query(

@@ -11,6 +11,20 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def expected_slice(self, request: Any) -> tuple[int, int] | None:
+        """The slice ``paginate_queryset`` will read for ``request`` when it names its page by
+        number (or names none: the first), before the count decides; else None."""
+        size = self.get_page_size(request)
+        raw = request.query_params.get(self.page_query_param) or 1
+        try:
+            number = int(raw)
+        except (TypeError, ValueError):
+            return None
+        if not size or number < 1:
+            return None
+        start = (number - 1) * size
+        return start, start + size
+
 
 class LedgerCursorPagination(pagination.CursorPagination):
     """For lists that grow without end (moves, events): stable and O(page)."""
