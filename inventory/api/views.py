@@ -135,9 +135,7 @@ class StockLevelViewSet(ScopedReadOnlyViewSet):
         # the filtered queryset (same filters, scoping and order).
         rows: Any = self._in_default_order(request)
         if rows is not None and isinstance(self.paginator, PageNumberPagination):
-            window = self.paginator.expected_slice(request)
-            if window is not None:
-                rows.expect(*window)  # the page comes with its count, in one query
+            rows.expect(self.paginator.expected_slice(request))  # the page comes with its count, in one query
         if rows is None:
             filtered = self.filter_queryset(self.get_queryset())
             rows = CountedRows(filtered.values_list(*s.LEVEL_COLUMNS), filtered)

@@ -135,9 +135,10 @@ class LevelRows:
         #: (start, stop, rows) of the page fetched with the count
         self._fetched: tuple[int, int, list[tuple[Any, ...]]] | None = None
 
-    def expect(self, start: int, stop: int) -> None:
-        """The slice the page will read: ``count()`` then fetches it and the count together."""
-        self._window = (start, stop)
+    def expect(self, window: tuple[int, int] | None) -> None:
+        """The (start, stop) slice the page will read (None: not known): ``count()`` then
+        fetches it and the count together."""
+        self._window = window
 
     def count(self) -> int:
         if self.empty:

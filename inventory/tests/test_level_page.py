@@ -114,14 +114,14 @@ def test_a_page_and_its_count_come_in_one_query_and_answer_as_the_orm_path(site_
     for start, stop, read in ((0, 2, (0, 2)), (2, 4, (2, 4)), (4, 6, (4, orm_count)), (0, 50, (0, orm_count))):
         expected = list(orm_rows[read[0] : read[1]])
         rows = level_rows_in_default_order(user=user, values={})
-        rows.expect(start, stop)
+        rows.expect((start, stop))
         with CaptureQueriesContext(connection) as ctx:
             assert rows.count() == orm_count
             assert rows[read[0] : read[1]] == expected, (start, stop)
         assert len(ctx.captured_queries) == 1, (start, stop)
         assert rows[1:3] == list(orm_rows[1:3])  # another slice: its own query
     past = level_rows_in_default_order(user=user, values={})
-    past.expect(100, 150)
+    past.expect((100, 150))
     assert (past.count(), past[100:150]) == (orm_count, [])
 
 
