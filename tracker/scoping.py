@@ -132,7 +132,9 @@ class RestrictedQuerySet(models.QuerySet):
             return self.none()
         try:
             condition = self.site_q(sites)
-            if self.query.is_sliced:  # as filter() refuses it
+            # filter()'s own refusals, so that restricting what cannot be filtered fails closed below.
+            self._not_support_combined_queries("filter")  # type: ignore[attr-defined]  # Django's, not in the stubs
+            if self.query.is_sliced:
                 raise TypeError("Cannot filter a query once a slice has been taken.")
             # What ``filter()`` does with ``_defer_next_filter`` set (Django's, not in the stubs),
             # with one clone of the query instead of two: restricting is on every API request.

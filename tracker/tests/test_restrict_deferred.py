@@ -32,3 +32,13 @@ def test_every_use_of_a_restricted_queryset_is_restricted(site_a, site_b):
     union = Location.objects.restrict(user, "view").order_by().union(Location.objects.none().order_by())
     assert theirs not in union and mine in union
     assert Location.objects.restrict(user_with_role(None, site_a), "view").count() == 0  # no role: none()
+
+
+def test_what_cannot_be_filtered_is_restricted_to_nothing(site_a, site_b):
+    """As an eager filter() refuses a union or a slice, restrict() refuses it: it fails closed."""
+    LocationFactory(site=site_a, kind="bin", code="U-A1")
+    LocationFactory(site=site_b, kind="bin", code="U-B1")
+    user = user_with_role("viewer", site_a)
+    union = Location.objects.filter(code="U-A1").order_by().union(Location.objects.filter(code="U-B1").order_by())
+    assert list(union.restrict(user, "view")) == []
+    assert list(Location.objects.all()[:5].restrict(user, "view")) == []
