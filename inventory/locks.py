@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
 from django.db import connection
 from django.db.models import BooleanField, F, Q
@@ -42,7 +41,7 @@ from django.db.transaction import TransactionManagementError
 from inventory.models import StockLevel
 from tracker.bound_cursor import bound_cursor
 from tracker.models import Location, LocationKind
-from tracker.sqlrows import rows_of
+from tracker.sqlrows import Statement, rows_of
 
 #: (item_id, location_id, lot_id or None)
 LevelKey = tuple[int, int, int | None]
@@ -169,9 +168,6 @@ def lock_levels(
         if rows is None:  # levels are never deleted: every key has a row now
             raise RuntimeError(f"stock levels {sorted(keys, key=_sort_key)} vanished while being locked")
     return {_key(level): level for level in rows}
-
-
-Statement = tuple[str, list[Any]]
 
 
 def delta_update(levels: dict[LevelKey, StockLevel], deltas: dict[LevelKey, Decimal]) -> Statement | None:

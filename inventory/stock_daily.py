@@ -41,7 +41,7 @@ from django.db.models.functions import TruncDate
 from inventory.models import ZERO, StockDaily, StockMove
 from tracker.bound_cursor import bound_cursor
 from tracker.models import Location
-from tracker.sqlrows import save_params
+from tracker.sqlrows import Statement, save_params
 
 #: kinds that consume stock (the reports' consumption, ABC and last issue)
 OUT_KINDS = (StockMove.Kind.ISSUE, StockMove.Kind.SHIP)
@@ -93,7 +93,7 @@ def _concrete_fields() -> list[tuple[str, models.Field[Any, Any]]]:
     return out
 
 
-def _insert_statement(rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+def _insert_statement(rows: list[tuple[Any, ...]]) -> Statement:
     """One multi-row INSERT of ``rows`` (values in ``_COLUMNS`` order). Plain SQL: half the time
     of ``bulk_create`` (no instances, no RETURNING), and this runs in every post."""
     columns = _concrete_fields()
@@ -107,7 +107,7 @@ def _insert_statement(rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
     return sql, save_params(fields, rows)
 
 
-def post_rows(moves: Iterable[StockMove], locations: Mapping[int, Location]) -> tuple[str, list[Any]] | None:
+def post_rows(moves: Iterable[StockMove], locations: Mapping[int, Location]) -> Statement | None:
     """The INSERT that adds one post's ``moves`` to the rollup (``locations``: every source and
     destination by pk), or None when no move crosses a site's boundary or consumes. For a
     caller that sends it with the moves' own INSERT (``inventory.services.posting``)."""

@@ -17,6 +17,9 @@ from django.db import connection, models
 M = TypeVar("M", bound=models.Model)
 Converter = Callable[[Any, Any, Any], Any]
 
+#: A hand-written statement and its parameters, for a caller that sends several as one.
+Statement = tuple[str, list[Any]]
+
 
 def column_of(field: models.Field[Any, Any]) -> str:
     if field.column is None:  # concrete fields always have one

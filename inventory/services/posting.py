@@ -16,14 +16,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from inventory import errors, stock_daily
-from inventory.locks import LevelKey, Statement, apply_deltas, delta_update, keeps_level, lock_levels, mirror_deltas
+from inventory.locks import LevelKey, apply_deltas, delta_update, keeps_level, lock_levels, mirror_deltas
 from inventory.models import ZERO, Item, Lot, SerialUnit, StockLevel, StockMove
 from inventory.services.alerts import _check_reorder
 from inventory.services.checks import _check_lot_usable, _existing_serials
 from tracker.bound_cursor import bound_cursor
 from tracker.models import Location, LocationKind
 from tracker.request_context import actor_or_none
-from tracker.sqlrows import column_of, save_params
+from tracker.sqlrows import Statement, column_of, save_params
 
 
 @dataclasses.dataclass
